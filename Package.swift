@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+// mastiff: a watchdog for Mastodon servers. Targets are layered from C bindings up to the CLI:
+//   C* (system libraries) → MastiffCore → MastiffClients / MastiffCollectors / MastiffServer → mastiff
+import PackageDescription
+
+let package = Package(
+    name: "mastiff",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mastiff", targets: ["mastiff"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries. Each module map carries a small shim header with typed wrappers for the
+        // variadic C calls Swift cannot import (curl_easy_setopt, deflateInit2, …).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Metric model, exposition, collector contract, configuration, logging. No Foundation.
+        .target(
+            name: "MastiffCore",
+            dependencies: [
+                "CYAML",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Thin clients over libpq, hiredis and libcurl: one owner per handle, redacted errors.
+        .target(
+            name: "MastiffClients",
+            dependencies: ["CLibPQ", "CHiredis", "CCurl", "MastiffCore"]
+        ),
+        // One file per source; pure parsers beside each collector.
+        .target(
+            name: "MastiffCollectors",
+            dependencies: ["MastiffCore"]
+        ),
+        // HTTP endpoints (/metrics, /healthz) on SwiftNIO.
+        .target(
+            name: "MastiffServer",
+            dependencies: [
+                "MastiffCore", "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // CLI and composition root.
+        .executableTarget(
+            name: "mastiff",
+            dependencies: [
+                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore"]),
+        .testTarget(
+            name: "MastiffCollectorsTests",
+            dependencies: ["MastiffCollectors", "MastiffCore"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "MastiffServerTests", dependencies: ["MastiffServer", "MastiffCore"]),
+        // Against real services started by scripts/services.sh (PostgreSQL, Redis, promtool) and the
+        // built `mastiff` binary.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["mastiff", "MastiffClients", "MastiffCore"]
+        ),
+    ]
+)

@@ -1,0 +1,16 @@
+/// A source of metrics. One per file under MastiffCollectors, with a pure parser beside it.
+///
+/// `collect(into:)` is called once per scrape by `CollectorRunner`, under a timeout. A collector
+/// that cannot reach its source throws (or emits `<source>_up 0`); it never takes the scrape
+/// down. Collectors never act on what they read.
+public protocol Collector: Sendable {
+    /// Stable name used in `mastiff_collector_*{collector="…"}` and in logs.
+    var name: String { get }
+    func collect(into sink: MetricSink) async throws
+}
+
+/// What one collector run produced, detached from its sink so it can cross tasks.
+public struct CollectorOutput: Sendable {
+    public var families: [MetricFamily]
+    public var errorReasons: [String: Int]
+}

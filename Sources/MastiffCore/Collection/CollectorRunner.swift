@@ -1,0 +1,169 @@
+import Logging
+import Synchronization
+
+/// Runs every collector concurrently, each under a timeout, and adds the agent's own
+/// `mastiff_collector_*` families.
+///
+/// A collector that hangs (a blocked read, a dead socket) is abandoned after the timeout, not
+/// awaited: its task keeps running in the background until it returns, and until then the next
+/// scrape reports it as failed with reason `still_running` instead of piling up a second run.
+public final class CollectorRunner: Sendable {
+    public let timeout: Duration
+    private let logger: Logger
+    private let inFlight = Mutex<Set<String>>([])
+    private let errorTotals = Mutex<[ErrorKey: Int]>([:])
+    private let lastSuccess = Mutex<[String: Bool]>([:])
+
+    private struct ErrorKey: Hashable {
+        var collector: String
+        var reason: String
+    }
+
+    private enum Outcome: Sendable {
+        case finished(CollectorOutput)
+        case failed(reason: String, detail: String)
+    }
+
+    public init(timeout: Duration, logger: Logger) {
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func collect(_ collectors: [any Collector]) async -> [MetricFamily] {
+        let results = await withTaskGroup(of: (String, Outcome, Duration).self) { group in
+            for collector in collectors {
+                group.addTask {
+                    let clock = ContinuousClock()
+                    let start = clock.now
+                    let outcome = await self.runOne(collector)
+                    return (collector.name, outcome, clock.now - start)
+                }
+            }
+            var all: [(String, Outcome, Duration)] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+
+        var families: [MetricFamily] = []
+        var success = MetricFamily(
+            name: "mastiff_collector_success",
+            help: "Whether the collector's last run succeeded within its timeout (1) or not (0).",
+            type: .gauge)
+        var duration = MetricFamily(
+            name: "mastiff_collector_duration_seconds",
+            help: "Duration of the collector's last run in seconds (the timeout if it timed out).",
+            type: .gauge)
+        for (name, outcome, elapsed) in results.sorted(by: { $0.0 < $1.0 }) {
+            let labels = [Label("collector", name)]
+            duration.samples.append(Sample(labels: labels, value: elapsed.seconds))
+            switch outcome {
+            case .finished(let output):
+                families.append(contentsOf: output.families)
+                add(errors: output.errorReasons, collector: name)
+                success.samples.append(Sample(labels: labels, value: 1))
+                noteState(collector: name, ok: true, detail: "")
+            case .failed(let reason, let detail):
+                add(errors: [reason: 1], collector: name)
+                success.samples.append(Sample(labels: labels, value: 0))
+                noteState(collector: name, ok: false, detail: detail)
+            }
+        }
+        families.append(success)
+        families.append(duration)
+        families.append(errorFamily())
+        return families
+    }
+
+    private func runOne(_ collector: any Collector) async -> Outcome {
+        let name = collector.name
+        let started = inFlight.withLock { $0.insert(name).inserted }
+        guard started else {
+            return .failed(reason: "still_running", detail: "the previous run has not returned yet")
+        }
+        let timeout = self.timeout
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            let once = ResumeOnce(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled {
+                    once.resume(.failed(reason: "timeout", detail: "no answer within \(timeout.seconds)s"))
+                }
+            }
+            Task {
+                let outcome: Outcome
+                do {
+                    let sink = MetricSink()
+                    try await collector.collect(into: sink)
+                    outcome = .finished(CollectorOutput(families: sink.families, errorReasons: sink.errorReasons))
+                } catch {
+                    outcome = .failed(reason: "error", detail: String(describing: error))
+                }
+                self.inFlight.withLock { _ = $0.remove(name) }
+                timer.cancel()
+                once.resume(outcome)
+            }
+        }
+    }
+
+    private func add(errors: [String: Int], collector: String) {
+        guard !errors.isEmpty else { return }
+        errorTotals.withLock { totals in
+            for (reason, count) in errors {
+                totals[ErrorKey(collector: collector, reason: reason), default: 0] += count
+            }
+        }
+    }
+
+    private func errorFamily() -> MetricFamily {
+        let totals = errorTotals.withLock { $0 }
+        var family = MetricFamily(
+            name: "mastiff_collector_errors_total",
+            help: "Problems a collector skipped or failed on, by reason (timeout, error, still_running, or the collector's own).",
+            type: .counter)
+        for (key, count) in totals.sorted(by: { ($0.key.collector, $0.key.reason) < ($1.key.collector, $1.key.reason) }) {
+            family.samples.append(Sample(
+                labels: [Label("collector", key.collector), Label("reason", key.reason)],
+                value: Double(count)))
+        }
+        return family
+    }
+
+    /// Logs transitions only, so a source that stays down does not fill the journal.
+    private func noteState(collector: String, ok: Bool, detail: String) {
+        let previous = lastSuccess.withLock { state -> Bool? in
+            let previous = state[collector]
+            state[collector] = ok
+            return previous
+        }
+        if ok, previous == false {
+            logger.info("collector recovered", metadata: ["collector.name": "\(collector)"])
+        } else if !ok, previous != false {
+            logger.warning("collector failed", metadata: ["collector.name": "\(collector)", "error": "\(detail)"])
+        }
+    }
+}
+
+/// Resumes a continuation exactly once, whichever of the racing tasks gets there first.
+private final class ResumeOnce<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: Value) {
+        let taken = continuation.withLock { slot -> CheckedContinuation<Value, Never>? in
+            defer { slot = nil }
+            return slot
+        }
+        taken?.resume(returning: value)
+    }
+}
+
+extension Duration {
+    /// The duration as floating-point seconds, for exposition.
+    public var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}

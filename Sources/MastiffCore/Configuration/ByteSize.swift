@@ -1,0 +1,52 @@
+/// A memory or disk size as written in mastiff.yml: `512MiB`, `1.5GiB`, `100MB`, `4096` (bytes),
+/// or `10%` of physical memory where a setting allows it.
+public enum ByteSize: Sendable, Equatable, CustomStringConvertible {
+    case bytes(UInt64)
+    case percentOfMemory(Double)
+
+    public static func parse(_ text: String) -> ByteSize? {
+        let trimmed = text.trimmingSpaces
+        if trimmed.hasSuffix("%") {
+            guard let percent = Double(trimmed.dropLast()), percent > 0, percent <= 100 else { return nil }
+            return .percentOfMemory(percent)
+        }
+        let number = trimmed.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        guard !number.isEmpty, let value = Double(number) else { return nil }
+        let unit = trimmed.dropFirst(number.count).trimmingPrefixSpaces
+        let multiplier: Double
+        switch unit {
+        case "", "B": multiplier = 1
+        case "KB", "kB": multiplier = 1e3
+        case "MB": multiplier = 1e6
+        case "GB": multiplier = 1e9
+        case "TB": multiplier = 1e12
+        case "KiB": multiplier = 1024
+        case "MiB": multiplier = 1_048_576
+        case "GiB": multiplier = 1_073_741_824
+        case "TiB": multiplier = 1_099_511_627_776
+        default: return nil
+        }
+        let bytes = value * multiplier
+        guard bytes.isFinite, bytes < 1.8e19 else { return nil }
+        return .bytes(UInt64(bytes.rounded()))
+    }
+
+    /// Resolves a percentage against the machine's total memory.
+    public func bytes(totalMemory: UInt64) -> UInt64 {
+        switch self {
+        case .bytes(let value): return value
+        case .percentOfMemory(let percent): return UInt64(Double(totalMemory) * percent / 100)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .bytes(let value): return "\(value)B"
+        case .percentOfMemory(let percent): return "\(percent)%"
+        }
+    }
+}
+
+extension Substring {
+    var trimmingPrefixSpaces: Substring { drop { $0 == " " } }
+}

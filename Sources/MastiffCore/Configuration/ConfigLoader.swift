@@ -1,0 +1,134 @@
+import Logging
+
+/// Reads mastiff.yml strictly into a `MastiffConfig`.
+public enum ConfigLoader {
+    public static let defaultPath = "/etc/mastiff/mastiff.yml"
+
+    /// Where the configuration comes from: `--config`, then `MASTIFF_CONFIG`, then the default
+    /// path if that file exists, else the embedded defaults.
+    public enum Source: Sendable, Equatable, CustomStringConvertible {
+        case file(String)
+        case embeddedDefaults
+
+        public static func resolve(explicitPath: String?, environment: (String) -> String? = FileSystemAccess.environment,
+                                   fileExists: (String) -> Bool = FileSystemAccess.fileExists) -> Source {
+            if let explicitPath { return .file(explicitPath) }
+            if let fromEnvironment = environment("MASTIFF_CONFIG"), !fromEnvironment.isEmpty { return .file(fromEnvironment) }
+            if fileExists(defaultPath) { return .file(defaultPath) }
+            return .embeddedDefaults
+        }
+
+        public var description: String {
+            switch self {
+            case .file(let path): return path
+            case .embeddedDefaults: return "embedded defaults"
+            }
+        }
+    }
+
+    public static func load(_ source: Source, environment: @escaping (String) -> String? = FileSystemAccess.environment) throws(ConfigError) -> MastiffConfig {
+        switch source {
+        case .embeddedDefaults:
+            return MastiffConfig()
+        case .file(let path):
+            let text: String
+            do {
+                text = try FileSystemAccess.readFile(path, maxBytes: 1 << 20)
+            } catch {
+                throw ConfigError(file: path, mark: SourceMark(line: 0, column: 0), keyPath: "", message: "cannot read configuration: \(error)")
+            }
+            return try parse(text, file: path, environment: environment)
+        }
+    }
+
+    public static func parse(_ text: String, file: String, environment: (String) -> String? = FileSystemAccess.environment) throws(ConfigError) -> MastiffConfig {
+        let root = try ConfigNode.parse(text, file: file)
+        let top = try root.mapping(allowing: ["listen", "state_dir", "log", "collectors"])
+        var config = MastiffConfig()
+        if let node = top["listen"] { config.listen = try node.listenAddress() }
+        if let node = top["state_dir"] {
+            config.stateDirectory = try node.string()
+            guard config.stateDirectory.hasPrefix("/") else { throw node.error("must be an absolute path") }
+        }
+        if let node = top["log"] { config.log = try parseLog(node) }
+        if let node = top["collectors"] { config.collectors = try parseCollectors(node) }
+        return config
+    }
+
+    private static func parseLog(_ node: ConfigNode) throws(ConfigError) -> LogSettings {
+        let map = try node.mapping(allowing: ["level", "format"])
+        var log = LogSettings()
+        if let level = map["level"] {
+            let text = try level.string()
+            guard let parsed = Logger.Level(rawValue: text) else {
+                throw level.error("unknown level '\(text)' (trace, debug, info, notice, warning, error, critical)")
+            }
+            log.level = parsed
+        }
+        if let format = map["format"] {
+            let text = try format.string()
+            guard let parsed = LogSettings.Format(rawValue: text) else { throw format.error("unknown format '\(text)' (text, json)") }
+            log.format = parsed
+        }
+        return log
+    }
+
+    private static func parseCollectors(_ node: ConfigNode) throws(ConfigError) -> CollectorSettings {
+        let map = try node.mapping(allowing: ["timeout", "system", "processes"])
+        var settings = CollectorSettings()
+        if let timeout = map["timeout"] { settings.timeout = try timeout.duration(atLeast: .milliseconds(10)) }
+        if let system = map["system"] {
+            let systemMap = try system.mapping(allowing: ["enabled", "filesystems"])
+            if let enabled = systemMap["enabled"] { settings.system.enabled = try enabled.bool() }
+            if let filesystems = systemMap["filesystems"] {
+                var paths: [String] = []
+                for item in try filesystems.list() {
+                    let path = try item.string()
+                    guard path.hasPrefix("/") else { throw item.error("'\(path)' is not an absolute path") }
+                    paths.append(path)
+                }
+                settings.system.filesystems = paths
+            }
+        }
+        if let processes = map["processes"] {
+            let processMap = try processes.mapping(allowing: ["enabled", "pss", "groups", "default_groups"])
+            if let enabled = processMap["enabled"] { settings.processes.enabled = try enabled.bool() }
+            if let pss = processMap["pss"] { settings.processes.pss = try pss.bool() }
+            if let defaults = processMap["default_groups"] { settings.processes.defaultGroups = try defaults.bool() }
+            if let groups = processMap["groups"] {
+                var seen = Set<String>()
+                for item in try groups.list() {
+                    let group = try parseGroup(item)
+                    guard seen.insert(group.name).inserted else { throw item.error("duplicate group name '\(group.name)'") }
+                    settings.processes.groups.append(group)
+                }
+            }
+        }
+        return settings
+    }
+
+    private static func parseGroup(_ node: ConfigNode) throws(ConfigError) -> ProcessGroupSpec {
+        let map = try node.mapping(allowing: ["name", "comm", "exe", "cmdline"])
+        let nameNode = try map.required("name")
+        let name = try nameNode.string()
+        guard MetricName.isValidLabelName(name) || (!name.isEmpty && name.utf8.count <= 64 && !name.contains("\"")) else {
+            throw nameNode.error("'\(name)' is not a usable group name")
+        }
+        var spec = ProcessGroupSpec(name: name)
+        if let comm = map["comm"] { spec.comm = try comm.stringList() }
+        if let exe = map["exe"] { spec.exe = try exe.stringList() }
+        if let cmdline = map["cmdline"] {
+            let pattern = try cmdline.string()
+            do {
+                _ = try Regex(pattern)
+            } catch {
+                throw cmdline.error("'\(pattern)' is not a valid regular expression")
+            }
+            spec.cmdline = pattern
+        }
+        guard !spec.comm.isEmpty || !spec.exe.isEmpty || spec.cmdline != nil else {
+            throw node.error("group '\(name)' needs at least one matcher: comm, exe or cmdline")
+        }
+        return spec
+    }
+}

@@ -1,0 +1,93 @@
+import Logging
+
+/// The validated configuration. Every default is written here and documented, key by key, in
+/// etc/mastiff.yml; `MastiffConfig()` is what `mastiff run` uses without a file.
+public struct MastiffConfig: Sendable, Equatable {
+    /// Address for /metrics and /healthz.
+    public var listen = ListenAddress(host: "127.0.0.1", port: 9815)
+    /// Where state that must survive a restart is kept.
+    public var stateDirectory = "/var/lib/mastiff"
+    public var log = LogSettings()
+    public var collectors = CollectorSettings()
+
+    public init() {}
+}
+
+public struct LogSettings: Sendable, Equatable {
+    public enum Format: String, Sendable, Equatable { case text, json }
+    public var level: Logger.Level = .info
+    public var format: Format = .text
+    public init() {}
+}
+
+public struct CollectorSettings: Sendable, Equatable {
+    /// Per-collector limit for one scrape; a collector over it is reported as failed.
+    public var timeout: Duration = .seconds(5)
+    public var system = SystemCollectorSettings()
+    public var processes = ProcessCollectorSettings()
+    public init() {}
+}
+
+public struct SystemCollectorSettings: Sendable, Equatable {
+    public var enabled = true
+    /// Mount points whose size and free space are exported.
+    public var filesystems = ["/"]
+    public init() {}
+}
+
+public struct ProcessCollectorSettings: Sendable, Equatable {
+    public var enabled = true
+    /// Read smaps_rollup for PSS. Costs ~0.1 ms per process; off on hosts with thousands of them.
+    public var pss = true
+    /// Groups from the file, matched before the defaults.
+    public var groups: [ProcessGroupSpec] = []
+    /// Append `ProcessGroupSpec.mastodonDefaults` after the configured groups.
+    public var defaultGroups = true
+    public init() {}
+
+    /// The groups in matching order: a process belongs to the first group it matches.
+    public var effectiveGroups: [ProcessGroupSpec] {
+        var seen = Set(groups.map(\.name))
+        var result = groups
+        if defaultGroups {
+            for group in ProcessGroupSpec.mastodonDefaults where !seen.contains(group.name) {
+                result.append(group)
+                seen.insert(group.name)
+            }
+        }
+        return result
+    }
+}
+
+/// A named group of processes. A process matches when any given matcher matches: its `comm`
+/// (the kernel's 15-character name) equals one of `comm`, its executable's basename equals one of
+/// `exe`, or its command line (arguments joined by spaces) matches the `cmdline` regex.
+public struct ProcessGroupSpec: Sendable, Equatable {
+    public var name: String
+    public var comm: [String]
+    public var exe: [String]
+    public var cmdline: String?
+
+    public init(name: String, comm: [String] = [], exe: [String] = [], cmdline: String? = nil) {
+        self.name = name
+        self.comm = comm
+        self.exe = exe
+        self.cmdline = cmdline
+    }
+
+    /// What runs on a Mastodon host. Puma and Sidekiq rename their processes (`puma 6.4.2
+    /// (tcp://…) [live]`, `puma: cluster worker 0: …`, `sidekiq 6.5.12 live [0 of 25 busy]`), so
+    /// they are matched on the command line; the streaming server is node running streaming/.
+    public static let mastodonDefaults: [ProcessGroupSpec] = [
+        ProcessGroupSpec(name: "puma", cmdline: "^puma[ :]"),
+        ProcessGroupSpec(name: "sidekiq", cmdline: "^sidekiq "),
+        ProcessGroupSpec(name: "streaming", cmdline: "^node .*streaming"),
+        ProcessGroupSpec(name: "postgres", comm: ["postgres", "postmaster"]),
+        ProcessGroupSpec(name: "pgbouncer", comm: ["pgbouncer"]),
+        ProcessGroupSpec(name: "redis", comm: ["redis-server"]),
+        ProcessGroupSpec(name: "nginx", comm: ["nginx"]),
+        ProcessGroupSpec(name: "media", comm: ["ffmpeg", "ffprobe", "convert", "magick", "identify", "vips"]),
+        ProcessGroupSpec(name: "elasticsearch", cmdline: "org\\.elasticsearch\\.bootstrap"),
+        ProcessGroupSpec(name: "mastiff", comm: ["mastiff"]),
+    ]
+}

@@ -1,0 +1,67 @@
+/// A credential read from the configuration. Its description is always `<redacted>`, so string
+/// interpolation into a log line, an error or /metrics cannot leak it; `reveal()` is the one way
+/// to get the value, and is only called where the value is handed to a library.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    public func reveal() -> String { value }
+    public var isEmpty: Bool { value.isEmpty }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+
+    public struct ResolutionError: Error, Sendable { public var message: String }
+
+    /// `file:/path` reads the file (one trailing newline dropped); `${NAME}` anywhere in the text is
+    /// replaced by that environment variable; anything else is literal.
+    public static func resolve(_ text: String, environment: (String) -> String?) throws(ResolutionError) -> Secret {
+        if text.hasPrefix("file:") {
+            let path = String(text.dropFirst(5))
+            guard !path.isEmpty else { throw ResolutionError(message: "'file:' needs a path") }
+            do {
+                var contents = try FileSystemAccess.readFile(path, maxBytes: 64 * 1024)
+                if contents.hasSuffix("\r\n") { contents.removeLast(2) } else if contents.hasSuffix("\n") { contents.removeLast() }
+                return Secret(contents)
+            } catch {
+                throw ResolutionError(message: "cannot read secret file \(error)")
+            }
+        }
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            let afterOpen = rest[start.upperBound...]
+            guard let close = afterOpen.firstIndex(of: "}") else {
+                throw ResolutionError(message: "unterminated '${' in a secret reference")
+            }
+            let name = String(afterOpen[..<close])
+            guard MetricName.isValidLabelName(name) || name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
+                  !name.isEmpty else {
+                throw ResolutionError(message: "'${\(name)}' is not a valid environment variable reference")
+            }
+            guard let value = environment(name) else {
+                throw ResolutionError(message: "environment variable \(name) is not set")
+            }
+            result += value
+            rest = afterOpen[afterOpen.index(after: close)...]
+        }
+        result += rest
+        return Secret(result)
+    }
+}
+
+extension Substring {
+    func range(of needle: String) -> Range<Substring.Index>? {
+        let needleChars = Array(needle)
+        guard !needleChars.isEmpty else { return nil }
+        var index = startIndex
+        while index < endIndex {
+            if self[index...].starts(with: needleChars) {
+                return index..<self.index(index, offsetBy: needleChars.count)
+            }
+            index = self.index(after: index)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,49 @@
+/// Where a collector writes its samples during one scrape.
+///
+/// A sink belongs to one collector run, so it needs no locking; the runner merges sinks after
+/// every collector has finished or timed out. Collectors also report recoverable problems here
+/// (a process that exited mid-scan, a malformed line) with `recordError(reason:)`; the runner
+/// turns them into `mastiff_collector_errors_total{collector,reason}`.
+public final class MetricSink {
+    private(set) public var families: [MetricFamily] = []
+    private var indexByName: [String: Int] = [:]
+    private(set) public var errorReasons: [String: Int] = [:]
+
+    public init() {}
+
+    public func gauge(_ name: String, help: String, _ value: Double, labels: [Label] = []) {
+        add(name, help: help, type: .gauge, sample: Sample(labels: labels, value: value))
+    }
+
+    public func counter(_ name: String, help: String, _ value: Double, labels: [Label] = []) {
+        add(name, help: help, type: .counter, sample: Sample(labels: labels, value: value))
+    }
+
+    /// Declares a family without samples, so that HELP and TYPE are present even when, for
+    /// instance, no process matched a group.
+    public func declare(_ name: String, help: String, type: MetricType) {
+        _ = familyIndex(name, help: help, type: type)
+    }
+
+    public func add(_ name: String, help: String, type: MetricType, sample: Sample) {
+        guard let index = familyIndex(name, help: help, type: type) else {
+            recordError(reason: "metric_conflict")
+            return
+        }
+        families[index].samples.append(sample)
+    }
+
+    public func recordError(reason: String) {
+        errorReasons[reason, default: 0] += 1
+    }
+
+    private func familyIndex(_ name: String, help: String, type: MetricType) -> Int? {
+        if let index = indexByName[name] {
+            return families[index].type == type ? index : nil
+        }
+        precondition(MetricName.isValidMetricName(name), "invalid metric name \(name)")
+        families.append(MetricFamily(name: name, help: help, type: type))
+        indexByName[name] = families.count - 1
+        return families.count - 1
+    }
+}
