@@ -5,12 +5,12 @@ import Synchronization
 /// `mastiff_collector_*` families.
 ///
 /// A collector that hangs (a blocked read, a dead socket) is abandoned after the timeout, not
-/// awaited: its task keeps running in the background until it returns, and until then the next
-/// scrape reports it as failed with reason `still_running` instead of piling up a second run.
+/// awaited: its task keeps running in the background until it returns. Scrapes that arrive in
+/// the meantime join that run rather than piling up a second one, and time out in turn.
 public final class CollectorRunner: Sendable {
     public let timeout: Duration
     private let logger: Logger
-    private let inFlight = Mutex<Set<String>>([])
+    private let inFlight = Mutex<[String: Task<Outcome, Never>]>([:])
     private let errorTotals = Mutex<[ErrorKey: Int]>([:])
     private let lastSuccess = Mutex<[String: Bool]>([:])
 
@@ -76,9 +76,24 @@ public final class CollectorRunner: Sendable {
 
     private func runOne(_ collector: any Collector) async -> Outcome {
         let name = collector.name
-        let started = inFlight.withLock { $0.insert(name).inserted }
-        guard started else {
-            return .failed(reason: "still_running", detail: "the previous run has not returned yet")
+        // Single flight: a scrape that arrives while this collector is already running waits for
+        // that run instead of starting a second one against the same source.
+        let run = inFlight.withLock { runs -> Task<Outcome, Never> in
+            if let existing = runs[name] { return existing }
+            let task = Task<Outcome, Never> {
+                let outcome: Outcome
+                do {
+                    let sink = MetricSink()
+                    try await collector.collect(into: sink)
+                    outcome = .finished(CollectorOutput(families: sink.families, errorReasons: sink.errorReasons))
+                } catch {
+                    outcome = .failed(reason: "error", detail: String(describing: error))
+                }
+                self.inFlight.withLock { _ = $0.removeValue(forKey: name) }
+                return outcome
+            }
+            runs[name] = task
+            return task
         }
         let timeout = self.timeout
         return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
@@ -90,15 +105,7 @@ public final class CollectorRunner: Sendable {
                 }
             }
             Task {
-                let outcome: Outcome
-                do {
-                    let sink = MetricSink()
-                    try await collector.collect(into: sink)
-                    outcome = .finished(CollectorOutput(families: sink.families, errorReasons: sink.errorReasons))
-                } catch {
-                    outcome = .failed(reason: "error", detail: String(describing: error))
-                }
-                self.inFlight.withLock { _ = $0.remove(name) }
+                let outcome = await run.value
                 timer.cancel()
                 once.resume(outcome)
             }
@@ -118,7 +125,7 @@ public final class CollectorRunner: Sendable {
         let totals = errorTotals.withLock { $0 }
         var family = MetricFamily(
             name: "mastiff_collector_errors_total",
-            help: "Problems a collector skipped or failed on, by reason (timeout, error, still_running, or the collector's own).",
+            help: "Problems a collector skipped or failed on, by reason (timeout, error, or the collector's own).",
             type: .counter)
         for (key, count) in totals.sorted(by: { ($0.key.collector, $0.key.reason) < ($1.key.collector, $1.key.reason) }) {
             family.samples.append(Sample(

@@ -12,6 +12,11 @@ public struct FileAccessError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let errno: Int32
 
+    public init(path: String, errno: Int32) {
+        self.path = path
+        self.errno = errno
+    }
+
     public var description: String {
         "\(path): \(String(cString: strerror(errno)))"
     }

@@ -1,0 +1,59 @@
+/// An error from a client library. `description` names the operation and a cleaned-up reason
+/// but never a connection string, password or query text (see `Redaction`).
+public struct ClientError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Kind: String, Sendable {
+        case connect, query, timeout, protocolError, transport
+    }
+    public var kind: Kind
+    public var system: String
+    public var reason: String
+
+    public init(_ kind: Kind, system: String, reason: String) {
+        self.kind = kind
+        self.system = system
+        self.reason = Redaction.clean(reason)
+    }
+
+    public var description: String { "\(system) \(kind.rawValue) failed: \(reason)" }
+}
+
+/// Removes credentials from library messages before they reach a log: `password=…` pairs and the
+/// user-info part of URLs. Library messages are otherwise kept, since "password authentication
+/// failed for user mastodon" is exactly what an admin needs to read.
+public enum Redaction {
+    public static func clean(_ message: String) -> String {
+        var text = message.split(separator: "\n").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }.joined(separator: "; ")
+        // password=secret or password='se cret'
+        var output = ""
+        var rest = Substring(text)
+        while let range = rest.firstRange(of: "password=") {
+            output += rest[..<range.upperBound]
+            output += "<redacted>"
+            var after = rest[range.upperBound...]
+            if after.first == "'" {
+                after = after.dropFirst()
+                after = after.drop { $0 != "'" }.dropFirst()
+            } else {
+                after = after.drop { $0 != " " }
+            }
+            rest = after
+        }
+        output += rest
+        text = output
+        // scheme://user:secret@host
+        if let scheme = text.firstRange(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
+           !text[scheme.upperBound..<at].contains(" ") {
+            text = String(text[..<scheme.upperBound]) + "<redacted>" + String(text[at...])
+        }
+        return text
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> Substring {
+        var slice = self
+        while let first = slice.first, first == " " || first == "\t" || first == "\r" { slice.removeFirst() }
+        while let last = slice.last, last == " " || last == "\t" || last == "\r" { slice.removeLast() }
+        return slice
+    }
+}

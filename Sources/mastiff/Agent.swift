@@ -1,0 +1,105 @@
+import Logging
+import MastiffCollectors
+import MastiffCore
+import Synchronization
+
+/// The running agent: the current configuration, the collectors built from it, and the agent's
+/// own metrics. A reload builds a complete new runtime and swaps it in under the lock, so a
+/// scrape sees either the old configuration or the new one, never a mix.
+final class Agent: Sendable {
+    struct Runtime: Sendable {
+        var config: MastiffConfig
+        var collectors: [any Collector]
+        var runner: CollectorRunner
+    }
+
+    private let runtime: Mutex<Runtime>
+    private let source: ConfigLoader.Source
+    private let logger: Logger
+    private let procRoot: String
+    private let processState = ProcessCollectorState()
+    private let reloadStatus = Mutex<(successful: Bool, lastSuccess: Double)>((true, 0))
+    private let startTime: Double
+    private let clock: any WallClock
+
+    init(config: MastiffConfig, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
+         clock: any WallClock = SystemWallClock()) {
+        self.source = source
+        self.logger = logger
+        self.procRoot = procRoot
+        self.clock = clock
+        let startTime = clock.now()
+        self.startTime = startTime
+        reloadStatus.withLock { $0.lastSuccess = startTime }
+        runtime = Mutex(Runtime(config: config, collectors: [], runner: CollectorRunner(timeout: config.collectors.timeout, logger: logger)))
+        let built = makeRuntime(config)
+        runtime.withLock { $0 = built }
+    }
+
+    var config: MastiffConfig { runtime.withLock { $0.config } }
+
+    private func makeRuntime(_ config: MastiffConfig) -> Runtime {
+        var collectors: [any Collector] = []
+        if config.collectors.system.enabled {
+            collectors.append(SystemCollector(procRoot: procRoot, filesystems: config.collectors.system.filesystems))
+        }
+        if config.collectors.processes.enabled {
+            collectors.append(ProcessCollector(procRoot: procRoot, groups: config.collectors.processes.effectiveGroups,
+                                               readPSS: config.collectors.processes.pss, state: processState))
+        }
+        return Runtime(config: config, collectors: collectors,
+                       runner: CollectorRunner(timeout: config.collectors.timeout, logger: logger))
+    }
+
+    /// Re-reads the configuration. A bad file keeps the running configuration and is reported by
+    /// `mastiff_config_last_reload_successful 0` and an error log line.
+    @discardableResult
+    func reload() -> Bool {
+        let newConfig: MastiffConfig
+        do {
+            newConfig = try ConfigLoader.load(source)
+        } catch {
+            reloadStatus.withLock { $0.successful = false }
+            logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            return false
+        }
+        let old = config
+        if newConfig.listen != old.listen {
+            logger.warning("listen address changed; it takes effect after a restart",
+                           metadata: ["http.address": "\(old.listen)", "http.new_address": "\(newConfig.listen)"])
+        }
+        let built = makeRuntime(newConfig)
+        runtime.withLock { $0 = built }
+        let now = clock.now()
+        reloadStatus.withLock { $0 = (true, now) }
+        logger.info("configuration reloaded", metadata: ["config.source": "\(source)"])
+        return true
+    }
+
+    /// One scrape: every collector under its timeout, plus the agent's own metrics.
+    func collectFamilies() async -> [MetricFamily] {
+        let (collectors, runner) = runtime.withLock { ($0.collectors, $0.runner) }
+        var families = await runner.collect(collectors)
+        families.append(contentsOf: selfMetrics())
+        return families
+    }
+
+    func scrape() async -> String {
+        ExpositionRenderer.render(await collectFamilies())
+    }
+
+    private func selfMetrics() -> [MetricFamily] {
+        let status = reloadStatus.withLock { $0 }
+        return [
+            MetricFamily(name: "mastiff_build_info", help: "Build of the running mastiff; the value is always 1.", type: .gauge,
+                         samples: [Sample(labels: [Label("version", MastiffVersion.current), Label("swift", MastiffVersion.swift)], value: 1)]),
+            MetricFamily(name: "mastiff_start_time_seconds", help: "Time mastiff started, in seconds since the Unix epoch.", type: .gauge,
+                         samples: [Sample(labels: [], value: startTime)]),
+            MetricFamily(name: "mastiff_config_last_reload_successful", help: "Whether the last configuration load or reload succeeded.",
+                         type: .gauge, samples: [Sample(labels: [], value: status.successful ? 1 : 0)]),
+            MetricFamily(name: "mastiff_config_last_reload_success_timestamp_seconds",
+                         help: "Time of the last successful configuration load, in seconds since the Unix epoch.",
+                         type: .gauge, samples: [Sample(labels: [], value: status.lastSuccess)]),
+        ]
+    }
+}
