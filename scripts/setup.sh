@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what mastiff needs to build, test and demo, idempotently (Debian 12, as root).
+#   scripts/setup.sh          build + test dependencies
+#   scripts/setup.sh --bench  also the peer exporters the benchmarks compare against
+set -euo pipefail
+
+packages=(
+  pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libyaml-dev zlib1g-dev  # build
+  postgresql redis-server prometheus curl procps python3                           # tests: real peers, promtool
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(prometheus-node-exporter prometheus-process-exporter)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # Package scripts try to start services through invoke-rc.d; the tests start their own
+  # instances on free ports, so the packaged ones are not needed (and there may be no systemd).
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The packaged servers are not used: stop them if a package script started them, so they
+# neither take memory nor skew benchmarks.
+for pidfile in /var/run/redis/redis-server.pid; do
+  [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+done
+command -v pg_ctlcluster >/dev/null && pg_ctlcluster 15 main stop 2>/dev/null || true
+pkill -x prometheus 2>/dev/null || true
+pkill -x prometheus-node-exporter 2>/dev/null || true
+pkill -f prometheus-process-exporter 2>/dev/null || true
+exit 0
