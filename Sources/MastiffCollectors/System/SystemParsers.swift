@@ -21,6 +21,14 @@ public enum SystemParsers {
         public var avg60: Double
         public var avg300: Double
         public var totalMicroseconds: Double
+
+        public init(kind: String, avg10: Double, avg60: Double, avg300: Double, totalMicroseconds: Double) {
+            self.kind = kind
+            self.avg10 = avg10
+            self.avg60 = avg60
+            self.avg300 = avg300
+            self.totalMicroseconds = totalMicroseconds
+        }
     }
 
     /// /proc/pressure/{memory,cpu,io}: `some avg10=0.00 avg60=0.00 avg300=0.00 total=123`.
