@@ -72,7 +72,7 @@ let package = Package(
             dependencies: ["MastiffCollectors", "MastiffCore"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "MastiffServerTests", dependencies: ["MastiffServer", "MastiffCore"]),
+        .testTarget(name: "MastiffServerTests", dependencies: ["MastiffServer", "MastiffCore", "CZlib"]),
         // Against real services started by scripts/services.sh (PostgreSQL, Redis, promtool) and the
         // built `mastiff` binary.
         .testTarget(

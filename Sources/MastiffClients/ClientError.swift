@@ -52,8 +52,9 @@ public enum Redaction {
 extension Substring {
     func trimmingCharacters() -> Substring {
         var slice = self
-        while let first = slice.first, first == " " || first == "\t" || first == "\r" { slice.removeFirst() }
-        while let last = slice.last, last == " " || last == "\t" || last == "\r" { slice.removeLast() }
+        // "\r\n" is a single Character in Swift, hence isNewline rather than comparing to "\n".
+        while let first = slice.first, first == " " || first == "\t" || first.isNewline { slice.removeFirst() }
+        while let last = slice.last, last == " " || last == "\t" || last.isNewline { slice.removeLast() }
         return slice
     }
 }

@@ -4,8 +4,15 @@ import MastiffCore
 /// An HTTP response as mastiff needs it.
 public struct HTTPResponse: Sendable {
     public var status: Int
+    /// Header lines of the final response, names lowercased.
+    public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     public var text: String { String(decoding: body, as: UTF8.self) }
+
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first { $0.name == lowered }?.value
+    }
 }
 
 /// Blocking GETs over libcurl, one easy handle per request (handles are not shared between
@@ -22,6 +29,8 @@ public struct CurlHTTPClient: Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
+    /// GET `url`. With `acceptCompressed`, libcurl asks for gzip and decodes it; the
+    /// Content-Encoding header still tells what the server sent.
     public func get(_ url: String, headers: [String] = [], acceptCompressed: Bool = false) async throws -> HTTPResponse {
         let timeout = timeoutMilliseconds
         let maxBody = maxBodyBytes
@@ -49,6 +58,20 @@ public struct CurlHTTPClient: Sendable {
                 sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
                 return length
             }
+            _ = mastiff_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+            _ = mastiff_curl_setopt_header_function(handle) { data, size, count, context in
+                let sink = Unmanaged<BodySink>.fromOpaque(context!).takeUnretainedValue()
+                let length = size * count
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                if line.hasPrefix("HTTP/") {
+                    sink.headers.removeAll()   // a new response (after 100-continue or a redirect)
+                } else if let colon = line.firstIndex(of: ":") {
+                    let name = line[..<colon].lowercased()
+                    let value = line[line.index(after: colon)...].trimmingCharacters()
+                    sink.headers.append((name, String(value)))
+                }
+                return length
+            }
             let code = curl_easy_perform(handle)
             guard code == CURLE_OK else {
                 let kind: ClientError.Kind = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .transport
@@ -56,13 +79,14 @@ public struct CurlHTTPClient: Sendable {
             }
             var status = 0
             _ = mastiff_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-            return HTTPResponse(status: status, body: sink.bytes)
+            return HTTPResponse(status: status, headers: sink.headers, body: sink.bytes)
         }
     }
 }
 
 private final class BodySink {
     var bytes: [UInt8] = []
+    var headers: [(name: String, value: String)] = []
     let limit: Int
     init(limit: Int) { self.limit = limit }
 }

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+/// Starts the built `mastiff` binary and the tools the tests compare against. The services
+/// themselves (PostgreSQL, Redis) are started by scripts/test.sh, which exports MASTIFF_TEST_*.
+enum Harness {
+    static let packageRoot: String = {
+        let file = #filePath
+        let tests = file.components(separatedBy: "/Tests/").first!
+        return tests
+    }()
+
+    static var binary: String {
+        ProcessInfo.processInfo.environment["MASTIFF_BINARY"] ?? packageRoot + "/.build/debug/mastiff"
+    }
+
+    static func environment(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw HarnessError("\(name) is not set: run the tests through scripts/test.sh, which starts PostgreSQL and Redis")
+        }
+        return value
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mastiff-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a command to completion, feeding `input` to its stdin.
+    static func run(_ executable: String, _ arguments: [String], input: String? = nil,
+                    environment: [String: String]? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        try process.run()
+        // Read both pipes while the child runs, so a large exposition cannot block it.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var out = Data(), err = Data()
+        group.enter()
+        DispatchQueue.global().async { out = stdout.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { err = stderr.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        if let input { stdin.fileHandleForWriting.write(input.data(using: .utf8)!) }
+        try stdin.fileHandleForWriting.close()
+        process.waitUntilExit()
+        group.wait()
+        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                      stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    static func which(_ tool: String) throws -> String {
+        for directory in ["/usr/bin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") {
+            return "\(directory)/\(tool)"
+        }
+        throw HarnessError("\(tool) is not installed: run scripts/setup.sh")
+    }
+
+    /// `promtool check metrics` on an exposition; returns what it printed (empty when clean).
+    static func promtoolProblems(_ exposition: String) throws -> String {
+        let result = try run(try which("promtool"), ["check", "metrics"], input: exposition)
+        return (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+            + (result.status == 0 ? "" : " (exit \(result.status))")
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A `mastiff run` child process with its stderr captured to a file.
+final class RunningMastiff {
+    let process = Process()
+    let logPath: String
+    private(set) var port = 0
+
+    init(arguments: [String], environment: [String: String] = [:]) throws {
+        let directory = try Harness.temporaryDirectory()
+        logPath = directory.appendingPathComponent("stderr.log").path
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Harness.binary)
+        process.arguments = ["run"] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "JOURNAL_STREAM")
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        port = try waitForPort()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Waits for the "listening" line and reads the bound port from it.
+    private func waitForPort() throws -> Int {
+        for _ in 0..<300 {
+            if let line = log.split(separator: "\n").first(where: { $0.contains(" listening ") }),
+               let address = line.split(separator: " ").first(where: { $0.hasPrefix("http.address=") }),
+               let port = Int(address.split(separator: ":").last ?? "") {
+                return port
+            }
+            guard process.isRunning else { throw HarnessError("mastiff exited early:\n\(log)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("mastiff did not start listening within 15 s:\n\(log)")
+    }
+
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit; returns its status, or nil after `timeout` seconds.
+    func waitForExit(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+}
