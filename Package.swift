@@ -13,7 +13,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // System libraries. Each module map carries a small shim header with typed wrappers for the
@@ -59,10 +58,15 @@ let package = Package(
             name: "mastiff",
             dependencies: [
                 "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["exported-symbols.map"],
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/mastiff/exported-symbols.map"],
+                    .when(platforms: [.linux], configuration: .release)),
             ]
         ),
 

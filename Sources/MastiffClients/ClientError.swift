@@ -26,7 +26,7 @@ public enum Redaction {
         // password=secret or password='se cret'
         var output = ""
         var rest = Substring(text)
-        while let range = rest.firstRange(of: "password=") {
+        while let range = rest.rangeOfLiteral("password=") {
             output += rest[..<range.upperBound]
             output += "<redacted>"
             var after = rest[range.upperBound...]
@@ -41,7 +41,7 @@ public enum Redaction {
         output += rest
         text = output
         // scheme://user:secret@host
-        if let scheme = text.firstRange(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
+        if let scheme = text[...].rangeOfLiteral("://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
            !text[scheme.upperBound..<at].contains(" ") {
             text = String(text[..<scheme.upperBound]) + "<redacted>" + String(text[at...])
         }
@@ -56,5 +56,23 @@ extension Substring {
         while let first = slice.first, first == " " || first == "\t" || first.isNewline { slice.removeFirst() }
         while let last = slice.last, last == " " || last == "\t" || last.isNewline { slice.removeLast() }
         return slice
+    }
+}
+
+extension Substring {
+    /// First occurrence of `needle`, compared by Unicode scalars; hand-written so the daemon does
+    /// not link Swift's string-processing library for two searches.
+    fileprivate func rangeOfLiteral(_ needle: String) -> Range<Substring.Index>? {
+        let target = Array(needle.unicodeScalars)
+        let scalars = unicodeScalars
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            if scalars[index...].starts(with: target) {
+                let end = scalars.index(index, offsetBy: target.count)
+                return index..<end
+            }
+            index = scalars.index(after: index)
+        }
+        return nil
     }
 }

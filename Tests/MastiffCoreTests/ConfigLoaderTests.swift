@@ -56,7 +56,7 @@ import Testing
         ("collectors:\n  timeout: soon\n", "bad.yml:2:12: collectors.timeout: 'soon' is not a duration"),
         ("collectors:\n  system: {filesystems: [relative/path]}\n", "bad.yml:2:26: collectors.system.filesystems[0]: 'relative/path' is not an absolute path"),
         ("collectors:\n  processes:\n    pss: yes\n", "bad.yml:3:10: collectors.processes.pss: expected true or false, found 'yes'"),
-        ("collectors:\n  processes:\n    groups:\n      - {name: x, cmdline: '(unclosed'}\n", "bad.yml:4:28: collectors.processes.groups[0].cmdline: '(unclosed' is not a valid regular expression"),
+        ("collectors:\n  processes:\n    groups:\n      - {name: x, cmdline: '(unclosed'}\n", "bad.yml:4:28: collectors.processes.groups[0].cmdline: '(unclosed' is not a valid POSIX extended regular expression ("),
         ("collectors:\n  processes:\n    groups:\n      - {name: x}\n", "bad.yml:4:9: collectors.processes.groups[0]: group 'x' needs at least one matcher"),
         ("collectors:\n  processes:\n    groups:\n      - {comm: x}\n", "bad.yml:4:9: collectors.processes.groups[0]: missing required key 'name'"),
         ("log: {level: loud}\n", "bad.yml:1:14: log.level: unknown level 'loud'"),

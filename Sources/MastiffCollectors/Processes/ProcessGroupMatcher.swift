@@ -1,14 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MastiffCore
 
 /// Assigns a process to the first configured group it matches (see `ProcessGroupSpec`).
-public struct ProcessGroupMatcher: @unchecked Sendable {
-    // Regex is not declared Sendable; these are compiled once and only read afterwards.
-    private let groups: [(spec: ProcessGroupSpec, cmdline: Regex<AnyRegexOutput>?)]
+///
+/// `cmdline` patterns are POSIX extended regular expressions run by glibc's regexec: Swift's
+/// Regex would add ~1.3 MiB of code to a daemon that counts every MiB
+/// (docs/adr/0006-hide-symbols-in-release-builds.md).
+public final class ProcessGroupMatcher: @unchecked Sendable {
+    // Compiled once; regexec on a compiled pattern is thread-safe in glibc, and the patterns are
+    // only read after init.
+    private let groups: [(spec: ProcessGroupSpec, cmdline: UnsafeMutablePointer<regex_t>?)]
 
     public init(groups: [ProcessGroupSpec]) {
         self.groups = groups.map { spec in
-            // Patterns were validated when the configuration was loaded.
-            (spec, spec.cmdline.flatMap { try? Regex($0) })
+            (spec, spec.cmdline.flatMap { POSIXRegex.compile($0) })
+        }
+    }
+
+    deinit {
+        for (_, regex) in groups {
+            if let regex {
+                regfree(regex)
+                regex.deallocate()
+            }
         }
     }
 
@@ -21,7 +37,7 @@ public struct ProcessGroupMatcher: @unchecked Sendable {
         for (spec, regex) in groups {
             if spec.comm.contains(comm) { return spec.name }
             if let executableBasename, spec.exe.contains(executableBasename) { return spec.name }
-            if let regex, !cmdline.isEmpty, (try? regex.firstMatch(in: cmdline)) != nil { return spec.name }
+            if let regex, !cmdline.isEmpty, regexec(regex, cmdline, 0, nil, 0) == 0 { return spec.name }
         }
         return nil
     }

@@ -119,10 +119,8 @@ public enum ConfigLoader {
         if let exe = map["exe"] { spec.exe = try exe.stringList() }
         if let cmdline = map["cmdline"] {
             let pattern = try cmdline.string()
-            do {
-                _ = try Regex(pattern)
-            } catch {
-                throw cmdline.error("'\(pattern)' is not a valid regular expression")
+            if let reason = POSIXRegex.validate(pattern) {
+                throw cmdline.error("'\(pattern)' is not a valid POSIX extended regular expression (\(reason))")
             }
             spec.cmdline = pattern
         }

@@ -61,7 +61,8 @@ public struct ProcessCollectorSettings: Sendable, Equatable {
 
 /// A named group of processes. A process matches when any given matcher matches: its `comm`
 /// (the kernel's 15-character name) equals one of `comm`, its executable's basename equals one of
-/// `exe`, or its command line (arguments joined by spaces) matches the `cmdline` regex.
+/// `exe`, or its command line (arguments joined by spaces) matches the `cmdline` POSIX extended
+/// regular expression.
 public struct ProcessGroupSpec: Sendable, Equatable {
     public var name: String
     public var comm: [String]

@@ -29,7 +29,7 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
         }
         var result = ""
         var rest = Substring(text)
-        while let start = rest.range(of: "${") {
+        while let start = rest.firstRangeOfReferenceOpening() {
             result += rest[..<start.lowerBound]
             let afterOpen = rest[start.upperBound...]
             guard let close = afterOpen.firstIndex(of: "}") else {
@@ -52,15 +52,15 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
 }
 
 extension Substring {
-    func range(of needle: String) -> Range<Substring.Index>? {
-        let needleChars = Array(needle)
-        guard !needleChars.isEmpty else { return nil }
+    /// The range of the first "${", without pulling in the string-processing library.
+    fileprivate func firstRangeOfReferenceOpening() -> Range<Substring.Index>? {
         var index = startIndex
         while index < endIndex {
-            if self[index...].starts(with: needleChars) {
-                return index..<self.index(index, offsetBy: needleChars.count)
+            let next = self.index(after: index)
+            if self[index] == "$", next < endIndex, self[next] == "{" {
+                return index..<self.index(after: next)
             }
-            index = self.index(after: index)
+            index = next
         }
         return nil
     }

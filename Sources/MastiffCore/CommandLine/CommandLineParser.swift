@@ -1,0 +1,145 @@
+/// mastiff's command line: `mastiff <command> [options]`.
+///
+/// Hand-written rather than swift-argument-parser, which links FoundationEssentials into the
+/// binary and costs ~5 MiB of resident memory (docs/adr/0004-hand-written-command-line.md).
+public struct CommandLineArguments: Sendable, Equatable {
+    public enum Command: String, Sendable, CaseIterable {
+        case run
+        case checkConfig = "check-config"
+        case collect
+        case version
+    }
+
+    public var command: Command = .run
+    public var configPath: String?
+    public var logLevel: String?
+    /// Hidden: the /proc root, for tests and benchmarks on fixture trees.
+    public var procRoot = "/proc"
+    public var once = false
+    /// `--help` / `-h` / `help [command]`: print `helpText` for `command` and exit 0.
+    public var helpRequested = false
+
+    public init() {}
+}
+
+public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+public enum CommandLineParser {
+    public static func parse(_ arguments: [String]) throws(UsageError) -> CommandLineArguments {
+        var result = CommandLineArguments()
+        var remaining = arguments[...]
+        if let first = remaining.first, !first.hasPrefix("-") {
+            if first == "help" {
+                result.helpRequested = true
+                remaining = remaining.dropFirst()
+                if let topic = remaining.first {
+                    guard let command = CommandLineArguments.Command(rawValue: topic) else {
+                        throw UsageError(message: "unknown command '\(topic)' (commands: \(commandNames))")
+                    }
+                    result.command = command
+                }
+                return result
+            }
+            guard let command = CommandLineArguments.Command(rawValue: first) else {
+                throw UsageError(message: "unknown command '\(first)' (commands: \(commandNames))")
+            }
+            result.command = command
+            remaining = remaining.dropFirst()
+        } else if remaining.first == "--version" {
+            result.command = .version
+            return result
+        }
+
+        while let argument = remaining.popFirst() {
+            // Accept both `--config PATH` and `--config=PATH`.
+            var name = argument
+            var inlineValue: String?
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+                name = String(argument[..<equals])
+                inlineValue = String(argument[argument.index(after: equals)...])
+            }
+            func value() throws(UsageError) -> String {
+                if let inlineValue { return inlineValue }
+                guard let next = remaining.popFirst(), !next.hasPrefix("--") else {
+                    throw UsageError(message: "\(name) needs a value")
+                }
+                return next
+            }
+            switch name {
+            case "-h", "--help":
+                result.helpRequested = true
+            case "--config", "-c":
+                result.configPath = try value()
+            case "--log-level":
+                result.logLevel = try value()
+            case "--proc-root":
+                result.procRoot = try value()
+            case "--once" where result.command == .collect:
+                result.once = true
+            default:
+                throw UsageError(message: "unknown option '\(argument)' for '\(result.command.rawValue)' (see mastiff \(result.command.rawValue) --help)")
+            }
+        }
+        return result
+    }
+
+    private static var commandNames: String {
+        CommandLineArguments.Command.allCases.map(\.rawValue).joined(separator: ", ")
+    }
+
+    public static func helpText(for command: CommandLineArguments.Command) -> String {
+        let common = """
+          -c, --config PATH       configuration file (default: $MASTIFF_CONFIG, then
+                                  /etc/mastiff/mastiff.yml if it exists, else embedded defaults)
+              --log-level LEVEL   trace, debug, info, notice, warning, error, critical
+          -h, --help              show this help
+        """
+        switch command {
+        case .run:
+            return """
+            OVERVIEW: Run the agent: serve /metrics and /healthz until SIGTERM or SIGINT; SIGHUP
+            reloads the configuration (a bad file keeps the running one).
+
+            USAGE: mastiff run [--config PATH] [--log-level LEVEL]
+
+            OPTIONS:
+            \(common)
+
+            COMMANDS: \(commandNames) (mastiff COMMAND --help)
+
+            """
+        case .checkConfig:
+            return """
+            OVERVIEW: Validate the configuration without starting. Exits 0 when it is valid, 1
+            otherwise, naming file:line:column and the key.
+
+            USAGE: mastiff check-config [--config PATH]
+
+            OPTIONS:
+            \(common)
+
+            """
+        case .collect:
+            return """
+            OVERVIEW: Run every collector once and print the exposition to stdout.
+
+            USAGE: mastiff collect --once [--config PATH] [--log-level LEVEL]
+
+            OPTIONS:
+                  --once              collect once and exit (the only mode; makes scripts explicit)
+            \(common)
+
+            """
+        case .version:
+            return """
+            OVERVIEW: Print mastiff's version.
+
+            USAGE: mastiff version
+
+            """
+        }
+    }
+}

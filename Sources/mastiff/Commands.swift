@@ -1,0 +1,82 @@
+import Logging
+import MastiffCore
+import MastiffServer
+import ServiceLifecycle
+
+/// The subcommands. Each returns the process's exit status.
+struct Commands {
+    let arguments: CommandLineArguments
+
+    var source: ConfigLoader.Source { .resolve(explicitPath: arguments.configPath) }
+
+    /// `mastiff run`: the composition root. One ServiceGroup; SIGTERM and SIGINT stop it.
+    func run() async -> Int32 {
+        guard let config = loadConfig(), let logger = bootstrapLogging(config.log) else { return 1 }
+        let agent = Agent(config: config, source: source, logger: logger, procRoot: arguments.procRoot)
+        logger.info("starting", metadata: ["config.source": "\(source)", "version": "\(MastiffVersion.current)"])
+        let server = HTTPServer(
+            address: config.listen,
+            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }),
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: server),
+                .init(service: ReloadOnHangupService(agent: agent)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
+            return 1
+        }
+        logger.info("stopped")
+        return 0
+    }
+
+    /// `mastiff check-config`: 0 when valid, 1 with the located error otherwise.
+    func checkConfig() -> Int32 {
+        guard let config = loadConfig() else { return 1 }
+        let processes = config.collectors.processes
+        print("\(source): configuration is valid")
+        print("  listen: \(config.listen)")
+        print("  collectors: timeout \(DurationParser.format(config.collectors.timeout)); system \(config.collectors.system.enabled ? "on" : "off"); processes \(processes.enabled ? "on" : "off") (pss \(processes.pss ? "on" : "off"), groups: \(processes.effectiveGroups.map(\.name).joined(separator: ", ")))")
+        return 0
+    }
+
+    /// `mastiff collect --once`: one exposition on stdout; problems on stderr.
+    func collect() async -> Int32 {
+        guard let config = loadConfig() else { return 1 }
+        var logSettings = config.log
+        if arguments.logLevel == nil { logSettings.level = .warning }
+        guard let logger = bootstrapLogging(logSettings) else { return 1 }
+        let agent = Agent(config: config, source: source, logger: logger, procRoot: arguments.procRoot)
+        print(await agent.scrape(), terminator: "")
+        return 0
+    }
+
+    private func loadConfig() -> MastiffConfig? {
+        do {
+            return try ConfigLoader.load(source)
+        } catch {
+            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+            return nil
+        }
+    }
+
+    private func bootstrapLogging(_ settings: LogSettings) -> Logger? {
+        var level = settings.level
+        if let name = arguments.logLevel {
+            guard let parsed = Logger.Level(rawValue: name) else {
+                StderrLogHandler.writeToStderr("mastiff: unknown log level '\(name)' (trace, debug, info, notice, warning, error, critical)\n")
+                return nil
+            }
+            level = parsed
+        }
+        let chosenLevel = level
+        let format = settings.format
+        LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: chosenLevel, format: format) }
+        return Logger(label: "mastiff")
+    }
+}

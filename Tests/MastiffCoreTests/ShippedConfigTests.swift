@@ -1,0 +1,25 @@
+import MastiffCore
+import Testing
+
+/// etc/mastiff.yml is the reference for every key: it must parse, and the values it shows must
+/// be the embedded defaults, or the comments would lie.
+@Suite struct ShippedConfigTests {
+    static let repositoryRoot: String = {
+        let file = #filePath
+        return String(file[..<file.firstRange(of: "/Tests/")!.lowerBound])
+    }()
+
+    @Test func annotatedConfigShowsTheEmbeddedDefaults() throws {
+        let path = Self.repositoryRoot + "/etc/mastiff.yml"
+        let config = try ConfigLoader.load(.file(path))
+        #expect(config == MastiffConfig())
+    }
+
+    @Test func everyKeyInTheParserIsDocumented() throws {
+        let text = try FileSystemAccess.readFile(Self.repositoryRoot + "/etc/mastiff.yml")
+        for key in ["listen:", "state_dir:", "log:", "level:", "format:", "collectors:", "timeout:", "system:", "enabled:",
+                    "filesystems:", "processes:", "pss:", "groups:", "default_groups:", "comm", "exe", "cmdline"] {
+            #expect(text.contains(key), "etc/mastiff.yml does not mention \(key)")
+        }
+    }
+}
