@@ -61,6 +61,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["exported-symbols.map"],
             linkerSettings: [
@@ -76,7 +77,10 @@ let package = Package(
             dependencies: ["MastiffCollectors", "MastiffCore"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "MastiffServerTests", dependencies: ["MastiffServer", "MastiffCore", "CZlib"]),
+        .testTarget(
+            name: "MastiffServerTests",
+            dependencies: ["MastiffServer", "MastiffCore", "CZlib", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         // Against real services started by scripts/services.sh (PostgreSQL, Redis, promtool) and the
         // built `mastiff` binary.
         .testTarget(

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-swift build -c release --static-swift-stdlib --scratch-path .build-release
+swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release
 echo "demo: mastiff is starting; try:  curl -s http://127.0.0.1:9815/metrics | head" >&2
 echo "demo:                          curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
 exec .build-release/release/mastiff run "$@"

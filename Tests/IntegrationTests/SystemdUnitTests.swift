@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+/// systemd cannot run as PID 1 here, so the unit is checked in the two ways that can run:
+/// systemd-analyze verifies its syntax and directives, and its ExecStart command line is started
+/// for real (binary and config path swapped for the built ones).
+@Suite struct SystemdUnitTests {
+    static let unitPath = Harness.packageRoot + "/etc/systemd/mastiff.service"
+
+    private func execStart() throws -> [String] {
+        let unit = try String(contentsOfFile: Self.unitPath, encoding: .utf8)
+        let line = try #require(unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
+        return line.dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
+    }
+
+    @Test func systemdAnalyzeVerifyAcceptsTheUnit() throws {
+        let analyze: String
+        do { analyze = try Harness.which("systemd-analyze") } catch { Issue.record("\(error)"); return }
+        let directory = try Harness.temporaryDirectory()
+        let unit = try String(contentsOfFile: Self.unitPath, encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/mastiff", with: Harness.binary)
+        let copy = directory.appendingPathComponent("mastiff.service").path
+        try unit.write(toFile: copy, atomically: true, encoding: .utf8)
+        let result = try Harness.run(analyze, ["verify", "--man=no", copy])
+        let problems = (result.stdout + result.stderr).split(separator: "\n")
+            .filter { $0.contains("mastiff.service") }
+        #expect(result.status == 0, "systemd-analyze: \(result.stdout)\(result.stderr)")
+        #expect(problems.isEmpty, "systemd-analyze: \(problems.joined(separator: "\n"))")
+    }
+
+    @Test func execStartCommandLineRuns() throws {
+        let command = try execStart()
+        #expect(command.first == "/usr/local/bin/mastiff")
+        let configIndex = try #require(command.firstIndex(of: "--config"))
+        #expect(command[configIndex + 1] == "/etc/mastiff/mastiff.yml")
+        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
+        try "listen: 127.0.0.1:0\n".write(toFile: config, atomically: true, encoding: .utf8)
+        var arguments = Array(command.dropFirst())
+        arguments[configIndex] = config
+        #expect(arguments.first == "run")
+        let mastiff = try RunningMastiff(arguments: Array(arguments.dropFirst()), environment: ["JOURNAL_STREAM": "8:1234"])
+        #expect(mastiff.port > 0)
+        // Under systemd the log lines carry a syslog priority and no timestamp.
+        #expect(mastiff.log.split(separator: "\n").contains { $0.hasPrefix("<6>info listening") })
+    }
+}

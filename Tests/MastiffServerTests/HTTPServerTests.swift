@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MastiffCore
+import MastiffServer
+import ServiceLifecycle
+import Testing
+
+/// The server on a real loopback socket, driven by a raw client so that slow and malformed
+/// clients can be imitated byte by byte.
+@Suite struct HTTPServerTests: Sendable {
+    private func withServer(limits: HTTPLimits, _ body: (Int) async throws -> Void) async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let server = HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0),
+                                endpoints: HTTPEndpoints(metrics: { "# HELP up Up.\n# TYPE up gauge\nup 1\n" }),
+                                limits: limits, logger: logger)
+        let group = ServiceGroup(services: [server], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var port: Int?
+            for _ in 0..<200 where port == nil {
+                port = server.port
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await body(try #require(port))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Connects, sends `request`, and returns everything read until the server closes (or 3 s).
+    /// The blocking socket calls run on their own thread, not on the cooperative pool that the
+    /// server itself runs on.
+    private func exchange(port: Int, request: String) async throws -> (response: String, closedByServer: Bool) {
+        try await BlockingWork.run { blockingExchange(port: port, request: request) }
+    }
+
+    private func blockingExchange(port: Int, request: String) -> (response: String, closedByServer: Bool) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return ("", false) }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { received.append(contentsOf: buffer[0..<n]); continue }
+            // An orderly close reads as 0; a close with our request still unread arrives as a reset.
+            return (String(decoding: received, as: UTF8.self), n == 0 || errno == ECONNRESET)
+        }
+    }
+
+    @Test func slowClientIsDisconnectedAfterTheIdleTimeout() async throws {
+        var limits = HTTPLimits()
+        limits.idleTimeout = .milliseconds(300)
+        try await withServer(limits: limits) { port in
+            let clock = ContinuousClock()
+            let start = clock.now
+            // Half a request line, then nothing: slowloris.
+            let result = try await exchange(port: port, request: "GET /metr")
+            #expect(result.closedByServer)
+            #expect(result.response.isEmpty)
+            #expect(clock.now - start < .seconds(2))
+        }
+    }
+
+    @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
+        try await withServer(limits: HTTPLimits()) { port in
+            let two = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let result = try await exchange(port: port, request: two)
+            #expect(result.response.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+            #expect(result.response.contains("up 1\n"))
+            #expect(result.response.hasSuffix("ok\n"))
+            #expect(result.closedByServer)
+        }
+    }
+
+    @Test func garbageGetsABadRequestNotACrash() async throws {
+        try await withServer(limits: HTTPLimits()) { port in
+            let result = try await exchange(port: port, request: "\u{01}\u{02} NOT HTTP\r\n\r\n")
+            #expect(result.response.hasPrefix("HTTP/1.1 400"))
+            // And the server still serves the next client.
+            #expect(try await exchange(port: port, request: "GET /healthz HTTP/1.0\r\n\r\n").response.hasPrefix("HTTP/1.0 200 OK"))
+        }
+    }
+
+    @Test func connectionLimitClosesExtraConnections() async throws {
+        var limits = HTTPLimits()
+        limits.maxConnections = 1
+        limits.idleTimeout = .seconds(5)
+        try await withServer(limits: limits) { port in
+            // Hold one connection open with a partial request, then try a second.
+            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(holder) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            _ = Array("GET /".utf8).withUnsafeBytes { send(holder, $0.baseAddress, $0.count, 0) }
+            try await Task.sleep(for: .milliseconds(200))
+            let second = try await exchange(port: port, request: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(second.response.isEmpty)
+            #expect(second.closedByServer)
+        }
+    }
+}
+
+import Foundation
