@@ -66,7 +66,9 @@ let package = Package(
             exclude: ["exported-symbols.map"],
             linkerSettings: [
                 .unsafeFlags(
-                    ["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/mastiff/exported-symbols.map"],
+                    ["-use-ld=lld",
+                     "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/mastiff/exported-symbols.map",
+                     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
                     .when(platforms: [.linux], configuration: .release)),
             ]
         ),
