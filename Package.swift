@@ -39,7 +39,7 @@ let package = Package(
         // One file per source; pure parsers beside each collector.
         .target(
             name: "MastiffCollectors",
-            dependencies: ["MastiffCore"]
+            dependencies: ["MastiffCore", "MastiffClients"]
         ),
         // HTTP endpoints (/metrics, /healthz) on SwiftNIO.
         .target(

@@ -5,12 +5,32 @@ import Glibc
 import MastiffCore
 import Synchronization
 
+/// The rows of one statement's result, as text (nil for NULL), or the statement's error.
+public struct PostgresResult: Sendable, Equatable {
+    public var columns: [String]
+    public var rows: [[String?]]
+    /// The server's message when this statement failed (its SQLSTATE first), without the query.
+    public var error: String?
+
+    /// Rows as dictionaries by column name, for readable collector code.
+    public func namedRows() -> [[String: String]] {
+        rows.map { row in
+            var named: [String: String] = [:]
+            for (column, value) in zip(columns, row) where value != nil { named[column] = value }
+            return named
+        }
+    }
+}
+
 /// One libpq connection with a single owner: every call is serialised by a mutex and runs off
-/// the cooperative pool (libpq blocks). Errors are `ClientError`s without the conninfo.
+/// the cooperative pool. Queries use libpq's asynchronous API with a deadline: a query still
+/// running at the deadline is cancelled (PQcancel), so a stuck statement never holds a scrape.
+/// Errors are `ClientError`s without the conninfo or the query text.
 public final class PostgresConnection: @unchecked Sendable {
     // The handle is only touched under `lock` (or in deinit, when no one else can hold it).
     private let connection: OpaquePointer
     private let lock = Mutex(())
+    private let brokenFlag = Mutex(false)
 
     private init(_ connection: OpaquePointer) {
         self.connection = connection
@@ -21,12 +41,20 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Connects with any libpq conninfo string or URI (Unix socket, sslmode, passfile, service).
-    public static func connect(_ conninfo: Secret, timeoutSeconds: Int = 5) async throws -> PostgresConnection {
+    /// `statementTimeout` is also set server-side, as a second guard behind the client deadline.
+    public static func connect(_ conninfo: Secret, timeoutSeconds: Int = 5,
+                               statementTimeout: Duration? = nil) async throws -> PostgresConnection {
         try await BlockingWork.run {
             // libpq lets later keywords override earlier ones, so the user's conninfo (expanded from
-            // `dbname`) comes last and wins over these defaults.
-            let keywords = ["connect_timeout", "application_name", "dbname"]
-            let values = [String(timeoutSeconds), "mastiff", conninfo.reveal()]
+            // `dbname`) comes last and wins over these defaults. libpq's minimum connect_timeout is 2.
+            var keywords = ["connect_timeout", "application_name"]
+            var values = [String(max(2, timeoutSeconds)), "mastiff"]
+            if let statementTimeout {
+                keywords.append("options")
+                values.append("-c statement_timeout=\(Int64(statementTimeout.seconds * 1000))")
+            }
+            keywords.append("dbname")
+            values.append(conninfo.reveal())
             let connection = withCStrings(keywords) { keywordPointers in
                 withCStrings(values) { valuePointers in
                     PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -42,37 +70,113 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// Runs a query with the simple protocol and returns rows of text values (nil for NULL).
-    public func query(_ sql: String) async throws -> [[String?]] {
+    /// Whether the connection can no longer be used (closed by the server, or a cancel that did
+    /// not take). Callers drop a broken connection and connect again.
+    public var isBroken: Bool {
+        brokenFlag.withLock { $0 } || lock.withLock { _ in PQstatus(connection) != CONNECTION_OK }
+    }
+
+    /// Runs one statement and returns its rows; a statement error is thrown.
+    public func query(_ sql: String, timeout: Duration = .seconds(5)) async throws -> [[String?]] {
+        let results = try await execute(sql, timeout: timeout)
+        guard let result = results.last else { return [] }
+        if let error = result.error { throw ClientError(.query, system: "postgres", reason: error) }
+        return result.rows
+    }
+
+    /// Sends `sql` (one or more statements separated by `;`) in one round trip with the simple
+    /// protocol, and returns one result per statement. After a failing statement the server skips
+    /// the rest of the string, so callers version-gate their statements rather than probe.
+    public func execute(_ sql: String, timeout: Duration) async throws -> [PostgresResult] {
         try await BlockingWork.run { [self] in
-            try lock.withLock { _ throws -> [[String?]] in
-                guard let result = PQexec(connection, sql) else {
+            try lock.withLock { _ throws -> [PostgresResult] in
+                let deadline = ContinuousClock.now + timeout
+                guard PQsendQuery(connection, sql) == 1 else {
                     throw ClientError(.query, system: "postgres", reason: String(cString: PQerrorMessage(connection)))
                 }
-                defer { PQclear(result) }
-                let status = PQresultStatus(result)
-                guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
-                    throw ClientError(.query, system: "postgres", reason: String(cString: PQresultErrorMessage(result)))
+                var results: [PostgresResult] = []
+                while true {
+                    try waitUntilReady(deadline: deadline)
+                    guard let result = PQgetResult(connection) else { break }
+                    results.append(decode(result))
+                    PQclear(result)
                 }
-                var rows: [[String?]] = []
-                let rowCount = PQntuples(result)
-                let columnCount = PQnfields(result)
-                rows.reserveCapacity(Int(rowCount))
-                for row in 0..<rowCount {
-                    var values: [String?] = []
-                    values.reserveCapacity(Int(columnCount))
-                    for column in 0..<columnCount {
-                        if PQgetisnull(result, row, column) == 1 {
-                            values.append(nil)
-                        } else {
-                            values.append(String(cString: PQgetvalue(result, row, column)))
-                        }
-                    }
-                    rows.append(values)
-                }
-                return rows
+                return results
             }
         }
+    }
+
+    /// Reads until libpq has a complete result, or cancels the query at the deadline.
+    private func waitUntilReady(deadline: ContinuousClock.Instant) throws {
+        let socket = PQsocket(connection)
+        while PQisBusy(connection) == 1 {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                cancelAndDrain()
+                throw ClientError(.timeout, system: "postgres", reason: "query cancelled after the collector's deadline")
+            }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(min(remaining.seconds * 1000 + 1, 60_000))
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready < 0, errno != EINTR {
+                brokenFlag.withLock { $0 = true }
+                throw ClientError(.transport, system: "postgres", reason: String(cString: strerror(errno)))
+            }
+            if ready > 0, PQconsumeInput(connection) == 0 {
+                brokenFlag.withLock { $0 = true }
+                throw ClientError(.transport, system: "postgres", reason: String(cString: PQerrorMessage(connection)))
+            }
+        }
+    }
+
+    /// Asks the server to cancel the running statement and reads what is left. A backend that
+    /// does not react (stopped, or the network gone) within two seconds marks the connection
+    /// broken, so it is closed and a fresh one is made next time.
+    private func cancelAndDrain() {
+        if let cancel = PQgetCancel(connection) {
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(cancel, &buffer, Int32(buffer.count))
+            PQfreeCancel(cancel)
+        }
+        let drainDeadline = ContinuousClock.now + .seconds(2)
+        let socket = PQsocket(connection)
+        while true {
+            while PQisBusy(connection) == 1 {
+                let remaining = drainDeadline - ContinuousClock.now
+                var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+                guard remaining > .zero, poll(&descriptor, 1, Int32(remaining.seconds * 1000 + 1)) >= 0,
+                      PQconsumeInput(connection) == 1 else {
+                    brokenFlag.withLock { $0 = true }
+                    return
+                }
+            }
+            guard let result = PQgetResult(connection) else { return }
+            PQclear(result)
+        }
+    }
+
+    private func decode(_ result: OpaquePointer) -> PostgresResult {
+        let status = PQresultStatus(result)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) + " " } ?? ""
+            let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                ?? String(cString: PQresultErrorMessage(result))
+            return PostgresResult(columns: [], rows: [], error: Redaction.clean(state + message))
+        }
+        let rowCount = PQntuples(result)
+        let columnCount = PQnfields(result)
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(Int(columnCount))
+            for column in 0..<columnCount {
+                values.append(PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column)))
+            }
+            rows.append(values)
+        }
+        return PostgresResult(columns: columns, rows: rows, error: nil)
     }
 
     /// The server's version as an integer (150004 for 15.4).

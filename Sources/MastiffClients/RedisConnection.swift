@@ -50,6 +50,63 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
+    /// Connects to `url`, authenticates (AUTH [user] password) and selects its database. A
+    /// refused AUTH is a connect error that names the server's reason, never the password.
+    public static func connect(_ url: RedisURL, timeoutMilliseconds: Int = 5000) async throws -> RedisConnection {
+        let endpoint: Endpoint
+        switch url.location {
+        case .tcp(let host, let port): endpoint = .tcp(host: host, port: port)
+        case .unixSocket(let path): endpoint = .unixSocket(path)
+        }
+        let connection = try await connect(endpoint, timeoutMilliseconds: timeoutMilliseconds)
+        var setup: [[String]] = []
+        if let password = url.password {
+            setup.append(url.username.map { ["AUTH", $0, password.reveal()] } ?? ["AUTH", password.reveal()])
+        }
+        if url.database != 0 { setup.append(["SELECT", String(url.database)]) }
+        if !setup.isEmpty {
+            for reply in try await connection.pipeline(setup) {
+                if case .error(let message) = reply {
+                    throw ClientError(.connect, system: "redis", reason: message)
+                }
+            }
+        }
+        return connection
+    }
+
+    /// Whether the context has failed (I/O error, timeout, protocol error): hiredis cannot use
+    /// it again, so the session makes a new one.
+    public var isBroken: Bool {
+        lock.withLock { _ in context.pointee.err != 0 }
+    }
+
+    /// Sends several commands in one round trip and returns their replies in order.
+    public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        return try await BlockingWork.run { [self] in
+            try lock.withLock { _ throws -> [RedisReply] in
+                for command in commands {
+                    let status = withArgv(command) { argv, lengths in
+                        redisAppendCommandArgv(context, Int32(command.count), argv, lengths)
+                    }
+                    guard status == REDIS_OK else { throw ClientError(.transport, system: "redis", reason: errorString(context)) }
+                }
+                var replies: [RedisReply] = []
+                replies.reserveCapacity(commands.count)
+                for _ in commands {
+                    var raw: UnsafeMutableRawPointer?
+                    guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                        let kind: ClientError.Kind = context.pointee.err == REDIS_ERR_IO ? .timeout : .transport
+                        throw ClientError(kind, system: "redis", reason: errorString(context))
+                    }
+                    replies.append(decode(raw.assumingMemoryBound(to: redisReply.self)))
+                    freeReplyObject(raw)
+                }
+                return replies
+            }
+        }
+    }
+
     /// Sends one command (binary-safe, via redisCommandArgv) and returns its reply.
     public func command(_ arguments: [String]) async throws -> RedisReply {
         try await BlockingWork.run { [self] in

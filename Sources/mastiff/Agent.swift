@@ -47,6 +47,21 @@ final class Agent: Sendable {
             collectors.append(ProcessCollector(procRoot: procRoot, groups: config.collectors.processes.effectiveGroups,
                                                readPSS: config.collectors.processes.pss, state: processState))
         }
+        let settings = config.collectors
+        if settings.postgres.enabled {
+            collectors.append(PostgresCollector(dsn: settings.postgres.dsn, topTables: settings.postgres.topTables,
+                                                collectorTimeout: settings.timeout))
+        }
+        if settings.pgbouncer.enabled {
+            collectors.append(PgBouncerCollector(dsn: settings.pgbouncer.dsn, collectorTimeout: settings.timeout))
+        }
+        if settings.redis.enabled {
+            collectors.append(RedisCollector(url: settings.redis.url, collectorTimeout: settings.timeout))
+        }
+        if settings.sidekiq.enabled {
+            collectors.append(SidekiqCollector(url: settings.sidekiq.redisURL ?? settings.redis.url, namespace: settings.sidekiq.namespace,
+                                               collectorTimeout: settings.timeout))
+        }
         return Runtime(config: config, collectors: collectors,
                        runner: CollectorRunner(timeout: config.collectors.timeout, logger: logger))
     }

@@ -128,7 +128,7 @@ import Testing
         let bad = try writeConfig("listen: 127.0.0.1:9999\ncollectors:\n  sytem: {}\n")
         let failed = try Harness.run(Harness.binary, ["check-config", "--config", bad])
         #expect(failed.status == 1)
-        #expect(failed.stderr.contains("\(bad):3:3: collectors.sytem: unknown key 'sytem' (allowed here: timeout, system, processes)"))
+        #expect(failed.stderr.contains("\(bad):3:3: collectors.sytem: unknown key 'sytem' (allowed here: timeout, system, processes, postgres, pgbouncer, redis, sidekiq)"))
 
         let missing = try Harness.run(Harness.binary, ["check-config", "--config", "/nonexistent/mastiff.yml"])
         #expect(missing.status == 1)

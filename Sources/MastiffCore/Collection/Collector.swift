@@ -6,11 +6,21 @@
 public protocol Collector: Sendable {
     /// Stable name used in `mastiff_collector_*{collector="…"}` and in logs.
     var name: String { get }
+    /// For sources that can be down: the `<source>_up` gauge the runner reports as 0 when the
+    /// collector times out or throws, since the collector's own samples are lost then.
+    var upMetric: (name: String, help: String)? { get }
     func collect(into sink: MetricSink) async throws
+}
+
+extension Collector {
+    public var upMetric: (name: String, help: String)? { nil }
 }
 
 /// What one collector run produced, detached from its sink so it can cross tasks.
 public struct CollectorOutput: Sendable {
     public var families: [MetricFamily]
     public var errorReasons: [String: Int]
+    /// Why the run failed, when the collector said so with `MetricSink.fail`.
+    public var failureReason: String?
+    public var failureDetail: String?
 }

@@ -44,6 +44,7 @@ public final class CollectorRunner: Sendable {
             return all
         }
 
+        let upMetrics = Dictionary(collectors.map { ($0.name, $0.upMetric) }, uniquingKeysWith: { first, _ in first })
         var families: [MetricFamily] = []
         var success = MetricFamily(
             name: "mastiff_collector_success",
@@ -60,9 +61,18 @@ public final class CollectorRunner: Sendable {
             case .finished(let output):
                 families.append(contentsOf: output.families)
                 add(errors: output.errorReasons, collector: name)
-                success.samples.append(Sample(labels: labels, value: 1))
-                noteState(collector: name, ok: true, detail: "")
+                if let reason = output.failureReason {
+                    add(errors: [reason: 1], collector: name)
+                    success.samples.append(Sample(labels: labels, value: 0))
+                    noteState(collector: name, ok: false, detail: output.failureDetail ?? reason)
+                } else {
+                    success.samples.append(Sample(labels: labels, value: 1))
+                    noteState(collector: name, ok: true, detail: "")
+                }
             case .failed(let reason, let detail):
+                if let up = upMetrics[name] ?? nil {
+                    families.append(MetricFamily(name: up.name, help: up.help, type: .gauge, samples: [Sample(labels: [], value: 0)]))
+                }
                 add(errors: [reason: 1], collector: name)
                 success.samples.append(Sample(labels: labels, value: 0))
                 noteState(collector: name, ok: false, detail: detail)
@@ -85,7 +95,8 @@ public final class CollectorRunner: Sendable {
                 do {
                     let sink = MetricSink()
                     try await collector.collect(into: sink)
-                    outcome = .finished(CollectorOutput(families: sink.families, errorReasons: sink.errorReasons))
+                    outcome = .finished(CollectorOutput(families: sink.families, errorReasons: sink.errorReasons,
+                                                        failureReason: sink.failure?.reason, failureDetail: sink.failure?.detail))
                 } catch {
                     outcome = .failed(reason: "error", detail: String(describing: error))
                 }

@@ -51,7 +51,7 @@ public enum ConfigLoader {
             guard config.stateDirectory.hasPrefix("/") else { throw node.error("must be an absolute path") }
         }
         if let node = top["log"] { config.log = try parseLog(node) }
-        if let node = top["collectors"] { config.collectors = try parseCollectors(node) }
+        if let node = top["collectors"] { config.collectors = try parseCollectors(node, environment: environment) }
         return config
     }
 
@@ -73,8 +73,8 @@ public enum ConfigLoader {
         return log
     }
 
-    private static func parseCollectors(_ node: ConfigNode) throws(ConfigError) -> CollectorSettings {
-        let map = try node.mapping(allowing: ["timeout", "system", "processes"])
+    private static func parseCollectors(_ node: ConfigNode, environment: (String) -> String?) throws(ConfigError) -> CollectorSettings {
+        let map = try node.mapping(allowing: ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq"])
         var settings = CollectorSettings()
         if let timeout = map["timeout"] { settings.timeout = try timeout.duration(atLeast: .milliseconds(10)) }
         if let system = map["system"] {
@@ -103,6 +103,31 @@ public enum ConfigLoader {
                     settings.processes.groups.append(group)
                 }
             }
+        }
+        if let postgres = map["postgres"] {
+            let postgresMap = try postgres.mapping(allowing: ["enabled", "dsn", "top_tables", "mastodon_interval"])
+            if let enabled = postgresMap["enabled"] { settings.postgres.enabled = try enabled.bool() }
+            if let dsn = postgresMap["dsn"] { settings.postgres.dsn = try dsn.secret(environment: environment) }
+            if let top = postgresMap["top_tables"] { settings.postgres.topTables = try top.int(in: 0...1000) }
+            if let interval = postgresMap["mastodon_interval"] { settings.postgres.mastodonInterval = try interval.duration() }
+        }
+        if let pgbouncer = map["pgbouncer"] {
+            let pgbouncerMap = try pgbouncer.mapping(allowing: ["enabled", "dsn"])
+            // Writing the section turns the collector on unless it says otherwise.
+            settings.pgbouncer.enabled = true
+            if let enabled = pgbouncerMap["enabled"] { settings.pgbouncer.enabled = try enabled.bool() }
+            if let dsn = pgbouncerMap["dsn"] { settings.pgbouncer.dsn = try dsn.secret(environment: environment) }
+        }
+        if let redis = map["redis"] {
+            let redisMap = try redis.mapping(allowing: ["enabled", "url"])
+            if let enabled = redisMap["enabled"] { settings.redis.enabled = try enabled.bool() }
+            if let url = redisMap["url"] { settings.redis.url = try url.redisURL(environment: environment) }
+        }
+        if let sidekiq = map["sidekiq"] {
+            let sidekiqMap = try sidekiq.mapping(allowing: ["enabled", "redis_url", "namespace"])
+            if let enabled = sidekiqMap["enabled"] { settings.sidekiq.enabled = try enabled.bool() }
+            if let url = sidekiqMap["redis_url"] { settings.sidekiq.redisURL = try url.redisURL(environment: environment) }
+            if let namespace = sidekiqMap["namespace"] { settings.sidekiq.namespace = try namespace.string() }
         }
         return settings
     }

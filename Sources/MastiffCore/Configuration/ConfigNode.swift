@@ -132,6 +132,15 @@ public struct ConfigNode: Sendable {
         }
     }
 
+    /// A Redis URL whose password may come from `${ENV}` or `file:` like any secret.
+    public func redisURL(environment: (String) -> String? = FileSystemAccess.environment) throws(ConfigError) -> RedisURL {
+        let resolved = try secret(environment: environment).reveal()
+        switch RedisURL.parse(resolved) {
+        case .success(let url): return url
+        case .failure(let failure): throw error("not a usable Redis URL: \(failure.message)")
+        }
+    }
+
     public func listenAddress() throws(ConfigError) -> ListenAddress {
         let text = try string()
         guard let address = ListenAddress(parsing: text) else {

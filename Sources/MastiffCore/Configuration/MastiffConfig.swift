@@ -25,6 +25,44 @@ public struct CollectorSettings: Sendable, Equatable {
     public var timeout: Duration = .seconds(5)
     public var system = SystemCollectorSettings()
     public var processes = ProcessCollectorSettings()
+    public var postgres = PostgresCollectorSettings()
+    public var pgbouncer = PgBouncerCollectorSettings()
+    public var redis = RedisCollectorSettings()
+    public var sidekiq = SidekiqCollectorSettings()
+    public init() {}
+}
+
+public struct PostgresCollectorSettings: Sendable, Equatable {
+    public var enabled = true
+    /// Any libpq conninfo or URI; Mastodon's default database on the local socket.
+    public var dsn = Secret("host=/var/run/postgresql dbname=mastodon_production user=mastodon")
+    /// Largest tables (by total size) exported with size, tuples, scans and vacuum age.
+    public var topTables = 10
+    /// Mastodon's own tables (users, statuses, media) are read on this slower interval and the
+    /// values cached in between; 0 turns the Mastodon metrics off.
+    public var mastodonInterval: Duration = .seconds(300)
+    public init() {}
+}
+
+public struct PgBouncerCollectorSettings: Sendable, Equatable {
+    public var enabled = false
+    /// Conninfo for PgBouncer's admin console (database `pgbouncer`, a user in stats_users).
+    public var dsn = Secret("host=127.0.0.1 port=6432 dbname=pgbouncer user=pgbouncer")
+    public init() {}
+}
+
+public struct RedisCollectorSettings: Sendable, Equatable {
+    public var enabled = true
+    public var url = RedisURL(location: .tcp(host: "127.0.0.1", port: 6379))
+    public init() {}
+}
+
+public struct SidekiqCollectorSettings: Sendable, Equatable {
+    public var enabled = true
+    /// The Redis Sidekiq uses; nil means the same as `collectors.redis.url`.
+    public var redisURL: RedisURL?
+    /// REDIS_NAMESPACE of Mastodon ≤ 4.3 (keys are prefixed with `<namespace>:`); empty for none.
+    public var namespace = ""
     public init() {}
 }
 

@@ -8,6 +8,9 @@ public final class MetricSink {
     private(set) public var families: [MetricFamily] = []
     private var indexByName: [String: Int] = [:]
     private(set) public var errorReasons: [String: Int] = [:]
+    /// Set by `fail(reason:detail:)`: the samples emitted so far (`<source>_up 0`) are kept, and
+    /// the run counts as failed.
+    private(set) public var failure: (reason: String, detail: String)?
 
     public init() {}
 
@@ -31,6 +34,12 @@ public final class MetricSink {
             return
         }
         families[index].samples.append(sample)
+    }
+
+    /// Marks this run as failed while keeping what was emitted, for a source that is down:
+    /// `<source>_up 0` is exposed and `mastiff_collector_success` is 0.
+    public func fail(reason: String, detail: String) {
+        failure = (reason, detail)
     }
 
     public func recordError(reason: String) {

@@ -1,0 +1,82 @@
+/// The statements the Postgres collector sends, chosen by server version (PostgreSQL 12–17).
+///
+/// All of them go in one round trip. Each reads catalog statistics views only: no table scans,
+/// nothing that takes a lock a Mastodon query could wait on. `pg_database_size` is limited to
+/// databases the user may connect to, so a missing privilege cannot abort the batch.
+public enum PostgresQueries {
+    public enum Statement: Int, CaseIterable, Sendable {
+        case settings, activity, databases, locks, replication, checkpoints, tables
+    }
+
+    public static func batch(serverVersion: Int, topTables: Int) -> String {
+        Statement.allCases.map { sql(for: $0, serverVersion: serverVersion, topTables: topTables) }.joined(separator: ";\n")
+    }
+
+    public static func sql(for statement: Statement, serverVersion: Int, topTables: Int) -> String {
+        switch statement {
+        case .settings:
+            // reserved_connections (for pg_use_reserved_connections) exists from 16 on.
+            let reserved = serverVersion >= 160_000 ? "current_setting('reserved_connections')::int" : "0"
+            return """
+            SELECT current_setting('server_version_num')::int AS version_num,
+                   current_setting('max_connections')::int AS max_connections,
+                   current_setting('superuser_reserved_connections')::int + \(reserved) AS reserved_connections,
+                   pg_is_in_recovery()::int AS in_recovery,
+                   CASE WHEN pg_is_in_recovery()
+                        THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END AS replay_lag
+            """
+        case .activity:
+            return """
+            SELECT COALESCE(datname, '') AS database, COALESCE(state, 'unknown') AS state, count(*) AS connections,
+                   COALESCE(max(EXTRACT(EPOCH FROM now() - xact_start)), 0) AS oldest_transaction,
+                   COALESCE(max(EXTRACT(EPOCH FROM now() - query_start)), 0) AS oldest_query
+            FROM pg_stat_activity
+            WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+            GROUP BY 1, 2
+            """
+        case .databases:
+            return """
+            SELECT d.datname AS database,
+                   CASE WHEN has_database_privilege(d.datname, 'CONNECT') THEN pg_database_size(d.datname) END AS size,
+                   s.xact_commit, s.xact_rollback, s.blks_hit, s.blks_read, s.tup_returned, s.tup_fetched,
+                   s.tup_inserted, s.tup_updated, s.tup_deleted, s.deadlocks, s.temp_files, s.temp_bytes, s.conflicts
+            FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid
+            WHERE d.datallowconn AND NOT d.datistemplate
+            """
+        case .locks:
+            return "SELECT mode, count(*) AS waiting FROM pg_locks WHERE NOT granted GROUP BY mode"
+        case .replication:
+            // pg_current_wal_lsn() fails on a replica, hence the CASE.
+            return """
+            SELECT COALESCE(application_name, '') AS application_name, COALESCE(client_addr::text, 'local') AS client_addr,
+                   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) END AS lag_bytes
+            FROM pg_stat_replication
+            """
+        case .checkpoints:
+            // 17 moved the checkpoint counters to pg_stat_checkpointer and dropped buffers_backend.
+            if serverVersion >= 170_000 {
+                return """
+                SELECT c.num_timed AS timed, c.num_requested AS requested, c.write_time, c.sync_time,
+                       c.buffers_written AS buffers_checkpoint, b.buffers_clean, b.maxwritten_clean,
+                       NULL::bigint AS buffers_backend, b.buffers_alloc
+                FROM pg_stat_checkpointer c, pg_stat_bgwriter b
+                """
+            }
+            return """
+            SELECT checkpoints_timed AS timed, checkpoints_req AS requested, checkpoint_write_time AS write_time,
+                   checkpoint_sync_time AS sync_time, buffers_checkpoint, buffers_clean, maxwritten_clean,
+                   buffers_backend, buffers_alloc
+            FROM pg_stat_bgwriter
+            """
+        case .tables:
+            return """
+            SELECT schemaname || '.' || relname AS table_name, pg_total_relation_size(relid) AS size,
+                   n_live_tup, n_dead_tup, seq_scan, COALESCE(idx_scan, 0) AS idx_scan,
+                   EXTRACT(EPOCH FROM now() - GREATEST(last_autovacuum, last_vacuum)) AS vacuum_age
+            FROM pg_stat_user_tables
+            ORDER BY pg_total_relation_size(relid) DESC
+            LIMIT \(max(0, topTables))
+            """
+        }
+    }
+}

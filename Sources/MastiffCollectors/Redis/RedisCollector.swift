@@ -1,0 +1,91 @@
+import MastiffClients
+import MastiffCore
+
+/// Redis' memory, clients, hit rate, evictions, persistence and keys per database, from one
+/// INFO per scrape over a reused hiredis connection. No SCAN, no KEYS.
+public struct RedisCollector: Collector {
+    public let name = "redis"
+    public var upMetric: (name: String, help: String)? { ("redis_up", Self.upHelp) }
+    static let upHelp = "Whether the last scrape of Redis succeeded."
+    private let session: ReconnectingSession<RedisConnection>
+
+    public init(url: RedisURL, collectorTimeout: Duration) {
+        let milliseconds = Int(max(100, (collectorTimeout.seconds - 0.5) * 1000))
+        session = ReconnectingSession { try await RedisConnection.connect(url, timeoutMilliseconds: milliseconds) }
+    }
+
+    public func collect(into sink: MetricSink) async throws {
+        let reply: RedisReply
+        do {
+            reply = try await session.withConnection { try await $0.command(["INFO", "all"]) }
+        } catch {
+            sink.gauge("redis_up", help: Self.upHelp, 0)
+            sink.fail(reason: "down", detail: "\(error)")
+            return
+        }
+        guard case .string(let text) = reply else {
+            sink.gauge("redis_up", help: Self.upHelp, 0)
+            // An error reply (NOAUTH, a renamed INFO) is named by the server; it holds no secret.
+            let detail: String
+            if case .error(let message) = reply { detail = message } else { detail = "unexpected reply to INFO" }
+            sink.fail(reason: "down", detail: detail)
+            return
+        }
+        sink.gauge("redis_up", help: Self.upHelp, 1)
+        RedisMetrics.emit(RedisInfoParser.parse(text), into: sink)
+    }
+}
+
+/// INFO fields → samples. Pure, tested on captured INFO output.
+public enum RedisMetrics {
+    private static let gauges: [(field: String, metric: String, help: String)] = [
+        ("uptime_in_seconds", "redis_uptime_seconds", "Time since the server started."),
+        ("connected_clients", "redis_connected_clients", "Client connections (replicas excluded)."),
+        ("blocked_clients", "redis_blocked_clients", "Clients in a blocking call (BRPOP: idle Sidekiq threads)."),
+        ("used_memory", "redis_memory_used_bytes", "Memory allocated by Redis (used_memory)."),
+        ("used_memory_rss", "redis_memory_rss_bytes", "Resident memory of the Redis process."),
+        ("used_memory_peak", "redis_memory_peak_bytes", "Peak of used_memory."),
+        ("maxmemory", "redis_memory_max_bytes", "The maxmemory setting (0: no limit)."),
+        ("mem_fragmentation_ratio", "redis_memory_fragmentation_ratio", "used_memory_rss / used_memory."),
+        ("rdb_changes_since_last_save", "redis_rdb_changes_since_last_save", "Writes since the last RDB snapshot."),
+        ("rdb_last_save_time", "redis_rdb_last_save_timestamp_seconds", "Time of the last successful RDB snapshot."),
+        ("aof_enabled", "redis_aof_enabled", "Whether the append-only file is on."),
+        ("connected_slaves", "redis_connected_replicas", "Connected replicas."),
+    ]
+
+    private static let counters: [(field: String, metric: String, help: String)] = [
+        ("total_connections_received", "redis_connections_received_total", "Connections accepted."),
+        ("total_commands_processed", "redis_commands_processed_total", "Commands processed."),
+        ("keyspace_hits", "redis_keyspace_hits_total", "Successful key lookups."),
+        ("keyspace_misses", "redis_keyspace_misses_total", "Failed key lookups."),
+        ("evicted_keys", "redis_evicted_keys_total", "Keys evicted because of maxmemory (Sidekiq loses jobs this way)."),
+        ("expired_keys", "redis_expired_keys_total", "Keys expired."),
+        ("rejected_connections", "redis_rejected_connections_total", "Connections refused because of maxclients."),
+    ]
+
+    public static func emit(_ fields: [String: String], into sink: MetricSink) {
+        if let version = fields["redis_version"] {
+            sink.gauge("redis_info", help: "Redis version, mode and role; the value is always 1.", 1, labels: [
+                Label("version", version), Label("mode", fields["redis_mode"] ?? ""), Label("role", fields["role"] ?? ""),
+            ])
+        }
+        for (field, metric, help) in gauges {
+            if let value = fields[field].flatMap(Double.init) { sink.gauge(metric, help: help, value) }
+        }
+        for (field, metric, help) in counters {
+            if let value = fields[field].flatMap(Double.init) { sink.counter(metric, help: help, value) }
+        }
+        if let status = fields["rdb_last_bgsave_status"] {
+            sink.gauge("redis_rdb_last_bgsave_success", help: "Whether the last RDB snapshot succeeded.", status == "ok" ? 1 : 0)
+        }
+        if let status = fields["aof_last_write_status"], fields["aof_enabled"] == "1" {
+            sink.gauge("redis_aof_last_write_success", help: "Whether the last append-only file write succeeded.", status == "ok" ? 1 : 0)
+        }
+        sink.declare("redis_db_keys", help: "Keys in the database.", type: .gauge)
+        sink.declare("redis_db_keys_expiring", help: "Keys with an expiry in the database.", type: .gauge)
+        for entry in RedisInfoParser.keyspace(fields) {
+            sink.gauge("redis_db_keys", help: "", entry.keys, labels: [Label("db", entry.database)])
+            sink.gauge("redis_db_keys_expiring", help: "", entry.expires, labels: [Label("db", entry.database)])
+        }
+    }
+}
