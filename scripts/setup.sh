@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libyaml-dev zlib1g-dev  # build
   postgresql redis-server prometheus curl procps python3                           # tests: real peers, promtool
+  pgbouncer ruby-sidekiq                                                           # tests: PgBouncer, real Sidekiq
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(prometheus-node-exporter prometheus-process-exporter)
@@ -34,6 +35,7 @@ for pidfile in /var/run/redis/redis-server.pid; do
 done
 command -v pg_ctlcluster >/dev/null && pg_ctlcluster 15 main stop 2>/dev/null || true
 pkill -x prometheus 2>/dev/null || true
+pkill -x pgbouncer 2>/dev/null || true
 pkill -x prometheus-node-exporter 2>/dev/null || true
 pkill -f prometheus-process-exporter 2>/dev/null || true
 exit 0

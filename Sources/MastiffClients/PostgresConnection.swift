@@ -50,8 +50,11 @@ public final class PostgresConnection: @unchecked Sendable {
             var keywords = ["connect_timeout", "application_name"]
             var values = [String(max(2, timeoutSeconds)), "mastiff"]
             if let statementTimeout {
+                // lock_timeout: size functions take AccessShareLock, and a table locked by a
+                // migration or VACUUM FULL must fail that one statement fast, not the scrape.
+                let milliseconds = Int64(statementTimeout.seconds * 1000)
                 keywords.append("options")
-                values.append("-c statement_timeout=\(Int64(statementTimeout.seconds * 1000))")
+                values.append("-c statement_timeout=\(milliseconds) -c lock_timeout=\(min(1000, milliseconds / 2))")
             }
             keywords.append("dbname")
             values.append(conninfo.reveal())

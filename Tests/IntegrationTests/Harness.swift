@@ -60,6 +60,28 @@ enum Harness {
                       stderr: String(decoding: err, as: UTF8.self))
     }
 
+    /// Runs a command that leaves servers behind (pg_ctl start, services.sh) and returns its
+    /// exit status, with posix_spawn and waitpid. Foundation's Process is not used here: it learns
+    /// that a child exited from a descriptor the child inherits, and servers the child starts keep
+    /// that descriptor open, so waitUntilExit would never return. Output goes to `log`.
+    static func runLeavingServers(_ executable: String, _ arguments: [String], log: String) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        // WEXITSTATUS, which Swift does not import.
+        return (status >> 8) & 0xFF
+    }
+
     static func which(_ tool: String) throws -> String {
         for directory in ["/usr/bin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") {
             return "\(directory)/\(tool)"

@@ -60,7 +60,9 @@ public struct SidekiqCollector: Collector {
         }
         for identity in identities {
             second.append(["HMGET", prefix + identity, "info", "busy", "beat", "quiet", "rss", "concurrency"])
+            // Running jobs: `<identity>:work` from Sidekiq 7 on, `<identity>:workers` before.
             second.append(["HGETALL", prefix + identity + ":work"])
+            second.append(["HGETALL", prefix + identity + ":workers"])
         }
         let replies = try await redis.pipeline(second)
         var data = SidekiqData()
@@ -77,13 +79,13 @@ public struct SidekiqCollector: Collector {
         }
         let offset = 2 * queues.count
         for (index, identity) in identities.enumerated() {
-            let fields = replies[offset + 2 * index].optionalStrings
+            let fields = replies[offset + 3 * index].optionalStrings
             if let process = SidekiqParsing.process(identity: identity, fields: fields) {
                 data.processes.append(process)
             } else {
                 data.malformed += 1
             }
-            let work = replies[offset + 2 * index + 1].strings
+            let work = replies[offset + 3 * index + 1].strings + replies[offset + 3 * index + 2].strings
             // HGETALL alternates field (thread id) and value (the work JSON).
             for value in stride(from: 1, to: work.count, by: 2) {
                 if let job = SidekiqParsing.work(work[value]) {
