@@ -17,7 +17,7 @@ import Testing
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout.contains("system_memory_available_bytes "))
         #expect(result.stdout.contains("system_filesystem_size_bytes{mountpoint=\"/tmp\"}"))
-        #expect(result.stdout.contains("process_group_processes{group=\"mastiff\"} 1\n"))
+        #expect((sampleValue(result.stdout, "process_group_processes{group=\"mastiff\"}") ?? 0) >= 1, "mastiff counts itself")
         #expect(result.stdout.contains("mastiff_collector_success{collector=\"processes\"} 1\n"))
         #expect(result.stdout.contains("mastiff_collector_success{collector=\"system\"} 1\n"))
         #expect(try Harness.promtoolProblems(result.stdout) == "")
