@@ -10,7 +10,7 @@ packages=(
   pgbouncer ruby-sidekiq                                                           # tests: PgBouncer, real Sidekiq
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(prometheus-node-exporter prometheus-process-exporter)
+  packages+=(prometheus-node-exporter prometheus-process-exporter prometheus-postgres-exporter prometheus-redis-exporter)
 fi
 
 missing=()
@@ -38,4 +38,6 @@ pkill -x prometheus 2>/dev/null || true
 pkill -x pgbouncer 2>/dev/null || true
 pkill -x prometheus-node-exporter 2>/dev/null || true
 pkill -f prometheus-process-exporter 2>/dev/null || true
+pkill -f prometheus-postgres-exporter 2>/dev/null || true
+pkill -f prometheus-redis-exporter 2>/dev/null || true
 exit 0
