@@ -34,6 +34,7 @@ private func value(_ sink: MetricSink, _ name: String, _ labels: [Label] = []) -
         ("redis://:pw@10.0.0.1:6380/2", RedisURL(location: .tcp(host: "10.0.0.1", port: 6380), password: Secret("pw"), database: 2)),
         ("redis://mastodon:pw@[::1]:6379", RedisURL(location: .tcp(host: "::1", port: 6379), username: "mastodon", password: Secret("pw"))),
         ("unix:///run/redis/redis.sock?db=1", RedisURL(location: .unixSocket(path: "/run/redis/redis.sock"), database: 1)),
+        ("unix://mastodon:pw@/run/redis.sock", RedisURL(location: .unixSocket(path: "/run/redis.sock"), username: "mastodon", password: Secret("pw"))),
     ])
     func redisURLs(text: String, expected: RedisURL) throws {
         #expect(try RedisURL.parse(text).get() == expected)

@@ -1,5 +1,5 @@
 /// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]` or
-/// `unix:///path/to/redis.sock[?db=N]`. The password is a `Secret`; `description` never shows it.
+/// `unix://[[user]:password@]/path/to/redis.sock[?db=N]`. The password is a `Secret`; `description` never shows it.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public enum Location: Sendable, Equatable {
         case tcp(host: String, port: Int)
@@ -25,6 +25,19 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         if text.hasPrefix("unix://") {
             var path = String(text.dropFirst("unix://".count))
+            var username: String?
+            var password: Secret?
+            // unix://[user]:password@/path: credentials end at the "@" before the absolute path.
+            if let at = path.firstIndex(of: "@"), path[path.index(after: at)...].hasPrefix("/"), !path.hasPrefix("/") {
+                let credentials = path[..<at]
+                path = String(path[path.index(after: at)...])
+                if let colon = credentials.firstIndex(of: ":") {
+                    username = credentials[..<colon].isEmpty ? nil : String(credentials[..<colon])
+                    password = Secret(String(credentials[credentials.index(after: colon)...]))
+                } else {
+                    password = Secret(String(credentials))
+                }
+            }
             var database = 0
             if let question = path.firstIndex(of: "?") {
                 let query = path[path.index(after: question)...]
@@ -38,7 +51,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 }
             }
             guard path.hasPrefix("/") else { return .failure(ParseError(message: "a unix:// URL needs an absolute socket path")) }
-            return .success(RedisURL(location: .unixSocket(path: path), database: database))
+            return .success(RedisURL(location: .unixSocket(path: path), username: username, password: password, database: database))
         }
         guard text.hasPrefix("redis://") else {
             return .failure(ParseError(message: "expected redis://host:port/db or unix:///path/to/socket"))
@@ -91,7 +104,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "redis://\(credentials)\(shownHost):\(port)/\(database)"
         case .unixSocket(let path):
-            return "unix://\(path)?db=\(database)"
+            return "unix://\(credentials)\(path)?db=\(database)"
         }
     }
 }
