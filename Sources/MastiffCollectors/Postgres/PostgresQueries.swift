@@ -69,12 +69,17 @@ public enum PostgresQueries {
             FROM pg_stat_bgwriter
             """
         case .tables:
+            // The largest tables are picked by pg_class.relpages (heap + TOAST pages as of the last
+            // vacuum or analyze), a catalog read, so exact sizes are computed for N tables only,
+            // not for all of Mastodon's ~100.
             return """
-            SELECT schemaname || '.' || relname AS table_name, pg_total_relation_size(relid) AS size,
-                   n_live_tup, n_dead_tup, seq_scan, COALESCE(idx_scan, 0) AS idx_scan,
-                   EXTRACT(EPOCH FROM now() - GREATEST(last_autovacuum, last_vacuum)) AS vacuum_age
-            FROM pg_stat_user_tables
-            ORDER BY pg_total_relation_size(relid) DESC
+            SELECT s.schemaname || '.' || s.relname AS table_name, pg_total_relation_size(s.relid) AS size,
+                   s.n_live_tup, s.n_dead_tup, s.seq_scan, COALESCE(s.idx_scan, 0) AS idx_scan,
+                   EXTRACT(EPOCH FROM now() - GREATEST(s.last_autovacuum, s.last_vacuum)) AS vacuum_age
+            FROM pg_stat_user_tables s
+            JOIN pg_class c ON c.oid = s.relid
+            LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+            ORDER BY c.relpages + COALESCE(t.relpages, 0) DESC, s.relid
             LIMIT \(max(0, topTables))
             """
         }

@@ -2,7 +2,7 @@ import MastiffClients
 import MastiffCore
 
 /// Redis' memory, clients, hit rate, evictions, persistence and keys per database, from one
-/// INFO per scrape over a reused hiredis connection. No SCAN, no KEYS.
+/// INFO (default sections) per scrape over a reused hiredis connection. No SCAN, no KEYS.
 public struct RedisCollector: Collector {
     public let name = "redis"
     public var upMetric: (name: String, help: String)? { ("redis_up", Self.upHelp) }
@@ -17,7 +17,9 @@ public struct RedisCollector: Collector {
     public func collect(into sink: MetricSink) async throws {
         let reply: RedisReply
         do {
-            reply = try await session.withConnection { try await $0.command(["INFO", "all"]) }
+            // The default sections (not "all": no per-command and latency statistics to build
+            // and parse on every scrape).
+            reply = try await session.withConnection { try await $0.command(["INFO"]) }
         } catch {
             sink.gauge("redis_up", help: Self.upHelp, 0)
             sink.fail(reason: "down", detail: "\(error)")
