@@ -50,7 +50,8 @@ final class Agent: Sendable {
         let settings = config.collectors
         if settings.postgres.enabled {
             collectors.append(PostgresCollector(dsn: settings.postgres.dsn, topTables: settings.postgres.topTables,
-                                                collectorTimeout: settings.timeout, mastodonInterval: settings.postgres.mastodonInterval))
+                                                collectorTimeout: settings.timeout, mastodonInterval: settings.postgres.mastodonInterval,
+                                                sizeInterval: settings.postgres.sizeInterval))
         }
         if settings.pgbouncer.enabled {
             collectors.append(PgBouncerCollector(dsn: settings.pgbouncer.dsn, collectorTimeout: settings.timeout))

@@ -8,16 +8,15 @@ import Testing
 @Suite(.serialized) struct DownAndSlowTests {
     let collectorTimeout = 2.0
 
-    private func start(_ services: PrivateServices, extra: String = "") throws -> RunningMastiff {
+    private func start(_ services: PrivateServices, postgresExtra: String = "") throws -> RunningMastiff {
         let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
         try """
         listen: 127.0.0.1:0
         collectors:
           timeout: \(Int(collectorTimeout))s
           processes: {enabled: false}
-          postgres: {dsn: "\(services["MASTIFF_TEST_PG_DSN"])"}
+          postgres: {dsn: "\(services["MASTIFF_TEST_PG_DSN"])"\(postgresExtra)}
           redis: {url: "redis://127.0.0.1:\(services["MASTIFF_TEST_REDIS_PORT"])/0"}
-        \(extra)
         """.write(toFile: config, atomically: true, encoding: .utf8)
         return try RunningMastiff(arguments: ["--config", config])
     }
@@ -75,7 +74,8 @@ import Testing
     @Test func lockedTableFailsOneStatementNotTheScrape() async throws {
         let services = try PrivateServices()
         _ = try services.psql("CREATE TABLE locked_table (id bigint); INSERT INTO locked_table SELECT generate_series(1, 1000)")
-        let mastiff = try start(services)
+        // Sizes on every scrape, so that the locked table is measured while it is locked.
+        let mastiff = try start(services, postgresExtra: ", size_interval: 0s")
         #expect(sampleValue(try await scrape(mastiff).text, "postgres_table_size_bytes{table=\"public.locked_table\"}") != nil)
         // Hold an ACCESS EXCLUSIVE lock (as a migration or VACUUM FULL would) for 10 s.
         let psql = services["MASTIFF_TEST_PG_BIN"] + "/psql"

@@ -19,7 +19,7 @@ import Testing
         let text = try FileSystemAccess.readFile(Self.repositoryRoot + "/etc/mastiff.yml")
         for key in ["listen:", "state_dir:", "log:", "level:", "format:", "collectors:", "timeout:", "system:", "enabled:",
                     "filesystems:", "processes:", "pss:", "groups:", "default_groups:", "comm", "exe", "cmdline",
-                    "postgres:", "dsn:", "top_tables:", "mastodon_interval:", "pgbouncer:", "redis:", "url:", "sidekiq:",
+                    "postgres:", "dsn:", "top_tables:", "size_interval:", "mastodon_interval:", "pgbouncer:", "redis:", "url:", "sidekiq:",
                     "redis_url:", "namespace:"] {
             #expect(text.contains(key), "etc/mastiff.yml does not mention \(key)")
         }

@@ -1,5 +1,6 @@
 import MastiffClients
 import MastiffCore
+import Synchronization
 
 /// PostgreSQL's health and load over one reused libpq connection.
 ///
@@ -15,11 +16,14 @@ public struct PostgresCollector: Collector {
     private let queryTimeout: Duration
     private let mastodon: MastodonDatabaseStats
     private let clock: any WallClock
+    private let sizes: SizeCache
 
     public init(dsn: Secret, topTables: Int, collectorTimeout: Duration, mastodonInterval: Duration = .seconds(300),
+                sizeInterval: Duration = .seconds(60),
                 clock: any WallClock = SystemWallClock(), session: ReconnectingSession<PostgresConnection>? = nil) {
         self.mastodon = MastodonDatabaseStats(interval: mastodonInterval)
         self.clock = clock
+        self.sizes = SizeCache(interval: sizeInterval)
         // Leave room inside the collector timeout for the cancel and the reply.
         let queryTimeout = max(.milliseconds(100), collectorTimeout - min(.seconds(1), collectorTimeout / 4))
         self.queryTimeout = queryTimeout
@@ -36,12 +40,16 @@ public struct PostgresCollector: Collector {
             let topTables = self.topTables
             let timeout = queryTimeout
             let started = ContinuousClock.now
+            let withSizes = sizes.isDue
             let results = try await session.withConnection { connection in
-                try await connection.execute(PostgresQueries.batch(serverVersion: connection.serverVersion, topTables: topTables),
+                try await connection.execute(PostgresQueries.batch(serverVersion: connection.serverVersion, topTables: topTables,
+                                                                   withSizes: withSizes),
                                              timeout: timeout)
             }
             sink.gauge("postgres_up", help: help, 1)
-            PostgresMetrics.emit(results, into: sink)
+            let batchSink = MetricSink()
+            PostgresMetrics.emit(results, into: batchSink)
+            sizes.merge(batchSink, refreshed: withSizes && !results.contains { $0.error != nil }, into: sink)
             // Mastodon's figures get what is left of the deadline.
             let remaining = timeout - (ContinuousClock.now - started)
             if remaining > .milliseconds(50) {
@@ -62,5 +70,54 @@ public struct PostgresCollector: Collector {
             sink.gauge("postgres_up", help: help, 0)
             sink.fail(reason: "down", detail: "\(error)")
         }
+    }
+}
+
+/// Database and table sizes are read every `interval` (60 s) and served from here in between:
+/// `pg_database_size` and `pg_total_relation_size` stat every file of the relation or database
+/// and were most of the collector's cost on the server.
+final class SizeCache: Sendable {
+    static let sizeFamilies: Set<String> = [
+        "postgres_database_size_bytes", "postgres_table_size_bytes", "postgres_table_live_tuples", "postgres_table_dead_tuples",
+        "postgres_table_seq_scans_total", "postgres_table_index_scans_total", "postgres_table_last_vacuum_age_seconds",
+    ]
+
+    private struct State: Sendable {
+        var families: [MetricFamily] = []
+        var refreshedAt: ContinuousClock.Instant?
+    }
+
+    private let interval: Duration
+    private let state = Mutex(State())
+
+    init(interval: Duration) {
+        self.interval = interval
+    }
+
+    var isDue: Bool {
+        state.withLock { state in state.refreshedAt.map { ContinuousClock.now - $0 >= interval } ?? true }
+    }
+
+    /// Copies a batch's samples into `sink`, replacing the size families with the cached ones
+    /// unless this batch refreshed them.
+    func merge(_ batch: MetricSink, refreshed: Bool, into sink: MetricSink) {
+        if refreshed {
+            let families = batch.families.filter { Self.sizeFamilies.contains($0.name) }
+            state.withLock { state in
+                state.families = families
+                state.refreshedAt = .now
+            }
+        }
+        let cached = state.withLock { $0.families }
+        for family in batch.families where !Self.sizeFamilies.contains(family.name) {
+            copy(family, into: sink)
+        }
+        for family in cached { copy(family, into: sink) }
+        for (reason, count) in batch.errorReasons { for _ in 0..<count { sink.recordError(reason: reason) } }
+    }
+
+    private func copy(_ family: MetricFamily, into sink: MetricSink) {
+        sink.declare(family.name, help: family.help, type: family.type)
+        for sample in family.samples { sink.add(family.name, help: family.help, type: family.type, sample: sample) }
     }
 }

@@ -8,11 +8,15 @@ public enum PostgresQueries {
         case settings, activity, databases, locks, replication, checkpoints, tables
     }
 
-    public static func batch(serverVersion: Int, topTables: Int) -> String {
-        Statement.allCases.map { sql(for: $0, serverVersion: serverVersion, topTables: topTables) }.joined(separator: ";\n")
+    /// `withSizes`: whether this scrape computes database and table sizes, which stat every file
+    /// of every database (the costliest part by far). Without them the database statement returns
+    /// NULL sizes and the tables statement returns no rows; the collector serves cached values.
+    public static func batch(serverVersion: Int, topTables: Int, withSizes: Bool = true) -> String {
+        Statement.allCases.map { sql(for: $0, serverVersion: serverVersion, topTables: topTables, withSizes: withSizes) }
+            .joined(separator: ";\n")
     }
 
-    public static func sql(for statement: Statement, serverVersion: Int, topTables: Int) -> String {
+    public static func sql(for statement: Statement, serverVersion: Int, topTables: Int, withSizes: Bool = true) -> String {
         switch statement {
         case .settings:
             // reserved_connections (for pg_use_reserved_connections) exists from 16 on.
@@ -37,7 +41,7 @@ public enum PostgresQueries {
         case .databases:
             return """
             SELECT d.datname AS database,
-                   CASE WHEN has_database_privilege(d.datname, 'CONNECT') THEN pg_database_size(d.datname) END AS size,
+                   \(withSizes ? "CASE WHEN has_database_privilege(d.datname, 'CONNECT') THEN pg_database_size(d.datname) END" : "NULL::bigint") AS size,
                    s.xact_commit, s.xact_rollback, s.blks_hit, s.blks_read, s.tup_returned, s.tup_fetched,
                    s.tup_inserted, s.tup_updated, s.tup_deleted, s.deadlocks, s.temp_files, s.temp_bytes, s.conflicts
             FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid
@@ -46,11 +50,14 @@ public enum PostgresQueries {
         case .locks:
             return "SELECT mode, count(*) AS waiting FROM pg_locks WHERE NOT granted GROUP BY mode"
         case .replication:
+            // The WAL senders directly rather than the pg_stat_replication view, which reads every
+            // backend's activity even when there is no replica; names are looked up per sender.
             // pg_current_wal_lsn() fails on a replica, hence the CASE.
             return """
-            SELECT COALESCE(application_name, '') AS application_name, COALESCE(client_addr::text, 'local') AS client_addr,
-                   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) END AS lag_bytes
-            FROM pg_stat_replication
+            SELECT COALESCE((SELECT a.application_name FROM pg_stat_activity a WHERE a.pid = w.pid), '') AS application_name,
+                   COALESCE((SELECT a.client_addr::text FROM pg_stat_activity a WHERE a.pid = w.pid), 'local') AS client_addr,
+                   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), w.replay_lsn) END AS lag_bytes
+            FROM pg_stat_get_wal_senders() w
             """
         case .checkpoints:
             // 17 moved the checkpoint counters to pg_stat_checkpointer and dropped buffers_backend.
@@ -80,7 +87,7 @@ public enum PostgresQueries {
             JOIN pg_class c ON c.oid = s.relid
             LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
             ORDER BY c.relpages + COALESCE(t.relpages, 0) DESC, s.relid
-            LIMIT \(max(0, topTables))
+            LIMIT \(withSizes ? max(0, topTables) : 0)
             """
         }
     }

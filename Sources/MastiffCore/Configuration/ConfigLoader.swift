@@ -105,10 +105,11 @@ public enum ConfigLoader {
             }
         }
         if let postgres = map["postgres"] {
-            let postgresMap = try postgres.mapping(allowing: ["enabled", "dsn", "top_tables", "mastodon_interval"])
+            let postgresMap = try postgres.mapping(allowing: ["enabled", "dsn", "top_tables", "size_interval", "mastodon_interval"])
             if let enabled = postgresMap["enabled"] { settings.postgres.enabled = try enabled.bool() }
             if let dsn = postgresMap["dsn"] { settings.postgres.dsn = try dsn.secret(environment: environment) }
             if let top = postgresMap["top_tables"] { settings.postgres.topTables = try top.int(in: 0...1000) }
+            if let interval = postgresMap["size_interval"] { settings.postgres.sizeInterval = try interval.duration() }
             if let interval = postgresMap["mastodon_interval"] { settings.postgres.mastodonInterval = try interval.duration() }
         }
         if let pgbouncer = map["pgbouncer"] {

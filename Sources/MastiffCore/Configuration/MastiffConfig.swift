@@ -38,6 +38,8 @@ public struct PostgresCollectorSettings: Sendable, Equatable {
     public var dsn = Secret("host=/var/run/postgresql dbname=mastodon_production user=mastodon")
     /// Largest tables (by total size) exported with size, tuples, scans and vacuum age.
     public var topTables = 10
+    /// Database and table sizes (which stat every file) are read on this interval and cached.
+    public var sizeInterval: Duration = .seconds(60)
     /// Mastodon's own tables (users, statuses, media) are read on this slower interval and the
     /// values cached in between; 0 turns the Mastodon metrics off.
     public var mastodonInterval: Duration = .seconds(300)
