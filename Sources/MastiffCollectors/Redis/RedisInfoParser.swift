@@ -1,10 +1,30 @@
 /// Parses the reply of Redis' INFO: `# Section` headers and `key:value` lines.
 public enum RedisInfoParser {
+    /// Works on the UTF-8 bytes: splitting by Character (grapheme clusters, "\r\n" being one)
+    /// made this parser the costliest part of a scrape.
     public static func parse(_ text: String) -> [String: String] {
         var fields: [String: String] = [:]
-        for line in text.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" }) {
-            guard !line.hasPrefix("#"), let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        fields.reserveCapacity(192)
+        var text = text
+        text.withUTF8 { bytes in
+            var lineStart = 0
+            var index = 0
+            while index <= bytes.count {
+                if index == bytes.count || bytes[index] == UInt8(ascii: "\n") {
+                    var lineEnd = index
+                    if lineEnd > lineStart, bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+                    if lineEnd > lineStart, bytes[lineStart] != UInt8(ascii: "#") {
+                        var colon = lineStart
+                        while colon < lineEnd, bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+                        if colon < lineEnd {
+                            let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<colon]), as: UTF8.self)
+                            fields[key] = String(decoding: UnsafeBufferPointer(rebasing: bytes[(colon + 1)..<lineEnd]), as: UTF8.self)
+                        }
+                    }
+                    lineStart = index + 1
+                }
+                index += 1
+            }
         }
         return fields
     }
