@@ -21,11 +21,12 @@ import tempfile
 import time
 import urllib.request
 
+from exporter_measurement import cpu_seconds, free_port, scrape, wait_until_up
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "100"))
 STATUSES = int(os.environ.get("BENCH_STATUSES", "1000000"))
-TICKS = os.sysconf("SC_CLK_TCK")
 ENV = {}
 with open(os.environ["MASTIFF_BENCH_SERVICES_ENV"]) as f:
     for line in f:
@@ -37,16 +38,8 @@ REDIS_PORT = ENV["MASTIFF_TEST_REDIS_PORT"]
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def rss_kib(pid):
@@ -57,10 +50,6 @@ def rss_kib(pid):
     return 0
 
 
-def scrape(url):
-    request = urllib.request.Request(url, headers={"Accept-Encoding": "identity"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.read().decode()
 
 
 def psql(sql, database="postgres"):
@@ -73,20 +62,10 @@ def backend_pid(user):
     return int(pid) if pid else None
 
 
-def wait_up(url, process):
-    for _ in range(300):
-        if process.poll() is not None:
-            sys.exit(f"{url}: exited with {process.returncode}")
-        try:
-            scrape(url)
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"{url} did not come up")
 
 
 def measure(name, process, url, user):
-    wait_up(url, process)
+    wait_until_up(url, process)
     for _ in range(3):
         scrape(url)
     backend = backend_pid(user)

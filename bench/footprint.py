@@ -21,24 +21,17 @@ import tempfile
 import time
 import urllib.request
 
+from exporter_measurement import cpu_seconds, free_port, scrape, wait_until_up
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "100"))
 IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_SECONDS", "120"))
 TARGET_PROCESSES = int(os.environ.get("BENCH_PROCESSES", "150"))
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def memory_kib(pid):
@@ -52,22 +45,8 @@ def memory_kib(pid):
             "private": values.get("Private_Clean", 0) + values.get("Private_Dirty", 0)}
 
 
-def scrape(url):
-    request = urllib.request.Request(url, headers={"Accept-Encoding": "identity"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return len(response.read())
 
 
-def wait_until_up(url, process):
-    for _ in range(300):
-        if process.poll() is not None:
-            sys.exit(f"{url}: exporter exited with {process.returncode}")
-        try:
-            scrape(url)
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"{url} did not come up")
 
 
 def process_count():
@@ -114,7 +93,7 @@ def main():
             started = time.monotonic()
             size = 0
             for _ in range(SCRAPES):
-                size = scrape(url)
+                size = len(scrape(url))
             wall = time.monotonic() - started
             cpu = cpu_seconds(process.pid) - before
             results[name] = {"cpu_ms_per_scrape": cpu / SCRAPES * 1000, "wall_ms_per_scrape": wall / SCRAPES * 1000,

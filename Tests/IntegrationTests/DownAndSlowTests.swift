@@ -9,15 +9,14 @@ import Testing
     let collectorTimeout = 2.0
 
     private func start(_ services: PrivateServices, postgresExtra: String = "") throws -> RunningMastiff {
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try """
+        let config = try Harness.writeConfig("""
         listen: 127.0.0.1:0
         collectors:
           timeout: \(Int(collectorTimeout))s
           processes: {enabled: false}
           postgres: {dsn: "\(services["MASTIFF_TEST_PG_DSN"])"\(postgresExtra)}
           redis: {url: "redis://127.0.0.1:\(services["MASTIFF_TEST_REDIS_PORT"])/0"}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         return try RunningMastiff(arguments: ["--config", config])
     }
 
@@ -128,15 +127,14 @@ import Testing
 
     @Test func wrongPasswordIsLoggedWithoutThePassword() async throws {
         let services = try PrivateServices()
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try """
+        let config = try Harness.writeConfig("""
         listen: 127.0.0.1:0
         collectors:
           processes: {enabled: false}
           redis: {enabled: false}
           sidekiq: {enabled: false}
           postgres: {dsn: "\(services["MASTIFF_TEST_PG_TCP_DSN"]) password=${WRONG_PG_PASSWORD}"}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let mastiff = try RunningMastiff(arguments: ["--config", config], environment: ["WRONG_PG_PASSWORD": "not-the-password-42"])
         let text = try await scrape(mastiff).text
         #expect(sampleValue(text, "postgres_up") == 0)

@@ -27,6 +27,13 @@ enum Harness {
         return url
     }
 
+    /// Writes a mastiff.yml into a fresh temporary directory and returns its path.
+    static func writeConfig(_ text: String) throws -> String {
+        let path = try temporaryDirectory().appendingPathComponent("mastiff.yml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     struct Result {
         var status: Int32
         var stdout: String

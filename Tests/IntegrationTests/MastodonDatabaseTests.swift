@@ -18,14 +18,13 @@ import Testing
         _ = try psql("mastodon_fixture", ["-v", "statuses=4000", "-f", Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/mastodon/schema.sql"])
 
         let dsn = try Harness.environment("MASTIFF_TEST_PG_DSN").replacingOccurrences(of: "dbname=postgres", with: "dbname=mastodon_fixture")
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try """
+        let config = try Harness.writeConfig("""
         collectors:
           processes: {enabled: false}
           redis: {enabled: false}
           sidekiq: {enabled: false}
           postgres: {dsn: "\(dsn)", top_tables: 3}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let text = try Harness.run(Harness.binary, ["collect", "--once", "--config", config]).stdout
         #expect(try Harness.promtoolProblems(text) == "")
         #expect(sampleValue(text, "postgres_up") == 1)
@@ -48,14 +47,13 @@ import Testing
     }
 
     @Test func aDatabaseWithoutMastodonsTablesHasNoMastodonFigures() throws {
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try """
+        let config = try Harness.writeConfig("""
         collectors:
           processes: {enabled: false}
           redis: {enabled: false}
           sidekiq: {enabled: false}
           postgres: {dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN"))"}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let text = try Harness.run(Harness.binary, ["collect", "--once", "--config", config]).stdout
         #expect(sampleValue(text, "postgres_up") == 1)
         #expect(!text.contains("mastodon_users"))

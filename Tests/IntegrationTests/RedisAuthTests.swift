@@ -37,13 +37,12 @@ import Testing
         }
 
         // Through mastiff, with the password from the environment.
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try """
+        let config = try Harness.writeConfig("""
         collectors:
           processes: {enabled: false}
           postgres: {enabled: false}
           redis: {url: "unix://mastiff:${REDIS_PASSWORD}@\(socket)"}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let result = try Harness.run(Harness.binary, ["collect", "--once", "--config", config],
                                      environment: ProcessInfo.processInfo.environment.merging(["REDIS_PASSWORD": "mastiff-secret"]) { $1 })
         #expect(sampleValue(result.stdout, "redis_up") == 1, "stderr: \(result.stderr)")

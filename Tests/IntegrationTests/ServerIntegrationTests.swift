@@ -5,14 +5,8 @@ import Testing
 
 /// `mastiff run` and `mastiff collect --once` as a user runs them, checked with libcurl and promtool.
 @Suite(.serialized) struct ServerIntegrationTests {
-    private func writeConfig(_ text: String) throws -> String {
-        let path = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     @Test func collectOnceIsLintClean() throws {
-        let config = try writeConfig("collectors: {system: {filesystems: [/, /tmp]}}\n")
+        let config = try Harness.writeConfig("collectors: {system: {filesystems: [/, /tmp]}}\n")
         let result = try Harness.run(Harness.binary, ["collect", "--once", "--config", config])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout.contains("system_memory_available_bytes "))
@@ -36,7 +30,7 @@ import Testing
     }
 
     @Test func liveMetricsAreLintCleanCompressedAndConcurrent() async throws {
-        let config = try writeConfig("listen: 127.0.0.1:0\n")
+        let config = try Harness.writeConfig("listen: 127.0.0.1:0\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let client = CurlHTTPClient(timeoutMilliseconds: 10_000)
 
@@ -72,7 +66,7 @@ import Testing
     }
 
     @Test func methodAndBodyLimits() throws {
-        let config = try writeConfig("listen: 127.0.0.1:0\n")
+        let config = try Harness.writeConfig("listen: 127.0.0.1:0\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let curl = try Harness.which("curl")
         let post = try Harness.run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", mastiff.baseURL + "/metrics"])
@@ -85,7 +79,7 @@ import Testing
     }
 
     @Test func sighupWithABrokenFileKeepsServing() async throws {
-        let config = try writeConfig("listen: 127.0.0.1:0\n")
+        let config = try Harness.writeConfig("listen: 127.0.0.1:0\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let client = CurlHTTPClient()
         #expect(try await client.get(mastiff.baseURL + "/metrics").text.contains("mastiff_config_last_reload_successful 1\n"))
@@ -110,7 +104,7 @@ import Testing
 
     @Test(arguments: [SIGTERM, SIGINT])
     func stopsWithinFiveSeconds(signal: Int32) throws {
-        let config = try writeConfig("listen: 127.0.0.1:0\n")
+        let config = try Harness.writeConfig("listen: 127.0.0.1:0\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let start = Date()
         mastiff.signal(signal)
@@ -120,12 +114,12 @@ import Testing
     }
 
     @Test func checkConfigExitCodes() throws {
-        let good = try writeConfig("listen: 127.0.0.1:9999\n")
+        let good = try Harness.writeConfig("listen: 127.0.0.1:9999\n")
         let ok = try Harness.run(Harness.binary, ["check-config", "--config", good])
         #expect(ok.status == 0)
         #expect(ok.stdout.contains("configuration is valid"))
 
-        let bad = try writeConfig("listen: 127.0.0.1:9999\ncollectors:\n  sytem: {}\n")
+        let bad = try Harness.writeConfig("listen: 127.0.0.1:9999\ncollectors:\n  sytem: {}\n")
         let failed = try Harness.run(Harness.binary, ["check-config", "--config", bad])
         #expect(failed.status == 1)
         #expect(failed.stderr.contains("\(bad):3:3: collectors.sytem: unknown key 'sytem' (allowed here: timeout, system, processes, postgres, pgbouncer, redis, sidekiq)"))
@@ -137,7 +131,7 @@ import Testing
 
     @Test func secretsInTheEnvironmentAreNotPrinted() throws {
         // A secret reference that fails names the variable, never a value from the environment.
-        let config = try writeConfig("listen: 127.0.0.1:0\nlog: {level: ${LOG_LEVEL_SECRET}}\n")
+        let config = try Harness.writeConfig("listen: 127.0.0.1:0\nlog: {level: ${LOG_LEVEL_SECRET}}\n")
         let result = try Harness.run(Harness.binary, ["check-config", "--config", config],
                                      environment: ["LOG_LEVEL_SECRET": "hunter2"])
         #expect(result.status == 1)

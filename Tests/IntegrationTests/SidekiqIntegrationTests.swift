@@ -52,13 +52,12 @@ import Testing
         }
         #expect(before["busy"] == 2, "Sidekiq never got busy; its log:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
 
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try """
+        let config = try Harness.writeConfig("""
         collectors:
           processes: {enabled: false}
           postgres: {enabled: false}
           redis: {url: "\(redisURL)"}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let collected = try Harness.run(Harness.binary, ["collect", "--once", "--config", config])
         let after = try ruby("stats.rb", redisURL: redisURL)
         let text = collected.stdout
@@ -95,14 +94,13 @@ import Testing
         _ = try Harness.run(redisCLI, ["-p", port, "-n", "8", "PFADD", "ns:activity:logins:\(today)", "1", "2", "3"])
         _ = try Harness.run(redisCLI, ["-p", port, "-n", "8", "PFADD", "ns:activity:logins:\(today - 10 * 86400)", "3", "4", "5"])
         _ = try Harness.run(redisCLI, ["-p", port, "-n", "8", "PFADD", "ns:activity:logins:\(today - 40 * 86400)", "9"])
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try """
+        let config = try Harness.writeConfig("""
         collectors:
           processes: {enabled: false}
           postgres: {enabled: false}
           redis: {enabled: false}
           sidekiq: {redis_url: "redis://127.0.0.1:\(port)/8", namespace: ns}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        """)
         let text = try Harness.run(Harness.binary, ["collect", "--once", "--config", config]).stdout
         #expect(sampleValue(text, "mastodon_monthly_active_users") == 5)
         #expect(sampleValue(text, "sidekiq_up") == 1)

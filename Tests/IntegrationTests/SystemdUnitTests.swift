@@ -33,8 +33,7 @@ import Testing
         #expect(command.first == "/usr/local/bin/mastiff")
         let configIndex = try #require(command.firstIndex(of: "--config"))
         #expect(command[configIndex + 1] == "/etc/mastiff/mastiff.yml")
-        let config = try Harness.temporaryDirectory().appendingPathComponent("mastiff.yml").path
-        try "listen: 127.0.0.1:0\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeConfig("listen: 127.0.0.1:0\n")
         var arguments = Array(command.dropFirst())
         arguments[configIndex] = config
         #expect(arguments.first == "run")

@@ -11,7 +11,7 @@ public struct PgBouncerCollector: Collector {
     private let queryTimeout: Duration
 
     public init(dsn: Secret, collectorTimeout: Duration) {
-        let queryTimeout = max(.milliseconds(100), collectorTimeout - min(.seconds(1), collectorTimeout / 4))
+        let queryTimeout = SourceDeadline.within(collectorTimeout: collectorTimeout)
         self.queryTimeout = queryTimeout
         // No statement_timeout: the console refuses unknown startup parameters.
         session = ReconnectingSession {

@@ -24,8 +24,7 @@ public struct PostgresCollector: Collector {
         self.mastodon = MastodonDatabaseStats(interval: mastodonInterval)
         self.clock = clock
         self.sizes = SizeCache(interval: sizeInterval)
-        // Leave room inside the collector timeout for the cancel and the reply.
-        let queryTimeout = max(.milliseconds(100), collectorTimeout - min(.seconds(1), collectorTimeout / 4))
+        let queryTimeout = SourceDeadline.within(collectorTimeout: collectorTimeout)
         self.queryTimeout = queryTimeout
         self.topTables = topTables
         self.session = session ?? ReconnectingSession {

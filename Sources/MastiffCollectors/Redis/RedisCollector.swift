@@ -10,7 +10,7 @@ public struct RedisCollector: Collector {
     private let session: ReconnectingSession<RedisConnection>
 
     public init(url: RedisURL, collectorTimeout: Duration) {
-        let milliseconds = Int(max(100, (collectorTimeout.seconds - 0.5) * 1000))
+        let milliseconds = SourceDeadline.milliseconds(within: collectorTimeout)
         session = ReconnectingSession { try await RedisConnection.connect(url, timeoutMilliseconds: milliseconds) }
     }
 

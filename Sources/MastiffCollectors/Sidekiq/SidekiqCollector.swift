@@ -13,7 +13,7 @@ public struct SidekiqCollector: Collector {
     private let clock: any WallClock
 
     public init(url: RedisURL, namespace: String, collectorTimeout: Duration, clock: any WallClock = SystemWallClock()) {
-        let milliseconds = Int(max(100, (collectorTimeout.seconds - 0.5) * 1000))
+        let milliseconds = SourceDeadline.milliseconds(within: collectorTimeout)
         session = ReconnectingSession { try await RedisConnection.connect(url, timeoutMilliseconds: milliseconds) }
         prefix = namespace.isEmpty ? "" : namespace + ":"
         self.clock = clock

@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmarks: ports, per-process CPU time, scrapes."""
+import os
+import socket
+import sys
+import time
+import urllib.request
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def scrape(url):
+    """One uncompressed GET; returns the body as text."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "identity"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read().decode()
+
+
+def wait_until_up(url, process):
+    for _ in range(300):
+        if process.poll() is not None:
+            sys.exit(f"{url}: exporter exited with {process.returncode}")
+        try:
+            scrape(url)
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{url} did not come up")
