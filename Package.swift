@@ -87,7 +87,8 @@ let package = Package(
         // built `mastiff` binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["mastiff", "MastiffClients", "MastiffCore"]
+            dependencies: ["mastiff", "MastiffClients", "MastiffCore"],
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -1,12 +1,51 @@
 #!/usr/bin/env bash
-# Runs mastiff's main job on a fresh machine: installs dependencies, builds a release binary and
-# runs `mastiff run` on the embedded defaults (system and process collectors, /metrics on
-# 127.0.0.1:9815). Stop it with Ctrl-C.
+# Runs mastiff's main job on a fresh machine, against real local services: installs dependencies,
+# builds a release binary, starts PostgreSQL (with Mastodon's tables and some rows) and Redis on
+# free loopback ports, a real Sidekiq working Mastodon's queues, and `mastiff run` with every
+# collector on 127.0.0.1:9815. Ctrl-C stops it all.
+#   scripts/demo.sh --defaults    runs `mastiff run` on the embedded defaults instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release
-echo "demo: mastiff is starting; try:  curl -s http://127.0.0.1:9815/metrics | head" >&2
-echo "demo:                          curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
-exec .build-release/release/mastiff run "$@"
+binary=.build-release/release/mastiff
+
+if [[ "${1:-}" == "--defaults" ]]; then
+  echo "demo: mastiff on its embedded defaults; try: curl -s http://127.0.0.1:9815/metrics | head" >&2
+  exec "$binary" run
+fi
+
+dir=$(mktemp -d /tmp/mastiff-demo.XXXXXX)
+chmod 755 "$dir"   # the postgres user must reach the cluster inside it
+sidekiq_pid=""
+cleanup() {
+  [[ -n "$sidekiq_pid" ]] && kill "$sidekiq_pid" 2>/dev/null || true
+  scripts/services.sh stop "$dir/services"
+}
+trap cleanup EXIT
+scripts/services.sh start "$dir/services"
+# shellcheck disable=SC1091
+source "$dir/services/env"
+
+psql() { "$MASTIFF_TEST_PG_BIN/psql" -h "$MASTIFF_TEST_PG_SOCKET_DIR" -p "$MASTIFF_TEST_PG_PORT" -U postgres -qAt "$@"; }
+psql -c "CREATE DATABASE mastodon_production"
+psql -d mastodon_production -v statuses=20000 -f Tests/IntegrationTests/Fixtures/mastodon/schema.sql >/dev/null
+
+export REDIS_URL="redis://127.0.0.1:$MASTIFF_TEST_REDIS_PORT/0"
+fixtures=Tests/IntegrationTests/Fixtures/sidekiq
+sidekiq -r "./$fixtures/jobs.rb" -c 3 -q default -q push >"$dir/sidekiq.log" 2>&1 &
+sidekiq_pid=$!
+ruby "$fixtures/enqueue.rb" >/dev/null
+
+cat >"$dir/mastiff.yml" <<YAML
+listen: 127.0.0.1:9815
+collectors:
+  system: {filesystems: [/, /tmp]}
+  postgres: {dsn: "host=$MASTIFF_TEST_PG_SOCKET_DIR port=$MASTIFF_TEST_PG_PORT user=postgres dbname=mastodon_production"}
+  redis: {url: "$REDIS_URL"}
+YAML
+echo "demo: config in $dir/mastiff.yml; try:" >&2
+echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(postgres_up|redis_up|sidekiq_queue_size|mastodon_)'" >&2
+echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
+"$binary" run --config "$dir/mastiff.yml"
