@@ -41,6 +41,11 @@ let package = Package(
             name: "MastiffCollectors",
             dependencies: ["MastiffCore", "MastiffClients"]
         ),
+        // statsd bridge: line parser (listener, mapper and series store to come, issue 4).
+        .target(
+            name: "MastiffStatsd",
+            dependencies: ["MastiffCore"]
+        ),
         // HTTP endpoints (/metrics, /healthz) on SwiftNIO.
         .target(
             name: "MastiffServer",
@@ -74,6 +79,7 @@ let package = Package(
         ),
 
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore"]),
+        .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore"]),
         .testTarget(
             name: "MastiffCollectorsTests",
             dependencies: ["MastiffCollectors", "MastiffCore"],
