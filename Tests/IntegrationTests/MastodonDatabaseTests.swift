@@ -1,4 +1,5 @@
 import Foundation
+import MastiffClients
 import Testing
 
 /// The Mastodon figures on a database with Mastodon's tables (Fixtures/mastodon/schema.sql),
@@ -58,5 +59,46 @@ import Testing
         #expect(sampleValue(text, "postgres_up") == 1)
         #expect(!text.contains("mastodon_users"))
         #expect(sampleValue(text, "mastiff_collector_success{collector=\"postgres\"}") == 1)
+    }
+}
+
+/// Database and table sizes stat every file, so they are read every `size_interval` and served
+/// from a cache in between; everything else is read on every scrape.
+@Suite(.serialized) struct PostgresSizeCacheTests {
+    private func psql(_ sql: String) throws {
+        let result = try Harness.run(try Harness.which("psql"), ["-h", try Harness.environment("MASTIFF_TEST_PG_SOCKET_DIR"),
+                                                                  "-p", try Harness.environment("MASTIFF_TEST_PG_PORT"), "-U", "postgres",
+                                                                  "-d", "postgres", "-qAt", "-c", sql])
+        guard result.status == 0 else { throw HarnessError("psql: \(result.stderr)") }
+    }
+
+    private func sizes(interval: String) async throws -> (before: Double?, after: Double?, commitsBefore: Double?, commitsAfter: Double?) {
+        try psql("DROP TABLE IF EXISTS size_cache_probe; CREATE TABLE size_cache_probe (v text); INSERT INTO size_cache_probe SELECT 'x' FROM generate_series(1, 100)")
+        let config = try Harness.writeConfig("""
+        listen: 127.0.0.1:0
+        collectors:
+          processes: {enabled: false}
+          redis: {enabled: false}
+          sidekiq: {enabled: false}
+          postgres: {dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN"))", top_tables: 1000, size_interval: \(interval)}
+        """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        let client = CurlHTTPClient()
+        let series = "postgres_table_size_bytes{table=\"public.size_cache_probe\"}"
+        let commits = "postgres_database_transactions_committed_total{database=\"postgres\"}"
+        let first = try await client.get(mastiff.baseURL + "/metrics").text
+        try psql("INSERT INTO size_cache_probe SELECT repeat('y', 500) FROM generate_series(1, 20000)")
+        let second = try await client.get(mastiff.baseURL + "/metrics").text
+        return (sampleValue(first, series), sampleValue(second, series), sampleValue(first, commits), sampleValue(second, commits))
+    }
+
+    @Test func sizesAreCachedForTheInterval() async throws {
+        let cached = try await sizes(interval: "1h")
+        #expect(cached.before != nil)
+        #expect(cached.after == cached.before, "a table that grew must still show its cached size")
+        #expect((cached.commitsAfter ?? 0) > (cached.commitsBefore ?? 0), "other statistics are read on every scrape")
+
+        let fresh = try await sizes(interval: "0s")
+        #expect((fresh.after ?? 0) > (fresh.before ?? 0), "with size_interval 0s the growth shows at once")
     }
 }
