@@ -65,9 +65,7 @@ public final class MastodonDatabaseStats: Sendable {
         }
         let state = cache.withLock { $0 }
         guard state.isMastodon == true else { return }
-        for family in state.families {
-            for sample in family.samples { sink.add(family.name, help: family.help, type: family.type, sample: sample) }
-        }
+        state.families.forEach(sink.add)
         sink.gauge("mastiff_mastodon_stats_refresh_timestamp_seconds", help: "When the mastodon_* database figures were last read.",
                    state.refreshedWallTime)
     }

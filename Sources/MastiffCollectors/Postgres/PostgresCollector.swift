@@ -59,11 +59,8 @@ public struct PostgresCollector: Collector {
                     await mastodon.emit(using: connection, timeout: remaining, now: now, into: mastodonSink)
                     return true
                 }
-                for family in mastodonSink.families {
-                    for sample in family.samples { sink.add(family.name, help: family.help, type: family.type, sample: sample) }
-                    if family.samples.isEmpty { sink.declare(family.name, help: family.help, type: family.type) }
-                }
-                for (reason, count) in mastodonSink.errorReasons { for _ in 0..<count { sink.recordError(reason: reason) } }
+                mastodonSink.families.forEach(sink.add)
+                sink.recordErrors(mastodonSink.errorReasons)
             }
         } catch {
             sink.gauge("postgres_up", help: help, 0)
@@ -108,15 +105,8 @@ final class SizeCache: Sendable {
             }
         }
         let cached = state.withLock { $0.families }
-        for family in batch.families where !Self.sizeFamilies.contains(family.name) {
-            copy(family, into: sink)
-        }
-        for family in cached { copy(family, into: sink) }
-        for (reason, count) in batch.errorReasons { for _ in 0..<count { sink.recordError(reason: reason) } }
-    }
-
-    private func copy(_ family: MetricFamily, into sink: MetricSink) {
-        sink.declare(family.name, help: family.help, type: family.type)
-        for sample in family.samples { sink.add(family.name, help: family.help, type: family.type, sample: sample) }
+        batch.families.filter { !Self.sizeFamilies.contains($0.name) }.forEach(sink.add)
+        cached.forEach(sink.add)
+        sink.recordErrors(batch.errorReasons)
     }
 }

@@ -40,7 +40,7 @@ public struct ProcessCollector: Collector {
         let result = try await BlockingWork.run { () -> ScanResult in
             collector.scan()
         }
-        for (reason, count) in result.errors { for _ in 0..<count { sink.recordError(reason: reason) } }
+        sink.recordErrors(result.errors)
         emit(result, into: sink)
     }
 

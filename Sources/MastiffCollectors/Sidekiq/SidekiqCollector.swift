@@ -126,7 +126,7 @@ public struct SidekiqData: Sendable, Equatable {
 /// SidekiqData → samples. Pure.
 public enum SidekiqMetrics {
     public static func emit(_ data: SidekiqData, now: Double, into sink: MetricSink) {
-        for _ in 0..<data.malformed { sink.recordError(reason: "malformed") }
+        if data.malformed > 0 { sink.recordError(reason: "malformed", count: data.malformed) }
         sink.declare("sidekiq_queue_size", help: "Jobs waiting in the queue.", type: .gauge)
         sink.declare("sidekiq_queue_latency_seconds", help: "Age of the oldest job waiting in the queue (Mastodon backs off above 5 s for default, 10 s push, 300 s pull).", type: .gauge)
         for queue in data.queues {

@@ -42,8 +42,19 @@ public final class MetricSink {
         failure = (reason, detail)
     }
 
-    public func recordError(reason: String) {
-        errorReasons[reason, default: 0] += 1
+    public func recordError(reason: String, count: Int = 1) {
+        errorReasons[reason, default: 0] += count
+    }
+
+    /// Adds every error count of `reasons`.
+    public func recordErrors(_ reasons: [String: Int]) {
+        for (reason, count) in reasons { recordError(reason: reason, count: count) }
+    }
+
+    /// Adds a whole family (declared even when it has no samples), as if emitted here.
+    public func add(_ family: MetricFamily) {
+        declare(family.name, help: family.help, type: family.type)
+        for sample in family.samples { add(family.name, help: family.help, type: family.type, sample: sample) }
     }
 
     private func familyIndex(_ name: String, help: String, type: MetricType) -> Int? {
