@@ -37,9 +37,9 @@ import Testing
         try await BlockingWork.run { blockingExchange(port: port, request: request) }
     }
 
-    private func blockingExchange(port: Int, request: String) -> (response: String, closedByServer: Bool) {
+    /// A TCP socket connected to 127.0.0.1:`port`, or nil; the caller closes it.
+    private func connectLoopback(port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -47,7 +47,16 @@ import Testing
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { return ("", false) }
+        guard connected == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    private func blockingExchange(port: Int, request: String) -> (response: String, closedByServer: Bool) {
+        guard let fd = connectLoopback(port: port) else { return ("", false) }
+        defer { close(fd) }
         var timeout = timeval(tv_sec: 3, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
@@ -101,15 +110,8 @@ import Testing
         limits.idleTimeout = .seconds(5)
         try await withServer(limits: limits) { port in
             // Hold one connection open with a partial request, then try a second.
-            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let holder = try #require(connectLoopback(port: port))
             defer { close(holder) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
             _ = Array("GET /".utf8).withUnsafeBytes { send(holder, $0.baseAddress, $0.count, 0) }
             try await Task.sleep(for: .milliseconds(200))
             let second = try await exchange(port: port, request: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
