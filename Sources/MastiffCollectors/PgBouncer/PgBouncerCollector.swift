@@ -28,11 +28,10 @@ public struct PgBouncerCollector: Collector {
                 (try await connection.execute("SHOW POOLS", timeout: timeout), try await connection.execute("SHOW STATS", timeout: timeout))
             }
         } catch {
-            sink.gauge("pgbouncer_up", help: Self.upHelp, 0)
-            sink.fail(reason: "down", detail: "\(error)")
+            reportDown("\(error)", into: sink)
             return
         }
-        sink.gauge("pgbouncer_up", help: Self.upHelp, 1)
+        reportUp(into: sink)
         PgBouncerMetrics.emit(pools: pools.last, stats: stats.last, into: sink)
     }
 }

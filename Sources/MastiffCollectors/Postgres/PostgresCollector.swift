@@ -34,7 +34,6 @@ public struct PostgresCollector: Collector {
     }
 
     public func collect(into sink: MetricSink) async throws {
-        let help = Self.upHelp
         do {
             let topTables = self.topTables
             let timeout = queryTimeout
@@ -45,7 +44,7 @@ public struct PostgresCollector: Collector {
                                                                    withSizes: withSizes),
                                              timeout: timeout)
             }
-            sink.gauge("postgres_up", help: help, 1)
+            reportUp(into: sink)
             let batchSink = MetricSink()
             PostgresMetrics.emit(results, into: batchSink)
             sizes.merge(batchSink, refreshed: withSizes && !results.contains { $0.error != nil }, into: sink)
@@ -63,8 +62,7 @@ public struct PostgresCollector: Collector {
                 sink.recordErrors(mastodonSink.errorReasons)
             }
         } catch {
-            sink.gauge("postgres_up", help: help, 0)
-            sink.fail(reason: "down", detail: "\(error)")
+            reportDown("\(error)", into: sink)
         }
     }
 }

@@ -21,19 +21,17 @@ public struct RedisCollector: Collector {
             // and parse on every scrape).
             reply = try await session.withConnection { try await $0.command(["INFO"]) }
         } catch {
-            sink.gauge("redis_up", help: Self.upHelp, 0)
-            sink.fail(reason: "down", detail: "\(error)")
+            reportDown("\(error)", into: sink)
             return
         }
         guard case .string(let text) = reply else {
-            sink.gauge("redis_up", help: Self.upHelp, 0)
             // An error reply (NOAUTH, a renamed INFO) is named by the server; it holds no secret.
             let detail: String
             if case .error(let message) = reply { detail = message } else { detail = "unexpected reply to INFO" }
-            sink.fail(reason: "down", detail: detail)
+            reportDown(detail, into: sink)
             return
         }
-        sink.gauge("redis_up", help: Self.upHelp, 1)
+        reportUp(into: sink)
         RedisMetrics.emit(RedisInfoParser.parse(text), into: sink)
     }
 }

@@ -26,11 +26,10 @@ public struct SidekiqCollector: Collector {
         do {
             data = try await session.withConnection { redis in try await Self.read(redis, prefix: prefix, now: now) }
         } catch {
-            sink.gauge("sidekiq_up", help: Self.upHelp, 0)
-            sink.fail(reason: "down", detail: "\(error)")
+            reportDown("\(error)", into: sink)
             return
         }
-        sink.gauge("sidekiq_up", help: Self.upHelp, 1)
+        reportUp(into: sink)
         SidekiqMetrics.emit(data, now: now, into: sink)
     }
 

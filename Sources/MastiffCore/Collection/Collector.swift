@@ -14,6 +14,17 @@ public protocol Collector: Sendable {
 
 extension Collector {
     public var upMetric: (name: String, help: String)? { nil }
+
+    /// `<source>_up 1`.
+    public func reportUp(into sink: MetricSink) {
+        if let up = upMetric { sink.gauge(up.name, help: up.help, 1) }
+    }
+
+    /// `<source>_up 0`, and the run counts as failed (reason `down`) with `detail` logged.
+    public func reportDown(_ detail: String, into sink: MetricSink) {
+        if let up = upMetric { sink.gauge(up.name, help: up.help, 0) }
+        sink.fail(reason: "down", detail: detail)
+    }
 }
 
 /// What one collector run produced, detached from its sink so it can cross tasks.
