@@ -27,6 +27,17 @@ enum Harness {
         return url
     }
 
+    /// Runs psql (tuples only, unaligned) and returns its trimmed output; a failure throws with
+    /// psql's message. Without a host and port it uses the shared test PostgreSQL.
+    static func psql(host: String? = nil, port: String? = nil, user: String = "postgres", database: String = "postgres",
+                     _ arguments: [String]) throws -> String {
+        let result = try run(try which("psql"), ["-h", try host ?? environment("MASTIFF_TEST_PG_SOCKET_DIR"),
+                                                 "-p", try port ?? environment("MASTIFF_TEST_PG_PORT"),
+                                                 "-U", user, "-d", database, "-qAt"] + arguments)
+        guard result.status == 0 else { throw HarnessError("psql: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Writes a mastiff.yml into a fresh temporary directory and returns its path.
     static func writeConfig(_ text: String) throws -> String {
         let path = try temporaryDirectory().appendingPathComponent("mastiff.yml").path

@@ -6,11 +6,7 @@ import Testing
 /// compared with exact counts made through psql.
 @Suite(.serialized) struct MastodonDatabaseTests {
     private func psql(_ database: String, _ arguments: [String]) throws -> String {
-        let result = try Harness.run(try Harness.which("psql"), ["-h", try Harness.environment("MASTIFF_TEST_PG_SOCKET_DIR"),
-                                                                  "-p", try Harness.environment("MASTIFF_TEST_PG_PORT"), "-U", "postgres",
-                                                                  "-d", database, "-qAt"] + arguments)
-        guard result.status == 0 else { throw HarnessError("psql: \(result.stderr)") }
-        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Harness.psql(database: database, arguments)
     }
 
     @Test func figuresMatchExactCounts() throws {
@@ -66,10 +62,7 @@ import Testing
 /// from a cache in between; everything else is read on every scrape.
 @Suite(.serialized) struct PostgresSizeCacheTests {
     private func psql(_ sql: String) throws {
-        let result = try Harness.run(try Harness.which("psql"), ["-h", try Harness.environment("MASTIFF_TEST_PG_SOCKET_DIR"),
-                                                                  "-p", try Harness.environment("MASTIFF_TEST_PG_PORT"), "-U", "postgres",
-                                                                  "-d", "postgres", "-qAt", "-c", sql])
-        guard result.status == 0 else { throw HarnessError("psql: \(result.stderr)") }
+        _ = try Harness.psql(["-c", sql])
     }
 
     private func sizes(interval: String) async throws -> (before: Double?, after: Double?, commitsBefore: Double?, commitsAfter: Double?) {

@@ -43,8 +43,7 @@ import Testing
         deinit { if pid > 0 { kill(pid, SIGTERM) } }
 
         func psql(_ user: String, _ database: String, _ sql: String) throws -> String {
-            try Harness.run(try Harness.which("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-qAtF", "|", "-c", sql])
-                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try Harness.psql(host: "127.0.0.1", port: String(port), user: user, database: database, ["-F", "|", "-c", sql])
         }
     }
 

@@ -46,9 +46,7 @@ final class PrivateServices {
 
     /// Runs SQL through psql on the Unix socket.
     func psql(_ sql: String) throws -> String {
-        let psql = self["MASTIFF_TEST_PG_BIN"] + "/psql"
-        return try Harness.run(psql, ["-h", self["MASTIFF_TEST_PG_SOCKET_DIR"], "-p", self["MASTIFF_TEST_PG_PORT"], "-U", "postgres",
-                                      "-qAt", "-c", sql]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Harness.psql(host: self["MASTIFF_TEST_PG_SOCKET_DIR"], port: self["MASTIFF_TEST_PG_PORT"], ["-c", sql])
     }
 }
 
