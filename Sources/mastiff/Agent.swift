@@ -17,7 +17,8 @@ final class Agent: Sendable {
     private let source: ConfigLoader.Source
     private let logger: Logger
     private let procRoot: String
-    private let processState = ProcessCollectorState()
+    /// Kept across reloads, so process CPU and fault counters stay monotonic.
+    private let processState: ProcessCollectorState
     private let reloadStatus = Mutex<(successful: Bool, lastSuccess: Double)>((true, 0))
     private let startTime: Double
     private let clock: any WallClock
@@ -31,14 +32,15 @@ final class Agent: Sendable {
         let startTime = clock.now()
         self.startTime = startTime
         reloadStatus.withLock { $0.lastSuccess = startTime }
-        runtime = Mutex(Runtime(config: config, collectors: [], runner: CollectorRunner(timeout: config.collectors.timeout, logger: logger)))
-        let built = makeRuntime(config)
-        runtime.withLock { $0 = built }
+        let processState = ProcessCollectorState()
+        self.processState = processState
+        runtime = Mutex(Self.makeRuntime(config, procRoot: procRoot, processState: processState, logger: logger))
     }
 
     var config: MastiffConfig { runtime.withLock { $0.config } }
 
-    private func makeRuntime(_ config: MastiffConfig) -> Runtime {
+    private static func makeRuntime(_ config: MastiffConfig, procRoot: String, processState: ProcessCollectorState,
+                                    logger: Logger) -> Runtime {
         var collectors: [any Collector] = []
         if config.collectors.system.enabled {
             collectors.append(SystemCollector(procRoot: procRoot, filesystems: config.collectors.system.filesystems))
@@ -84,7 +86,7 @@ final class Agent: Sendable {
             logger.warning("listen address changed; it takes effect after a restart",
                            metadata: ["http.address": "\(old.listen)", "http.new_address": "\(newConfig.listen)"])
         }
-        let built = makeRuntime(newConfig)
+        let built = Self.makeRuntime(newConfig, procRoot: procRoot, processState: processState, logger: logger)
         runtime.withLock { $0 = built }
         let now = clock.now()
         reloadStatus.withLock { $0 = (true, now) }
