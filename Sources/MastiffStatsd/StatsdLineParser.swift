@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MastiffCore
+
 /// One metric event from a statsd line.
 public struct StatsdEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
@@ -23,6 +28,20 @@ public struct StatsdEvent: Sendable, Equatable {
         self.kind = kind
         self.tags = tags
     }
+
+    /// The type a mapping's `match_metric_type` compares with.
+    public var metricType: StatsdMetricType {
+        switch kind {
+        case .counter: return .counter
+        case .gauge: return .gauge
+        case .observation: return .observer
+        }
+    }
+}
+
+/// statsd_exporter's three event classes, as written in `match_metric_type`.
+public enum StatsdMetricType: String, Sendable, Equatable, CaseIterable {
+    case counter, gauge, observer
 }
 
 /// Why a line (or one value of it) was rejected; the listener counts these as
@@ -34,6 +53,8 @@ public enum StatsdParseError: String, Sendable, Equatable, CaseIterable {
     case unsupportedType = "unsupported_type"
     case badSampleRate = "bad_sample_rate"
     case malformedTag = "malformed_tag"
+    /// A TCP line or datagram longer than `max_packet_size`.
+    case tooLong = "too_long"
 }
 
 /// Parses statsd lines as statsd_exporter does: `name:value|type[|@rate][|#tags]`, several
@@ -41,141 +62,272 @@ public enum StatsdParseError: String, Sendable, Equatable, CaseIterable {
 /// tags in the DogStatsD (`|#k:v`), InfluxDB (`name,k=v`), Librato (`name#k=v`) and SignalFX
 /// (`name[k=v]`) forms. Sets (`s`) are rejected as `unsupported_type`: a set needs the distinct
 /// values kept per series, unbounded memory for a bridge whose job is counters and timings.
+///
+/// Works on bytes: a datagram is parsed where the kernel put it, and only the name and tag
+/// strings are copied out.
 public enum StatsdLineParser {
     public struct Result: Sendable, Equatable {
         public var events: [StatsdEvent] = []
         public var errors: [StatsdParseError] = []
+        public var lines = 0
+        public init() {}
+
+        public mutating func removeAll() {
+            events.removeAll(keepingCapacity: true)
+            errors.removeAll(keepingCapacity: true)
+            lines = 0
+        }
     }
 
-    /// Parses a packet or stream chunk: lines separated by `\n` (a trailing `\r` is dropped).
     public static func parse(packet: String) -> Result {
         var result = Result()
-        // "\r\n" is one Character in Swift, so both line ends are named.
-        for line in packet.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            var text = line
-            if text.hasSuffix("\r") { text = text.dropLast() }
-            guard !text.isEmpty else { continue }
-            parse(line: text, into: &result)
-        }
+        var text = packet
+        text.withUTF8 { parse(packet: UnsafeRawBufferPointer($0), into: &result) }
         return result
     }
 
-    public static func parse(line: Substring, into result: inout Result) {
-        guard let colon = line.firstIndex(of: ":") else {
+    /// Parses a datagram or a run of complete stream lines: lines separated by `\n`, a trailing
+    /// `\r` dropped, empty lines skipped.
+    public static func parse(packet: UnsafeRawBufferPointer, into result: inout Result) {
+        guard let base = packet.baseAddress, packet.count > 0 else { return }
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        var start = 0
+        let count = packet.count
+        while start < count {
+            let end: Int
+            if let found = memchr(bytes + start, 0x0A, count - start) {
+                end = bytes.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            } else {
+                end = count
+            }
+            var lineEnd = end
+            if lineEnd > start, bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            if lineEnd > start {
+                result.lines += 1
+                parse(line: UnsafeBufferPointer(start: bytes + start, count: lineEnd - start), into: &result)
+            }
+            start = end + 1
+        }
+    }
+
+    static func parse(line: UnsafeBufferPointer<UInt8>, into result: inout Result) {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
             result.errors.append(.malformedLine)
             return
         }
-        let (name, nameTags, tagError) = splitNameTags(line[..<colon])
-        var tags = nameTags
-        if let tagError {
-            result.errors.append(tagError)
+        guard let (name, nameTags) = splitNameTags(line, end: colon) else {
+            result.errors.append(.malformedTag)
             return
         }
         guard !name.isEmpty else {
             result.errors.append(.emptyName)
             return
         }
+        var tags = nameTags
         // DogStatsD tags come after the type and apply to every sample of the line.
-        var samples = line[line.index(after: colon)...]
-        if let hash = samples.range(ofLiteral: "|#") {
-            guard let parsed = parseTags(samples[hash.upperBound...], separator: ":") else {
+        var samplesEnd = line.count
+        if let hash = find(line, from: colon + 1, to: line.count, UInt8(ascii: "|"), UInt8(ascii: "#")) {
+            guard parseTags(line, from: hash + 2, to: line.count, separator: UInt8(ascii: ":"), into: &tags) else {
                 result.errors.append(.malformedTag)
                 return
             }
-            tags.append(contentsOf: parsed)
-            samples = samples[..<hash.lowerBound]
+            samplesEnd = hash
         }
         // `1|c:2|c` — several samples; `1:2:3|d` — packed values of one type.
-        var pendingValues: [Substring] = []
-        for piece in samples.split(separator: ":", omittingEmptySubsequences: false) {
-            guard piece.contains("|") else {
-                pendingValues.append(piece)
+        var pendingValues: [(Int, Int)] = []
+        var pieceStart = colon + 1
+        while pieceStart <= samplesEnd {
+            var pieceEnd = pieceStart
+            while pieceEnd < samplesEnd, line[pieceEnd] != UInt8(ascii: ":") { pieceEnd += 1 }
+            defer { pieceStart = pieceEnd + 1 }
+            guard let bar = find(line, from: pieceStart, to: pieceEnd, UInt8(ascii: "|")) else {
+                pendingValues.append((pieceStart, pieceEnd))
                 continue
             }
-            let fields = piece.split(separator: "|", omittingEmptySubsequences: false)
-            pendingValues.append(fields[0])
+            pendingValues.append((pieceStart, bar))
             let values = pendingValues
-            pendingValues = []
-            guard fields.count >= 2, fields.count <= 3 else {
-                result.errors.append(.malformedLine)
-                continue
-            }
+            pendingValues.removeAll(keepingCapacity: true)
+            // Fields after the value: type, then an optional `@rate`.
+            let typeStart = bar + 1
+            let typeEnd = find(line, from: typeStart, to: pieceEnd, UInt8(ascii: "|")) ?? pieceEnd
             var rate = 1.0
-            if fields.count == 3 {
-                guard fields[2].hasPrefix("@"), let parsed = Double(fields[2].dropFirst()), parsed > 0, parsed <= 1 else {
+            if typeEnd < pieceEnd {
+                let rateStart = typeEnd + 1
+                guard find(line, from: rateStart, to: pieceEnd, UInt8(ascii: "|")) == nil else {
+                    result.errors.append(.malformedLine)
+                    continue
+                }
+                guard rateStart < pieceEnd, line[rateStart] == UInt8(ascii: "@"),
+                      let parsed = parseNumber(line, from: rateStart + 1, to: pieceEnd), parsed > 0, parsed <= 1 else {
                     result.errors.append(.badSampleRate)
                     continue
                 }
                 rate = parsed
             }
-            for value in values {
-                if let event = makeEvent(name: String(name), value: value, type: fields[1], rate: rate, tags: tags, errors: &result.errors) {
-                    result.events.append(event)
+            guard let type = eventType(line, from: typeStart, to: typeEnd) else {
+                result.errors.append(.unsupportedType)
+                continue
+            }
+            for (start, end) in values {
+                guard let number = parseNumber(line, from: start, to: end) else {
+                    result.errors.append(.malformedValue)
+                    continue
                 }
+                let kind: StatsdEvent.Kind
+                switch type {
+                case .counter: kind = .counter(number / rate)
+                case .gauge:
+                    let first = line[start]
+                    kind = .gauge(number, relative: first == UInt8(ascii: "+") || first == UInt8(ascii: "-"))
+                case .observation(let observationType): kind = .observation(number, type: observationType, weight: 1 / rate)
+                }
+                result.events.append(StatsdEvent(name: name, kind: kind, tags: tags))
             }
         }
         if !pendingValues.isEmpty { result.errors.append(.malformedLine) }
     }
 
-    private static func makeEvent(name: String, value: Substring, type: Substring, rate: Double, tags: [Label],
-                                  errors: inout [StatsdParseError]) -> StatsdEvent? {
-        let relative = value.first == "+" || value.first == "-"
-        guard let number = Double(value), number.isFinite else {
-            errors.append(.malformedValue)
-            return nil
-        }
-        switch type {
-        case "c":
-            return StatsdEvent(name: name, kind: .counter(number / rate), tags: tags)
-        case "g":
-            return StatsdEvent(name: name, kind: .gauge(number, relative: relative), tags: tags)
-        case "ms", "h", "d":
-            return StatsdEvent(name: name, kind: .observation(number, type: StatsdEvent.ObservationType(rawValue: String(type))!, weight: 1 / rate),
-                               tags: tags)
+    private enum EventType {
+        case counter, gauge, observation(StatsdEvent.ObservationType)
+    }
+
+    private static func eventType(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> EventType? {
+        switch end - start {
+        case 1:
+            switch line[start] {
+            case UInt8(ascii: "c"): return .counter
+            case UInt8(ascii: "g"): return .gauge
+            case UInt8(ascii: "h"): return .observation(.histogram)
+            case UInt8(ascii: "d"): return .observation(.distribution)
+            default: return nil
+            }
+        case 2:
+            return line[start] == UInt8(ascii: "m") && line[start + 1] == UInt8(ascii: "s") ? .observation(.timer) : nil
         default:
-            errors.append(.unsupportedType)
             return nil
         }
     }
 
     /// Splits InfluxDB (`name,k=v`), Librato (`name#k=v`) and SignalFX (`name[k=v]rest`) tags
-    /// off the name.
-    static func splitNameTags(_ text: Substring) -> (Substring, [Label], StatsdParseError?) {
-        if let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]") {
-            guard let tags = parseTags(text[text.index(after: open)..<close], separator: "=") else { return (text, [], .malformedTag) }
-            return (text[..<open] + text[text.index(after: close)...], tags, nil)
+    /// off the name; nil when the tags are malformed.
+    private static func splitNameTags(_ line: UnsafeBufferPointer<UInt8>, end: Int) -> (String, [Label])? {
+        var tags: [Label] = []
+        if let open = find(line, from: 0, to: end, UInt8(ascii: "[")),
+           let close = find(line, from: open + 1, to: end, UInt8(ascii: "]")) {
+            guard parseTags(line, from: open + 1, to: close, separator: UInt8(ascii: "="), into: &tags) else { return nil }
+            let name = string(line, 0, open) + string(line, close + 1, end)
+            return (name, tags)
         }
         // InfluxDB and Librato: whichever of "," and "#" comes first starts the tags.
-        if let index = text.firstIndex(where: { $0 == "," || $0 == "#" }) {
-            guard let tags = parseTags(text[text.index(after: index)...], separator: "=") else { return (text, [], .malformedTag) }
-            return (text[..<index], tags, nil)
+        var index = 0
+        while index < end, line[index] != UInt8(ascii: ","), line[index] != UInt8(ascii: "#") { index += 1 }
+        if index < end {
+            guard parseTags(line, from: index + 1, to: end, separator: UInt8(ascii: "="), into: &tags) else { return nil }
         }
-        return (text, [], nil)
+        return (string(line, 0, index), tags)
     }
 
     /// `k1<sep>v1,k2<sep>v2`; a tag without a separator or with an empty key is malformed.
-    static func parseTags(_ text: Substring, separator: Character) -> [Label]? {
-        var tags: [Label] = []
-        for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
-            guard let index = pair.firstIndex(of: separator), index > pair.startIndex else { return nil }
-            tags.append(Label(String(pair[..<index]), String(pair[pair.index(after: index)...])))
-        }
-        return tags
-    }
-}
-
-extension Substring {
-    fileprivate func range(ofLiteral needle: String) -> Range<Substring.Index>? {
-        let target = Array(needle.utf8)
-        var index = startIndex
-        while index < endIndex {
-            if self[index...].utf8.starts(with: target) {
-                return index..<self.utf8.index(index, offsetBy: target.count)
+    private static func parseTags(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, separator: UInt8,
+                                  into tags: inout [Label]) -> Bool {
+        var pairStart = start
+        while pairStart < end {
+            let pairEnd = find(line, from: pairStart, to: end, UInt8(ascii: ",")) ?? end
+            if pairEnd > pairStart {
+                guard let split = find(line, from: pairStart, to: pairEnd, separator), split > pairStart else { return false }
+                tags.append(Label(string(line, pairStart, split), string(line, split + 1, pairEnd)))
             }
-            index = self.index(after: index)
+            pairStart = pairEnd + 1
+        }
+        return true
+    }
+
+    private static func string(_ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+    }
+
+    private static func find(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, _ byte: UInt8) -> Int? {
+        var index = start
+        while index < end {
+            if line[index] == byte { return index }
+            index += 1
         }
         return nil
     }
-}
 
-import MastiffCore
+    private static func find(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, _ first: UInt8, _ second: UInt8) -> Int? {
+        var index = start
+        while index + 1 < end {
+            if line[index] == first, line[index + 1] == second { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    private static let powersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// A finite number. Plain decimals with at most 15 significant digits take an exact fast
+    /// path (an integer mantissa divided by an exact power of ten is correctly rounded); anything
+    /// else (exponents, long mantissas) goes through the C library's strtod.
+    static func parseNumber(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Double? {
+        guard start < end else { return nil }
+        var index = start
+        var negative = false
+        if line[index] == UInt8(ascii: "-") || line[index] == UInt8(ascii: "+") {
+            negative = line[index] == UInt8(ascii: "-")
+            index += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
+        var sawPoint = false
+        var sawDigit = false
+        var fast = true
+        while index < end {
+            let byte = line[index]
+            if byte >= 0x30, byte <= 0x39 {
+                guard digits < 15 else { fast = false; break }
+                mantissa = mantissa * 10 + UInt64(byte - 0x30)
+                sawDigit = true
+                if mantissa > 0 { digits += 1 }
+                if sawPoint { fractionDigits += 1 }
+            } else if byte == UInt8(ascii: "."), !sawPoint {
+                sawPoint = true
+            } else {
+                fast = false
+                break
+            }
+            index += 1
+        }
+        if fast, sawDigit, fractionDigits <= 22 {
+            let magnitude = Double(mantissa) / powersOfTen[fractionDigits]
+            return negative ? -magnitude : magnitude
+        }
+        return slowNumber(line, from: start, to: end)
+    }
+
+    private static func slowNumber(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Double? {
+        guard end - start < 64 else { return nil }
+        // strtod needs a terminated copy; it also accepts hex and "inf", refused here as statsd
+        // clients never send them.
+        var buffer = [CChar](repeating: 0, count: end - start + 1)
+        for index in start..<end {
+            let byte = line[index]
+            let allowed = (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e")
+                || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")
+            guard allowed else { return nil }
+            buffer[index - start] = CChar(bitPattern: byte)
+        }
+        return buffer.withUnsafeBufferPointer { pointer -> Double? in
+            var endPointer: UnsafeMutablePointer<CChar>?
+            let value = strtod(pointer.baseAddress!, &endPointer)
+            guard let endPointer, endPointer == UnsafeMutablePointer(mutating: pointer.baseAddress! + (end - start)),
+                  value.isFinite else { return nil }
+            return value
+        }
+    }
+}
