@@ -1,5 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MastiffCore
-import MastiffStatsd
+@testable import MastiffStatsd
 import Testing
 
 @Suite struct StatsdLineParserTests {
@@ -75,7 +78,7 @@ import Testing
 
     /// Random bytes never crash the parser; whatever it accepts has a name and a finite value.
     @Test func seededRandomInput() {
-        var generator = SplitMix64(seed: 0x6d61_7374_6966_66)
+        var generator = SplitMixRandom(seed: 0x6d61_7374_6966_66)
         let alphabet = Array("abc.:|@#,=[]+-0123456789eE\n\r csgmhd".utf8)
         for _ in 0..<20_000 {
             let length = Int(generator.next() % 40)
@@ -90,17 +93,25 @@ import Testing
             }
         }
     }
-}
 
-/// A small deterministic generator, so the random test is the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    /// The fast decimal path gives exactly what the C library's strtod gives.
+    @Test func fastNumbersAgreeWithStrtod() {
+        var generator = SplitMixRandom(seed: 42)
+        for _ in 0..<20_000 {
+            let integer = generator.next() % 10_000_000
+            let fraction = generator.next() % 1_000_000
+            let sign = generator.next() % 3 == 0 ? "-" : ""
+            let text = generator.next() % 2 == 0 ? "\(sign)\(integer)" : "\(sign)\(integer).\(fraction)"
+            let parsed = Array(text.utf8).withUnsafeBufferPointer { StatsdLineParser.parseNumber($0, from: 0, to: $0.count) }
+            #expect(parsed == strtod(text, nil), "\(text)")
+        }
+        for text in ["1e3", "2.5E-3", "0.1", ".5", "5.", "-0"] {
+            let parsed = Array(text.utf8).withUnsafeBufferPointer { StatsdLineParser.parseNumber($0, from: 0, to: $0.count) }
+            #expect(parsed == strtod(text, nil), "\(text)")
+        }
+        for text in ["", "-", ".", "1.2.3", "0x10", "inf", "1e999"] {
+            let parsed = Array(text.utf8).withUnsafeBufferPointer { StatsdLineParser.parseNumber($0, from: 0, to: $0.count) }
+            #expect(parsed == nil, "\(text)")
+        }
     }
 }

@@ -1,0 +1,378 @@
+import MastiffCore
+
+/// What to do with a statsd name no mapping rule matched.
+public enum UnmappedNames: String, Sendable, Equatable, CaseIterable {
+    /// statsd_exporter's escaping, lower-cased so the output stays lint-clean.
+    case escape
+    /// statsd_exporter's escaping exactly (camelCase names then fail `promtool check metrics`).
+    case escapeExact = "escape_exact"
+    /// Dropped and counted.
+    case drop
+}
+
+/// The live statsd series: counters, gauges, histograms and sliding-window summaries, grouped in
+/// families with one type and one label-name set each. Bounded by `maxSeries`; series of rules
+/// with a `ttl` expire. Time comes from the caller, so expiry and summary windows are tested
+/// without waiting.
+///
+/// Not thread-safe: the bridge owns it behind a lock.
+public final class StatsdSeriesStore {
+    final class Series {
+        var value = 0.0
+        var lastUpdate: Double
+        let ttl: Double
+        var histogram: [Double]
+        var count = 0.0
+        var sum = 0.0
+        var window: SummaryWindow?
+
+        init(now: Double, ttl: Double, bucketCount: Int, window: SummaryWindow?) {
+            lastUpdate = now
+            self.ttl = ttl
+            histogram = bucketCount > 0 ? [Double](repeating: 0, count: bucketCount + 1) : []
+            self.window = window
+        }
+    }
+
+    final class Family {
+        let type: MetricType
+        let help: String
+        let labelNames: [String]
+        let buckets: [Double]
+        let summary: StatsdMapping.SummaryOptions?
+        var series: [[String]: Series] = [:]
+
+        init(type: MetricType, help: String, labelNames: [String], buckets: [Double], summary: StatsdMapping.SummaryOptions?) {
+            self.type = type
+            self.help = help
+            self.labelNames = labelNames
+            self.buckets = buckets
+            self.summary = summary
+        }
+    }
+
+    /// The bridge's own counters, exposed under `statsd_`.
+    public struct Statistics: Sendable, Equatable {
+        public var events: [String: Int] = [:]
+        public var dropped: [String: Int] = [:]
+        public var conflicts: [String: Int] = [:]
+        public var unmapped = 0
+        public var expired = 0
+    }
+
+    public private(set) var mapper: StatsdMapper
+    public let maxSeries: Int
+    public let unmapped: UnmappedNames
+    public private(set) var statistics = Statistics()
+    private var families: [String: Family] = [:]
+    /// `_bucket`, `_count`, `_sum` names taken by histogram and summary families.
+    private var derivedNames: Set<String> = []
+    public private(set) var seriesCount = 0
+    private var random = SplitMixRandom(seed: 0x7374_6174_7364)
+
+    public init(mapper: StatsdMapper, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape) {
+        self.mapper = mapper
+        self.maxSeries = maxSeries
+        self.unmapped = unmapped
+    }
+
+    /// A new mapping (SIGHUP). Existing series stay; the cache starts empty.
+    public func replaceMapper(_ newMapper: StatsdMapper) {
+        mapper = newMapper
+    }
+
+    public func apply(_ events: [StatsdEvent], now: Double) {
+        for event in events { apply(event, now: now) }
+    }
+
+    public func apply(_ event: StatsdEvent, now: Double) {
+        let type = event.metricType
+        var rule: StatsdMapping.Rule?
+        var name: String
+        var labels = event.tags
+        switch mapper.map(event.name, type: type) {
+        case .dropped:
+            statistics.dropped["drop_action", default: 0] += 1
+            return
+        case .unmatched:
+            statistics.unmapped += 1
+            switch unmapped {
+            case .drop:
+                statistics.dropped["unmapped", default: 0] += 1
+                return
+            case .escape: name = StatsdNames.escapeLowercased(event.name)
+            case .escapeExact: name = StatsdNames.escape(event.name)
+            }
+            for index in labels.indices { labels[index].name = StatsdNames.escape(labels[index].name) }
+        case .mapped(let index, let mappedName, let ruleLabels):
+            let matched = mapper.mapping.rules[index]
+            rule = matched
+            name = StatsdNames.escape(mappedName)
+            for index in labels.indices { labels[index].name = StatsdNames.escape(labels[index].name) }
+            for label in ruleLabels {
+                if let existing = labels.firstIndex(where: { $0.name == label.name }) {
+                    if !matched.honorLabels { labels[existing].value = label.value }
+                } else {
+                    labels.append(label)
+                }
+            }
+        }
+        guard !name.isEmpty else {
+            statistics.dropped["empty_name", default: 0] += 1
+            return
+        }
+        // A repeated tag keeps its last value; label order is by name for a stable exposition.
+        labels = Self.normalized(labels)
+        guard labels.allSatisfy({ MetricName.isValidLabelName($0.name) }) else {
+            statistics.dropped["invalid_label", default: 0] += 1
+            return
+        }
+
+        let ttl = (rule?.ttl ?? mapper.mapping.defaultTTL).seconds
+        switch event.kind {
+        case .counter(let value):
+            guard value >= 0 else {
+                statistics.dropped["negative_counter", default: 0] += 1
+                return
+            }
+            // promtool wants counters to end in _total; statsd names rarely do.
+            if !name.hasSuffix("_total") { name += "_total" }
+            guard let series = series(name, type: .counter, help: rule?.help, labels: labels, ttl: ttl, now: now) else { return }
+            series.value += value
+            statistics.events["counter", default: 0] += 1
+        case .gauge(let value, let relative):
+            guard let series = series(name, type: .gauge, help: rule?.help, labels: labels, ttl: ttl, now: now) else { return }
+            series.value = relative ? series.value + value : value
+            statistics.events["gauge", default: 0] += 1
+        case .observation(let raw, let observationType, let weight):
+            // Timers arrive in milliseconds; Prometheus measures seconds.
+            var value = observationType == .timer ? raw / 1000 : raw
+            if let scale = rule?.scale { value *= scale }
+            let observer = rule?.observerType ?? mapper.mapping.defaultObserverType
+            let metricType: MetricType = observer == .histogram ? .histogram : .summary
+            guard let series = series(name, type: metricType, help: rule?.help, labels: labels, ttl: ttl, now: now,
+                                      buckets: rule?.buckets ?? mapper.mapping.defaultBuckets,
+                                      summary: rule?.summary ?? mapper.mapping.defaultSummary) else { return }
+            series.count += weight
+            series.sum += value * weight
+            if metricType == .histogram, let family = families[name] {
+                // Buckets are stored per bucket (not cumulative); the last one is +Inf.
+                var slot = family.buckets.count
+                for (index, bound) in family.buckets.enumerated() where value <= bound {
+                    slot = index
+                    break
+                }
+                series.histogram[slot] += weight
+            } else if let window = series.window {
+                window.observe(value, weight: weight, now: now, random: &random)
+            }
+            statistics.events["observer", default: 0] += 1
+        }
+    }
+
+    private static func normalized(_ labels: [Label]) -> [Label] {
+        guard labels.count > 1 else { return labels }
+        var result: [Label] = []
+        result.reserveCapacity(labels.count)
+        for label in labels {
+            if let existing = result.firstIndex(where: { $0.name == label.name }) {
+                result[existing].value = label.value
+            } else {
+                result.append(label)
+            }
+        }
+        result.sort { $0.name < $1.name }
+        return result
+    }
+
+    /// The series for `labels` in family `name`, created if new; nil (and counted) on a type or
+    /// label-name conflict, or when the store is full.
+    private func series(_ name: String, type: MetricType, help: String?, labels: [Label], ttl: Double, now: Double,
+                        buckets: [Double] = [], summary: StatsdMapping.SummaryOptions? = nil) -> Series? {
+        let family: Family
+        if let existing = families[name] {
+            guard existing.type == type else {
+                statistics.conflicts["type", default: 0] += 1
+                return nil
+            }
+            guard existing.labelNames.count == labels.count, zip(existing.labelNames, labels).allSatisfy({ $0 == $1.name }) else {
+                statistics.conflicts["labels", default: 0] += 1
+                return nil
+            }
+            family = existing
+        } else {
+            // A new family must not collide with a histogram's or summary's derived series, nor
+            // claim the bridge's own namespace.
+            let derived = type == .histogram || type == .summary ? ["_bucket", "_count", "_sum"].map { name + $0 } : []
+            guard !derivedNames.contains(name), !derived.contains(where: { families[$0] != nil }),
+                  !name.hasPrefix("statsd_"), !name.hasPrefix("mastiff_") else {
+                statistics.conflicts["name", default: 0] += 1
+                return nil
+            }
+            family = Family(type: type, help: help ?? "Metric received over statsd (the mapping gives no help text).",
+                            labelNames: labels.map(\.name), buckets: type == .histogram ? buckets : [],
+                            summary: type == .summary ? summary : nil)
+            families[name] = family
+            derivedNames.formUnion(derived)
+        }
+        let values = labels.map(\.value)
+        if let existing = family.series[values] {
+            existing.lastUpdate = now
+            return existing
+        }
+        if seriesCount >= maxSeries {
+            expire(now: now)
+            guard seriesCount < maxSeries else {
+                statistics.dropped["series_limit", default: 0] += 1
+                if family.series.isEmpty { removeFamily(name) }
+                return nil
+            }
+        }
+        let window = family.summary.map { SummaryWindow(options: $0, now: now) }
+        let series = Series(now: now, ttl: ttl, bucketCount: family.buckets.count, window: window)
+        family.series[values] = series
+        seriesCount += 1
+        return series
+    }
+
+    private func removeFamily(_ name: String) {
+        guard let family = families.removeValue(forKey: name) else { return }
+        if family.type == .histogram || family.type == .summary {
+            for suffix in ["_bucket", "_count", "_sum"] { derivedNames.remove(name + suffix) }
+        }
+    }
+
+    /// Drops series whose rule's `ttl` passed without an update.
+    public func expire(now: Double) {
+        for (name, family) in families {
+            let before = family.series.count
+            family.series = family.series.filter { _, series in series.ttl <= 0 || now - series.lastUpdate < series.ttl }
+            let removed = before - family.series.count
+            if removed > 0 {
+                seriesCount -= removed
+                statistics.expired += removed
+                if family.series.isEmpty { removeFamily(name) }
+            }
+        }
+    }
+
+    /// Every family, sorted by name, with samples sorted by label values.
+    public func families(now: Double) -> [MetricFamily] {
+        expire(now: now)
+        var result: [MetricFamily] = []
+        result.reserveCapacity(families.count)
+        for name in families.keys.sorted() {
+            let family = families[name]!
+            var metricFamily = MetricFamily(name: name, help: family.help, type: family.type)
+            for values in family.series.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let series = family.series[values]!
+                let labels = zip(family.labelNames, values).map { Label($0, $1) }
+                switch family.type {
+                case .histogram:
+                    var cumulative = 0.0
+                    for (index, bound) in family.buckets.enumerated() {
+                        cumulative += series.histogram[index]
+                        metricFamily.samples.append(Sample(suffix: "_bucket", labels: labels + [Label("le", Self.format(bound))], value: cumulative))
+                    }
+                    metricFamily.samples.append(Sample(suffix: "_bucket", labels: labels + [Label("le", "+Inf")], value: series.count))
+                    metricFamily.samples.append(Sample(suffix: "_sum", labels: labels, value: series.sum))
+                    metricFamily.samples.append(Sample(suffix: "_count", labels: labels, value: series.count))
+                case .summary:
+                    let quantiles = family.summary?.quantiles ?? []
+                    let estimates = series.window?.quantiles(quantiles.map(\.quantile), now: now) ?? []
+                    for (quantile, estimate) in zip(quantiles, estimates) {
+                        metricFamily.samples.append(Sample(labels: labels + [Label("quantile", Self.format(quantile.quantile))], value: estimate))
+                    }
+                    metricFamily.samples.append(Sample(suffix: "_sum", labels: labels, value: series.sum))
+                    metricFamily.samples.append(Sample(suffix: "_count", labels: labels, value: series.count))
+                default:
+                    metricFamily.samples.append(Sample(labels: labels, value: series.value))
+                }
+            }
+            result.append(metricFamily)
+        }
+        return result
+    }
+
+    /// Bucket bounds and quantiles as Prometheus clients print them (`0.005`, `1`, `2.5`).
+    static func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+}
+
+/// A summary's sliding window: `ageBuckets` time slots covering `maxAge`, each keeping at most
+/// `bufferCapacity` observations (a uniform sample once full, each kept value then standing for
+/// `seen / kept` observations). Quantiles are read from the slots still inside the window.
+final class SummaryWindow {
+    private struct Slot {
+        var start: Double
+        var values: [Double] = []
+        var seen = 0.0
+    }
+
+    private let slotWidth: Double
+    private let capacity: Int
+    private var slots: [Slot]
+
+    init(options: StatsdMapping.SummaryOptions, now: Double) {
+        slotWidth = options.maxAge.seconds / Double(options.ageBuckets)
+        capacity = options.bufferCapacity
+        slots = [Slot(start: now)]
+        self.ageBuckets = options.ageBuckets
+    }
+
+    private let ageBuckets: Int
+
+    func observe(_ value: Double, weight: Double, now: Double, random: inout SplitMixRandom) {
+        if now - slots[slots.count - 1].start >= slotWidth {
+            slots.append(Slot(start: now))
+            if slots.count > ageBuckets { slots.removeFirst(slots.count - ageBuckets) }
+        }
+        var slot = slots[slots.count - 1]
+        slots[slots.count - 1] = Slot(start: 0)  // keeps the values buffer uniquely referenced
+        slot.seen += weight
+        if slot.values.count < capacity {
+            slot.values.append(value)
+        } else {
+            let index = Int(random.next() % UInt64(max(1, Int(slot.seen))))
+            if index < capacity { slot.values[index] = value }
+        }
+        slots[slots.count - 1] = slot
+    }
+
+    /// The estimates for `quantiles`, NaN when the window holds nothing (as client_golang).
+    func quantiles(_ quantiles: [Double], now: Double) -> [Double] {
+        let horizon = now - slotWidth * Double(ageBuckets)
+        var weighted: [(value: Double, weight: Double)] = []
+        for slot in slots where slot.start + slotWidth > horizon && !slot.values.isEmpty {
+            let weight = slot.seen / Double(slot.values.count)
+            for value in slot.values { weighted.append((value, weight)) }
+        }
+        guard !weighted.isEmpty else { return quantiles.map { _ in .nan } }
+        weighted.sort { $0.value < $1.value }
+        let total = weighted.reduce(0) { $0 + $1.weight }
+        return quantiles.map { quantile in
+            let rank = quantile * total
+            var cumulative = 0.0
+            for entry in weighted {
+                cumulative += entry.weight
+                if cumulative >= rank { return entry.value }
+            }
+            return weighted[weighted.count - 1].value
+        }
+    }
+}
+
+/// A small deterministic generator for reservoir sampling (no global state, no locks).
+struct SplitMixRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
