@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // recvmmsg(2), which Swift's Glibc module does not expose (it needs _GNU_SOURCE).
+        .systemLibrary(name: "CSocketShim"),
 
         // Metric model, exposition, collector contract, configuration, logging. No Foundation.
         .target(
@@ -41,10 +43,14 @@ let package = Package(
             name: "MastiffCollectors",
             dependencies: ["MastiffCore", "MastiffClients"]
         ),
-        // statsd bridge: line parser (listener, mapper and series store to come, issue 4).
+        // statsd bridge: listeners, line parser, statsd_exporter-compatible mapper, series store.
         .target(
             name: "MastiffStatsd",
-            dependencies: ["MastiffCore"]
+            dependencies: [
+                "MastiffCore", "CSocketShim",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // HTTP endpoints (/metrics, /healthz) on SwiftNIO.
         .target(
@@ -62,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "mastiff",
             dependencies: [
-                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer",
+                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

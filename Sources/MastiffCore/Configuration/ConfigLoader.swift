@@ -43,7 +43,7 @@ public enum ConfigLoader {
 
     public static func parse(_ text: String, file: String, environment: (String) -> String? = FileSystemAccess.environment) throws(ConfigError) -> MastiffConfig {
         let root = try ConfigNode.parse(text, file: file)
-        let top = try root.mapping(allowing: ["listen", "state_dir", "log", "collectors"])
+        let top = try root.mapping(allowing: ["listen", "state_dir", "log", "collectors", "statsd"])
         var config = MastiffConfig()
         if let node = top["listen"] { config.listen = try node.listenAddress() }
         if let node = top["state_dir"] {
@@ -52,7 +52,62 @@ public enum ConfigLoader {
         }
         if let node = top["log"] { config.log = try parseLog(node) }
         if let node = top["collectors"] { config.collectors = try parseCollectors(node, environment: environment) }
+        if let node = top["statsd"] { config.statsd = try parseStatsd(node) }
         return config
+    }
+
+    private static func parseStatsd(_ node: ConfigNode) throws(ConfigError) -> StatsdSettings {
+        let map = try node.mapping(allowing: ["enabled", "udp", "tcp", "unixgram", "max_packet_size", "receive_buffer", "mapping",
+                                              "mastodon_namespace", "max_series", "unmapped", "mapping_cache_size"])
+        var settings = StatsdSettings()
+        if let enabled = map["enabled"] { settings.enabled = try enabled.bool() }
+        // An empty string turns a listener off.
+        func address(_ key: String) throws(ConfigError) -> ListenAddress?? {
+            guard let node = map[key] else { return .none }
+            if try node.string().isEmpty { return .some(nil) }
+            return .some(try node.listenAddress())
+        }
+        if let udp = try address("udp") { settings.udp = udp }
+        if let tcp = try address("tcp") { settings.tcp = tcp }
+        if let path = map["unixgram"] {
+            let text = try path.string()
+            guard text.isEmpty || text.hasPrefix("/") else { throw path.error("must be an absolute path, or \"\" for off") }
+            settings.unixgram = text.isEmpty ? nil : text
+        }
+        if let size = map["max_packet_size"] {
+            guard case .bytes(let bytes) = try size.byteSize(allowPercent: false), (512...(1 << 20)).contains(bytes) else {
+                throw size.error("must be from 512 bytes to 1MiB")
+            }
+            settings.maxPacketSize = Int(bytes)
+        }
+        if let size = map["receive_buffer"] {
+            guard case .bytes(let bytes) = try size.byteSize(allowPercent: false), (4096...(256 << 20)).contains(bytes) else {
+                throw size.error("must be from 4KiB to 256MiB")
+            }
+            settings.receiveBuffer = Int(bytes)
+        }
+        if let mapping = map["mapping"] {
+            let text = try mapping.string()
+            guard text.isEmpty || text.hasPrefix("/") else { throw mapping.error("must be an absolute path, or \"\" for the built-in Mastodon mapping") }
+            settings.mappingFile = text.isEmpty ? nil : text
+        }
+        if let namespace = map["mastodon_namespace"] {
+            let text = try namespace.string()
+            let valid = !text.isEmpty && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { field in
+                !field.isEmpty && field.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+                    && !(field.utf8.first! >= 0x30 && field.utf8.first! <= 0x39)
+            }
+            guard valid else { throw namespace.error("'\(text)' is not a statsd namespace (dot-separated names such as Mastodon.production)") }
+            settings.mastodonNamespace = text
+        }
+        if let series = map["max_series"] { settings.maxSeries = try series.int(in: 1...10_000_000) }
+        if let unmapped = map["unmapped"] {
+            let text = try unmapped.string()
+            guard ["escape", "escape_exact", "drop"].contains(text) else { throw unmapped.error("unknown value '\(text)' (escape, escape_exact, drop)") }
+            settings.unmapped = text
+        }
+        if let size = map["mapping_cache_size"] { settings.mappingCacheSize = try size.int(in: 0...10_000_000) }
+        return settings
     }
 
     private static func parseLog(_ node: ConfigNode) throws(ConfigError) -> LogSettings {
@@ -74,7 +129,7 @@ public enum ConfigLoader {
     }
 
     private static func parseCollectors(_ node: ConfigNode, environment: (String) -> String?) throws(ConfigError) -> CollectorSettings {
-        let map = try node.mapping(allowing: ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq"])
+        let map = try node.mapping(allowing: ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints"])
         var settings = CollectorSettings()
         if let timeout = map["timeout"] { settings.timeout = try timeout.duration(atLeast: .milliseconds(10)) }
         if let system = map["system"] {
@@ -129,6 +184,21 @@ public enum ConfigLoader {
             if let enabled = sidekiqMap["enabled"] { settings.sidekiq.enabled = try enabled.bool() }
             if let url = sidekiqMap["redis_url"] { settings.sidekiq.redisURL = try url.redisURL(environment: environment) }
             if let namespace = sidekiqMap["namespace"] { settings.sidekiq.namespace = try namespace.string() }
+        }
+        if let endpoints = map["mastodon_endpoints"] {
+            for item in try endpoints.list() {
+                let endpointMap = try item.mapping(allowing: ["name", "url"])
+                let nameNode = try endpointMap.required("name")
+                let name = try nameNode.string()
+                guard !name.isEmpty, name.utf8.count <= 64, !name.contains("\""), !name.contains("\\") else {
+                    throw nameNode.error("'\(name)' is not a usable endpoint name")
+                }
+                guard !settings.mastodonEndpoints.contains(where: { $0.name == name }) else { throw nameNode.error("duplicate endpoint name '\(name)'") }
+                let urlNode = try endpointMap.required("url")
+                let url = try urlNode.string()
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw urlNode.error("'\(url)' is not an http:// or https:// URL") }
+                settings.mastodonEndpoints.append(MastodonEndpoint(name: name, url: url))
+            }
         }
         return settings
     }

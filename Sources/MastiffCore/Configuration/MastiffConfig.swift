@@ -9,7 +9,29 @@ public struct MastiffConfig: Sendable, Equatable {
     public var stateDirectory = "/var/lib/mastiff"
     public var log = LogSettings()
     public var collectors = CollectorSettings()
+    public var statsd = StatsdSettings()
 
+    public init() {}
+}
+
+/// The statsd bridge (Mastodon ≤ 4.2 and any statsd client).
+public struct StatsdSettings: Sendable, Equatable {
+    public var enabled = true
+    /// nil: that listener is off.
+    public var udp: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8125)
+    public var tcp: ListenAddress?
+    public var unixgram: String?
+    public var maxPacketSize = 65_535
+    public var receiveBuffer = 4 << 20
+    /// A statsd_exporter mapping file; nil: the built-in Mastodon mapping
+    /// (etc/statsd-mapping-mastodon.yml) with `mastodonNamespace`.
+    public var mappingFile: String?
+    /// Mastodon's STATSD_NAMESPACE, substituted into the built-in mapping.
+    public var mastodonNamespace = "Mastodon.production"
+    public var maxSeries = 10_000
+    /// escape, escape_exact or drop (see UnmappedNames).
+    public var unmapped = "escape"
+    public var mappingCacheSize = 10_000
     public init() {}
 }
 
@@ -29,7 +51,20 @@ public struct CollectorSettings: Sendable, Equatable {
     public var pgbouncer = PgBouncerCollectorSettings()
     public var redis = RedisCollectorSettings()
     public var sidekiq = SidekiqCollectorSettings()
+    /// Mastodon's own Prometheus endpoints, fetched at scrape time.
+    public var mastodonEndpoints: [MastodonEndpoint] = []
     public init() {}
+}
+
+/// One Prometheus endpoint of Mastodon: streaming's /metrics (4.2+), or the prometheus_exporter
+/// of web and Sidekiq (4.4+, port 9394).
+public struct MastodonEndpoint: Sendable, Equatable {
+    public var name: String
+    public var url: String
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
 }
 
 public struct PostgresCollectorSettings: Sendable, Equatable {

@@ -1,0 +1,19 @@
+// recvmmsg(2) for the statsd listener. glibc declares it only under _GNU_SOURCE, which Swift's
+// Glibc module is not built with, so the batch header is declared here with the kernel's layout
+// and the call goes through syscall(2).
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct mastiff_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+
+// Return after the first datagram instead of waiting to fill the batch.
+#define MASTIFF_MSG_WAITFORONE 0x10000
+
+static inline int mastiff_recvmmsg(int fd, struct mastiff_mmsghdr *vector, unsigned int length, int flags) {
+    return (int)syscall(SYS_recvmmsg, fd, vector, length, flags, (struct timespec *)0);
+}

@@ -1,0 +1,338 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketShim
+import Logging
+import MastiffCore
+import ServiceLifecycle
+import Synchronization
+
+/// Where and how the statsd bridge listens.
+public struct StatsdListenerSettings: Sendable, Equatable {
+    public var udp: ListenAddress?
+    public var tcp: ListenAddress?
+    /// Path of a Unix datagram socket.
+    public var unixgram: String?
+    /// Longest datagram or TCP line accepted; longer ones are counted as `too_long`.
+    public var maxPacketSize = 65_535
+    /// Kernel receive buffer asked for each datagram socket, so bursts wait in the kernel
+    /// rather than being dropped while a batch is applied.
+    public var receiveBuffer = 4 << 20
+    public var maxTCPConnections = 64
+
+    public init(udp: ListenAddress? = nil, tcp: ListenAddress? = nil, unixgram: String? = nil) {
+        self.udp = udp
+        self.tcp = tcp
+        self.unixgram = unixgram
+    }
+}
+
+/// The statsd listeners as one Service: a receive loop per datagram socket (`recvmmsg`, 32
+/// datagrams per call, parsed in place and applied under one lock per batch), and an accept
+/// loop for TCP with a loop per connection. Loops run on `BlockingWork` threads, never on the
+/// cooperative pool. A socket that cannot be bound is logged and shown as
+/// `statsd_listener_up{transport} 0`; the rest of mastiff runs on.
+public final class StatsdListenerService: Service, Sendable {
+    private let bridge: StatsdBridge
+    private let settings: StatsdListenerSettings
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let openDescriptors = Mutex<Set<Int32>>([])
+    /// Bound addresses (port 0 resolved), for tests and the startup log line.
+    public let boundAddresses = Mutex<[StatsdBridge.Transport: String]>([:])
+
+    public init(bridge: StatsdBridge, settings: StatsdListenerSettings, logger: Logger) {
+        self.bridge = bridge
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var loops: [@Sendable () -> Void] = []
+        if let address = settings.udp, let fd = open(.udp, { () throws(StatsdSocket.Failure) in try StatsdSocket.udp(address) }) {
+            loops.append { [self] in receiveDatagrams(fd, transport: .udp) }
+        }
+        if let path = settings.unixgram,
+           let fd = open(.unixgram, { () throws(StatsdSocket.Failure) in try StatsdSocket.bindUnixDatagram(path) }) {
+            loops.append { [self] in receiveDatagrams(fd, transport: .unixgram) }
+        }
+        if let address = settings.tcp, let fd = open(.tcp, { () throws(StatsdSocket.Failure) in try StatsdSocket.listenTCP(address) }) {
+            loops.append { [self] in acceptConnections(fd) }
+        }
+        guard !loops.isEmpty else {
+            try await gracefulShutdown()
+            return
+        }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for loop in loops {
+                    group.addTask { _ = try? await BlockingWork.run(loop) }
+                }
+            }
+        } onGracefulShutdown: { [self] in
+            stop()
+        }
+    }
+
+    /// Wakes every loop: `shutdown` makes a blocked `recvmmsg`, `accept` or `read` return.
+    public func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        openDescriptors.withLock { descriptors in
+            for fd in descriptors { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    /// Opens a socket with `make`, logging and reporting a failure instead of throwing.
+    private func open(_ transport: StatsdBridge.Transport, _ make: () throws(StatsdSocket.Failure) -> Int32) -> Int32? {
+        do {
+            let fd = try make()
+            if transport != .tcp { StatsdSocket.setReceiveBuffer(fd, bytes: settings.receiveBuffer) }
+            openDescriptors.withLock { _ = $0.insert(fd) }
+            let address = StatsdSocket.localAddress(fd) ?? settings.unixgram ?? "?"
+            boundAddresses.withLock { $0[transport] = address }
+            bridge.setListener(transport, up: true)
+            logger.info("statsd listening", metadata: ["statsd.transport": "\(transport.rawValue)", "statsd.address": "\(address)"])
+            return fd
+        } catch {
+            bridge.setListener(transport, up: false)
+            logger.error("statsd listener not started", metadata: ["statsd.transport": "\(transport.rawValue)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    private func closeDescriptor(_ fd: Int32) {
+        openDescriptors.withLock { _ = $0.remove(fd) }
+        close(fd)
+    }
+
+    private func receiveDatagrams(_ fd: Int32, transport: StatsdBridge.Transport) {
+        defer {
+            closeDescriptor(fd)
+            bridge.setListener(transport, up: false)
+        }
+        let batch = 32
+        // One slot per datagram; only the pages a datagram lands on become resident.
+        let slotSize = settings.maxPacketSize + 1
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: batch * slotSize, alignment: 16)
+        let vectors = UnsafeMutablePointer<iovec>.allocate(capacity: batch)
+        let headers = UnsafeMutablePointer<mastiff_mmsghdr>.allocate(capacity: batch)
+        defer {
+            buffer.deallocate()
+            vectors.deallocate()
+            headers.deallocate()
+        }
+        var result = StatsdLineParser.Result()
+        while !stopping.load(ordering: .relaxed) {
+            for index in 0..<batch {
+                vectors[index] = iovec(iov_base: buffer + index * slotSize, iov_len: slotSize)
+                headers[index] = mastiff_mmsghdr()
+                headers[index].msg_hdr.msg_iov = vectors + index
+                headers[index].msg_hdr.msg_iovlen = 1
+            }
+            let received = mastiff_recvmmsg(fd, headers, UInt32(batch), MASTIFF_MSG_WAITFORONE)
+            if received < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                if !stopping.load(ordering: .relaxed) {
+                    logger.error("statsd receive failed", metadata: ["statsd.transport": "\(transport.rawValue)", "error": "\(StatsdSocket.errorText())"])
+                }
+                return
+            }
+            if stopping.load(ordering: .relaxed) { return }
+            result.removeAll()
+            for index in 0..<Int(received) {
+                let length = Int(headers[index].msg_len)
+                // One byte more than the limit was offered: a datagram that filled it is too long.
+                if length > settings.maxPacketSize || headers[index].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 {
+                    result.errors.append(.tooLong)
+                    continue
+                }
+                StatsdLineParser.parse(packet: UnsafeRawBufferPointer(start: buffer + index * slotSize, count: length), into: &result)
+            }
+            bridge.ingest(result, packets: Int(received), transport: transport)
+        }
+    }
+
+    private func acceptConnections(_ fd: Int32) {
+        defer {
+            closeDescriptor(fd)
+            bridge.setListener(.tcp, up: false)
+        }
+        while !stopping.load(ordering: .relaxed) {
+            let connection = accept(fd, nil, nil)
+            if connection < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno == EMFILE || errno == ENFILE {
+                    // Out of descriptors: wait for some to close rather than spin.
+                    usleep(100_000)
+                    continue
+                }
+                return
+            }
+            guard !stopping.load(ordering: .relaxed), bridge.tcpConnection(opened: true, limit: settings.maxTCPConnections) else {
+                close(connection)
+                continue
+            }
+            openDescriptors.withLock { _ = $0.insert(connection) }
+            Task { [self] in
+                _ = try? await BlockingWork.run { [self] in
+                    serveConnection(connection)
+                }
+            }
+        }
+    }
+
+    /// Newline-delimited lines; a line longer than `maxPacketSize` is counted and skipped up to
+    /// its newline, and a partial line waits for the rest of its bytes.
+    private func serveConnection(_ fd: Int32) {
+        defer {
+            closeDescriptor(fd)
+            _ = bridge.tcpConnection(opened: false, limit: 0)
+        }
+        // Room for a line of the longest allowed length plus a full read after it.
+        let capacity = settings.maxPacketSize + 65_536
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        defer { buffer.deallocate() }
+        let bytes = buffer.assumingMemoryBound(to: UInt8.self)
+        // Invariant: the `filled` bytes kept at the front hold no newline.
+        var filled = 0
+        var discarding = false
+        var result = StatsdLineParser.Result()
+        while !stopping.load(ordering: .relaxed) {
+            let count = read(fd, buffer + filled, capacity - filled)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return }
+            let end = filled + count
+            result.removeAll()
+            var lastNewline = end - 1
+            while lastNewline >= filled, bytes[lastNewline] != 0x0A { lastNewline -= 1 }
+            if lastNewline >= filled {
+                var start = 0
+                if discarding {
+                    var firstNewline = filled
+                    while bytes[firstNewline] != 0x0A { firstNewline += 1 }
+                    start = firstNewline + 1
+                    discarding = false
+                }
+                if lastNewline + 1 > start {
+                    StatsdLineParser.parse(packet: UnsafeRawBufferPointer(start: buffer + start, count: lastNewline + 1 - start), into: &result)
+                }
+                filled = end - (lastNewline + 1)
+                if filled > 0 { buffer.copyMemory(from: buffer + lastNewline + 1, byteCount: filled) }
+            } else {
+                filled = end
+            }
+            if filled > settings.maxPacketSize {
+                if !discarding { result.errors.append(.tooLong) }
+                discarding = true
+                filled = 0
+            }
+            bridge.ingest(result, packets: 1, transport: .tcp)
+        }
+    }
+}
+
+/// Socket set-up for the listeners, with errors that name the address and the reason.
+enum StatsdSocket {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func errorText() -> String { String(cString: strerror(errno)) }
+
+    static func bindInet(_ address: ListenAddress, type: Int32) throws(Failure) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = type
+        hints.ai_flags = AI_PASSIVE
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(address.host, String(address.port), &hints, &list)
+        guard status == 0, let first = list else {
+            throw Failure(description: "\(address): cannot resolve: \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        let fd = socket(first.pointee.ai_family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "\(address): socket: \(errorText())") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let reason = errorText()
+            close(fd)
+            throw Failure(description: "\(address): bind: \(reason)")
+        }
+        return fd
+    }
+
+    static func udp(_ address: ListenAddress) throws(Failure) -> Int32 {
+        try bindInet(address, type: Int32(SOCK_DGRAM.rawValue))
+    }
+
+    static func listenTCP(_ address: ListenAddress) throws(Failure) -> Int32 {
+        let fd = try bindInet(address, type: Int32(SOCK_STREAM.rawValue))
+        guard listen(fd, 128) == 0 else {
+            let reason = errorText()
+            close(fd)
+            throw Failure(description: "\(address): listen: \(reason)")
+        }
+        return fd
+    }
+
+    /// Binds a Unix datagram socket at `path`, replacing a stale socket left by a previous run
+    /// (never a regular file), writable by every local user like the UDP port on loopback.
+    static func bindUnixDatagram(_ path: String) throws(Failure) -> Int32 {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else { throw Failure(description: "\(path): path longer than \(capacity - 1) bytes") }
+        var status = stat()
+        if lstat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFSOCK else { throw Failure(description: "\(path): exists and is not a socket") }
+            unlink(path)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "\(path): socket: \(errorText())") }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else {
+            let reason = errorText()
+            close(fd)
+            throw Failure(description: "\(path): bind: \(reason)")
+        }
+        chmod(path, 0o666)
+        return fd
+    }
+
+    /// Asks for a large receive buffer: SO_RCVBUFFORCE passes net.core.rmem_max when mastiff
+    /// has CAP_NET_ADMIN, else SO_RCVBUF gets what the limit allows.
+    static func setReceiveBuffer(_ fd: Int32, bytes: Int) {
+        var size = Int32(clamping: bytes)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// `host:port` actually bound (port 0 becomes the kernel's choice); nil for Unix sockets.
+    static func localAddress(_ fd: Int32) -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard status == 0 else { return nil }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        guard storage.ss_family == sa_family_t(AF_INET) || storage.ss_family == sa_family_t(AF_INET6) else { return nil }
+        let named = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard named == 0 else { return nil }
+        let hostText = String(cString: host)
+        let serviceText = String(cString: service)
+        return hostText.contains(":") ? "[\(hostText)]:\(serviceText)" : "\(hostText):\(serviceText)"
+    }
+}
