@@ -1,6 +1,7 @@
 import Logging
 import MastiffCollectors
 import MastiffCore
+import MastiffStatsd
 import Synchronization
 
 /// The running agent: the current configuration, the collectors built from it, and the agent's
@@ -22,8 +23,11 @@ final class Agent: Sendable {
     private let reloadStatus = Mutex<(successful: Bool, lastSuccess: Double)>((true, 0))
     private let startTime: Double
     private let clock: any WallClock
+    /// The statsd series and counters; kept across reloads (a reload swaps only its mapping).
+    /// nil when statsd is disabled at start.
+    let statsdBridge: StatsdBridge?
 
-    init(config: MastiffConfig, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
+    init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
          clock: any WallClock = SystemWallClock()) {
         self.source = source
         self.logger = logger
@@ -35,6 +39,14 @@ final class Agent: Sendable {
         let processState = ProcessCollectorState()
         self.processState = processState
         runtime = Mutex(Self.makeRuntime(config, procRoot: procRoot, processState: processState, logger: logger))
+        statsdBridge = config.statsd.enabled ? StatsdBridge(settings: config.statsd, mapping: statsdMapping, clock: clock) : nil
+    }
+
+    /// The configuration and the statsd mapping it names, both validated; what start-up,
+    /// `check-config` and SIGHUP read.
+    static func loadConfiguration(_ source: ConfigLoader.Source) throws(ConfigError) -> (MastiffConfig, StatsdMapping) {
+        let config = try ConfigLoader.load(source)
+        return (config, try StatsdMapping.load(config.statsd))
     }
 
     var config: MastiffConfig { runtime.withLock { $0.config } }
@@ -74,8 +86,9 @@ final class Agent: Sendable {
     @discardableResult
     func reload() -> Bool {
         let newConfig: MastiffConfig
+        let newMapping: StatsdMapping
         do {
-            newConfig = try ConfigLoader.load(source)
+            (newConfig, newMapping) = try Self.loadConfiguration(source)
         } catch {
             reloadStatus.withLock { $0.successful = false }
             logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
@@ -86,6 +99,11 @@ final class Agent: Sendable {
             logger.warning("listen address changed; it takes effect after a restart",
                            metadata: ["http.address": "\(old.listen)", "http.new_address": "\(newConfig.listen)"])
         }
+        if newConfig.statsd.enabled != old.statsd.enabled || StatsdListenerSettings(newConfig.statsd) != StatsdListenerSettings(old.statsd)
+            || newConfig.statsd.maxSeries != old.statsd.maxSeries || newConfig.statsd.unmapped != old.statsd.unmapped {
+            logger.warning("statsd listeners, max_series and unmapped take effect after a restart; the new mapping is in use")
+        }
+        statsdBridge?.replaceMapping(newMapping, cacheCapacity: newConfig.statsd.mappingCacheSize)
         let built = Self.makeRuntime(newConfig, procRoot: procRoot, processState: processState, logger: logger)
         runtime.withLock { $0 = built }
         let now = clock.now()
@@ -99,6 +117,12 @@ final class Agent: Sendable {
         let (collectors, runner) = runtime.withLock { ($0.collectors, $0.runner) }
         var families = await runner.collect(collectors)
         families.append(contentsOf: selfMetrics())
+        if let statsdBridge {
+            // A statsd family may not shadow one of mastiff's own: two families of one name would
+            // make the whole exposition invalid.
+            let taken = Set(families.map(\.name))
+            families.append(contentsOf: statsdBridge.families().filter { !taken.contains($0.name) })
+        }
         return families
     }
 

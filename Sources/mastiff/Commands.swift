@@ -1,6 +1,7 @@
 import Logging
 import MastiffCore
 import MastiffServer
+import MastiffStatsd
 import NIOPosix
 import ServiceLifecycle
 
@@ -12,8 +13,8 @@ struct Commands {
 
     /// `mastiff run`: the composition root. One ServiceGroup; SIGTERM and SIGINT stop it.
     func run() async -> Int32 {
-        guard let config = loadConfig(), let logger = bootstrapLogging(config.log) else { return 1 }
-        let agent = Agent(config: config, source: source, logger: logger, procRoot: arguments.procRoot)
+        guard let (config, mapping) = loadConfig(), let logger = bootstrapLogging(config.log) else { return 1 }
+        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot)
         logger.info("starting", metadata: ["config.source": "\(source)", "version": "\(MastiffVersion.current)"])
         // One event-loop thread is plenty for a handful of scrapes a minute, and each thread costs
         // resident memory on a 1 GB host.
@@ -23,11 +24,15 @@ struct Commands {
             endpoints: HTTPEndpoints(metrics: { await agent.scrape() }),
             logger: logger,
             eventLoopGroup: eventLoopGroup)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server),
+            .init(service: ReloadOnHangupService(agent: agent)),
+        ]
+        if let bridge = agent.statsdBridge {
+            services.append(.init(service: StatsdListenerService(bridge: bridge, settings: StatsdListenerSettings(config.statsd), logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: server),
-                .init(service: ReloadOnHangupService(agent: agent)),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         var status: Int32 = 0
@@ -44,28 +49,35 @@ struct Commands {
 
     /// `mastiff check-config`: 0 when valid, 1 with the located error otherwise.
     func checkConfig() -> Int32 {
-        guard let config = loadConfig() else { return 1 }
+        guard let (config, mapping) = loadConfig() else { return 1 }
         let processes = config.collectors.processes
         print("\(source): configuration is valid")
         print("  listen: \(config.listen)")
         print("  collectors: timeout \(DurationParser.format(config.collectors.timeout)); system \(config.collectors.system.enabled ? "on" : "off"); processes \(processes.enabled ? "on" : "off") (pss \(processes.pss ? "on" : "off"), groups: \(processes.effectiveGroups.map(\.name).joined(separator: ", ")))")
+        let statsd = config.statsd
+        if statsd.enabled {
+            let listeners = [statsd.udp.map { "udp \($0)" }, statsd.tcp.map { "tcp \($0)" }, statsd.unixgram.map { "unixgram \($0)" }].compactMap { $0 }
+            print("  statsd: \(listeners.isEmpty ? "no listener" : listeners.joined(separator: ", ")); mapping \(statsd.mappingFile ?? "built-in Mastodon (namespace \(statsd.mastodonNamespace))") with \(mapping.rules.count) rules; max_series \(statsd.maxSeries)")
+        } else {
+            print("  statsd: off")
+        }
         return 0
     }
 
     /// `mastiff collect --once`: one exposition on stdout; problems on stderr.
     func collect() async -> Int32 {
-        guard let config = loadConfig() else { return 1 }
+        guard let (config, mapping) = loadConfig() else { return 1 }
         var logSettings = config.log
         if arguments.logLevel == nil { logSettings.level = .warning }
         guard let logger = bootstrapLogging(logSettings) else { return 1 }
-        let agent = Agent(config: config, source: source, logger: logger, procRoot: arguments.procRoot)
+        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot)
         print(await agent.scrape(), terminator: "")
         return 0
     }
 
-    private func loadConfig() -> MastiffConfig? {
+    private func loadConfig() -> (MastiffConfig, StatsdMapping)? {
         do {
-            return try ConfigLoader.load(source)
+            return try Agent.loadConfiguration(source)
         } catch {
             StderrLogHandler.writeToStderr("mastiff: \(error)\n")
             return nil
