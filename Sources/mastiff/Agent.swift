@@ -73,6 +73,9 @@ final class Agent: Sendable {
         if settings.redis.enabled {
             collectors.append(RedisCollector(url: settings.redis.url, collectorTimeout: settings.timeout))
         }
+        if !settings.mastodonEndpoints.isEmpty {
+            collectors.append(MastodonEndpointsCollector(endpoints: settings.mastodonEndpoints, collectorTimeout: settings.timeout))
+        }
         if settings.sidekiq.enabled {
             collectors.append(SidekiqCollector(url: settings.sidekiq.redisURL ?? settings.redis.url, namespace: settings.sidekiq.namespace,
                                                collectorTimeout: settings.timeout))
@@ -117,13 +120,11 @@ final class Agent: Sendable {
         let (collectors, runner) = runtime.withLock { ($0.collectors, $0.runner) }
         var families = await runner.collect(collectors)
         families.append(contentsOf: selfMetrics())
-        if let statsdBridge {
-            // A statsd family may not shadow one of mastiff's own: two families of one name would
-            // make the whole exposition invalid.
-            let taken = Set(families.map(\.name))
-            families.append(contentsOf: statsdBridge.families().filter { !taken.contains($0.name) })
-        }
-        return families
+        if let statsdBridge { families.append(contentsOf: statsdBridge.families()) }
+        // Two families of one name would make the whole exposition invalid: statsd names and
+        // Mastodon's endpoints are chosen elsewhere, so the first family of a name wins.
+        var seen = Set<String>()
+        return families.filter { seen.insert($0.name).inserted }
     }
 
     func scrape() async -> String {
