@@ -10,7 +10,8 @@ packages=(
   pgbouncer ruby-sidekiq                                                           # tests: PgBouncer, real Sidekiq
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(prometheus-node-exporter prometheus-process-exporter prometheus-postgres-exporter prometheus-redis-exporter)
+  packages+=(prometheus-node-exporter prometheus-process-exporter prometheus-postgres-exporter prometheus-redis-exporter
+             gcc)
 fi
 
 missing=()
@@ -26,6 +27,14 @@ if ((${#missing[@]})); then
   # instances on free ports, so the packaged ones are not needed (and there may be no systemd).
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Real statsd clients for the statsd tests: Etsy-style (statsd) and DogStatsD (datadog), from PyPI.
+python_packages=(statsd==4.0.1 datadog==0.56.0)
+if ! python3 -c "import statsd, datadog" 2>/dev/null; then
+  echo "setup: installing ${python_packages[*]} (pip)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
 fi
 
 # The packaged servers are not used: stop them if a package script started them, so they

@@ -124,18 +124,69 @@ public enum StatsdLineParser {
             return
         }
         var tags = nameTags
-        // DogStatsD tags come after the type and apply to every sample of the line.
+        // DogStatsD lines carry fields after the type (`|#tags`, `|c:container`, `|T<time>`,
+        // `|e:…`): their values are packed (`1:2:3|d`) and the fields apply to all of them.
         var samplesEnd = line.count
-        if let hash = find(line, from: colon + 1, to: line.count, UInt8(ascii: "|"), UInt8(ascii: "#")) {
-            guard parseTags(line, from: hash + 2, to: line.count, separator: UInt8(ascii: ":"), into: &tags) else {
-                result.errors.append(.malformedTag)
-                return
+        if let firstBar = find(line, from: colon + 1, to: line.count, UInt8(ascii: "|")), hasDogStatsDField(line, after: firstBar) {
+            var fieldStart = firstBar + 1
+            var typeEnd = line.count
+            var rateField: (Int, Int)?
+            var index = 0
+            while fieldStart <= line.count {
+                let fieldEnd = find(line, from: fieldStart, to: line.count, UInt8(ascii: "|")) ?? line.count
+                defer {
+                    fieldStart = fieldEnd + 1
+                    index += 1
+                }
+                if index == 0 {
+                    typeEnd = fieldEnd
+                    continue
+                }
+                guard fieldEnd > fieldStart else { continue }
+                switch line[fieldStart] {
+                case UInt8(ascii: "#"):
+                    guard parseTags(line, from: fieldStart + 1, to: fieldEnd, separator: UInt8(ascii: ":"), into: &tags) else {
+                        result.errors.append(.malformedTag)
+                        return
+                    }
+                case UInt8(ascii: "@"): rateField = (fieldStart, fieldEnd)
+                case UInt8(ascii: "c"), UInt8(ascii: "T"), UInt8(ascii: "e"): break  // origin and timestamp: not used
+                default:
+                    result.errors.append(.malformedLine)
+                    return
+                }
             }
-            samplesEnd = hash
+            // Rebuild the classic form `values|type[|@rate]` in the parser's own terms.
+            samplesEnd = rateField?.1 ?? typeEnd
+            if let rateField, rateField.0 != typeEnd + 1 {
+                // The rate is not right after the type: parse values with the type alone, then
+                // apply the rate by hand.
+                return parseSamples(line, from: colon + 1, to: typeEnd, name: name, tags: tags, rate: (rateField.0, rateField.1), into: &result)
+            }
         }
-        // `1|c:2|c` — several samples; `1:2:3|d` — packed values of one type.
+        parseSamples(line, from: colon + 1, to: samplesEnd, name: name, tags: tags, rate: nil, into: &result)
+    }
+
+    /// Whether a `|` field after `firstBar` is a DogStatsD extension rather than a sample rate.
+    private static func hasDogStatsDField(_ line: UnsafeBufferPointer<UInt8>, after firstBar: Int) -> Bool {
+        var index = firstBar + 1
+        while index + 1 < line.count {
+            if line[index] == UInt8(ascii: "|") {
+                let next = line[index + 1]
+                if next == UInt8(ascii: "#") || next == UInt8(ascii: "T") { return true }
+                if (next == UInt8(ascii: "c") || next == UInt8(ascii: "e")), index + 2 < line.count, line[index + 2] == UInt8(ascii: ":") { return true }
+            }
+            index += 1
+        }
+        return false
+    }
+
+    /// `1|c:2|c` (several samples) or `1:2:3|d` (packed values of one type) between `start` and
+    /// `end`; `rate` is a `@rate` field found elsewhere on a DogStatsD line.
+    private static func parseSamples(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to samplesEnd: Int, name: String, tags: [Label],
+                                     rate externalRate: (Int, Int)?, into result: inout Result) {
         var pendingValues: [(Int, Int)] = []
-        var pieceStart = colon + 1
+        var pieceStart = start
         while pieceStart <= samplesEnd {
             var pieceEnd = pieceStart
             while pieceEnd < samplesEnd, line[pieceEnd] != UInt8(ascii: ":") { pieceEnd += 1 }
@@ -151,7 +202,13 @@ public enum StatsdLineParser {
             let typeStart = bar + 1
             let typeEnd = find(line, from: typeStart, to: pieceEnd, UInt8(ascii: "|")) ?? pieceEnd
             var rate = 1.0
-            if typeEnd < pieceEnd {
+            if let (rateStart, rateEnd) = externalRate {
+                guard line[rateStart] == UInt8(ascii: "@"), let parsed = parseNumber(line, from: rateStart + 1, to: rateEnd), parsed > 0, parsed <= 1 else {
+                    result.errors.append(.badSampleRate)
+                    continue
+                }
+                rate = parsed
+            } else if typeEnd < pieceEnd {
                 let rateStart = typeEnd + 1
                 guard find(line, from: rateStart, to: pieceEnd, UInt8(ascii: "|")) == nil else {
                     result.errors.append(.malformedLine)

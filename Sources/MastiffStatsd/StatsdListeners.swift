@@ -252,8 +252,12 @@ enum StatsdSocket {
         defer { freeaddrinfo(list) }
         let fd = socket(first.pointee.ai_family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "\(address): socket: \(errorText())") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if type == Int32(SOCK_STREAM.rawValue) {
+            // TCP only: on a datagram socket SO_REUSEADDR would let two daemons share a port,
+            // each silently getting part of the traffic.
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let reason = errorText()
             close(fd)

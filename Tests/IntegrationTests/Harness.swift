@@ -83,6 +83,15 @@ enum Harness {
     /// that a child exited from a descriptor the child inherits, and servers the child starts keep
     /// that descriptor open, so waitUntilExit would never return. Output goes to `log`.
     static func runLeavingServers(_ executable: String, _ arguments: [String], log: String) throws -> Int32 {
+        let pid = try spawn(executable, arguments, log: log)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        // WEXITSTATUS, which Swift does not import.
+        return (status >> 8) & 0xFF
+    }
+
+    /// Starts `executable` with output to `log` and a clean signal mask, without waiting.
+    static func spawn(_ executable: String, _ arguments: [String], log: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -106,10 +115,7 @@ enum Harness {
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard spawned == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        // WEXITSTATUS, which Swift does not import.
-        return (status >> 8) & 0xFF
+        return pid
     }
 
     static func which(_ tool: String) throws -> String {
@@ -167,7 +173,7 @@ final class RunningMastiff {
     /// Waits for the "listening" line and reads the bound port from it.
     private func waitForPort() throws -> Int {
         for _ in 0..<300 {
-            if let line = log.split(separator: "\n").first(where: { $0.contains(" listening ") }),
+            if let line = log.split(separator: "\n").first(where: { $0.contains(" listening ") && $0.contains("http.address=") }),
                let address = line.split(separator: " ").first(where: { $0.hasPrefix("http.address=") }),
                let port = Int(address.split(separator: ":").last ?? "") {
                 return port

@@ -31,6 +31,18 @@ import Testing
         #expect(events(line) == [StatsdEvent(name: "foo", kind: .counter(100), tags: [Label("tag1", "bar"), Label("tag2", "baz")])])
     }
 
+    /// DogStatsD 1.2/1.3 fields (container ID, timestamp) are skipped; the rate may come before
+    /// or after the tags.
+    @Test(arguments: [
+        "foo:1|c|@0.5|#a:b",
+        "foo:1|c|#a:b|@0.5",
+        "foo:1|c|@0.5|#a:b|c:3f1e2d|T1700000000",
+        "foo:1|c|c:3f1e2d|#a:b|@0.5",
+    ])
+    func dogStatsDExtensionFields(line: String) {
+        #expect(events(line) == [StatsdEvent(name: "foo", kind: .counter(2), tags: [Label("a", "b")])])
+    }
+
     @Test func signalFXTagsInTheMiddleOfTheName() {
         #expect(events("foo[tag1=bar].test:1|c") == [StatsdEvent(name: "foo.test", kind: .counter(1), tags: [Label("tag1", "bar")])])
     }

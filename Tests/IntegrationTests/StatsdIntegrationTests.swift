@@ -1,0 +1,173 @@
+import Foundation
+import MastiffClients
+import MastiffCore
+import Testing
+
+/// The statsd bridge as applications use it: real client libraries (PyPI's statsd and datadog)
+/// send to a running mastiff over UDP, TCP and a Unix datagram socket; /metrics is read back
+/// and linted with promtool.
+@Suite(.serialized) struct StatsdIntegrationTests {
+    static let clients = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/statsd/clients.py"
+    static let endpointFixtures = Harness.packageRoot + "/Tests/MastiffCollectorsTests/Fixtures/mastodon-endpoints"
+
+    /// A mastiff with statsd on ephemeral ports and the data-source collectors off.
+    static func start(_ extra: String = "", udp: String = "127.0.0.1:0", unixgram: String? = nil) throws -> (RunningMastiff, udp: Int, tcp: Int) {
+        let config = try Harness.writeConfig("""
+            listen: 127.0.0.1:0
+            collectors:
+              postgres: {enabled: false}
+              redis: {enabled: false}
+              sidekiq: {enabled: false}
+            statsd:
+              udp: \(udp)
+              tcp: 127.0.0.1:0
+              unixgram: "\(unixgram ?? "")"
+            \(extra)
+            """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        return (mastiff, (try? statsdPort(mastiff, "udp")) ?? 0, try statsdPort(mastiff, "tcp"))
+    }
+
+    static func statsdPort(_ mastiff: RunningMastiff, _ transport: String) throws -> Int {
+        for line in mastiff.log.split(separator: "\n") where line.contains("statsd.transport=\(transport)") && line.contains("statsd listening") {
+            if let address = line.split(separator: " ").first(where: { $0.hasPrefix("statsd.address=") }),
+               let port = Int(address.split(separator: ":").last ?? "") {
+                return port
+            }
+        }
+        throw HarnessError("no statsd \(transport) listener in the log:\n\(mastiff.log)")
+    }
+
+    static func metrics(_ mastiff: RunningMastiff) async throws -> String {
+        let response = try await CurlHTTPClient().get(mastiff.baseURL + "/metrics")
+        #expect(response.status == 200)
+        return response.text
+    }
+
+    /// Waits until `series` reaches `value` (datagrams are applied asynchronously).
+    static func waitFor(_ mastiff: RunningMastiff, _ series: String, _ value: Double) async throws -> String {
+        var text = ""
+        do {
+            try await waitUntil {
+                text = (try? Harness.run(try Harness.which("curl"), ["-s", mastiff.baseURL + "/metrics"]).stdout) ?? ""
+                return sampleValue(text, series) == value
+            }
+        } catch {
+            Issue.record("\(series) never reached \(value); last value \(String(describing: sampleValue(text, series)))")
+        }
+        return text
+    }
+
+    @Test func etsyStatsdClientWithMastodonNamesOverUDPAndTCP() async throws {
+        let (mastiff, udp, tcp) = try Self.start()
+        let sent = try Harness.run("/usr/bin/env", ["python3", Self.clients, "etsy", "127.0.0.1", "\(udp)", "\(tcp)"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let text = try await Self.waitFor(mastiff, #"mastodon_sidekiq_job_duration_seconds_count{worker="LinkCrawlWorker"}"#, 1)
+        let expected: [(String, Double)] = [
+            (#"mastodon_web_request_duration_seconds_sum{action="create",controller="Api.V1.StatusesController",format="json"}"#, 0.1825),
+            (#"mastodon_web_db_duration_seconds_count{action="create",controller="Api.V1.StatusesController",format="json"}"#, 1),
+            (#"mastodon_web_requests_total{action="create",controller="Api.V1.StatusesController",format="json",status="200"}"#, 1),
+            (#"mastodon_web_requests_total{action="index",controller="HomeController",format="html",status="302"}"#, 5),
+            (#"mastodon_db_query_duration_seconds_count{operation="select",table="statuses"}"#, 1),
+            (#"mastodon_sidekiq_jobs_total{outcome="success",worker="ActivityPub::DeliveryWorker"}"#, 3),
+            (#"mastodon_sidekiq_jobs_total{outcome="failure",worker="LinkCrawlWorker"}"#, 1),
+            (#"mastodon_sidekiq_queue_enqueued_jobs{queue="push"}"#, 15),
+            (#"statsd_events_unmapped_total"#, 0),
+            (#"statsd_listener_up{transport="tcp"}"#, 1),
+            (#"statsd_listener_up{transport="udp"}"#, 1),
+        ]
+        for (series, value) in expected {
+            #expect(sampleValue(text, series) == value, "\(series)")
+        }
+        #expect((sampleValue(text, #"statsd_packets_total{transport="udp"}"#) ?? 0) >= 7)
+        #expect(try Harness.promtoolProblems(text) == "")
+    }
+
+    @Test func dogStatsDClientWithTagsOverUDPAndUnixSocket() async throws {
+        let socket = try Harness.temporaryDirectory().appendingPathComponent("statsd.sock").path
+        let (mastiff, udp, _) = try Self.start(unixgram: socket)
+        let sent = try Harness.run("/usr/bin/env", ["python3", Self.clients, "dogstatsd", "127.0.0.1", "\(udp)", socket])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let text = try await Self.waitFor(mastiff, #"statsd_conflicts_total{kind="labels"}"#, 1)
+        let expected: [(String, Double)] = [
+            (#"shop_orders_total{region="eu",tier="gold"}"#, 2),
+            (#"shop_orders_total{region="us",tier="basic"}"#, 1),
+            (#"shop_queue{region="eu"}"#, 7),
+            (#"shop_payload_sum{region="eu"}"#, 512),
+            (#"shop_latency_sum"#, 0.25),
+            (#"shop_render_sum"#, 0.04),
+            (#"statsd_listener_up{transport="unixgram"}"#, 1),
+        ]
+        for (series, value) in expected {
+            #expect(sampleValue(text, series) == value, "\(series)")
+        }
+        #expect(try Harness.promtoolProblems(text) == "")
+    }
+
+    @Test func sighupReloadsTheMappingAndABadMappingKeepsTheOldOne() async throws {
+        let directory = try Harness.temporaryDirectory()
+        let mapping = directory.appendingPathComponent("mapping.yml").path
+        try "mappings:\n- match: app.*.hits\n  name: app_hits_total\n  labels: {page: \"$1\"}\n".write(toFile: mapping, atomically: true, encoding: .utf8)
+        let (mastiff, udp, _) = try Self.start("  mapping: \(mapping)")
+        let sender = try StatsdSender(port: udp)
+        sender.send("app.home.hits:1|c")
+        _ = try await Self.waitFor(mastiff, #"app_hits_total{page="home"}"#, 1)
+
+        try "mappings:\n- match: app.*.hits\n  name: site_hits_total\n  labels: {page: \"$1\"}\n".write(toFile: mapping, atomically: true, encoding: .utf8)
+        mastiff.signal(SIGHUP)
+        try await waitUntil { mastiff.log.contains("configuration reloaded") }
+        sender.send("app.home.hits:1|c")
+        _ = try await Self.waitFor(mastiff, #"site_hits_total{page="home"}"#, 1)
+
+        try "mappings:\n- match: '(app'\n  match_type: regex\n  name: broken\n".write(toFile: mapping, atomically: true, encoding: .utf8)
+        mastiff.signal(SIGHUP)
+        try await waitUntil { mastiff.log.contains("configuration reload failed") }
+        #expect(mastiff.log.contains("\(mapping):2:10: mappings[0].match: invalid regex '(app'"))
+        sender.send("app.home.hits:1|c")
+        let text = try await Self.waitFor(mastiff, #"site_hits_total{page="home"}"#, 2)
+        #expect(text.contains("mastiff_config_last_reload_successful 0\n"))
+    }
+
+    @Test func aBusyPortIsReportedAndMastiffRunsOn() async throws {
+        let holder = try StatsdSender(port: 0, bindLocally: true)
+        let (mastiff, _, _) = try Self.start(udp: "127.0.0.1:\(holder.localPort)")
+        let text = try await Self.metrics(mastiff)
+        #expect(sampleValue(text, #"statsd_listener_up{transport="udp"}"#) == 0)
+        #expect(sampleValue(text, #"statsd_listener_up{transport="tcp"}"#) == 1)
+        #expect(mastiff.log.contains("statsd listener not started"))
+        #expect(mastiff.log.contains("127.0.0.1:\(holder.localPort): bind: Address already in use"))
+    }
+
+    @Test func mastodonEndpointsAreReexposedAndAFailingOneIsReported() async throws {
+        let server = try HTTPFixtureServer(directory: Self.endpointFixtures)
+        let config = try Harness.writeConfig("""
+            listen: 127.0.0.1:0
+            collectors:
+              postgres: {enabled: false}
+              redis: {enabled: false}
+              sidekiq: {enabled: false}
+              mastodon_endpoints:
+                - {name: streaming, url: "http://127.0.0.1:\(server.port)/streaming-4.3.prom"}
+                - {name: web, url: "http://127.0.0.1:\(server.port)/prometheus-exporter-web.prom"}
+                - {name: gone, url: "http://127.0.0.1:9/metrics"}
+                - {name: missing, url: "http://127.0.0.1:\(server.port)/no-such-file"}
+            statsd: {enabled: false}
+            """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        let text = try await Self.metrics(mastiff)
+        for (series, value) in [
+            (#"mastiff_target_up{target="streaming"}"#, 1.0),
+            (#"mastiff_target_up{target="web"}"#, 1),
+            (#"mastiff_target_up{target="gone"}"#, 0),
+            (#"mastiff_target_up{target="missing"}"#, 0),
+            (#"mastodon_streaming_connected_clients{source="streaming",type="websocket"}"#, 17),
+            (#"mastodon_ruby_http_requests_total{source="web",controller="api/v1/statuses",action="create",status="200"}"#, 37),
+            (#"mastiff_collector_success{collector="mastodon_endpoints"}"#, 1),
+            (#"mastiff_collector_errors_total{collector="mastodon_endpoints",reason="unreachable"}"#, 1),
+            (#"mastiff_collector_errors_total{collector="mastodon_endpoints",reason="http_status"}"#, 1),
+        ] {
+            #expect(sampleValue(text, series) == value, "\(series)")
+        }
+        #expect(try Harness.promtoolProblems(text) == "")
+    }
+}
