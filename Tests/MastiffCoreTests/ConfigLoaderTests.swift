@@ -66,6 +66,12 @@ import Testing
         ("collectors:\n  timeout: 5s\n  timeout: 6s\n", "bad.yml:3:3: collectors.timeout: duplicate key 'timeout'"),
         ("state_dir: var/lib\n", "bad.yml:1:12: state_dir: must be an absolute path"),
         ("listen: [unclosed\n", "bad.yml:2:1: YAML syntax error"),
+        ("statsd: {udp: 8125}\n", "bad.yml:1:15: statsd.udp: '8125' is not a listen address"),
+        ("statsd: {unmapped: keep}\n", "bad.yml:1:20: statsd.unmapped: unknown value 'keep' (escape, escape_exact, drop)"),
+        ("statsd: {mapping: mapping.yml}\n", "bad.yml:1:19: statsd.mapping: must be an absolute path"),
+        ("statsd: {mastodon_namespace: 'Mastodon production'}\n", "bad.yml:1:30: statsd.mastodon_namespace: 'Mastodon production' is not a statsd namespace"),
+        ("statsd: {max_packet_size: 10GiB}\n", "bad.yml:1:27: statsd.max_packet_size: must be from 512 bytes to 1MiB"),
+        ("collectors:\n  mastodon_endpoints: [{name: s, url: 'localhost:4000'}]\n", "bad.yml:2:39: collectors.mastodon_endpoints[0].url: 'localhost:4000' is not an http:// or https:// URL"),
     ])
     func badInputIsLocated(text: String, expectedPrefix: String) {
         #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, file: "bad.yml") }
@@ -74,6 +80,13 @@ import Testing
         } catch {
             #expect(error.description.hasPrefix(expectedPrefix), "got: \(error.description)")
         }
+    }
+
+    @Test func statsdListenersCanBeTurnedOff() throws {
+        let config = try ConfigLoader.parse("statsd: {udp: '', tcp: '127.0.0.1:9125', unixgram: /run/mastiff/statsd.sock}\n", file: "x.yml")
+        #expect(config.statsd.udp == nil)
+        #expect(config.statsd.tcp == ListenAddress(host: "127.0.0.1", port: 9125))
+        #expect(config.statsd.unixgram == "/run/mastiff/statsd.sock")
     }
 
     @Test func missingFileIsAClearError() {
