@@ -84,6 +84,13 @@ let package = Package(
             ]
         ),
 
+        // CPU per statsd line inside mastiff (bench/statsd.sh runs it in release mode).
+        .executableTarget(
+            name: "statsd-pipeline-bench",
+            dependencies: ["MastiffStatsd", "MastiffCore"],
+            path: "bench/StatsdPipelineBench"
+        ),
+
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore"]),
         .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore"]),
         .testTarget(

@@ -24,8 +24,8 @@ public final class StatsdBridge: Sendable {
 
     public init(mapping: StatsdMapping, maxSeries: Int, unmapped: UnmappedNames, cacheCapacity: Int = 10_000,
                 clock: any WallClock = SystemWallClock()) {
-        let store = StatsdSeriesStore(mapper: StatsdMapper(mapping: mapping, cacheCapacity: cacheCapacity), maxSeries: maxSeries,
-                                      unmapped: unmapped)
+        let store = StatsdSeriesStore(mapper: StatsdMapper(mapping: mapping), maxSeries: maxSeries, unmapped: unmapped,
+                                      cacheCapacity: cacheCapacity)
         state = Mutex(State(store: store))
         self.clock = clock
     }
@@ -46,8 +46,9 @@ public final class StatsdBridge: Sendable {
     }
 
     /// A reloaded mapping: series already exposed stay, new events follow the new rules.
-    public func replaceMapping(_ mapping: StatsdMapping, cacheCapacity: Int = 10_000) {
-        state.withLock { $0.store.replaceMapper(StatsdMapper(mapping: mapping, cacheCapacity: cacheCapacity)) }
+    public func replaceMapping(_ mapping: StatsdMapping) {
+        let mapper = StatsdMapper(mapping: mapping)
+        state.withLock { $0.store.replaceMapper(mapper) }
     }
 
     public func setListener(_ transport: Transport, up: Bool) {
@@ -97,7 +98,7 @@ public final class StatsdBridge: Sendable {
             counter("statsd_parse_errors_total", "Lines or values rejected by the parser, by reason.", "reason",
                     StatsdParseError.allCases.map { ($0.rawValue, state.parseErrors[$0] ?? 0) }),
             counter("statsd_events_total", "Events applied to a series, by statsd metric type.", "type",
-                    StatsdMetricType.allCases.map { ($0.rawValue, statistics.events[$0.rawValue] ?? 0) }),
+                    StatsdMetricType.allCases.map { ($0.rawValue, statistics.events($0)) }),
             MetricFamily(name: "statsd_events_unmapped_total", help: "Events whose name no mapping rule matched.", type: .counter,
                          samples: [Sample(labels: [], value: Double(statistics.unmapped))]),
             counter("statsd_events_dropped_total",
@@ -108,9 +109,9 @@ public final class StatsdBridge: Sendable {
                     "Events refused because their family exists with another type or label names, or the name is taken.", "kind",
                     ["type", "labels", "name"].map { ($0, statistics.conflicts[$0] ?? 0) }),
             MetricFamily(name: "statsd_mapping_cache_hits_total", help: "Mapping lookups answered from the cache.", type: .counter,
-                         samples: [Sample(labels: [], value: Double(store.mapper.cacheHits))]),
+                         samples: [Sample(labels: [], value: Double(statistics.cacheHits))]),
             MetricFamily(name: "statsd_mapping_cache_misses_total", help: "Mapping lookups that ran the rules.", type: .counter,
-                         samples: [Sample(labels: [], value: Double(store.mapper.cacheMisses))]),
+                         samples: [Sample(labels: [], value: Double(statistics.cacheMisses))]),
             MetricFamily(name: "statsd_mapping_rules", help: "Rules in the loaded mapping.", type: .gauge,
                          samples: [Sample(labels: [], value: Double(store.mapper.mapping.rules.count))]),
             MetricFamily(name: "statsd_series", help: "Live statsd series.", type: .gauge,

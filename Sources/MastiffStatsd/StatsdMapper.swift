@@ -11,51 +11,21 @@ public enum MappingOutcome: Sendable, Equatable {
 }
 
 /// Applies a mapping file in statsd_exporter's order: every glob rule first (the first in file
-/// order that matches wins), then the regex rules in file order. Outcomes are cached per name
-/// and type, so steady traffic costs one dictionary lookup per event.
-///
-/// Not thread-safe: the series store owns it and calls it under its lock.
-public final class StatsdMapper {
+/// order that matches wins), then the regex rules in file order. Pure and immutable; the series
+/// store caches what each name resolves to.
+public final class StatsdMapper: Sendable {
     public let mapping: StatsdMapping
     private let globRules: [(index: Int, fields: [String?])]
-    private struct CacheKey: Hashable {
-        var name: String
-        var type: StatsdMetricType
-    }
-    private var cache: [CacheKey: MappingOutcome] = [:]
-    private let cacheCapacity: Int
-    public private(set) var cacheHits = 0
-    public private(set) var cacheMisses = 0
 
-    public init(mapping: StatsdMapping, cacheCapacity: Int = 10_000) {
+    public init(mapping: StatsdMapping) {
         self.mapping = mapping
-        self.cacheCapacity = cacheCapacity
         globRules = mapping.rules.enumerated().compactMap { index, rule in
             if case .glob(let fields) = rule.matcher { return (index, fields) }
             return nil
         }
     }
 
-    public var cacheCount: Int { cache.count }
-
-    public func map(_ name: String, type: StatsdMetricType) -> MappingOutcome {
-        let key = CacheKey(name: name, type: type)
-        if let cached = cache[key] {
-            cacheHits += 1
-            return cached
-        }
-        cacheMisses += 1
-        let outcome = resolve(name, type: type)
-        if cacheCapacity > 0 {
-            // Full: evict one entry (whichever the table yields first), so a flood of unique
-            // names keeps the cache bounded without flushing the names that repeat.
-            if cache.count >= cacheCapacity { cache.remove(at: cache.startIndex) }
-            cache[key] = outcome
-        }
-        return outcome
-    }
-
-    /// The uncached lookup.
+    /// What `name`, an event of `type`, maps to.
     public func resolve(_ name: String, type: StatsdMetricType) -> MappingOutcome {
         if !globRules.isEmpty {
             let fields = name.split(separator: ".", omittingEmptySubsequences: false)
@@ -102,10 +72,12 @@ public enum StatsdNames {
     /// statsd_exporter's escaping: every character outside `[a-zA-Z0-9_]` becomes `_` (a run of
     /// `-` becomes one `_`), and a leading digit gets a `_` in front.
     public static func escape(_ name: String) -> String {
-        var needsWork = false
-        for (offset, byte) in name.utf8.enumerated() where !isNameByte(byte) || (offset == 0 && isDigit(byte)) {
-            needsWork = true
-            break
+        var needsWork = name.utf8.first.map(isDigit) ?? false
+        if !needsWork {
+            for byte in name.utf8 where !isNameByte(byte) {
+                needsWork = true
+                break
+            }
         }
         guard needsWork else { return name }
         var output: [UInt8] = []

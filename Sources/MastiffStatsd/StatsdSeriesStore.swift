@@ -53,11 +53,63 @@ public final class StatsdSeriesStore {
 
     /// The bridge's own counters, exposed under `statsd_`.
     public struct Statistics: Sendable, Equatable {
-        public var events: [String: Int] = [:]
+        public var counterEvents = 0
+        public var gaugeEvents = 0
+        public var observerEvents = 0
         public var dropped: [String: Int] = [:]
         public var conflicts: [String: Int] = [:]
         public var unmapped = 0
         public var expired = 0
+        public var cacheHits = 0
+        public var cacheMisses = 0
+
+        public func events(_ type: StatsdMetricType) -> Int {
+            switch type {
+            case .counter: counterEvents
+            case .gauge: gaugeEvents
+            case .observer: observerEvents
+            }
+        }
+    }
+
+    /// Everything a statsd name and type resolve to, worked out once and cached: the final
+    /// family name (mapped, escaped, `_total` added), the rule's labels and options, and the
+    /// family itself while it lives.
+    final class Target {
+        enum Disposition { case emit, unmapped, drop(String) }
+        let disposition: Disposition
+        let name: String
+        let labels: [Label]
+        let honorLabels: Bool
+        let ttl: Double
+        let scale: Double?
+        let help: String?
+        let metricType: MetricType
+        let buckets: [Double]
+        let summary: StatsdMapping.SummaryOptions?
+        /// The family, valid while `familyGeneration` equals the store's generation.
+        var family: Family?
+        var familyGeneration = -1
+
+        init(disposition: Disposition, name: String = "", labels: [Label] = [], honorLabels: Bool = false, ttl: Double = 0,
+             scale: Double? = nil, help: String? = nil, metricType: MetricType = .untyped, buckets: [Double] = [],
+             summary: StatsdMapping.SummaryOptions? = nil) {
+            self.disposition = disposition
+            self.name = name
+            self.labels = labels
+            self.honorLabels = honorLabels
+            self.ttl = ttl
+            self.scale = scale
+            self.help = help
+            self.metricType = metricType
+            self.buckets = buckets
+            self.summary = summary
+        }
+    }
+
+    private struct TargetKey: Hashable {
+        var name: String
+        var type: StatsdMetricType
     }
 
     public private(set) var mapper: StatsdMapper
@@ -69,96 +121,145 @@ public final class StatsdSeriesStore {
     private var derivedNames: Set<String> = []
     public private(set) var seriesCount = 0
     private var random = SplitMixRandom(seed: 0x7374_6174_7364)
+    private var targets: [TargetKey: Target] = [:]
+    private let cacheCapacity: Int
+    /// Bumped whenever a family is removed, so cached family references are re-checked.
+    private var generation = 0
 
-    public init(mapper: StatsdMapper, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape) {
+    public init(mapper: StatsdMapper, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape, cacheCapacity: Int = 10_000) {
         self.mapper = mapper
         self.maxSeries = maxSeries
         self.unmapped = unmapped
+        self.cacheCapacity = cacheCapacity
     }
+
+    public var cacheCount: Int { targets.count }
 
     /// A new mapping (SIGHUP). Existing series stay; the cache starts empty.
     public func replaceMapper(_ newMapper: StatsdMapper) {
         mapper = newMapper
+        targets.removeAll()
     }
 
     public func apply(_ events: [StatsdEvent], now: Double) {
         for event in events { apply(event, now: now) }
     }
 
-    public func apply(_ event: StatsdEvent, now: Double) {
-        let type = event.metricType
+    private func target(for name: String, type: StatsdMetricType) -> Target {
+        let key = TargetKey(name: name, type: type)
+        if let cached = targets[key] {
+            statistics.cacheHits += 1
+            return cached
+        }
+        statistics.cacheMisses += 1
+        let target = resolveTarget(name, type: type)
+        if cacheCapacity > 0 {
+            // Full: evict one entry (whichever the table yields first), so a flood of unique
+            // names keeps the cache bounded without flushing the names that repeat.
+            if targets.count >= cacheCapacity { targets.remove(at: targets.startIndex) }
+            targets[key] = target
+        }
+        return target
+    }
+
+    private func resolveTarget(_ statsdName: String, type: StatsdMetricType) -> Target {
+        let mapping = mapper.mapping
         var rule: StatsdMapping.Rule?
         var name: String
-        var labels = event.tags
-        switch mapper.map(event.name, type: type) {
+        var labels: [Label] = []
+        var disposition = Target.Disposition.emit
+        switch mapper.resolve(statsdName, type: type) {
         case .dropped:
-            statistics.dropped["drop_action", default: 0] += 1
-            return
+            return Target(disposition: .drop("drop_action"))
         case .unmatched:
-            statistics.unmapped += 1
+            disposition = .unmapped
             switch unmapped {
-            case .drop:
-                statistics.dropped["unmapped", default: 0] += 1
-                return
-            case .escape: name = StatsdNames.escapeLowercased(event.name)
-            case .escapeExact: name = StatsdNames.escape(event.name)
+            case .drop: return Target(disposition: .drop("unmapped"))
+            case .escape: name = StatsdNames.escapeLowercased(statsdName)
+            case .escapeExact: name = StatsdNames.escape(statsdName)
             }
-            for index in labels.indices { labels[index].name = StatsdNames.escape(labels[index].name) }
         case .mapped(let index, let mappedName, let ruleLabels):
-            let matched = mapper.mapping.rules[index]
-            rule = matched
+            rule = mapping.rules[index]
             name = StatsdNames.escape(mappedName)
-            for index in labels.indices { labels[index].name = StatsdNames.escape(labels[index].name) }
-            for label in ruleLabels {
-                if let existing = labels.firstIndex(where: { $0.name == label.name }) {
-                    if !matched.honorLabels { labels[existing].value = label.value }
+            labels = ruleLabels
+        }
+        guard !name.isEmpty else { return Target(disposition: .drop("empty_name")) }
+        let metricType: MetricType
+        switch type {
+        case .counter:
+            // promtool wants counters to end in _total; statsd names rarely do.
+            if !name.hasSuffix("_total") { name += "_total" }
+            metricType = .counter
+        case .gauge:
+            metricType = .gauge
+        case .observer:
+            metricType = (rule?.observerType ?? mapping.defaultObserverType) == .histogram ? .histogram : .summary
+        }
+        return Target(disposition: disposition, name: name, labels: labels, honorLabels: rule?.honorLabels ?? false,
+                      ttl: (rule?.ttl ?? mapping.defaultTTL).seconds, scale: rule?.scale, help: rule?.help, metricType: metricType,
+                      buckets: metricType == .histogram ? rule?.buckets ?? mapping.defaultBuckets : [],
+                      summary: metricType == .summary ? rule?.summary ?? mapping.defaultSummary : nil)
+    }
+
+    public func apply(_ event: StatsdEvent, now: Double) {
+        let type = event.metricType
+        let target = target(for: event.name, type: type)
+        switch target.disposition {
+        case .drop(let reason):
+            statistics.dropped[reason, default: 0] += 1
+            return
+        case .unmapped:
+            statistics.unmapped += 1
+        case .emit:
+            break
+        }
+        var labels = target.labels
+        if !event.tags.isEmpty {
+            var tags = event.tags
+            for index in tags.indices { tags[index].name = StatsdNames.escape(tags[index].name) }
+            for label in labels {
+                if let existing = tags.firstIndex(where: { $0.name == label.name }) {
+                    if !target.honorLabels { tags[existing].value = label.value }
                 } else {
-                    labels.append(label)
+                    tags.append(label)
                 }
             }
-        }
-        guard !name.isEmpty else {
-            statistics.dropped["empty_name", default: 0] += 1
-            return
-        }
-        // A repeated tag keeps its last value; label order is by name for a stable exposition.
-        labels = Self.normalized(labels)
-        guard labels.allSatisfy({ MetricName.isValidLabelName($0.name) }) else {
-            statistics.dropped["invalid_label", default: 0] += 1
-            return
+            // A repeated tag keeps its last value; label order is by name for a stable exposition.
+            labels = Self.normalized(tags)
+            // Escaped tag names are valid label names except for the reserved `__` prefix.
+            guard !labels.contains(where: { $0.name.hasPrefix("__") }) else {
+                statistics.dropped["invalid_label", default: 0] += 1
+                return
+            }
+        } else if labels.count > 1 {
+            labels = Self.normalized(labels)
         }
 
-        let ttl = (rule?.ttl ?? mapper.mapping.defaultTTL).seconds
         switch event.kind {
         case .counter(let value):
             guard value >= 0 else {
                 statistics.dropped["negative_counter", default: 0] += 1
                 return
             }
-            // promtool wants counters to end in _total; statsd names rarely do.
-            if !name.hasSuffix("_total") { name += "_total" }
-            guard let series = series(name, type: .counter, help: rule?.help, labels: labels, ttl: ttl, now: now) else { return }
+            guard let series = series(target, labels: labels, now: now) else { return }
             series.value += value
-            statistics.events["counter", default: 0] += 1
+            statistics.counterEvents += 1
         case .gauge(let value, let relative):
-            guard let series = series(name, type: .gauge, help: rule?.help, labels: labels, ttl: ttl, now: now) else { return }
+            guard let series = series(target, labels: labels, now: now) else { return }
             series.value = relative ? series.value + value : value
-            statistics.events["gauge", default: 0] += 1
+            statistics.gaugeEvents += 1
         case .observation(let raw, let observationType, let weight):
             // Timers arrive in milliseconds; Prometheus measures seconds.
             var value = observationType == .timer ? raw / 1000 : raw
-            if let scale = rule?.scale { value *= scale }
-            let observer = rule?.observerType ?? mapper.mapping.defaultObserverType
-            let metricType: MetricType = observer == .histogram ? .histogram : .summary
-            guard let series = series(name, type: metricType, help: rule?.help, labels: labels, ttl: ttl, now: now,
-                                      buckets: rule?.buckets ?? mapper.mapping.defaultBuckets,
-                                      summary: rule?.summary ?? mapper.mapping.defaultSummary) else { return }
+            if let scale = target.scale { value *= scale }
+            guard let series = series(target, labels: labels, now: now) else { return }
             series.count += weight
             series.sum += value * weight
-            if metricType == .histogram, let family = families[name] {
+            if target.metricType == .histogram, let family = target.family {
                 // Buckets are stored per bucket (not cumulative); the last one is +Inf.
-                var slot = family.buckets.count
-                for (index, bound) in family.buckets.enumerated() where value <= bound {
+                let buckets = family.buckets
+                var slot = buckets.count
+                for index in buckets.indices where value <= buckets[index] {
                     slot = index
                     break
                 }
@@ -166,7 +267,7 @@ public final class StatsdSeriesStore {
             } else if let window = series.window {
                 window.observe(value, weight: weight, now: now, random: &random)
             }
-            statistics.events["observer", default: 0] += 1
+            statistics.observerEvents += 1
         }
     }
 
@@ -185,20 +286,21 @@ public final class StatsdSeriesStore {
         return result
     }
 
-    /// The series for `labels` in family `name`, created if new; nil (and counted) on a type or
-    /// label-name conflict, or when the store is full.
-    private func series(_ name: String, type: MetricType, help: String?, labels: [Label], ttl: Double, now: Double,
-                        buckets: [Double] = [], summary: StatsdMapping.SummaryOptions? = nil) -> Series? {
+    /// The series for `labels` in the target's family, created if new; nil (and counted) on a
+    /// type or label-name conflict, or when the store is full.
+    private func series(_ target: Target, labels: [Label], now: Double) -> Series? {
+        let name = target.name
+        let type = target.metricType
         let family: Family
-        if let existing = families[name] {
+        if target.familyGeneration == generation, let cached = target.family {
+            family = cached
+        } else if let existing = families[name] {
             guard existing.type == type else {
                 statistics.conflicts["type", default: 0] += 1
                 return nil
             }
-            guard existing.labelNames.count == labels.count, zip(existing.labelNames, labels).allSatisfy({ $0 == $1.name }) else {
-                statistics.conflicts["labels", default: 0] += 1
-                return nil
-            }
+            target.family = existing
+            target.familyGeneration = generation
             family = existing
         } else {
             // A new family must not collide with a histogram's or summary's derived series, nor
@@ -209,11 +311,16 @@ public final class StatsdSeriesStore {
                 statistics.conflicts["name", default: 0] += 1
                 return nil
             }
-            family = Family(type: type, help: help ?? "Metric received over statsd (the mapping gives no help text).",
-                            labelNames: labels.map(\.name), buckets: type == .histogram ? buckets : [],
-                            summary: type == .summary ? summary : nil)
+            family = Family(type: type, help: target.help ?? "Metric received over statsd (the mapping gives no help text).",
+                            labelNames: labels.map(\.name), buckets: target.buckets, summary: target.summary)
             families[name] = family
             derivedNames.formUnion(derived)
+            target.family = family
+            target.familyGeneration = generation
+        }
+        guard family.labelNames.count == labels.count, zip(family.labelNames, labels).allSatisfy({ $0 == $1.name }) else {
+            statistics.conflicts["labels", default: 0] += 1
+            return nil
         }
         let values = labels.map(\.value)
         if let existing = family.series[values] {
@@ -227,9 +334,11 @@ public final class StatsdSeriesStore {
                 if family.series.isEmpty { removeFamily(name) }
                 return nil
             }
+            // Expiry may have removed this very family.
+            if families[name] !== family { return series(target, labels: labels, now: now) }
         }
         let window = family.summary.map { SummaryWindow(options: $0, now: now) }
-        let series = Series(now: now, ttl: ttl, bucketCount: family.buckets.count, window: window)
+        let series = Series(now: now, ttl: target.ttl, bucketCount: family.buckets.count, window: window)
         family.series[values] = series
         seriesCount += 1
         return series
@@ -237,6 +346,7 @@ public final class StatsdSeriesStore {
 
     private func removeFamily(_ name: String) {
         guard let family = families.removeValue(forKey: name) else { return }
+        generation += 1
         if family.type == .histogram || family.type == .summary {
             for suffix in ["_bucket", "_count", "_sum"] { derivedNames.remove(name + suffix) }
         }

@@ -103,10 +103,11 @@ final class Agent: Sendable {
                            metadata: ["http.address": "\(old.listen)", "http.new_address": "\(newConfig.listen)"])
         }
         if newConfig.statsd.enabled != old.statsd.enabled || StatsdListenerSettings(newConfig.statsd) != StatsdListenerSettings(old.statsd)
-            || newConfig.statsd.maxSeries != old.statsd.maxSeries || newConfig.statsd.unmapped != old.statsd.unmapped {
-            logger.warning("statsd listeners, max_series and unmapped take effect after a restart; the new mapping is in use")
+            || newConfig.statsd.maxSeries != old.statsd.maxSeries || newConfig.statsd.unmapped != old.statsd.unmapped
+            || newConfig.statsd.mappingCacheSize != old.statsd.mappingCacheSize {
+            logger.warning("statsd listeners, max_series, unmapped and mapping_cache_size take effect after a restart; the new mapping is in use")
         }
-        statsdBridge?.replaceMapping(newMapping, cacheCapacity: newConfig.statsd.mappingCacheSize)
+        statsdBridge?.replaceMapping(newMapping)
         let built = Self.makeRuntime(newConfig, procRoot: procRoot, processState: processState, logger: logger)
         runtime.withLock { $0 = built }
         let now = clock.now()

@@ -278,12 +278,13 @@ struct Bridge {
     }
 
     @Test func cacheCountsHitsAndStaysBounded() throws {
-        let mapper = StatsdMapper(mapping: try StatsdMapping.parse("mappings: [{match: a.*, name: a}]", file: "m.yml"), cacheCapacity: 10)
-        for index in 0..<25 { _ = mapper.map("a.\(index)", type: .counter) }
-        _ = mapper.map("a.24", type: .counter)
-        #expect(mapper.cacheMisses == 25)
-        #expect(mapper.cacheHits == 1)
-        #expect(mapper.cacheCount == 10)
+        let store = StatsdSeriesStore(mapper: StatsdMapper(mapping: try StatsdMapping.parse("mappings: [{match: a.*, name: a}]", file: "m.yml")),
+                                      cacheCapacity: 10)
+        for index in 0..<25 { store.apply(StatsdEvent(name: "a.\(index)", kind: .gauge(1, relative: false)), now: 0) }
+        store.apply(StatsdEvent(name: "a.24", kind: .gauge(1, relative: false)), now: 0)
+        #expect(store.statistics.cacheMisses == 25)
+        #expect(store.statistics.cacheHits == 1)
+        #expect(store.cacheCount == 10)
     }
 
     /// Whatever arrives, the exposition stays parseable: valid names, no duplicate families.
