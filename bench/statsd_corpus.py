@@ -81,16 +81,21 @@ def mastodon_lines(count, seed=4242):
     return lines[:count]
 
 
-def series_lines(count, seed=7):
-    """`count` distinct series, Mastodon-shaped: mostly per-action status counters and timers."""
-    r = random.Random(seed)
+def series_lines(count=10_000):
+    """Exactly `count` distinct series in Mastodon's shape, through the built-in mapping: request
+    counters by controller, action, format and status (60 %), request-duration histograms by
+    controller, action and format (20 %), and per-queue gauges (20 %)."""
     lines = []
-    for index in range(count):
-        kind = index % 10
-        if kind < 6:
-            lines.append(f"app{index}.requests:1|c|#status:{r.choice(STATUSES)}")
-        elif kind < 8:
-            lines.append(f"app{index}.queue_depth:{r.randint(0, 100)}|g")
-        else:
-            lines.append(f"app{index}.duration:{r.lognormvariate(4, 1):.3f}|ms")
+    counters, histograms = count * 6 // 10, count * 2 // 10
+    gauges = count - counters - histograms
+    statuses = [200, 302, 404, 422, 500]
+    for index in range(counters):
+        controller, rest = divmod(index, 4 * len(statuses))
+        action, status = divmod(rest, len(statuses))
+        lines.append(f"{NS}.web.Api.V1.C{controller}Controller.a{action}.json.status.{statuses[status]}:1|c")
+    for index in range(histograms):
+        controller, action = divmod(index, 4)
+        lines.append(f"{NS}.web.Api.V1.C{controller}Controller.a{action}.html.total_duration:{20 + index % 300}|ms")
+    for index in range(gauges):
+        lines.append(f"{NS}.sidekiq.queues.q{index}.enqueued:{index % 50}|g")
     return lines

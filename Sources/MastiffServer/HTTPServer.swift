@@ -101,6 +101,7 @@ public final class HTTPServer: Service, Sendable {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
                 var bodyBytes = 0
+                var closing = false
                 for try await part in inbound {
                     switch part {
                     case .head(let requestHead):
@@ -113,11 +114,19 @@ public final class HTTPServer: Service, Sendable {
                             return
                         }
                     case .end:
-                        guard let request = head else { continue }
+                        guard let request = head, !closing else { continue }
                         head = nil
                         let keepAlive = request.isKeepAlive
                         try await handle(request, outbound, keepAlive: keepAlive)
-                        if !keepAlive { return }
+                        // "Connection: close": shut down our side once NIO has written everything
+                        // (a half-close waits for pending writes), then wait for the client to
+                        // close. Closing at once dropped what NIO had not yet written: a
+                        // multi-megabyte /metrics arrived cut short. The idle timeout still ends
+                        // connections whose client never closes.
+                        if !keepAlive {
+                            closing = true
+                            try? await connection.channel.close(mode: .output)
+                        }
                     }
                 }
             }

@@ -72,14 +72,16 @@ public final class StatsdBridge: Sendable {
         }
     }
 
-    /// The statsd series and the bridge's own `statsd_` metrics.
-    public func families() -> [MetricFamily] {
+    /// The bridge's own `statsd_` metrics.
+    public func selfMetrics() -> [MetricFamily] {
+        state.withLock { Self.selfMetrics($0) }
+    }
+
+    /// Appends the statsd series in the text format, leaving out families named in
+    /// `excluding` (names mastiff's own collectors already use).
+    public func renderSeries(into out: inout String, excluding: Set<String>) {
         let now = clock.now()
-        return state.withLock { state in
-            var families = state.store.families(now: now)
-            families.append(contentsOf: Self.selfMetrics(state))
-            return families
-        }
+        state.withLock { $0.store.render(into: &out, now: now, excluding: excluding) }
     }
 
     private static func selfMetrics(_ state: State) -> [MetricFamily] {

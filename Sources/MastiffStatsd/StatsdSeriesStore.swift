@@ -72,14 +72,9 @@ public final class StatsdSeriesStore {
         }
     }
 
-    /// Everything a statsd name and type resolve to, worked out once and cached: the final
-    /// family name (mapped, escaped, `_total` added), the rule's labels and options, and the
-    /// family itself while it lives.
-    final class Target {
-        enum Disposition { case emit, unmapped, drop(String) }
-        let disposition: Disposition
-        let name: String
-        let labels: [Label]
+    /// What a rule (or the defaults, for unmapped names) says about the series it makes, for
+    /// one event type: shared by every name the rule maps.
+    final class Settings {
         let honorLabels: Bool
         let ttl: Double
         let scale: Double?
@@ -87,29 +82,40 @@ public final class StatsdSeriesStore {
         let metricType: MetricType
         let buckets: [Double]
         let summary: StatsdMapping.SummaryOptions?
+
+        init(rule: StatsdMapping.Rule?, mapping: StatsdMapping, type: StatsdMetricType) {
+            honorLabels = rule?.honorLabels ?? false
+            ttl = (rule?.ttl ?? mapping.defaultTTL).seconds
+            scale = rule?.scale
+            help = rule?.help
+            switch type {
+            case .counter: metricType = .counter
+            case .gauge: metricType = .gauge
+            case .observer: metricType = (rule?.observerType ?? mapping.defaultObserverType) == .histogram ? .histogram : .summary
+            }
+            buckets = metricType == .histogram ? rule?.buckets ?? mapping.defaultBuckets : []
+            summary = metricType == .summary ? rule?.summary ?? mapping.defaultSummary : nil
+        }
+    }
+
+    /// What one statsd name and type resolve to, worked out once and cached: the final family
+    /// name (mapped, escaped, `_total` added), the rule's labels, and the family while it lives.
+    final class Target {
+        enum Disposition { case emit, unmapped, drop(String) }
+        let disposition: Disposition
+        let name: String
+        let labels: [Label]
+        let settings: Settings?
         /// The family, valid while `familyGeneration` equals the store's generation.
         var family: Family?
         var familyGeneration = -1
 
-        init(disposition: Disposition, name: String = "", labels: [Label] = [], honorLabels: Bool = false, ttl: Double = 0,
-             scale: Double? = nil, help: String? = nil, metricType: MetricType = .untyped, buckets: [Double] = [],
-             summary: StatsdMapping.SummaryOptions? = nil) {
+        init(disposition: Disposition, name: String = "", labels: [Label] = [], settings: Settings? = nil) {
             self.disposition = disposition
             self.name = name
             self.labels = labels
-            self.honorLabels = honorLabels
-            self.ttl = ttl
-            self.scale = scale
-            self.help = help
-            self.metricType = metricType
-            self.buckets = buckets
-            self.summary = summary
+            self.settings = settings
         }
-    }
-
-    private struct TargetKey: Hashable {
-        var name: String
-        var type: StatsdMetricType
     }
 
     public private(set) var mapper: StatsdMapper
@@ -121,7 +127,11 @@ public final class StatsdSeriesStore {
     private var derivedNames: Set<String> = []
     public private(set) var seriesCount = 0
     private var random = SplitMixRandom(seed: 0x7374_6174_7364)
-    private var targets: [TargetKey: Target] = [:]
+    /// Keyed by the 64-bit hash of name and type rather than the name itself, which would double
+    /// the memory of a cache as large as the series set. Swift's hashing is seeded per process,
+    /// so collisions cannot be provoked; by chance they are ~1e-11 likely among 10,000 names.
+    private var targets: [Int: Target] = [:]
+    private var settingsByRule: [Int: Settings] = [:]
     private let cacheCapacity: Int
     /// Bumped whenever a family is removed, so cached family references are re-checked.
     private var generation = 0
@@ -139,6 +149,7 @@ public final class StatsdSeriesStore {
     public func replaceMapper(_ newMapper: StatsdMapper) {
         mapper = newMapper
         targets.removeAll()
+        settingsByRule.removeAll()
     }
 
     public func apply(_ events: [StatsdEvent], now: Double) {
@@ -146,7 +157,10 @@ public final class StatsdSeriesStore {
     }
 
     private func target(for name: String, type: StatsdMetricType) -> Target {
-        let key = TargetKey(name: name, type: type)
+        var hasher = Hasher()
+        hasher.combine(name)
+        hasher.combine(type)
+        let key = hasher.finalize()
         if let cached = targets[key] {
             statistics.cacheHits += 1
             return cached
@@ -165,6 +179,7 @@ public final class StatsdSeriesStore {
     private func resolveTarget(_ statsdName: String, type: StatsdMetricType) -> Target {
         let mapping = mapper.mapping
         var rule: StatsdMapping.Rule?
+        var ruleIndex: Int?
         var name: String
         var labels: [Label] = []
         var disposition = Target.Disposition.emit
@@ -180,30 +195,26 @@ public final class StatsdSeriesStore {
             }
         case .mapped(let index, let mappedName, let ruleLabels):
             rule = mapping.rules[index]
+            ruleIndex = index
             name = StatsdNames.escape(mappedName)
             labels = ruleLabels
         }
         guard !name.isEmpty else { return Target(disposition: .drop("empty_name")) }
-        let metricType: MetricType
-        switch type {
-        case .counter:
-            // promtool wants counters to end in _total; statsd names rarely do.
-            if !name.hasSuffix("_total") { name += "_total" }
-            metricType = .counter
-        case .gauge:
-            metricType = .gauge
-        case .observer:
-            metricType = (rule?.observerType ?? mapping.defaultObserverType) == .histogram ? .histogram : .summary
-        }
-        return Target(disposition: disposition, name: name, labels: labels, honorLabels: rule?.honorLabels ?? false,
-                      ttl: (rule?.ttl ?? mapping.defaultTTL).seconds, scale: rule?.scale, help: rule?.help, metricType: metricType,
-                      buckets: metricType == .histogram ? rule?.buckets ?? mapping.defaultBuckets : [],
-                      summary: metricType == .summary ? rule?.summary ?? mapping.defaultSummary : nil)
+        // promtool wants counters to end in _total; statsd names rarely do.
+        if type == .counter, !name.hasSuffix("_total") { name += "_total" }
+        let ruleKey = (ruleIndex ?? -1) * 4 + StatsdMetricType.allCases.firstIndex(of: type)!
+        let settings = settingsByRule[ruleKey] ?? Settings(rule: rule, mapping: mapping, type: type)
+        settingsByRule[ruleKey] = settings
+        return Target(disposition: disposition, name: name, labels: labels, settings: settings)
     }
 
     public func apply(_ event: StatsdEvent, now: Double) {
         let type = event.metricType
         let target = target(for: event.name, type: type)
+        guard let settings = target.settings else {
+            if case .drop(let reason) = target.disposition { statistics.dropped[reason, default: 0] += 1 }
+            return
+        }
         switch target.disposition {
         case .drop(let reason):
             statistics.dropped[reason, default: 0] += 1
@@ -219,7 +230,7 @@ public final class StatsdSeriesStore {
             for index in tags.indices { tags[index].name = StatsdNames.escape(tags[index].name) }
             for label in labels {
                 if let existing = tags.firstIndex(where: { $0.name == label.name }) {
-                    if !target.honorLabels { tags[existing].value = label.value }
+                    if !settings.honorLabels { tags[existing].value = label.value }
                 } else {
                     tags.append(label)
                 }
@@ -251,11 +262,11 @@ public final class StatsdSeriesStore {
         case .observation(let raw, let observationType, let weight):
             // Timers arrive in milliseconds; Prometheus measures seconds.
             var value = observationType == .timer ? raw / 1000 : raw
-            if let scale = target.scale { value *= scale }
+            if let scale = settings.scale { value *= scale }
             guard let series = series(target, labels: labels, now: now) else { return }
             series.count += weight
             series.sum += value * weight
-            if target.metricType == .histogram, let family = target.family {
+            if settings.metricType == .histogram, let family = target.family {
                 // Buckets are stored per bucket (not cumulative); the last one is +Inf.
                 let buckets = family.buckets
                 var slot = buckets.count
@@ -290,7 +301,8 @@ public final class StatsdSeriesStore {
     /// type or label-name conflict, or when the store is full.
     private func series(_ target: Target, labels: [Label], now: Double) -> Series? {
         let name = target.name
-        let type = target.metricType
+        guard let settings = target.settings else { return nil }
+        let type = settings.metricType
         let family: Family
         if target.familyGeneration == generation, let cached = target.family {
             family = cached
@@ -311,8 +323,8 @@ public final class StatsdSeriesStore {
                 statistics.conflicts["name", default: 0] += 1
                 return nil
             }
-            family = Family(type: type, help: target.help ?? "Metric received over statsd (the mapping gives no help text).",
-                            labelNames: labels.map(\.name), buckets: target.buckets, summary: target.summary)
+            family = Family(type: type, help: settings.help ?? "Metric received over statsd (the mapping gives no help text).",
+                            labelNames: labels.map(\.name), buckets: settings.buckets, summary: settings.summary)
             families[name] = family
             derivedNames.formUnion(derived)
             target.family = family
@@ -338,7 +350,7 @@ public final class StatsdSeriesStore {
             if families[name] !== family { return series(target, labels: labels, now: now) }
         }
         let window = family.summary.map { SummaryWindow(options: $0, now: now) }
-        let series = Series(now: now, ttl: target.ttl, bucketCount: family.buckets.count, window: window)
+        let series = Series(now: now, ttl: settings.ttl, bucketCount: family.buckets.count, window: window)
         family.series[values] = series
         seriesCount += 1
         return series
@@ -366,43 +378,49 @@ public final class StatsdSeriesStore {
         }
     }
 
-    /// Every family, sorted by name, with samples sorted by label values.
-    public func families(now: Double) -> [MetricFamily] {
+    /// Writes every family (sorted by name, series by label values) in the text format, except
+    /// those named in `excluding`. Written straight from the store: with ten thousand series,
+    /// building sample arrays first cost more memory than the series themselves.
+    public func render(into out: inout String, now: Double, excluding: Set<String> = []) {
         expire(now: now)
-        var result: [MetricFamily] = []
-        result.reserveCapacity(families.count)
-        for name in families.keys.sorted() {
+        for name in families.keys.sorted() where !excluding.contains(name) {
             let family = families[name]!
-            var metricFamily = MetricFamily(name: name, help: family.help, type: family.type)
+            ExpositionRenderer.appendHeader(name, help: family.help, type: family.type, to: &out)
+            let labelNames = family.labelNames
+            let bounds = family.buckets.map(Self.format)
+            let quantiles = family.summary?.quantiles ?? []
+            let quantileLabels = quantiles.map { Self.format($0.quantile) }
             for values in family.series.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 let series = family.series[values]!
-                let labels = zip(family.labelNames, values).map { Label($0, $1) }
                 switch family.type {
                 case .histogram:
                     var cumulative = 0.0
-                    for (index, bound) in family.buckets.enumerated() {
+                    for index in bounds.indices {
                         cumulative += series.histogram[index]
-                        metricFamily.samples.append(Sample(suffix: "_bucket", labels: labels + [Label("le", Self.format(bound))], value: cumulative))
+                        ExpositionRenderer.appendSample(name, suffix: "_bucket", labelNames: labelNames, labelValues: values,
+                                                        extra: ("le", bounds[index]), value: cumulative, to: &out)
                     }
-                    metricFamily.samples.append(Sample(suffix: "_bucket", labels: labels + [Label("le", "+Inf")], value: series.count))
-                    metricFamily.samples.append(Sample(suffix: "_sum", labels: labels, value: series.sum))
-                    metricFamily.samples.append(Sample(suffix: "_count", labels: labels, value: series.count))
+                    ExpositionRenderer.appendSample(name, suffix: "_bucket", labelNames: labelNames, labelValues: values,
+                                                    extra: ("le", "+Inf"), value: series.count, to: &out)
+                    ExpositionRenderer.appendSample(name, suffix: "_sum", labelNames: labelNames, labelValues: values, value: series.sum, to: &out)
+                    ExpositionRenderer.appendSample(name, suffix: "_count", labelNames: labelNames, labelValues: values, value: series.count, to: &out)
                 case .summary:
-                    let quantiles = family.summary?.quantiles ?? []
                     let estimates = series.window?.quantiles(quantiles.map(\.quantile), now: now) ?? []
-                    for (quantile, estimate) in zip(quantiles, estimates) {
-                        metricFamily.samples.append(Sample(labels: labels + [Label("quantile", Self.format(quantile.quantile))], value: estimate))
+                    for (label, estimate) in zip(quantileLabels, estimates) {
+                        ExpositionRenderer.appendSample(name, suffix: "", labelNames: labelNames, labelValues: values,
+                                                        extra: ("quantile", label), value: estimate, to: &out)
                     }
-                    metricFamily.samples.append(Sample(suffix: "_sum", labels: labels, value: series.sum))
-                    metricFamily.samples.append(Sample(suffix: "_count", labels: labels, value: series.count))
+                    ExpositionRenderer.appendSample(name, suffix: "_sum", labelNames: labelNames, labelValues: values, value: series.sum, to: &out)
+                    ExpositionRenderer.appendSample(name, suffix: "_count", labelNames: labelNames, labelValues: values, value: series.count, to: &out)
                 default:
-                    metricFamily.samples.append(Sample(labels: labels, value: series.value))
+                    ExpositionRenderer.appendSample(name, suffix: "", labelNames: labelNames, labelValues: values, value: series.value, to: &out)
                 }
             }
-            result.append(metricFamily)
         }
-        return result
     }
+
+    /// Names of the live families.
+    public var familyNames: Set<String> { Set(families.keys) }
 
     /// Bucket bounds and quantiles as Prometheus clients print them (`0.005`, `1`, `2.5`).
     static func format(_ value: Double) -> String {

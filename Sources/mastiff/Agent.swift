@@ -121,15 +121,19 @@ final class Agent: Sendable {
         let (collectors, runner) = runtime.withLock { ($0.collectors, $0.runner) }
         var families = await runner.collect(collectors)
         families.append(contentsOf: selfMetrics())
-        if let statsdBridge { families.append(contentsOf: statsdBridge.families()) }
-        // Two families of one name would make the whole exposition invalid: statsd names and
-        // Mastodon's endpoints are chosen elsewhere, so the first family of a name wins.
-        var seen = Set<String>()
-        return families.filter { seen.insert($0.name).inserted }
+        if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
+        return families
     }
 
+    /// The exposition: collectors' and agent families, then the statsd series written straight
+    /// from the store. Two families of one name would make the whole exposition invalid, so a
+    /// statsd family whose name is already taken is left out (the renderer likewise keeps the
+    /// first of two same-named families from collectors).
     func scrape() async -> String {
-        ExpositionRenderer.render(await collectFamilies())
+        let families = await collectFamilies()
+        var text = ExpositionRenderer.render(families)
+        statsdBridge?.renderSeries(into: &text, excluding: Set(families.map(\.name)))
+        return text
     }
 
     private func selfMetrics() -> [MetricFamily] {

@@ -13,6 +13,7 @@ enum Mastiff {
     /// main thread serves Dispatch's main queue.
     static func main() {
         MallocTuning.useSingleArena()
+        MallocTuning.returnLargeBlocks()
         Task {
             await run()
         }

@@ -10,11 +10,12 @@ import Testing
 /// The server on a real loopback socket, driven by a raw client so that slow and malformed
 /// clients can be imitated byte by byte.
 @Suite struct HTTPServerTests: Sendable {
-    private func withServer(limits: HTTPLimits, _ body: (Int) async throws -> Void) async throws {
+    private func withServer(limits: HTTPLimits, metrics: @escaping @Sendable () -> String = { "# HELP up Up.\n# TYPE up gauge\nup 1\n" },
+                            _ body: (Int) async throws -> Void) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let server = HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0),
-                                endpoints: HTTPEndpoints(metrics: { "# HELP up Up.\n# TYPE up gauge\nup 1\n" }),
+                                endpoints: HTTPEndpoints(metrics: metrics),
                                 limits: limits, logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -54,12 +55,13 @@ import Testing
         return fd
     }
 
-    private func blockingExchange(port: Int, request: String) -> (response: String, closedByServer: Bool) {
+    private func blockingExchange(port: Int, request: String, pauseBeforeReading: UInt32 = 0) -> (response: String, closedByServer: Bool) {
         guard let fd = connectLoopback(port: port) else { return ("", false) }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 3, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        if pauseBeforeReading > 0 { usleep(pauseBeforeReading) }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -81,6 +83,21 @@ import Testing
             #expect(result.closedByServer)
             #expect(result.response.isEmpty)
             #expect(clock.now - start < .seconds(2))
+        }
+    }
+
+    /// A body far larger than the socket buffers, to a client that reads late, arrives whole
+    /// before the server closes (it once arrived cut short: the close dropped unwritten bytes).
+    @Test func largeBodyArrivesWholeBeforeTheServerCloses() async throws {
+        let line = String(repeating: "x", count: 99) + "\n"
+        let body = String(repeating: line, count: 80_000)
+        try await withServer(limits: HTTPLimits(), metrics: { body }) { port in
+            let result = try await BlockingWork.run {
+                blockingExchange(port: port, request: "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", pauseBeforeReading: 300_000)
+            }
+            #expect(result.closedByServer)
+            #expect(result.response.hasSuffix(body))
+            #expect(result.response.contains("Content-Length: \(body.utf8.count)"))
         }
     }
 

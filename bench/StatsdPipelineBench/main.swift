@@ -49,5 +49,5 @@ for round in 1...rounds {
     print("round \(round): \(micros) µs/line")
 }
 let sorted = perLine.sorted()
-let series = bridge.families().first { $0.name == "statsd_series" }?.samples.first?.value ?? 0
+let series = bridge.selfMetrics().first { $0.name == "statsd_series" }?.samples.first?.value ?? 0
 print("lines \(lines.count) series \(Int(series)) median_us_per_line \(sorted[sorted.count / 2])")

@@ -23,28 +23,66 @@ public enum ExpositionRenderer {
         out.reserveCapacity(16 * 1024)
         for name in merged.keys.sorted() {
             let family = merged[name]!
-            out += "# HELP \(name) \(escapeHelp(family.help))\n"
-            out += "# TYPE \(name) \(family.type.rawValue)\n"
+            appendHeader(name, help: family.help, type: family.type, to: &out)
             for sample in family.samples {
-                out += name
-                out += sample.suffix
-                if !sample.labels.isEmpty {
-                    out += "{"
-                    for (i, label) in sample.labels.enumerated() {
-                        if i > 0 { out += "," }
-                        out += label.name
-                        out += "=\""
-                        out += escapeLabelValue(label.value)
-                        out += "\""
-                    }
-                    out += "}"
-                }
-                out += " "
-                out += formatValue(sample.value)
-                out += "\n"
+                appendSample(name, suffix: sample.suffix, labels: sample.labels, value: sample.value, to: &out)
             }
         }
         return out
+    }
+
+    /// `# HELP` and `# TYPE` lines, for code that writes samples itself.
+    public static func appendHeader(_ name: String, help: String, type: MetricType, to out: inout String) {
+        out += "# HELP \(name) \(escapeHelp(help))\n"
+        out += "# TYPE \(name) \(type.rawValue)\n"
+    }
+
+    public static func appendSample(_ name: String, suffix: String, labels: [Label], value: Double, to out: inout String) {
+        out += name
+        out += suffix
+        if !labels.isEmpty {
+            out += "{"
+            for (i, label) in labels.enumerated() {
+                if i > 0 { out += "," }
+                out += label.name
+                out += "=\""
+                out += escapeLabelValue(label.value)
+                out += "\""
+            }
+            out += "}"
+        }
+        out += " "
+        out += formatValue(value)
+        out += "\n"
+    }
+
+    /// One sample from parallel label names and values plus an optional extra label (`le`,
+    /// `quantile`), without building `Label` arrays: the statsd store writes thousands of these.
+    public static func appendSample(_ name: String, suffix: String, labelNames: [String], labelValues: [String],
+                                    extra: (name: String, value: String)? = nil, value: Double, to out: inout String) {
+        out += name
+        out += suffix
+        if !labelNames.isEmpty || extra != nil {
+            out += "{"
+            for index in labelNames.indices {
+                if index > 0 { out += "," }
+                out += labelNames[index]
+                out += "=\""
+                out += escapeLabelValue(labelValues[index])
+                out += "\""
+            }
+            if let extra {
+                if !labelNames.isEmpty { out += "," }
+                out += extra.name
+                out += "=\""
+                out += extra.value
+                out += "\""
+            }
+            out += "}"
+        }
+        out += " "
+        out += formatValue(value)
+        out += "\n"
     }
 
     public static func escapeHelp(_ text: String) -> String {
