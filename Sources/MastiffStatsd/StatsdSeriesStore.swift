@@ -82,8 +82,11 @@ public final class StatsdSeriesStore {
         let metricType: MetricType
         let buckets: [Double]
         let summary: StatsdMapping.SummaryOptions?
+        /// The rule's label names, sorted: every target of the rule lists its values in this order.
+        let labelNames: [String]
 
         init(rule: StatsdMapping.Rule?, mapping: StatsdMapping, type: StatsdMetricType) {
+            labelNames = (rule?.labels.map(\.name) ?? []).sorted()
             honorLabels = rule?.honorLabels ?? false
             ttl = (rule?.ttl ?? mapping.defaultTTL).seconds
             scale = rule?.scale
@@ -99,21 +102,25 @@ public final class StatsdSeriesStore {
     }
 
     /// What one statsd name and type resolve to, worked out once and cached: the final family
-    /// name (mapped, escaped, `_total` added), the rule's labels, and the family while it lives.
+    /// name (mapped, escaped, `_total` added), the rule's label values (in the order of
+    /// `settings.labelNames`; the same array is the untagged series' key, so it is stored once),
+    /// and the family and untagged series while they live.
     final class Target {
         enum Disposition { case emit, unmapped, drop(String) }
         let disposition: Disposition
         let name: String
-        let labels: [Label]
+        let labelValues: [String]
         let settings: Settings?
-        /// The family, valid while `familyGeneration` equals the store's generation.
+        /// The family and the series of events without tags, valid while `generation` equals
+        /// the store's generation.
         var family: Family?
-        var familyGeneration = -1
+        var untaggedSeries: Series?
+        var generation = -1
 
-        init(disposition: Disposition, name: String = "", labels: [Label] = [], settings: Settings? = nil) {
+        init(disposition: Disposition, name: String = "", labelValues: [String] = [], settings: Settings? = nil) {
             self.disposition = disposition
             self.name = name
-            self.labels = labels
+            self.labelValues = labelValues
             self.settings = settings
         }
     }
@@ -133,7 +140,7 @@ public final class StatsdSeriesStore {
     private var targets: [Int: Target] = [:]
     private var settingsByRule: [Int: Settings] = [:]
     private let cacheCapacity: Int
-    /// Bumped whenever a family is removed, so cached family references are re-checked.
+    /// Bumped whenever a series or family is removed, so cached references are re-checked.
     private var generation = 0
 
     public init(mapper: StatsdMapper, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape, cacheCapacity: Int = 10_000) {
@@ -205,7 +212,9 @@ public final class StatsdSeriesStore {
         let ruleKey = (ruleIndex ?? -1) * 4 + StatsdMetricType.allCases.firstIndex(of: type)!
         let settings = settingsByRule[ruleKey] ?? Settings(rule: rule, mapping: mapping, type: type)
         settingsByRule[ruleKey] = settings
-        return Target(disposition: disposition, name: name, labels: labels, settings: settings)
+        let valuesByName = Dictionary(labels.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        return Target(disposition: disposition, name: name, labelValues: settings.labelNames.map { valuesByName[$0] ?? "" },
+                      settings: settings)
     }
 
     public func apply(_ event: StatsdEvent, now: Double) {
@@ -224,27 +233,29 @@ public final class StatsdSeriesStore {
         case .emit:
             break
         }
-        var labels = target.labels
+        var labelNames = settings.labelNames
+        var labelValues = target.labelValues
         if !event.tags.isEmpty {
             var tags = event.tags
             for index in tags.indices { tags[index].name = StatsdNames.escape(tags[index].name) }
-            for label in labels {
-                if let existing = tags.firstIndex(where: { $0.name == label.name }) {
-                    if !settings.honorLabels { tags[existing].value = label.value }
+            for (name, value) in zip(labelNames, labelValues) {
+                if let existing = tags.firstIndex(where: { $0.name == name }) {
+                    if !settings.honorLabels { tags[existing].value = value }
                 } else {
-                    tags.append(label)
+                    tags.append(Label(name, value))
                 }
             }
             // A repeated tag keeps its last value; label order is by name for a stable exposition.
-            labels = Self.normalized(tags)
+            let labels = Self.normalized(tags)
             // Escaped tag names are valid label names except for the reserved `__` prefix.
             guard !labels.contains(where: { $0.name.hasPrefix("__") }) else {
                 statistics.dropped["invalid_label", default: 0] += 1
                 return
             }
-        } else if labels.count > 1 {
-            labels = Self.normalized(labels)
+            labelNames = labels.map(\.name)
+            labelValues = labels.map(\.value)
         }
+        let tagged = !event.tags.isEmpty
 
         switch event.kind {
         case .counter(let value):
@@ -252,18 +263,18 @@ public final class StatsdSeriesStore {
                 statistics.dropped["negative_counter", default: 0] += 1
                 return
             }
-            guard let series = series(target, labels: labels, now: now) else { return }
+            guard let series = series(target, names: labelNames, values: labelValues, tagged: tagged, now: now) else { return }
             series.value += value
             statistics.counterEvents += 1
         case .gauge(let value, let relative):
-            guard let series = series(target, labels: labels, now: now) else { return }
+            guard let series = series(target, names: labelNames, values: labelValues, tagged: tagged, now: now) else { return }
             series.value = relative ? series.value + value : value
             statistics.gaugeEvents += 1
         case .observation(let raw, let observationType, let weight):
             // Timers arrive in milliseconds; Prometheus measures seconds.
             var value = observationType == .timer ? raw / 1000 : raw
             if let scale = settings.scale { value *= scale }
-            guard let series = series(target, labels: labels, now: now) else { return }
+            guard let series = series(target, names: labelNames, values: labelValues, tagged: tagged, now: now) else { return }
             series.count += weight
             series.sum += value * weight
             if settings.metricType == .histogram, let family = target.family {
@@ -297,14 +308,18 @@ public final class StatsdSeriesStore {
         return result
     }
 
-    /// The series for `labels` in the target's family, created if new; nil (and counted) on a
-    /// type or label-name conflict, or when the store is full.
-    private func series(_ target: Target, labels: [Label], now: Double) -> Series? {
+    /// The series for these labels in the target's family, created if new; nil (and counted) on
+    /// a type or label-name conflict, or when the store is full.
+    private func series(_ target: Target, names: [String], values: [String], tagged: Bool, now: Double) -> Series? {
+        if !tagged, target.generation == generation, let cached = target.untaggedSeries {
+            cached.lastUpdate = now
+            return cached
+        }
         let name = target.name
         guard let settings = target.settings else { return nil }
         let type = settings.metricType
         let family: Family
-        if target.familyGeneration == generation, let cached = target.family {
+        if target.generation == generation, let cached = target.family {
             family = cached
         } else if let existing = families[name] {
             guard existing.type == type else {
@@ -312,7 +327,8 @@ public final class StatsdSeriesStore {
                 return nil
             }
             target.family = existing
-            target.familyGeneration = generation
+            target.untaggedSeries = nil
+            target.generation = generation
             family = existing
         } else {
             // A new family must not collide with a histogram's or summary's derived series, nor
@@ -324,19 +340,20 @@ public final class StatsdSeriesStore {
                 return nil
             }
             family = Family(type: type, help: settings.help ?? "Metric received over statsd (the mapping gives no help text).",
-                            labelNames: labels.map(\.name), buckets: settings.buckets, summary: settings.summary)
+                            labelNames: names, buckets: settings.buckets, summary: settings.summary)
             families[name] = family
             derivedNames.formUnion(derived)
             target.family = family
-            target.familyGeneration = generation
+            target.untaggedSeries = nil
+            target.generation = generation
         }
-        guard family.labelNames.count == labels.count, zip(family.labelNames, labels).allSatisfy({ $0 == $1.name }) else {
+        guard family.labelNames == names else {
             statistics.conflicts["labels", default: 0] += 1
             return nil
         }
-        let values = labels.map(\.value)
         if let existing = family.series[values] {
             existing.lastUpdate = now
+            if !tagged { target.untaggedSeries = existing }
             return existing
         }
         if seriesCount >= maxSeries {
@@ -347,12 +364,13 @@ public final class StatsdSeriesStore {
                 return nil
             }
             // Expiry may have removed this very family.
-            if families[name] !== family { return series(target, labels: labels, now: now) }
+            if families[name] !== family { return series(target, names: names, values: values, tagged: tagged, now: now) }
         }
         let window = family.summary.map { SummaryWindow(options: $0, now: now) }
         let series = Series(now: now, ttl: settings.ttl, bucketCount: family.buckets.count, window: window)
         family.series[values] = series
         seriesCount += 1
+        if !tagged { target.untaggedSeries = series }
         return series
     }
 
@@ -371,6 +389,7 @@ public final class StatsdSeriesStore {
             family.series = family.series.filter { _, series in series.ttl <= 0 || now - series.lastUpdate < series.ttl }
             let removed = before - family.series.count
             if removed > 0 {
+                generation += 1
                 seriesCount -= removed
                 statistics.expired += removed
                 if family.series.isEmpty { removeFamily(name) }
