@@ -149,6 +149,11 @@ public final class StatsdListenerService: Service, Sendable {
                 StatsdLineParser.parse(packet: UnsafeRawBufferPointer(start: buffer + index * slotSize, count: length), into: &result)
             }
             bridge.ingest(result, packets: Int(received), transport: transport)
+            // A short batch means we are ahead of the senders: wait a moment so the next call
+            // takes many datagrams at once. Under steady traffic this turns one wake-up and one
+            // system call per datagram into one per batch; an idle socket still blocks in
+            // recvmmsg, and half a millisecond of delay means nothing to a metric.
+            if Int(received) < batch { usleep(500) }
         }
     }
 

@@ -1,10 +1,12 @@
 // recvmmsg_sink: the baseline receiver — binds a UDP port, takes datagrams with recvmmsg in
 // batches of 32 (as mastiff does) with the same 4 MiB receive buffer, and only counts them.
-//   recvmmsg_sink PORT IDLE_SECONDS     prints "packets bytes" after IDLE_SECONDS without data
+//   recvmmsg_sink PORT IDLE_SECONDS     prints "packets bytes cpu_seconds" after IDLE_SECONDS
+//                                       without data
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -36,6 +38,9 @@ int main(int argc, char **argv) {
         packets += received;
         for (int i = 0; i < received; i++) bytes += messages[i].msg_len;
     }
-    printf("%llu %llu\n", packets, bytes);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    double cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+    printf("%llu %llu %.6f\n", packets, bytes, cpu);
     return 0;
 }
