@@ -92,7 +92,7 @@ let package = Package(
         ),
 
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore"]),
-        .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore"]),
+        .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MastiffCollectorsTests",
             dependencies: ["MastiffCollectors", "MastiffCore"],

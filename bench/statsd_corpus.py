@@ -99,3 +99,21 @@ def series_lines(count=10_000):
     for index in range(gauges):
         lines.append(f"{NS}.sidekiq.queues.q{index}.enqueued:{index % 50}|g")
     return lines
+
+
+if __name__ == "__main__":
+    # statsd_corpus.py HOST PORT LINES_PER_SECOND: sends Mastodon-shaped traffic until stopped
+    # (scripts/demo.sh uses it to stand in for a Mastodon ≤ 4.2 with STATSD_ADDR set).
+    import socket
+    import sys
+    import time
+
+    host, port, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    lines = mastodon_lines(100_000)
+    index = 0
+    while True:
+        for _ in range(max(1, int(rate / 10))):
+            sock.sendto(lines[index % len(lines)].encode(), (host, port))
+            index += 1
+        time.sleep(0.1)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs mastiff's main job on a fresh machine, against real local services: installs dependencies,
 # builds a release binary, starts PostgreSQL (with Mastodon's tables and some rows) and Redis on
-# free loopback ports, a real Sidekiq working Mastodon's queues, and `mastiff run` with every
-# collector on 127.0.0.1:9815. Ctrl-C stops it all.
+# free loopback ports, a real Sidekiq working Mastodon's queues, Mastodon ≤ 4.2-shaped statsd
+# traffic, and `mastiff run` with every collector on 127.0.0.1:9815 (statsd on a free UDP port).
+# Ctrl-C stops it all.
 #   scripts/demo.sh --defaults    runs `mastiff run` on the embedded defaults instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +20,10 @@ fi
 dir=$(mktemp -d /tmp/mastiff-demo.XXXXXX)
 chmod 755 "$dir"   # the postgres user must reach the cluster inside it
 sidekiq_pid=""
+statsd_pid=""
 cleanup() {
   [[ -n "$sidekiq_pid" ]] && kill "$sidekiq_pid" 2>/dev/null || true
+  [[ -n "$statsd_pid" ]] && kill "$statsd_pid" 2>/dev/null || true
   scripts/services.sh stop "$dir/services"
 }
 trap cleanup EXIT
@@ -38,14 +41,22 @@ sidekiq -r "./$fixtures/jobs.rb" -c 3 -q default -q push >"$dir/sidekiq.log" 2>&
 sidekiq_pid=$!
 ruby "$fixtures/enqueue.rb" >/dev/null
 
+statsd_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# What a Mastodon ≤ 4.2 with STATSD_ADDR set sends: web actions, queries, Sidekiq jobs.
+python3 bench/statsd_corpus.py 127.0.0.1 "$statsd_port" 200 &
+statsd_pid=$!
+
 cat >"$dir/mastiff.yml" <<YAML
 listen: 127.0.0.1:9815
 collectors:
   system: {filesystems: [/, /tmp]}
   postgres: {dsn: "host=$MASTIFF_TEST_PG_SOCKET_DIR port=$MASTIFF_TEST_PG_PORT user=postgres dbname=mastodon_production"}
   redis: {url: "$REDIS_URL"}
+statsd:
+  udp: 127.0.0.1:$statsd_port
 YAML
 echo "demo: config in $dir/mastiff.yml; try:" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(postgres_up|redis_up|sidekiq_queue_size|mastodon_)'" >&2
+echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(mastodon_web_requests_total|mastodon_sidekiq_jobs_total|statsd_)' | head -20" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
 "$binary" run --config "$dir/mastiff.yml"
