@@ -10,14 +10,23 @@ import Testing
     static let clients = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/statsd/clients.py"
     static let endpointFixtures = Harness.packageRoot + "/Tests/MastiffCollectorsTests/Fixtures/mastodon-endpoints"
 
-    /// A mastiff with statsd on ephemeral ports and the data-source collectors off.
-    static func start(_ extra: String = "", udp: String = "127.0.0.1:0", unixgram: String? = nil) throws -> (RunningMastiff, udp: Int, tcp: Int) {
-        let config = try Harness.writeConfig("""
+    /// A configuration on an ephemeral HTTP port with the data-source collectors off, plus
+    /// `collectors` (more lines under `collectors:`, indented) and `rest` (top-level sections).
+    static func config(collectors: String = "", _ rest: String) throws -> String {
+        try Harness.writeConfig("""
             listen: 127.0.0.1:0
             collectors:
               postgres: {enabled: false}
               redis: {enabled: false}
               sidekiq: {enabled: false}
+            \(collectors)
+            \(rest)
+            """)
+    }
+
+    /// A mastiff with statsd on ephemeral ports and the data-source collectors off.
+    static func start(_ extra: String = "", udp: String = "127.0.0.1:0", unixgram: String? = nil) throws -> (RunningMastiff, udp: Int, tcp: Int) {
+        let config = try Self.config("""
             statsd:
               udp: \(udp)
               tcp: 127.0.0.1:0
@@ -128,6 +137,33 @@ import Testing
         #expect(text.contains("mastiff_config_last_reload_successful 0\n"))
     }
 
+    /// TCP lines split across writes are joined; a line over max_packet_size is counted and
+    /// skipped up to its newline, and the lines after it still count; an oversized datagram too.
+    @Test func tcpPartialLinesAndOversizedInput() async throws {
+        let (mastiff, udp, tcp) = try Self.start("  max_packet_size: 1KiB")
+        let script = """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(b"split.a:1|c\\nsplit.b:")
+            time.sleep(0.2)
+            s.sendall(b"2|c\\n" + b"x" * 5000)
+            time.sleep(0.2)
+            s.sendall(b"y" * 3000 + b":1|c\\nafter.long:3|c\\n")
+            s.close()
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.sendto(b"big:" + b"1" * 2000 + b"|c", ("127.0.0.1", int(sys.argv[2])))
+            u.sendto(b"small:1|c", ("127.0.0.1", int(sys.argv[2])))
+            """
+        let sent = try Harness.run("/usr/bin/env", ["python3", "-c", script, "\(tcp)", "\(udp)"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let text = try await Self.waitFor(mastiff, "small_total", 1)
+        #expect(sampleValue(text, "split_a_total") == 1)
+        #expect(sampleValue(text, "split_b_total") == 2)
+        #expect(sampleValue(text, "after_long_total") == 3)
+        #expect(sampleValue(text, #"statsd_parse_errors_total{reason="too_long"}"#) == 2)
+        #expect(!text.contains("big_total"))
+    }
+
     @Test func aBusyPortIsReportedAndMastiffRunsOn() async throws {
         let holder = try StatsdSender(port: 0, bindLocally: true)
         let (mastiff, _, _) = try Self.start(udp: "127.0.0.1:\(holder.localPort)")
@@ -140,19 +176,13 @@ import Testing
 
     @Test func mastodonEndpointsAreReexposedAndAFailingOneIsReported() async throws {
         let server = try HTTPFixtureServer(directory: Self.endpointFixtures)
-        let config = try Harness.writeConfig("""
-            listen: 127.0.0.1:0
-            collectors:
-              postgres: {enabled: false}
-              redis: {enabled: false}
-              sidekiq: {enabled: false}
+        let config = try Self.config(collectors: """
               mastodon_endpoints:
                 - {name: streaming, url: "http://127.0.0.1:\(server.port)/streaming-4.3.prom"}
                 - {name: web, url: "http://127.0.0.1:\(server.port)/prometheus-exporter-web.prom"}
                 - {name: gone, url: "http://127.0.0.1:9/metrics"}
                 - {name: missing, url: "http://127.0.0.1:\(server.port)/no-such-file"}
-            statsd: {enabled: false}
-            """)
+            """, "statsd: {enabled: false}")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let text = try await Self.metrics(mastiff)
         for (series, value) in [
