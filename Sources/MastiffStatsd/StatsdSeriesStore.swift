@@ -139,6 +139,10 @@ public final class StatsdSeriesStore {
     /// so collisions cannot be provoked; by chance they are ~1e-11 likely among 10,000 names.
     private var targets: [Int: Target] = [:]
     private var settingsByRule: [Int: Settings] = [:]
+    /// One copy of each label value (a controller name appears in dozens of series); bounded,
+    /// so a flood of unique values is simply not interned.
+    private var internedValues: Set<String> = []
+    private static let maxInternedValues = 20_000
     private let cacheCapacity: Int
     /// Bumped whenever a series or family is removed, so cached references are re-checked.
     private var generation = 0
@@ -213,8 +217,13 @@ public final class StatsdSeriesStore {
         let settings = settingsByRule[ruleKey] ?? Settings(rule: rule, mapping: mapping, type: type)
         settingsByRule[ruleKey] = settings
         let valuesByName = Dictionary(labels.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
-        return Target(disposition: disposition, name: name, labelValues: settings.labelNames.map { valuesByName[$0] ?? "" },
-                      settings: settings)
+        let values = settings.labelNames.map { name -> String in
+            let value = valuesByName[name] ?? ""
+            // Values of up to 15 UTF-8 bytes are stored inline in the String: nothing to share.
+            guard value.utf8.count > 15, internedValues.count < Self.maxInternedValues || internedValues.contains(value) else { return value }
+            return internedValues.insert(value).memberAfterInsert
+        }
+        return Target(disposition: disposition, name: name, labelValues: values, settings: settings)
     }
 
     public func apply(_ event: StatsdEvent, now: Double) {
