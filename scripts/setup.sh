@@ -8,10 +8,10 @@ packages=(
   pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libyaml-dev zlib1g-dev  # build
   postgresql redis-server prometheus curl procps python3                           # tests: real peers, promtool
   pgbouncer ruby-sidekiq                                                           # tests: PgBouncer, real Sidekiq
+  gcc util-linux                                                                   # bench smoke run: C tools, taskset
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(prometheus-node-exporter prometheus-process-exporter prometheus-postgres-exporter prometheus-redis-exporter
-             gcc)
+  packages+=(prometheus-node-exporter prometheus-process-exporter prometheus-postgres-exporter prometheus-redis-exporter)
 fi
 
 missing=()

@@ -23,12 +23,17 @@ swift test --skip-build --skip IntegrationTests 2>&1 | tee .build/test-unit.log
 unit_status=${PIPESTATUS[0]}
 swift test --skip-build --filter IntegrationTests --no-parallel 2>&1 | tee .build/test-integration.log
 integration_status=${PIPESTATUS[0]}
+# The statsd benchmark, briefly and on the debug build, so that bench/ keeps working (its
+# figures come from bench/statsd.sh on a release build).
+BENCH_BUILD_DIR=.build/debug BENCH_ROUNDS=1 BENCH_SECONDS=1 BENCH_RATE=20000 python3 bench/statsd.py >.build/bench-smoke.log 2>&1
+bench_status=$?
+[[ $bench_status -eq 0 ]] && echo "statsd benchmark smoke run: ok" || { echo "statsd benchmark smoke run failed:"; tail -20 .build/bench-smoke.log; }
 set -e
 count() { grep -Eo 'Test run with [0-9]+ tests?' "$1" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
 failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }
 total=$(( $(count .build/test-unit.log) + $(count .build/test-integration.log) ))
 failed=$(( $(failures .build/test-unit.log) + $(failures .build/test-integration.log) ))
 echo "$((total - failed)) passed, $failed failed"
-if [[ $unit_status -ne 0 || $integration_status -ne 0 ]]; then
+if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 ]]; then
   exit 1
 fi

@@ -118,8 +118,11 @@ extension StatsdMapping {
         init(_ map: ConfigMapping) throws(ConfigError) {
             if let node = map["observer_type"] ?? map["timer_type"] {
                 let text = try node.string()
-                guard let type = ObserverType(rawValue: text) else { throw node.error("unknown observer_type '\(text)' (histogram, summary)") }
-                observerType = type
+                // "" is statsd_exporter's "not set": the defaults apply.
+                if !text.isEmpty {
+                    guard let type = ObserverType(rawValue: text) else { throw node.error("unknown observer_type '\(text)' (histogram, summary)") }
+                    observerType = type
+                }
             }
             if let node = map["histogram_options"] {
                 wroteHistogramOptions = true

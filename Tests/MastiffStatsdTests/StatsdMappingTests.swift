@@ -269,6 +269,12 @@ struct Bridge {
         }
     }
 
+    @Test func anEmptyObserverTypeMeansTheDefault() throws {
+        let mapping = try StatsdMapping.parse("defaults: {observer_type: histogram}\nmappings: [{match: a.b, name: x, observer_type: ''}]\n",
+                                              file: "m.yml")
+        #expect(mapping.rules[0].observerType == .histogram)
+    }
+
     @Test func re2ClassesAndNonCapturingGroupsWork() throws {
         let bridge = try Bridge(#"""
             mappings:
