@@ -17,9 +17,10 @@ let package = Package(
     targets: [
         // System libraries. Each module map carries a small shim header with typed wrappers for the
         // variadic C calls Swift cannot import (curl_easy_setopt, deflateInit2, …).
-        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // libpq and libcurl are loaded on first use (dlopen), not linked: see their shim.h.
+        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // recvmmsg(2), which Swift's Glibc module does not expose (it needs _GNU_SOURCE).

@@ -24,10 +24,7 @@ public struct CurlHTTPClient: Sendable {
     public init(timeoutMilliseconds: Int = 5000, maxBodyBytes: Int = 32 << 20) {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.maxBodyBytes = maxBodyBytes
-        Self.globalInit
     }
-
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     /// GET `url`. With `acceptCompressed`, libcurl asks for gzip and decodes it; the
     /// Content-Encoding header still tells what the server sent.
@@ -35,13 +32,17 @@ public struct CurlHTTPClient: Sendable {
         let timeout = timeoutMilliseconds
         let maxBody = maxBodyBytes
         return try await BlockingWork.run {
-            guard let handle = curl_easy_init() else { throw ClientError(.transport, system: "http", reason: "curl_easy_init failed") }
-            defer { curl_easy_cleanup(handle) }
+            // libcurl is loaded on first use (CCurl/shim.h).
+            if let loadError = mastiff_curl_load_error() {
+                throw ClientError(.transport, system: "http", reason: "libcurl could not be loaded (Debian: libcurl4): \(String(cString: loadError))")
+            }
+            guard let handle = mastiff_curl_easy_init() else { throw ClientError(.transport, system: "http", reason: "curl_easy_init failed") }
+            defer { mastiff_curl_easy_cleanup(handle) }
             let sink = BodySink(limit: maxBody)
             let context = Unmanaged.passUnretained(sink).toOpaque()
             var headerList: UnsafeMutablePointer<curl_slist>?
-            for header in headers { headerList = curl_slist_append(headerList, header) }
-            defer { curl_slist_free_all(headerList) }
+            for header in headers { headerList = mastiff_curl_slist_append(headerList, header) }
+            defer { mastiff_curl_slist_free_all(headerList) }
 
             _ = mastiff_curl_setopt_string(handle, CURLOPT_URL, url)
             _ = mastiff_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeout)
@@ -72,10 +73,10 @@ public struct CurlHTTPClient: Sendable {
                 }
                 return length
             }
-            let code = curl_easy_perform(handle)
+            let code = mastiff_curl_easy_perform(handle)
             guard code == CURLE_OK else {
                 let kind: ClientError.Kind = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .transport
-                throw ClientError(kind, system: "http", reason: String(cString: curl_easy_strerror(code)))
+                throw ClientError(kind, system: "http", reason: String(cString: mastiff_curl_easy_strerror(code)))
             }
             var status = 0
             _ = mastiff_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

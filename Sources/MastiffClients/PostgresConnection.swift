@@ -37,7 +37,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     deinit {
-        PQfinish(connection)
+        mastiff_PQfinish(connection)
     }
 
     /// Connects with any libpq conninfo string or URI (Unix socket, sslmode, passfile, service).
@@ -45,6 +45,10 @@ public final class PostgresConnection: @unchecked Sendable {
     public static func connect(_ conninfo: Secret, timeoutSeconds: Int = 5,
                                statementTimeout: Duration? = nil) async throws -> PostgresConnection {
         try await BlockingWork.run {
+            // libpq is loaded on first use (CLibPQ/shim.h).
+            if let loadError = mastiff_pq_load_error() {
+                throw ClientError(.connect, system: "postgres", reason: "libpq could not be loaded (Debian: libpq5): \(String(cString: loadError))")
+            }
             // libpq lets later keywords override earlier ones, so the user's conninfo (expanded from
             // `dbname`) comes last and wins over these defaults. libpq's minimum connect_timeout is 2.
             var keywords = ["connect_timeout", "application_name"]
@@ -60,13 +64,13 @@ public final class PostgresConnection: @unchecked Sendable {
             values.append(conninfo.reveal())
             let connection = withCStrings(keywords) { keywordPointers in
                 withCStrings(values) { valuePointers in
-                    PQconnectdbParams(keywordPointers, valuePointers, 1)
+                    mastiff_PQconnectdbParams(keywordPointers, valuePointers, 1)
                 }
             }
             guard let connection else { throw ClientError(.connect, system: "postgres", reason: "out of memory") }
-            guard PQstatus(connection) == CONNECTION_OK else {
-                let reason = String(cString: PQerrorMessage(connection))
-                PQfinish(connection)
+            guard mastiff_PQstatus(connection) == CONNECTION_OK else {
+                let reason = String(cString: mastiff_PQerrorMessage(connection))
+                mastiff_PQfinish(connection)
                 throw ClientError(.connect, system: "postgres", reason: reason)
             }
             return PostgresConnection(connection)
@@ -76,7 +80,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Whether the connection can no longer be used (closed by the server, or a cancel that did
     /// not take). Callers drop a broken connection and connect again.
     public var isBroken: Bool {
-        brokenFlag.withLock { $0 } || lock.withLock { _ in PQstatus(connection) != CONNECTION_OK }
+        brokenFlag.withLock { $0 } || lock.withLock { _ in mastiff_PQstatus(connection) != CONNECTION_OK }
     }
 
     /// Runs one statement and returns its rows; a statement error is thrown.
@@ -94,15 +98,15 @@ public final class PostgresConnection: @unchecked Sendable {
         try await BlockingWork.run { [self] in
             try lock.withLock { _ throws -> [PostgresResult] in
                 let deadline = ContinuousClock.now + timeout
-                guard PQsendQuery(connection, sql) == 1 else {
-                    throw ClientError(.query, system: "postgres", reason: String(cString: PQerrorMessage(connection)))
+                guard mastiff_PQsendQuery(connection, sql) == 1 else {
+                    throw ClientError(.query, system: "postgres", reason: String(cString: mastiff_PQerrorMessage(connection)))
                 }
                 var results: [PostgresResult] = []
                 while true {
                     try waitUntilReady(deadline: deadline)
-                    guard let result = PQgetResult(connection) else { break }
+                    guard let result = mastiff_PQgetResult(connection) else { break }
                     results.append(decode(result))
-                    PQclear(result)
+                    mastiff_PQclear(result)
                 }
                 return results
             }
@@ -111,8 +115,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Reads until libpq has a complete result, or cancels the query at the deadline.
     private func waitUntilReady(deadline: ContinuousClock.Instant) throws {
-        let socket = PQsocket(connection)
-        while PQisBusy(connection) == 1 {
+        let socket = mastiff_PQsocket(connection)
+        while mastiff_PQisBusy(connection) == 1 {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else {
                 cancelAndDrain()
@@ -125,9 +129,9 @@ public final class PostgresConnection: @unchecked Sendable {
                 brokenFlag.withLock { $0 = true }
                 throw ClientError(.transport, system: "postgres", reason: String(cString: strerror(errno)))
             }
-            if ready > 0, PQconsumeInput(connection) == 0 {
+            if ready > 0, mastiff_PQconsumeInput(connection) == 0 {
                 brokenFlag.withLock { $0 = true }
-                throw ClientError(.transport, system: "postgres", reason: String(cString: PQerrorMessage(connection)))
+                throw ClientError(.transport, system: "postgres", reason: String(cString: mastiff_PQerrorMessage(connection)))
             }
         }
     }
@@ -136,46 +140,46 @@ public final class PostgresConnection: @unchecked Sendable {
     /// does not react (stopped, or the network gone) within two seconds marks the connection
     /// broken, so it is closed and a fresh one is made next time.
     private func cancelAndDrain() {
-        if let cancel = PQgetCancel(connection) {
+        if let cancel = mastiff_PQgetCancel(connection) {
             var buffer = [CChar](repeating: 0, count: 256)
-            _ = PQcancel(cancel, &buffer, Int32(buffer.count))
-            PQfreeCancel(cancel)
+            _ = mastiff_PQcancel(cancel, &buffer, Int32(buffer.count))
+            mastiff_PQfreeCancel(cancel)
         }
         let drainDeadline = ContinuousClock.now + .seconds(2)
-        let socket = PQsocket(connection)
+        let socket = mastiff_PQsocket(connection)
         while true {
-            while PQisBusy(connection) == 1 {
+            while mastiff_PQisBusy(connection) == 1 {
                 let remaining = drainDeadline - ContinuousClock.now
                 var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
                 guard remaining > .zero, poll(&descriptor, 1, Int32(remaining.seconds * 1000 + 1)) >= 0,
-                      PQconsumeInput(connection) == 1 else {
+                      mastiff_PQconsumeInput(connection) == 1 else {
                     brokenFlag.withLock { $0 = true }
                     return
                 }
             }
-            guard let result = PQgetResult(connection) else { return }
-            PQclear(result)
+            guard let result = mastiff_PQgetResult(connection) else { return }
+            mastiff_PQclear(result)
         }
     }
 
     private func decode(_ result: OpaquePointer) -> PostgresResult {
-        let status = PQresultStatus(result)
+        let status = mastiff_PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) + " " } ?? ""
-            let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
-                ?? String(cString: PQresultErrorMessage(result))
+            let state = mastiff_PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) + " " } ?? ""
+            let message = mastiff_PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                ?? String(cString: mastiff_PQresultErrorMessage(result))
             return PostgresResult(columns: [], rows: [], error: Redaction.clean(state + message))
         }
-        let rowCount = PQntuples(result)
-        let columnCount = PQnfields(result)
-        let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+        let rowCount = mastiff_PQntuples(result)
+        let columnCount = mastiff_PQnfields(result)
+        let columns = (0..<columnCount).map { String(cString: mastiff_PQfname(result, $0)) }
         var rows: [[String?]] = []
         rows.reserveCapacity(Int(rowCount))
         for row in 0..<rowCount {
             var values: [String?] = []
             values.reserveCapacity(Int(columnCount))
             for column in 0..<columnCount {
-                values.append(PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column)))
+                values.append(mastiff_PQgetisnull(result, row, column) == 1 ? nil : String(cString: mastiff_PQgetvalue(result, row, column)))
             }
             rows.append(values)
         }
@@ -184,7 +188,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// The server's version as an integer (150004 for 15.4).
     public var serverVersion: Int {
-        lock.withLock { _ in Int(PQserverVersion(connection)) }
+        lock.withLock { _ in Int(mastiff_PQserverVersion(connection)) }
     }
 }
 
