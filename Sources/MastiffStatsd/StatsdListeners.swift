@@ -86,7 +86,14 @@ public final class StatsdListenerService: Service, Sendable {
     private func open(_ transport: StatsdBridge.Transport, _ make: () throws(StatsdSocket.Failure) -> Int32) -> Int32? {
         do {
             let fd = try make()
-            if transport != .tcp { StatsdSocket.setReceiveBuffer(fd, bytes: settings.receiveBuffer) }
+            if transport != .tcp {
+                let granted = StatsdSocket.setReceiveBuffer(fd, bytes: settings.receiveBuffer)
+                if granted < settings.receiveBuffer {
+                    logger.warning("statsd receive buffer smaller than statsd.receive_buffer; bursts may be dropped (raise net.core.rmem_max: etc/sysctl.d/60-mastiff.conf)",
+                                   metadata: ["statsd.transport": "\(transport.rawValue)", "statsd.receive_buffer_bytes": "\(granted)",
+                                              "statsd.requested_bytes": "\(settings.receiveBuffer)"])
+                }
+            }
             openDescriptors.withLock { _ = $0.insert(fd) }
             let address = StatsdSocket.localAddress(fd) ?? settings.unixgram ?? "?"
             boundAddresses.withLock { $0[transport] = address }
@@ -315,12 +322,18 @@ enum StatsdSocket {
     }
 
     /// Asks for a large receive buffer: SO_RCVBUFFORCE passes net.core.rmem_max when mastiff
-    /// has CAP_NET_ADMIN, else SO_RCVBUF gets what the limit allows.
-    static func setReceiveBuffer(_ fd: Int32, bytes: Int) {
+    /// has CAP_NET_ADMIN, else SO_RCVBUF gets what the limit allows. Returns what was granted
+    /// (the kernel reports twice the usable size; halved here to compare with the request).
+    @discardableResult
+    static func setReceiveBuffer(_ fd: Int32, bytes: Int) -> Int {
         var size = Int32(clamping: bytes)
         if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
+        var granted: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0 else { return 0 }
+        return Int(granted) / 2
     }
 
     /// `host:port` actually bound (port 0 becomes the kernel's choice); nil for Unix sockets.
