@@ -353,8 +353,11 @@ enum StatsdSocket {
             }
         }
         guard named == 0 else { return nil }
-        let hostText = String(cString: host)
-        let serviceText = String(cString: service)
+        func text(_ characters: [CChar]) -> String {
+            String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        let hostText = text(host)
+        let serviceText = text(service)
         return hostText.contains(":") ? "[\(hostText)]:\(serviceText)" : "\(hostText):\(serviceText)"
     }
 }
