@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 
-from exporter_measurement import cpu_seconds, free_port, scrape, wait_until_up
+from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -38,20 +38,6 @@ REDIS_PORT = ENV["MASTIFF_TEST_REDIS_PORT"]
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 
-
-
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Rss:"):
-                return int(line.split()[1])
-    return 0
-
-
-
-
 def psql(sql, database="postgres"):
     return subprocess.run([f"{PG_BIN}/psql", "-h", SOCKET, "-p", PG_PORT, "-U", "postgres", "-d", database, "-qAt", "-c", sql],
                           check=True, capture_output=True, text=True).stdout.strip()
@@ -60,8 +46,6 @@ def psql(sql, database="postgres"):
 def backend_pid(user):
     pid = psql(f"SELECT pid FROM pg_stat_activity WHERE usename = '{user}' ORDER BY backend_start LIMIT 1")
     return int(pid) if pid else None
-
-
 
 
 def measure(name, process, url, user):
@@ -74,7 +58,7 @@ def measure(name, process, url, user):
         body = scrape(url)
     cpu1, db1 = cpu_seconds(process.pid), (cpu_seconds(backend) if backend else 0)
     return {"name": name, "cpu_ms": (cpu1 - cpu0) / SCRAPES * 1000, "db_ms": (db1 - db0) / SCRAPES * 1000,
-            "rss": rss_kib(process.pid) / 1024, "series": sum(1 for l in body.splitlines() if l and not l.startswith("#"))}
+            "rss": memory_kib(process.pid)["rss"] / 1024, "series": sum(1 for l in body.splitlines() if l and not l.startswith("#"))}
 
 
 def main():

@@ -38,3 +38,16 @@ def wait_until_up(url, process):
         except OSError:
             time.sleep(0.1)
     sys.exit(f"{url} did not come up")
+
+
+def memory_kib(pid):
+    """RSS, PSS and private memory (Private_Clean + Private_Dirty) of a process, in KiB, from
+    /proc/PID/smaps_rollup."""
+    values = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                values[parts[0][:-1]] = int(parts[1])
+    return {"rss": values["Rss"], "pss": values["Pss"],
+            "private": values.get("Private_Clean", 0) + values.get("Private_Dirty", 0)}

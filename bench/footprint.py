@@ -21,32 +21,13 @@ import tempfile
 import time
 import urllib.request
 
-from exporter_measurement import cpu_seconds, free_port, scrape, wait_until_up
+from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "100"))
 IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_SECONDS", "120"))
 TARGET_PROCESSES = int(os.environ.get("BENCH_PROCESSES", "150"))
-
-
-
-
-
-
-def memory_kib(pid):
-    values = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                values[parts[0][:-1]] = int(parts[1])
-    return {"rss": values["Rss"], "pss": values["Pss"],
-            "private": values.get("Private_Clean", 0) + values.get("Private_Dirty", 0)}
-
-
-
-
 
 
 def process_count():

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from exporter_measurement import cpu_seconds, free_port, scrape, wait_until_up  # noqa: E402
+from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up  # noqa: E402
 from statsd_corpus import mastodon_lines, series_lines  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -88,13 +88,6 @@ statsd:
                 return current
             previous = current
 
-    def rss_kib(self):
-        with open(f"/proc/{self.process.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
     def stop(self):
         self.process.terminate()
         self.process.wait()
@@ -105,16 +98,6 @@ def blast(tools, port, corpus, rate, seconds, per_packet=1, cpu=None):
     out = subprocess.run(pin + [tools["statsd_blast"], "127.0.0.1", str(port), corpus, str(rate), str(seconds), str(per_packet)],
                          check=True, capture_output=True, text=True).stdout.split()
     return int(out[0]), int(out[1])
-
-
-def private_kib(pid):
-    """Private_Clean + Private_Dirty: memory no other process shares (heap, stacks, written data)."""
-    total = 0
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                total += int(line.split()[1])
-    return total
 
 
 def pipeline(corpus):
@@ -189,18 +172,18 @@ def rss_with_series(tools, count=10_000, postgres=None):
     mastiff = Mastiff(postgres=postgres)
     for _ in range(3):
         scrape(mastiff.url)
-    baseline = mastiff.rss_kib()
+    baseline = memory_kib(mastiff.process.pid)["rss"]
     corpus = write_lines("series.txt", series_lines(count))
     text = scrape(mastiff.url)
-    private_before = private_kib(mastiff.process.pid)
+    private_before = memory_kib(mastiff.process.pid)["private"]
     for _ in range(3):
         blast(tools, mastiff.udp, corpus, 50_000, count / 50_000 + 0.05)
         mastiff.settled_lines()
     for _ in range(5):
         text = scrape(mastiff.url)
     series = value(text, "statsd_series")
-    rss = mastiff.rss_kib()
-    private_after = private_kib(mastiff.process.pid)
+    rss = memory_kib(mastiff.process.pid)["rss"]
+    private_after = memory_kib(mastiff.process.pid)["private"]
     mastiff.stop()
     return baseline, rss, series, private_after - private_before
 
