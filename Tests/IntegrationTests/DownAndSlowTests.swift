@@ -127,14 +127,9 @@ import Testing
 
     @Test func wrongPasswordIsLoggedWithoutThePassword() async throws {
         let services = try PrivateServices()
-        let config = try Harness.writeConfig("""
-        listen: 127.0.0.1:0
-        collectors:
-          processes: {enabled: false}
-          redis: {enabled: false}
-          sidekiq: {enabled: false}
-          postgres: {dsn: "\(services["MASTIFF_TEST_PG_TCP_DSN"]) password=${WRONG_PG_PASSWORD}"}
-        """)
+        let config = try Harness.writeConfig(collectors: [
+            "postgres": #"{dsn: "\#(services["MASTIFF_TEST_PG_TCP_DSN"]) password=${WRONG_PG_PASSWORD}"}"#,
+        ])
         let mastiff = try RunningMastiff(arguments: ["--config", config], environment: ["WRONG_PG_PASSWORD": "not-the-password-42"])
         let text = try await scrape(mastiff).text
         #expect(sampleValue(text, "postgres_up") == 0)

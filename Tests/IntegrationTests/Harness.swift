@@ -45,6 +45,22 @@ enum Harness {
         return path
     }
 
+    /// A mastiff.yml on an ephemeral HTTP port in which the process, PostgreSQL, Redis and Sidekiq
+    /// collectors are off except those given in `collectors` (key → YAML value, in order; keys
+    /// outside those four, such as `pgbouncer` or `mastodon_endpoints`, are added as given), then
+    /// `rest` (top-level sections). The system collector stays on.
+    static func writeConfig(collectors: KeyValuePairs<String, String>, _ rest: String = "") throws -> String {
+        let given = Dictionary(collectors.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        var lines = ["listen: 127.0.0.1:0", "collectors:"]
+        for name in ["processes", "postgres", "redis", "sidekiq"] {
+            lines.append("  \(name): \(given[name] ?? "{enabled: false}")")
+        }
+        for (key, value) in collectors where !["processes", "postgres", "redis", "sidekiq"].contains(key) {
+            lines.append("  \(key): \(value)")
+        }
+        return try writeConfig(lines.joined(separator: "\n") + "\n" + rest)
+    }
+
     struct Result {
         var status: Int32
         var stdout: String

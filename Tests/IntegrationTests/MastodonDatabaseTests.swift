@@ -15,13 +15,7 @@ import Testing
         _ = try psql("mastodon_fixture", ["-v", "statuses=4000", "-f", Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/mastodon/schema.sql"])
 
         let dsn = try Harness.environment("MASTIFF_TEST_PG_DSN").replacingOccurrences(of: "dbname=postgres", with: "dbname=mastodon_fixture")
-        let config = try Harness.writeConfig("""
-        collectors:
-          processes: {enabled: false}
-          redis: {enabled: false}
-          sidekiq: {enabled: false}
-          postgres: {dsn: "\(dsn)", top_tables: 3}
-        """)
+        let config = try Harness.writeConfig(collectors: ["postgres": "{dsn: \"\(dsn)\", top_tables: 3}"])
         func exact(_ sql: String) throws -> Double? { Double(try psql("mastodon_fixture", ["-c", sql])) }
         // Sizes move while autovacuum creates a table's free-space and visibility maps: vacuum
         // first, and accept the size read just before or just after the scrape.
@@ -52,13 +46,7 @@ import Testing
     }
 
     @Test func aDatabaseWithoutMastodonsTablesHasNoMastodonFigures() throws {
-        let config = try Harness.writeConfig("""
-        collectors:
-          processes: {enabled: false}
-          redis: {enabled: false}
-          sidekiq: {enabled: false}
-          postgres: {dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN"))"}
-        """)
+        let config = try Harness.writeConfig(collectors: ["postgres": "{dsn: \"\(try Harness.environment("MASTIFF_TEST_PG_DSN"))\"}"])
         let text = try Harness.run(Harness.binary, ["collect", "--once", "--config", config]).stdout
         #expect(sampleValue(text, "postgres_up") == 1)
         #expect(!text.contains("mastodon_users"))
@@ -75,14 +63,8 @@ import Testing
 
     private func sizes(interval: String) async throws -> (before: Double?, after: Double?, commitsBefore: Double?, commitsAfter: Double?) {
         try psql("DROP TABLE IF EXISTS size_cache_probe; CREATE TABLE size_cache_probe (v text); INSERT INTO size_cache_probe SELECT 'x' FROM generate_series(1, 100)")
-        let config = try Harness.writeConfig("""
-        listen: 127.0.0.1:0
-        collectors:
-          processes: {enabled: false}
-          redis: {enabled: false}
-          sidekiq: {enabled: false}
-          postgres: {dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN"))", top_tables: 1000, size_interval: \(interval)}
-        """)
+        let dsn = try Harness.environment("MASTIFF_TEST_PG_DSN")
+        let config = try Harness.writeConfig(collectors: ["postgres": "{dsn: \"\(dsn)\", top_tables: 1000, size_interval: \(interval)}"])
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let client = CurlHTTPClient()
         let series = "postgres_table_size_bytes{table=\"public.size_cache_probe\"}"

@@ -53,14 +53,7 @@ import Testing
         for _ in 0..<5 { #expect(try bouncer.psql("postgres", "postgres", "SELECT 1") == "1") }
         try await Task.sleep(for: .milliseconds(2200))   // stats_period = 1 s
 
-        let config = try Harness.writeConfig("""
-        collectors:
-          processes: {enabled: false}
-          postgres: {enabled: false}
-          redis: {enabled: false}
-          sidekiq: {enabled: false}
-          pgbouncer: {dsn: "host=127.0.0.1 port=\(bouncer.port) dbname=pgbouncer user=stats"}
-        """)
+        let config = try Harness.writeConfig(collectors: ["pgbouncer": "{dsn: \"host=127.0.0.1 port=\(bouncer.port) dbname=pgbouncer user=stats\"}"])
         let result = try Harness.run(Harness.binary, ["collect", "--once", "--config", config])
         let text = result.stdout
         #expect(sampleValue(text, "pgbouncer_up") == 1, "stderr: \(result.stderr)")

@@ -10,23 +10,9 @@ import Testing
     static let clients = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/statsd/clients.py"
     static let endpointFixtures = Harness.packageRoot + "/Tests/MastiffCollectorsTests/Fixtures/mastodon-endpoints"
 
-    /// A configuration on an ephemeral HTTP port with the data-source collectors off, plus
-    /// `collectors` (more lines under `collectors:`, indented) and `rest` (top-level sections).
-    static func config(collectors: String = "", _ rest: String) throws -> String {
-        try Harness.writeConfig("""
-            listen: 127.0.0.1:0
-            collectors:
-              postgres: {enabled: false}
-              redis: {enabled: false}
-              sidekiq: {enabled: false}
-            \(collectors)
-            \(rest)
-            """)
-    }
-
     /// A mastiff with statsd on ephemeral ports and the data-source collectors off.
     static func start(_ extra: String = "", udp: String = "127.0.0.1:0", unixgram: String? = nil) throws -> (RunningMastiff, udp: Int, tcp: Int) {
-        let config = try Self.config("""
+        let config = try Harness.writeConfig(collectors: ["processes": "{enabled: true}"], """
             statsd:
               udp: \(udp)
               tcp: 127.0.0.1:0
@@ -176,13 +162,14 @@ import Testing
 
     @Test func mastodonEndpointsAreReexposedAndAFailingOneIsReported() async throws {
         let server = try HTTPFixtureServer(directory: Self.endpointFixtures)
-        let config = try Self.config(collectors: """
-              mastodon_endpoints:
-                - {name: streaming, url: "http://127.0.0.1:\(server.port)/streaming-4.3.prom"}
-                - {name: web, url: "http://127.0.0.1:\(server.port)/prometheus-exporter-web.prom"}
-                - {name: gone, url: "http://127.0.0.1:9/metrics"}
-                - {name: missing, url: "http://127.0.0.1:\(server.port)/no-such-file"}
-            """, "statsd: {enabled: false}")
+        let base = "http://127.0.0.1:\(server.port)"
+        let config = try Harness.writeConfig(collectors: [
+            "processes": "{enabled: true}",
+            "mastodon_endpoints": """
+                [{name: streaming, url: "\(base)/streaming-4.3.prom"}, {name: web, url: "\(base)/prometheus-exporter-web.prom"},
+                 {name: gone, url: "http://127.0.0.1:9/metrics"}, {name: missing, url: "\(base)/no-such-file"}]
+                """,
+        ], "statsd: {enabled: false}")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let text = try await Self.metrics(mastiff)
         for (series, value) in [
