@@ -96,8 +96,6 @@ public struct MappingTemplate: Sendable, Equatable {
         self.parts = parts
     }
 
-    public var hasReferences: Bool { parts.contains { if case .capture = $0 { true } else { false } } }
-
     /// Expands with `captures[n]` for `$n` (`captures[0]` is the whole match).
     public func expand(_ captures: [Substring]) -> String {
         if parts.count == 1, case .literal(let text) = parts[0] { return text }

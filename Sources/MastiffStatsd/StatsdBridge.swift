@@ -41,10 +41,6 @@ public final class StatsdBridge: Sendable {
         }
     }
 
-    public func recordParseError(_ error: StatsdParseError) {
-        state.withLock { $0.parseErrors[error, default: 0] += 1 }
-    }
-
     /// A reloaded mapping: series already exposed stay, new events follow the new rules.
     public func replaceMapping(_ mapping: StatsdMapping) {
         let mapper = StatsdMapper(mapping: mapping)

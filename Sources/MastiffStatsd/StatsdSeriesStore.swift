@@ -229,10 +229,6 @@ public final class StatsdSeriesStore {
     public func apply(_ event: StatsdEvent, now: Double) {
         let type = event.metricType
         let target = target(for: event.name, type: type)
-        guard let settings = target.settings else {
-            if case .drop(let reason) = target.disposition { statistics.dropped[reason, default: 0] += 1 }
-            return
-        }
         switch target.disposition {
         case .drop(let reason):
             statistics.dropped[reason, default: 0] += 1
@@ -242,6 +238,8 @@ public final class StatsdSeriesStore {
         case .emit:
             break
         }
+        // Only drop targets lack settings.
+        guard let settings = target.settings else { return }
         var labelNames = settings.labelNames
         var labelValues = target.labelValues
         if !event.tags.isEmpty {
@@ -446,9 +444,6 @@ public final class StatsdSeriesStore {
             }
         }
     }
-
-    /// Names of the live families.
-    public var familyNames: Set<String> { Set(families.keys) }
 
     /// Bucket bounds and quantiles as Prometheus clients print them (`0.005`, `1`, `2.5`).
     static func format(_ value: Double) -> String {
