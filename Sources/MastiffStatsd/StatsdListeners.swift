@@ -38,8 +38,6 @@ public final class StatsdListenerService: Service, Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let openDescriptors = Mutex<Set<Int32>>([])
-    /// Bound addresses (port 0 resolved), for tests and the startup log line.
-    public let boundAddresses = Mutex<[StatsdBridge.Transport: String]>([:])
 
     public init(bridge: StatsdBridge, settings: StatsdListenerSettings, logger: Logger) {
         self.bridge = bridge
@@ -96,7 +94,6 @@ public final class StatsdListenerService: Service, Sendable {
             }
             openDescriptors.withLock { _ = $0.insert(fd) }
             let address = StatsdSocket.localAddress(fd) ?? settings.unixgram ?? "?"
-            boundAddresses.withLock { $0[transport] = address }
             bridge.setListener(transport, up: true)
             logger.info("statsd listening", metadata: ["statsd.transport": "\(transport.rawValue)", "statsd.address": "\(address)"])
             return fd
@@ -128,14 +125,15 @@ public final class StatsdListenerService: Service, Sendable {
             vectors.deallocate()
             headers.deallocate()
         }
+        // Set up once: recvmmsg writes only msg_len and msg_flags, which every call overwrites.
+        for index in 0..<batch {
+            vectors[index] = iovec(iov_base: buffer + index * slotSize, iov_len: slotSize)
+            headers[index] = mastiff_mmsghdr()
+            headers[index].msg_hdr.msg_iov = vectors + index
+            headers[index].msg_hdr.msg_iovlen = 1
+        }
         var result = StatsdLineParser.Result()
         while !stopping.load(ordering: .relaxed) {
-            for index in 0..<batch {
-                vectors[index] = iovec(iov_base: buffer + index * slotSize, iov_len: slotSize)
-                headers[index] = mastiff_mmsghdr()
-                headers[index].msg_hdr.msg_iov = vectors + index
-                headers[index].msg_hdr.msg_iovlen = 1
-            }
             let received = mastiff_recvmmsg(fd, headers, UInt32(batch), MASTIFF_MSG_WAITFORONE)
             if received < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
