@@ -413,9 +413,10 @@ public final class StatsdSeriesStore {
             let family = families[name]!
             ExpositionRenderer.appendHeader(name, help: family.help, type: family.type, to: &out)
             let labelNames = family.labelNames
-            let bounds = family.buckets.map(Self.format)
+            // Bounds and quantiles print as sample values do (`0.005`, `1`, `2.5`).
+            let bounds = family.buckets.map(ExpositionRenderer.formatValue)
             let quantiles = family.summary?.quantiles ?? []
-            let quantileLabels = quantiles.map { Self.format($0.quantile) }
+            let quantileLabels = quantiles.map { ExpositionRenderer.formatValue($0.quantile) }
             for values in family.series.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 let series = family.series[values]!
                 switch family.type {
@@ -443,12 +444,6 @@ public final class StatsdSeriesStore {
                 }
             }
         }
-    }
-
-    /// Bucket bounds and quantiles as Prometheus clients print them (`0.005`, `1`, `2.5`).
-    static func format(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
     }
 }
 
