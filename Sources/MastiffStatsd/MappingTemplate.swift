@@ -28,8 +28,7 @@ public struct MappingTemplate: Sendable, Equatable {
         let bytes = Array(text.utf8)
         var index = 0
         func isNameByte(_ byte: UInt8, allowDollar: Bool) -> Bool {
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-                || (allowDollar && byte == UInt8(ascii: "$"))
+            byte.isNameByte || (allowDollar && byte == UInt8(ascii: "$"))
         }
         func flushLiteral() {
             if !literal.isEmpty { parts.append(.literal(String(decoding: literal, as: UTF8.self))) }
@@ -121,7 +120,7 @@ public struct MappingTemplate: Sendable, Equatable {
                 let braced = cursor < bytes.count && bytes[cursor] == UInt8(ascii: "{")
                 if braced { cursor += 1 }
                 let digitsStart = cursor
-                while cursor < bytes.count, bytes[cursor] >= 0x30, bytes[cursor] <= 0x39 { cursor += 1 }
+                while cursor < bytes.count, bytes[cursor].isDigitByte { cursor += 1 }
                 guard cursor > digitsStart else { return false }
                 if braced {
                     guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: "}") else { return false }
@@ -130,9 +129,7 @@ public struct MappingTemplate: Sendable, Equatable {
                 index = cursor
                 continue
             }
-            let letter = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-            let digit = byte >= 0x30 && byte <= 0x39
-            guard letter || (digit && index > 0) else { return false }
+            guard byte.isNameStartByte || (byte.isDigitByte && index > 0) else { return false }
             index += 1
         }
         return !bytes.isEmpty

@@ -346,7 +346,7 @@ public enum StatsdLineParser {
         var fast = true
         while index < end {
             let byte = line[index]
-            if byte >= 0x30, byte <= 0x39 {
+            if byte.isDigitByte {
                 guard digits < 15 else { fast = false; break }
                 mantissa = mantissa * 10 + UInt64(byte - 0x30)
                 sawDigit = true
@@ -374,7 +374,7 @@ public enum StatsdLineParser {
         var buffer = [CChar](repeating: 0, count: end - start + 1)
         for index in start..<end {
             let byte = line[index]
-            let allowed = (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e")
+            let allowed = byte.isDigitByte || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e")
                 || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")
             guard allowed else { return nil }
             buffer[index - start] = CChar(bitPattern: byte)

@@ -72,9 +72,9 @@ public enum StatsdNames {
     /// statsd_exporter's escaping: every character outside `[a-zA-Z0-9_]` becomes `_` (a run of
     /// `-` becomes one `_`), and a leading digit gets a `_` in front.
     public static func escape(_ name: String) -> String {
-        var needsWork = name.utf8.first.map(isDigit) ?? false
+        var needsWork = name.utf8.first?.isDigitByte ?? false
         if !needsWork {
-            for byte in name.utf8 where !isNameByte(byte) {
+            for byte in name.utf8 where !byte.isNameByte {
                 needsWork = true
                 break
             }
@@ -82,10 +82,10 @@ public enum StatsdNames {
         guard needsWork else { return name }
         var output: [UInt8] = []
         output.reserveCapacity(name.utf8.count + 1)
-        if let first = name.utf8.first, isDigit(first) { output.append(UInt8(ascii: "_")) }
+        if let first = name.utf8.first, first.isDigitByte { output.append(UInt8(ascii: "_")) }
         var previous: Unicode.Scalar?
         for scalar in name.unicodeScalars {
-            if scalar.isASCII, isNameByte(UInt8(scalar.value)) {
+            if scalar.isASCII, UInt8(scalar.value).isNameByte {
                 output.append(UInt8(scalar.value))
             } else if scalar == "-", previous == "-" {
                 // statsd_exporter keeps `--` as one `_`, so mapped and unmapped names agree.
@@ -105,10 +105,4 @@ public enum StatsdNames {
         guard escaped.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return escaped }
         return String(decoding: escaped.utf8.map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
-
-    private static func isNameByte(_ byte: UInt8) -> Bool {
-        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || isDigit(byte) || byte == 0x5F
-    }
-
-    private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 }

@@ -287,16 +287,14 @@ extension StatsdMapping {
             }
             var previousDash = true
             for (offset, byte) in field.utf8.enumerated() {
-                let letter = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-                let digit = byte >= 0x30 && byte <= 0x39
                 if offset == 0 {
-                    guard letter else { return nil }
+                    guard byte.isNameStartByte else { return nil }
                     previousDash = false
                 } else if byte == UInt8(ascii: "-") {
                     guard !previousDash else { return nil }
                     previousDash = true
                 } else {
-                    guard letter || digit else { return nil }
+                    guard byte.isNameByte else { return nil }
                     previousDash = false
                 }
             }

@@ -96,7 +96,7 @@ public enum ProcessParsers {
         guard !bytes.isEmpty else { return nil }
         var value: UInt64 = 0
         for byte in bytes {
-            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            guard byte.isDigitByte else { return nil }
             let (multiplied, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (added, overflow2) = multiplied.addingReportingOverflow(UInt64(byte - 0x30))
             guard !overflow1, !overflow2 else { return nil }

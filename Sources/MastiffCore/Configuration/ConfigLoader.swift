@@ -94,8 +94,7 @@ public enum ConfigLoader {
         if let namespace = map["mastodon_namespace"] {
             let text = try namespace.string()
             let valid = !text.isEmpty && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { field in
-                !field.isEmpty && field.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
-                    && !(field.utf8.first! >= 0x30 && field.utf8.first! <= 0x39)
+                (field.utf8.first?.isNameStartByte ?? false) && field.utf8.allSatisfy(\.isNameByte)
             }
             guard valid else { throw namespace.error("'\(text)' is not a statsd namespace (dot-separated names such as Mastodon.production)") }
             settings.mastodonNamespace = text

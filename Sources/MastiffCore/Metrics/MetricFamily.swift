@@ -55,16 +55,23 @@ public enum MetricName {
     private static func isValid(_ name: String, allowColon: Bool) -> Bool {
         var first = true
         for byte in name.utf8 {
-            let isLetter = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-            let isDigit = byte >= 0x30 && byte <= 0x39
             let isColon = byte == 0x3A && allowColon
             if first {
-                guard isLetter || isColon else { return false }
+                guard byte.isNameStartByte || isColon else { return false }
                 first = false
             } else {
-                guard isLetter || isDigit || isColon else { return false }
+                guard byte.isNameByte || isColon else { return false }
             }
         }
         return !first
     }
+}
+
+extension UInt8 {
+    /// `[A-Za-z_]`: a byte that may start a metric or label name.
+    public var isNameStartByte: Bool { (self >= 0x41 && self <= 0x5A) || (self >= 0x61 && self <= 0x7A) || self == 0x5F }
+    /// `[0-9]`.
+    public var isDigitByte: Bool { self >= 0x30 && self <= 0x39 }
+    /// `[A-Za-z0-9_]`: a byte that may follow the first in a label name.
+    public var isNameByte: Bool { isNameStartByte || isDigitByte }
 }
