@@ -185,25 +185,26 @@ public enum StatsdLineParser {
     /// `end`; `rate` is a `@rate` field found elsewhere on a DogStatsD line.
     private static func parseSamples(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to samplesEnd: Int, name: String, tags: [Label],
                                      rate externalRate: (Int, Int)?, into result: inout Result) {
-        var pendingValues: [(Int, Int)] = []
+        // Values without a type yet (`1:2:` of `1:2:3|d`) start at `pendingStart`; they are
+        // contiguous, so an index is all the bookkeeping they need.
+        var pendingStart: Int?
         var pieceStart = start
         while pieceStart <= samplesEnd {
             var pieceEnd = pieceStart
             while pieceEnd < samplesEnd, line[pieceEnd] != UInt8(ascii: ":") { pieceEnd += 1 }
             defer { pieceStart = pieceEnd + 1 }
             guard let bar = find(line, from: pieceStart, to: pieceEnd, UInt8(ascii: "|")) else {
-                pendingValues.append((pieceStart, pieceEnd))
+                if pendingStart == nil { pendingStart = pieceStart }
                 continue
             }
-            pendingValues.append((pieceStart, bar))
-            let values = pendingValues
-            pendingValues.removeAll(keepingCapacity: true)
+            let valuesStart = pendingStart ?? pieceStart
+            pendingStart = nil
             // Fields after the value: type, then an optional `@rate`.
             let typeStart = bar + 1
             let typeEnd = find(line, from: typeStart, to: pieceEnd, UInt8(ascii: "|")) ?? pieceEnd
             var rate = 1.0
             if let (rateStart, rateEnd) = externalRate {
-                guard line[rateStart] == UInt8(ascii: "@"), let parsed = parseNumber(line, from: rateStart + 1, to: rateEnd), parsed > 0, parsed <= 1 else {
+                guard let parsed = sampleRate(line, from: rateStart, to: rateEnd) else {
                     result.errors.append(.badSampleRate)
                     continue
                 }
@@ -214,8 +215,7 @@ public enum StatsdLineParser {
                     result.errors.append(.malformedLine)
                     continue
                 }
-                guard rateStart < pieceEnd, line[rateStart] == UInt8(ascii: "@"),
-                      let parsed = parseNumber(line, from: rateStart + 1, to: pieceEnd), parsed > 0, parsed <= 1 else {
+                guard let parsed = sampleRate(line, from: rateStart, to: pieceEnd) else {
                     result.errors.append(.badSampleRate)
                     continue
                 }
@@ -225,8 +225,12 @@ public enum StatsdLineParser {
                 result.errors.append(.unsupportedType)
                 continue
             }
-            for (start, end) in values {
-                guard let number = parseNumber(line, from: start, to: end) else {
+            var valueStart = valuesStart
+            while valueStart <= bar {
+                var valueEnd = valueStart
+                while valueEnd < bar, line[valueEnd] != UInt8(ascii: ":") { valueEnd += 1 }
+                defer { valueStart = valueEnd + 1 }
+                guard let number = parseNumber(line, from: valueStart, to: valueEnd) else {
                     result.errors.append(.malformedValue)
                     continue
                 }
@@ -234,14 +238,22 @@ public enum StatsdLineParser {
                 switch type {
                 case .counter: kind = .counter(number / rate)
                 case .gauge:
-                    let first = line[start]
+                    let first = line[valueStart]
                     kind = .gauge(number, relative: first == UInt8(ascii: "+") || first == UInt8(ascii: "-"))
                 case .observation(let observationType): kind = .observation(number, type: observationType, weight: 1 / rate)
                 }
                 result.events.append(StatsdEvent(name: name, kind: kind, tags: tags))
             }
         }
-        if !pendingValues.isEmpty { result.errors.append(.malformedLine) }
+        if pendingStart != nil { result.errors.append(.malformedLine) }
+    }
+
+    /// `@rate` between `start` and `end`, a number in (0, 1]; nil when it is anything else.
+    private static func sampleRate(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Double? {
+        guard start < end, line[start] == UInt8(ascii: "@"), let rate = parseNumber(line, from: start + 1, to: end), rate > 0, rate <= 1 else {
+            return nil
+        }
+        return rate
     }
 
     private enum EventType {
