@@ -18,16 +18,12 @@ public enum POSIXRegex {
 
     /// Whether `pattern` compiles, and if not, the C library's reason.
     public static func validate(_ pattern: String) -> String? {
-        let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
-        defer { regex.deallocate() }
-        let status = regcomp(regex, pattern, REG_EXTENDED | REG_NOSUB)
-        if status == 0 {
-            regfree(regex)
+        do {
+            _ = try CapturingRegex(pattern)
             return nil
+        } catch {
+            return error.description
         }
-        var buffer = [CChar](repeating: 0, count: 256)
-        regerror(status, regex, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
