@@ -25,10 +25,20 @@ public struct HTTPEndpoints: Sendable {
 public struct HTTPLimits: Sendable {
     /// Request bodies are never needed; anything bigger than this is refused with 413.
     public var maxBodyBytes = 16 * 1024
-    /// A connection with no complete request in this time is closed (slowloris).
+    /// A connection on which nothing arrives for this long is closed.
     public var idleTimeout: TimeAmount = .seconds(30)
-    /// Connections beyond this are closed at once.
+    /// A request must have sent all its headers this long after its first byte, or the
+    /// connection is closed: a client trickling a byte at a time (slowloris) cannot hold a slot
+    /// by staying just under the idle timeout.
+    public var headerTimeout: TimeAmount = .seconds(10)
+    /// At most this many connections are served at once. A new connection beyond it takes the
+    /// slot of the connection that has waited longest without a request in flight (an idle
+    /// keep-alive or a half-sent request), so /metrics and /healthz are answered even while
+    /// every slot is held; it is refused only when every slot is answering a request.
     public var maxConnections = 64
+    /// On shutdown, requests in flight get this long to be answered before every connection is
+    /// closed; idle connections are closed at once.
+    public var shutdownGrace: TimeAmount = .seconds(3)
     public init() {}
 }
 
@@ -40,7 +50,7 @@ public final class HTTPServer: Service, Sendable {
     private let logger: Logger
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let boundPort = Mutex<Int?>(nil)
-    private let connections = Mutex(0)
+    private let connections = ConnectionRegistry()
 
     public init(address: ListenAddress, endpoints: HTTPEndpoints, limits: HTTPLimits = HTTPLimits(), logger: Logger,
                 eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
@@ -56,43 +66,59 @@ public final class HTTPServer: Service, Sendable {
 
     public func run() async throws {
         let idleTimeout = limits.idleTimeout
-        let server = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 128)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 1)
-            .bind(host: address.host, port: address.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+        let headerTimeout = limits.headerTimeout
+        let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+        do {
+            server = try await ServerBootstrap(group: eventLoopGroup)
+                .serverChannelOption(.backlog, value: 128)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 1)
+                .bind(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                        try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
+                        try channel.pipeline.syncOperations.addHandler(HeaderDeadlineHandler(timeout: headerTimeout))
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    }
                 }
-            }
+        } catch {
+            // Said here, at once: the service group reports a failing service only after every
+            // other service has stopped.
+            logger.critical("cannot listen for HTTP", metadata: ["http.address": "\(address)", "error": "\(error)"])
+            throw error
+        }
         boundPort.withLock { $0 = server.channel.localAddress?.port }
         logger.info("listening", metadata: ["http.address": "\(address.host):\(server.channel.localAddress?.port ?? address.port)"])
 
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        let admitted = connections.withLock { count -> Bool in
-                            guard count < limits.maxConnections else { return false }
-                            count += 1
-                            return true
-                        }
-                        guard admitted else {
-                            try? await connection.channel.close()
-                            continue
-                        }
-                        group.addTask {
-                            await self.serve(connection)
-                            self.connections.withLock { $0 -= 1 }
+        let connections = connections
+        let limits = limits
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            guard connections.admit(connection.channel, limit: limits.maxConnections) else {
+                                try? await connection.channel.close()
+                                continue
+                            }
+                            group.addTask {
+                                await self.serve(connection)
+                                connections.remove(connection.channel)
+                            }
                         }
                     }
                 }
+            } onGracefulShutdown: {
+                // Stop accepting, close idle connections, let requests in flight finish, and
+                // close whatever is left after the grace period.
+                server.channel.close(promise: nil)
+                connections.drain()
+                server.channel.eventLoop.scheduleTask(in: limits.shutdownGrace) { connections.closeAll() }
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             server.channel.close(promise: nil)
+            connections.closeAll()
         }
     }
 
@@ -107,6 +133,7 @@ public final class HTTPServer: Service, Sendable {
                     case .head(let requestHead):
                         head = requestHead
                         bodyBytes = 0
+                        connections.setBusy(connection.channel, true)
                     case .body(let buffer):
                         bodyBytes += buffer.readableBytes
                         if bodyBytes > limits.maxBodyBytes, let request = head {
@@ -116,8 +143,10 @@ public final class HTTPServer: Service, Sendable {
                     case .end:
                         guard let request = head, !closing else { continue }
                         head = nil
-                        let keepAlive = request.isKeepAlive
+                        // A server that is shutting down answers and then closes.
+                        let keepAlive = request.isKeepAlive && !connections.isDraining
                         try await handle(request, outbound, keepAlive: keepAlive)
+                        connections.setBusy(connection.channel, false)
                         // "Connection: close": shut down our side once NIO has written everything
                         // (a half-close waits for pending writes), then wait for the client to
                         // close. Closing at once dropped what NIO had not yet written: a
@@ -196,5 +225,123 @@ private final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+}
+
+/// Closes a connection whose request has not sent all its headers `timeout` after its first
+/// byte. It sits before the HTTP decoder and watches the raw bytes for the empty line that ends
+/// the headers (CRLF or bare LF): the decoder says nothing until the headers are complete.
+private final class HeaderDeadlineHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+    /// True right after a line feed, until a byte other than CR arrives.
+    private var atLineStart = false
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        for byte in buffer.readableBytesView {
+            if deadline == nil {
+                let loopBoundContext = context.loopBound
+                deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+                    loopBoundContext.value.close(promise: nil)
+                }
+            }
+            if byte == UInt8(ascii: "\n") {
+                if atLineStart {
+                    // The headers are complete; the next byte starts the next request's clock.
+                    deadline?.cancel()
+                    deadline = nil
+                    atLineStart = false
+                } else {
+                    atLineStart = true
+                }
+            } else if byte != UInt8(ascii: "\r") {
+                atLineStart = false
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
+    }
+}
+
+/// The open connections, which of them are answering a request, and whether the server is
+/// shutting down. Guarded by a lock: the accept loop, the connection tasks and the shutdown
+/// handler run on different threads.
+final class ConnectionRegistry: Sendable {
+    private struct Entry {
+        let channel: any Channel
+        var busy = false
+        /// When the connection last became idle (opened, or answered a request).
+        var idleSince: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var draining = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers a new connection. At the limit, the connection idle the longest is closed to
+    /// make room; false when every connection is busy or the server is shutting down.
+    func admit(_ channel: any Channel, limit: Int) -> Bool {
+        var evicted: (any Channel)?
+        let admitted = state.withLock { state -> Bool in
+            guard !state.draining else { return false }
+            if state.entries.count >= limit {
+                guard let oldest = state.entries.filter({ !$0.value.busy }).min(by: { $0.value.idleSince < $1.value.idleSince }) else {
+                    return false
+                }
+                state.entries.removeValue(forKey: oldest.key)
+                evicted = oldest.value.channel
+            }
+            state.entries[ObjectIdentifier(channel)] = Entry(channel: channel, idleSince: .now)
+            return true
+        }
+        evicted?.close(promise: nil)
+        return admitted
+    }
+
+    func remove(_ channel: any Channel) {
+        state.withLock { _ = $0.entries.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    func setBusy(_ channel: any Channel, _ busy: Bool) {
+        state.withLock { state in
+            guard state.entries[ObjectIdentifier(channel)] != nil else { return }
+            state.entries[ObjectIdentifier(channel)]!.busy = busy
+            if !busy { state.entries[ObjectIdentifier(channel)]!.idleSince = .now }
+        }
+    }
+
+    var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Refuses new connections and closes those without a request in flight.
+    func drain() {
+        let idle = state.withLock { state in
+            state.draining = true
+            return state.entries.values.filter { !$0.busy }.map(\.channel)
+        }
+        for channel in idle { channel.close(promise: nil) }
+    }
+
+    func closeAll() {
+        let all = state.withLock { state in
+            state.draining = true
+            return state.entries.values.map(\.channel)
+        }
+        for channel in all { channel.close(promise: nil) }
     }
 }

@@ -17,6 +17,7 @@ public final class StatsdBridge: Sendable {
         var listenerUp: [Transport: Bool] = [:]
         var tcpConnections = 0
         var tcpConnectionsRefused = 0
+        var tcpConnectionsTimedOut = 0
     }
 
     private let state: Mutex<State>
@@ -66,6 +67,11 @@ public final class StatsdBridge: Sendable {
             state.tcpConnections += 1
             return true
         }
+    }
+
+    /// Counts a TCP connection closed because it sent nothing within the idle timeout.
+    public func tcpConnectionTimedOut() {
+        state.withLock { $0.tcpConnectionsTimedOut += 1 }
     }
 
     /// The bridge's own `statsd_` metrics.
@@ -126,6 +132,9 @@ public final class StatsdBridge: Sendable {
                          samples: [Sample(labels: [], value: Double(state.tcpConnections))]),
             MetricFamily(name: "statsd_tcp_connections_refused_total", help: "TCP connections closed at once because the limit was reached.",
                          type: .counter, samples: [Sample(labels: [], value: Double(state.tcpConnectionsRefused))]),
+            MetricFamily(name: "statsd_tcp_connections_idle_closed_total",
+                         help: "TCP connections closed because they sent nothing within statsd.tcp_idle_timeout.",
+                         type: .counter, samples: [Sample(labels: [], value: Double(state.tcpConnectionsTimedOut))]),
         ]
     }
 }

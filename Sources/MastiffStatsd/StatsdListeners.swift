@@ -19,6 +19,9 @@ public struct StatsdListenerSettings: Sendable, Equatable {
     /// rather than being dropped while a batch is applied.
     public var receiveBuffer = 4 << 20
     public var maxTCPConnections = 64
+    /// A TCP connection that sends nothing for this long is closed, so idle clients cannot
+    /// hold every one of the `maxTCPConnections` slots.
+    public var tcpIdleTimeout: Duration = .seconds(300)
 
     public init(udp: ListenAddress? = nil, tcp: ListenAddress? = nil, unixgram: String? = nil) {
         self.udp = udp
@@ -61,13 +64,19 @@ public final class StatsdListenerService: Service, Sendable {
             try await gracefulShutdown()
             return
         }
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                for loop in loops {
-                    group.addTask { _ = try? await BlockingWork.run(loop) }
+        // Both a graceful shutdown and a cancellation (another service failed at start) must wake
+        // the blocked loops: a cancelled task cannot interrupt a thread blocked in recvmmsg.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    for loop in loops {
+                        group.addTask { _ = try? await BlockingWork.run(loop) }
+                    }
                 }
+            } onGracefulShutdown: { [self] in
+                stop()
             }
-        } onGracefulShutdown: { [self] in
+        } onCancel: { [self] in
             stop()
         }
     }
@@ -182,6 +191,9 @@ public final class StatsdListenerService: Service, Sendable {
                 close(connection)
                 continue
             }
+            var idle = timeval(tv_sec: Int(settings.tcpIdleTimeout.components.seconds),
+                               tv_usec: Int(settings.tcpIdleTimeout.components.attoseconds / 1_000_000_000_000))
+            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &idle, socklen_t(MemoryLayout<timeval>.size))
             openDescriptors.withLock { _ = $0.insert(connection) }
             Task { [self] in
                 _ = try? await BlockingWork.run { [self] in
@@ -210,7 +222,11 @@ public final class StatsdListenerService: Service, Sendable {
         while !stopping.load(ordering: .relaxed) {
             let count = read(fd, buffer + filled, capacity - filled)
             if count < 0, errno == EINTR { continue }
-            guard count > 0 else { return }
+            // 0: the client closed; EAGAIN: nothing arrived within the idle timeout (SO_RCVTIMEO).
+            guard count > 0 else {
+                if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { bridge.tcpConnectionTimedOut() }
+                return
+            }
             let end = filled + count
             result.removeAll()
             var lastNewline = end - 1

@@ -14,6 +14,7 @@ extension StatsdListenerSettings {
         self.init(udp: settings.udp, tcp: settings.tcp, unixgram: settings.unixgram)
         maxPacketSize = settings.maxPacketSize
         receiveBuffer = settings.receiveBuffer
+        tcpIdleTimeout = settings.tcpIdleTimeout
     }
 }
 

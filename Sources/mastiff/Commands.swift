@@ -4,6 +4,10 @@ import MastiffServer
 import MastiffStatsd
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The subcommands. Each returns the process's exit status.
 struct Commands {
@@ -31,10 +35,30 @@ struct Commands {
         if let bridge = agent.statsdBridge {
             services.append(.init(service: StatsdListenerService(bridge: bridge, settings: StatsdListenerSettings(config.statsd), logger: logger)))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        // Signals are handled here rather than by the group: the group reacts to the first one
+        // only, and an admin's second Ctrl-C or SIGTERM must still end the process.
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
+        // Services get this long to stop; then they are cancelled (the HTTP server's own grace
+        // for requests in flight is shorter).
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(4)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let signalWatcher = Task {
+            var signals = stopSignals.makeAsyncIterator()
+            guard let first = await signals.next() else { return }
+            logger.info("stopping", metadata: ["signal": "\(first)"])
+            await group.triggerGracefulShutdown()
+            // A backstop, should a service ignore both shutdown and cancellation.
+            let backstop = Task {
+                try await Task.sleep(for: .seconds(6))
+                logger.error("exiting: services still running 6 s after the stop signal", metadata: ["signal": "\(first)"])
+                exit(1)
+            }
+            defer { backstop.cancel() }
+            guard let second = await signals.next(), !Task.isCancelled else { return }
+            logger.warning("second stop signal: exiting without waiting for the services", metadata: ["signal": "\(second)"])
+            exit(128 + second.rawValue)
+        }
         var status: Int32 = 0
         do {
             try await group.run()
@@ -42,6 +66,7 @@ struct Commands {
             logger.critical("stopped on an error", metadata: ["error": "\(error)"])
             status = 1
         }
+        signalWatcher.cancel()
         try? await eventLoopGroup.shutdownGracefully()
         logger.info("stopped")
         return status

@@ -5,6 +5,8 @@ import Logging
 import MastiffCore
 import MastiffServer
 import ServiceLifecycle
+import Foundation
+import Synchronization
 import Testing
 
 /// The server on a real loopback socket, driven by a raw client so that slow and malformed
@@ -121,21 +123,120 @@ import Testing
         }
     }
 
-    @Test func connectionLimitClosesExtraConnections() async throws {
+    @Test func atTheLimitANewConnectionTakesTheSlotOfTheLongestIdleOne() async throws {
         var limits = HTTPLimits()
         limits.maxConnections = 1
         limits.idleTimeout = .seconds(5)
         try await withServer(limits: limits) { port in
-            // Hold one connection open with a partial request, then try a second.
+            // Hold the only slot with a partial request, then connect again.
             let holder = try #require(connectLoopback(port: port))
             defer { close(holder) }
             _ = Array("GET /".utf8).withUnsafeBytes { send(holder, $0.baseAddress, $0.count, 0) }
             try await Task.sleep(for: .milliseconds(200))
+            let second = try await exchange(port: port, request: "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(second.response.hasPrefix("HTTP/1.1 200 OK"))
+            var byte: UInt8 = 0
+            #expect(recv(holder, &byte, 1, 0) == 0, "the holder was closed to make room")
+        }
+    }
+
+    @Test func atTheLimitWithEverySlotAnsweringANewConnectionIsRefused() async throws {
+        var limits = HTTPLimits()
+        limits.maxConnections = 1
+        let release = Mutex(false)
+        let slowMetrics: @Sendable () -> String = {
+            while !release.withLock({ $0 }) { usleep(10_000) }
+            return "up 1\n"
+        }
+        try await withServer(limits: limits, metrics: slowMetrics) { port in
+            let busy = try #require(connectLoopback(port: port))
+            defer { close(busy) }
+            _ = Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { send(busy, $0.baseAddress, $0.count, 0) }
+            try await Task.sleep(for: .milliseconds(200))
             let second = try await exchange(port: port, request: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(second.response.isEmpty)
             #expect(second.closedByServer)
+            release.withLock { $0 = true }
+        }
+    }
+
+    /// A client trickling its headers a byte at a time stays under the idle timeout forever; the
+    /// header deadline closes it.
+    @Test func headersNotCompleteInTimeCloseTheConnection() async throws {
+        var limits = HTTPLimits()
+        limits.headerTimeout = .milliseconds(500)
+        try await withServer(limits: limits) { port in
+            let fd = try #require(connectLoopback(port: port))
+            defer { close(fd) }
+            let start = ContinuousClock.now
+            var closed = false
+            for byte in Array("GET /metrics HTTP/1.1\r\nHost: localhost\r\nX-Slow: yes\r\n".utf8) {
+                var value = byte
+                if send(fd, &value, 1, Int32(MSG_NOSIGNAL)) < 0 {
+                    closed = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(closed, "the connection was closed while the headers trickled in")
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
+
+    /// Slowloris at the default limits: 64 sockets sending a byte a second once held every slot
+    /// and refused /healthz for 40 s. A scrape must now be answered within 1 s.
+    @Test func sixtyFourSlowClientsDoNotStopAScrape() async throws {
+        try await withServer(limits: HTTPLimits()) { port in
+            var slow: [Int32] = []
+            defer { slow.forEach { close($0) } }
+            for _ in 0..<64 {
+                let fd = try #require(connectLoopback(port: port))
+                _ = Array("GET /metrics HTTP/1.1\r\nX".utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                slow.append(fd)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            for round in 0..<3 {
+                for fd in slow {
+                    var byte = UInt8(ascii: "x")
+                    _ = send(fd, &byte, 1, Int32(MSG_NOSIGNAL))
+                }
+                let start = ContinuousClock.now
+                let scrape = try await exchange(port: port, request: "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                let elapsed = ContinuousClock.now - start
+                #expect(scrape.response.hasPrefix("HTTP/1.1 200 OK"), "round \(round)")
+                #expect(elapsed < .seconds(1), "round \(round): answered after \(elapsed)")
+            }
+        }
+    }
+
+    /// On shutdown idle keep-alive connections are closed at once and the server stops well
+    /// within its grace period.
+    @Test func shutdownClosesIdleKeepAliveConnections() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let server = HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), endpoints: HTTPEndpoints(metrics: { "up 1\n" }),
+                                limits: HTTPLimits(), logger: logger)
+        let group = ServiceGroup(services: [server], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var port: Int?
+            for _ in 0..<200 where port == nil {
+                port = server.port
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let boundPort = try #require(port)
+            var idle: [Int32] = []
+            defer { idle.forEach { close($0) } }
+            for _ in 0..<10 {
+                let fd = try #require(connectLoopback(port: boundPort))
+                _ = Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                idle.append(fd)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let start = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            #expect(ContinuousClock.now - start < .seconds(1))
         }
     }
 }
-
-import Foundation

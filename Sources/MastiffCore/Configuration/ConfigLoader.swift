@@ -52,12 +52,12 @@ public enum ConfigLoader {
         }
         if let node = top["log"] { config.log = try parseLog(node) }
         if let node = top["collectors"] { config.collectors = try parseCollectors(node, environment: environment) }
-        if let node = top["statsd"] { config.statsd = try parseStatsd(node) }
+        if let node = top["statsd"] { config.statsd = try parseStatsd(node, httpListen: config.listen) }
         return config
     }
 
-    private static func parseStatsd(_ node: ConfigNode) throws(ConfigError) -> StatsdSettings {
-        let map = try node.mapping(allowing: ["enabled", "udp", "tcp", "unixgram", "max_packet_size", "receive_buffer", "mapping",
+    private static func parseStatsd(_ node: ConfigNode, httpListen: ListenAddress) throws(ConfigError) -> StatsdSettings {
+        let map = try node.mapping(allowing: ["enabled", "udp", "tcp", "unixgram", "max_packet_size", "receive_buffer", "tcp_idle_timeout", "mapping",
                                               "mastodon_namespace", "max_series", "unmapped", "mapping_cache_size"])
         var settings = StatsdSettings()
         if let enabled = map["enabled"] { settings.enabled = try enabled.bool() }
@@ -68,7 +68,13 @@ public enum ConfigLoader {
             return .some(try node.listenAddress())
         }
         if let udp = try address("udp") { settings.udp = udp }
-        if let tcp = try address("tcp") { settings.tcp = tcp }
+        if let tcp = try address("tcp") {
+            // Both would be TCP listeners on one port: whichever bound second would fail.
+            if let tcp, tcp.port != 0, tcp.sharesPort(with: httpListen) {
+                throw map["tcp"]!.error("\(tcp) is also the HTTP listen address (\(httpListen)); give statsd TCP another port")
+            }
+            settings.tcp = tcp
+        }
         if let path = map["unixgram"] {
             let text = try path.string()
             guard text.isEmpty || text.hasPrefix("/") else { throw path.error("must be an absolute path, or \"\" for off") }
@@ -86,6 +92,7 @@ public enum ConfigLoader {
             }
             settings.receiveBuffer = Int(bytes)
         }
+        if let timeout = map["tcp_idle_timeout"] { settings.tcpIdleTimeout = try timeout.duration(atLeast: .seconds(1)) }
         if let mapping = map["mapping"] {
             let text = try mapping.string()
             guard text.isEmpty || text.hasPrefix("/") else { throw mapping.error("must be an absolute path, or \"\" for the built-in Mastodon mapping") }

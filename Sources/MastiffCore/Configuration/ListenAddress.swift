@@ -9,6 +9,14 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Whether two TCP listeners on these addresses would claim the same port: the same port on
+    /// the same host, or on a wildcard host, which takes the port on every address.
+    public func sharesPort(with other: ListenAddress) -> Bool {
+        guard port == other.port else { return false }
+        let wildcards: Set<String> = ["0.0.0.0", "::", ""]
+        return host == other.host || wildcards.contains(host) || wildcards.contains(other.host)
+    }
+
     public init?(parsing text: String) {
         let hostPart: Substring
         let portPart: Substring

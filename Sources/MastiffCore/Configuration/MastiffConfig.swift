@@ -23,6 +23,8 @@ public struct StatsdSettings: Sendable, Equatable {
     public var unixgram: String?
     public var maxPacketSize = 65_535
     public var receiveBuffer = 4 << 20
+    /// A TCP connection silent for this long is closed.
+    public var tcpIdleTimeout: Duration = .seconds(300)
     /// A statsd_exporter mapping file; nil: the built-in Mastodon mapping
     /// (etc/statsd-mapping-mastodon.yml) with `mastodonNamespace`.
     public var mappingFile: String?
