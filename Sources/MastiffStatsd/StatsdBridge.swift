@@ -100,14 +100,16 @@ public final class StatsdBridge: Sendable {
             counter("statsd_lines_total", "statsd lines received.", "transport",
                     transports.map { name in (name, state.lines[Transport(rawValue: name)!] ?? 0) }),
             counter("statsd_parse_errors_total", "Lines or values rejected by the parser, by reason.", "reason",
-                    StatsdParseError.allCases.map { ($0.rawValue, state.parseErrors[$0] ?? 0) }),
+                    StatsdParseError.allCases.map { error in
+                        (error.rawValue, (state.parseErrors[error] ?? 0) + (error == .reservedLabel ? statistics.reservedLabels : 0))
+                    }),
             counter("statsd_events_total", "Events applied to a series, by statsd metric type.", "type",
                     StatsdMetricType.allCases.map { ($0.rawValue, statistics.events($0)) }),
             MetricFamily(name: "statsd_events_unmapped_total", help: "Events whose name no mapping rule matched.", type: .counter,
                          samples: [Sample(labels: [], value: Double(statistics.unmapped))]),
             counter("statsd_events_dropped_total",
-                    "Events not applied: drop action, unmapped with unmapped: drop, series limit, negative counter, empty name, invalid label.",
-                    "reason", ["drop_action", "unmapped", "series_limit", "negative_counter", "empty_name", "invalid_label"]
+                    "Events not applied: drop action, unmapped with unmapped: drop, series limit, negative counter, empty name, invalid label, a name Prometheus reserves (up, scrape_*).",
+                    "reason", ["drop_action", "unmapped", "series_limit", "negative_counter", "empty_name", "invalid_label", "reserved_name"]
                         .map { ($0, statistics.dropped[$0] ?? 0) }),
             counter("statsd_conflicts_total",
                     "Events refused because their family exists with another type or label names, or the name is taken.", "kind",

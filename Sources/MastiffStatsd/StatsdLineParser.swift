@@ -55,6 +55,9 @@ public enum StatsdParseError: String, Sendable, Equatable, CaseIterable {
     case malformedTag = "malformed_tag"
     /// A TCP line or datagram longer than `max_packet_size`.
     case tooLong = "too_long"
+    /// A tag named `le` on a histogram or `quantile` on a summary, kept as `exported_le` or
+    /// `exported_quantile` (counted by the series store, not the parser).
+    case reservedLabel = "reserved_label"
 }
 
 /// Parses statsd lines as statsd_exporter does: `name:value|type[|@rate][|#tags]`, several

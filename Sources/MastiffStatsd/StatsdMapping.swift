@@ -197,6 +197,7 @@ extension StatsdMapping {
             }
         }
         var labels: [(name: String, value: MappingTemplate)] = []
+        var labelKeyNodes: [String: ConfigNode] = [:]
         if let labelsNode = map["labels"], case .mapping(let entries) = labelsNode.node.content {
             for entry in entries {
                 let keyNode = ConfigNode(node: entry.key, file: labelsNode.file, keyPath: labelsNode.keyPath)
@@ -205,6 +206,7 @@ extension StatsdMapping {
                 guard !labels.contains(where: { $0.name == key }) else { throw keyNode.error("duplicate label '\(key)'") }
                 let value = try ConfigNode(node: entry.value, file: labelsNode.file, keyPath: "\(labelsNode.keyPath).\(key)").string()
                 labels.append((key, MappingTemplate(value, style: style, captureCount: captureCount)))
+                labelKeyNodes[key] = keyNode
             }
         } else if let labelsNode = map["labels"] {
             throw labelsNode.error("labels must be a mapping of label name to value")
@@ -225,6 +227,14 @@ extension StatsdMapping {
         }
         if observerType == .summary, options.wroteHistogramOptions {
             throw node.error("cannot use the summary observer and histogram_options at the same time")
+        }
+        // Observers of this rule become histograms or summaries, whose bucket and quantile lines
+        // carry `le` or `quantile` themselves: a second one makes Prometheus reject the scrape.
+        if metricType == nil || metricType == .observer {
+            let reserved = observerType == .histogram ? "le" : "quantile"
+            if let keyNode = labelKeyNodes[reserved] {
+                throw keyNode.error("label '\(reserved)' is reserved for \(observerType == .histogram ? "histogram buckets" : "summary quantiles"); rename it, or set match_metric_type to counter or gauge")
+            }
         }
         var scale: Double?
         if let scaleNode = map["scale"] {

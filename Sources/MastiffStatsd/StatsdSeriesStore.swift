@@ -62,6 +62,8 @@ public final class StatsdSeriesStore {
         public var expired = 0
         public var cacheHits = 0
         public var cacheMisses = 0
+        /// Tags named `le` on histograms or `quantile` on summaries, renamed `exported_…`.
+        public var reservedLabels = 0
 
         public func events(_ type: StatsdMetricType) -> Int {
             switch type {
@@ -245,6 +247,15 @@ public final class StatsdSeriesStore {
         if !event.tags.isEmpty {
             var tags = event.tags
             for index in tags.indices { tags[index].name = StatsdNames.escape(tags[index].name) }
+            // `le` on a histogram (or `quantile` on a summary) would be written twice on a bucket
+            // line: promtool lets it pass, but Prometheus then rejects the whole scrape. Such a
+            // tag is kept under Prometheus's own name for a clashing label.
+            if let reserved = settings.metricType.reservedLabelName {
+                for index in tags.indices where tags[index].name == reserved {
+                    tags[index].name = "exported_" + reserved
+                    statistics.reservedLabels += 1
+                }
+            }
             for (name, value) in zip(labelNames, labelValues) {
                 if let existing = tags.firstIndex(where: { $0.name == name }) {
                     if !settings.honorLabels { tags[existing].value = value }
@@ -324,6 +335,11 @@ public final class StatsdSeriesStore {
         }
         let name = target.name
         guard let settings = target.settings else { return nil }
+        // Prometheus writes these itself for every target: `up:0|g` would read as a target down.
+        if name == "up" || name.hasPrefix("scrape_") {
+            statistics.dropped["reserved_name", default: 0] += 1
+            return nil
+        }
         let type = settings.metricType
         let family: Family
         if target.generation == generation, let cached = target.family {
@@ -520,5 +536,17 @@ struct SplitMixRandom {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension MetricType {
+    /// The label Prometheus's text format gives a meaning to for this type, which a series of
+    /// this type must not carry itself.
+    public var reservedLabelName: String? {
+        switch self {
+        case .histogram: "le"
+        case .summary: "quantile"
+        default: nil
+        }
     }
 }

@@ -187,4 +187,36 @@ import Testing
         }
         #expect(try Harness.promtoolProblems(text) == "")
     }
+
+    /// Tags that clash with the labels Prometheus's format writes itself (`le`, `quantile`) and
+    /// names Prometheus reserves (`up`, `scrape_*`), scraped by a real Prometheus: the target
+    /// stays up, the other series arrive, and `up` is Prometheus's own.
+    @Test func prometheusAcceptsTheScrapeWhateverTheTags() async throws {
+        let mappingPath = try Harness.temporaryDirectory().appendingPathComponent("mapping.yml").path
+        try """
+            defaults: {observer_type: histogram}
+            mappings:
+            - {match: "svc.*.latency", name: svc_latency_seconds, observer_type: summary, labels: {service: "$1"}}
+            """.write(toFile: mappingPath, atomically: true, encoding: .utf8)
+        let (mastiff, udp, _) = try Self.start("  mapping: \(mappingPath)\n")
+        let sender = try StatsdSender(port: udp)
+        for _ in 0..<3 {
+            sender.send("x:10|ms|#le:5\nsvc.api.latency:3|ms|#quantile:0.9\nup:0|g\nscrape_samples_scraped:1|g\nplain:1|c")
+        }
+        _ = try await Self.waitFor(mastiff, "plain_total", 3)
+        let prometheus = try PrometheusServer(scraping: "127.0.0.1:\(mastiff.port)")
+        try await waitUntil(timeout: 20) { ((try? prometheus.query("x_bucket")) ?? []).count >= 2 }
+        let target = try #require(try prometheus.target())
+        #expect(target.health == "up", "last error: \(target.lastError)")
+        #expect(target.lastError.isEmpty)
+        #expect(try prometheus.query(#"up{job="mastiff"}"#).map(\.value) == [1])
+        let buckets = try prometheus.query(#"x_bucket{le="+Inf"}"#)
+        #expect(buckets.map(\.value) == [3] && buckets.first?.labels["exported_le"] == "5", "\(buckets)")
+        #expect(try prometheus.query(#"svc_latency_seconds_count{exported_quantile="0.9",service="api"}"#).map(\.value) == [3])
+        #expect(try prometheus.query("scrape_samples_scraped").count == 1, "only Prometheus's own series")
+        let metrics = try await Self.metrics(mastiff)
+        #expect(sampleValue(metrics, #"statsd_parse_errors_total{reason="reserved_label"}"#) == 6)
+        #expect(sampleValue(metrics, #"statsd_events_dropped_total{reason="reserved_name"}"#) == 6)
+    }
+
 }

@@ -259,6 +259,10 @@ struct Bridge {
         ("mappings:\n- match: a.b\n  nmae: x\n", "mapping.yml:3:3", "unknown key 'nmae'"),
         ("mappings:\n- match: a.b\n  name: x\n  observer_type: histogram\n  summary_options: {max_age: 1m}\n", "mapping.yml:2:3",
          "histogram observer and summary_options"),
+        ("mappings:\n- match: a.*\n  name: x\n  observer_type: histogram\n  labels: {le: $1}\n", "mapping.yml:5:12",
+         "label 'le' is reserved for histogram buckets"),
+        ("defaults: {observer_type: summary}\nmappings:\n- match: a.*\n  name: x\n  labels: {quantile: $1}\n", "mapping.yml:5:12",
+         "label 'quantile' is reserved for summary quantiles"),
     ])
     func badMappingFilesNameTheProblem(yaml: String, position: String, message: String) {
         #expect {
@@ -267,6 +271,42 @@ struct Bridge {
             let text = "\(error)"
             return text.contains(position) && text.contains(message)
         }
+    }
+
+    /// `le` and `quantile` mean something only for the series type that writes them; a counter
+    /// rule may use them.
+    @Test func reservedLabelNamesAreFineForCountersAndGauges() throws {
+        let mapping = try StatsdMapping.parse("mappings: [{match: a.*, name: x, match_metric_type: counter, labels: {le: $1}}]\n", file: "m.yml")
+        #expect(mapping.rules[0].labels.map(\.name) == ["le"])
+    }
+
+    /// `x:1|ms|#le:5` once produced `x_bucket{le="5",le="0.005"}`, which promtool let pass and
+    /// Prometheus refused, losing the whole scrape. The tag is kept as `exported_le`.
+    @Test func leTagOnAHistogramAndQuantileTagOnASummaryAreRenamed() throws {
+        let bridge = try Bridge("""
+            defaults: {observer_type: histogram, buckets: [0.005, 1]}
+            mappings:
+            - {match: "svc.*.latency", name: svc_latency_seconds, observer_type: summary, labels: {service: "$1"}}
+            """)
+        bridge.send("x:10|ms|#le:5\nsvc.api.latency:3|ms|#quantile:0.9\ngauge_with_le:1|g|#le:7")
+        let lines = bridge.lines()
+        #expect(lines.contains(#"x_bucket{exported_le="5",le="0.005"} 0"#))
+        #expect(lines.contains(#"x_bucket{exported_le="5",le="+Inf"} 1"#))
+        #expect(lines.contains(#"svc_latency_seconds{exported_quantile="0.9",service="api",quantile="0.5"} 0.003"#))
+        #expect(lines.contains(#"gauge_with_le{le="7"} 1"#), "a gauge keeps its le tag")
+        #expect(bridge.store.statistics.reservedLabels == 2)
+        #expect(!lines.contains { $0.contains("{le=\"5\"") || $0.contains(",le=\"5\"") })
+        let families = try PrometheusTextParser.parse(bridge.exposition())
+        #expect(families.contains { $0.name == "x" })
+    }
+
+    /// Prometheus writes `up` and `scrape_*` itself for every target: a statsd `up:0|g` would
+    /// read as mastiff being down.
+    @Test func namesPrometheusReservesAreRefused() throws {
+        let bridge = try Bridge("mappings: []\n")
+        bridge.send("up:0|g\nscrape_samples_scraped:5|g\nscrape_duration_seconds:1|ms\nuptime:3|g\nup:1|c")
+        #expect(bridge.lines() == ["up_total 1", "uptime 3"])
+        #expect(bridge.store.statistics.dropped["reserved_name"] == 3)
     }
 
     @Test func anEmptyObserverTypeMeansTheDefault() throws {
