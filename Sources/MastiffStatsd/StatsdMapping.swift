@@ -72,9 +72,9 @@ extension StatsdMapping {
     public static func load(path: String) throws(ConfigError) -> StatsdMapping {
         let text: String
         do {
-            text = try FileSystemAccess.readFile(path, maxBytes: 4 << 20)
+            text = try FileSystemAccess.readRegularFile(path, limit: 4 << 20)
         } catch {
-            throw ConfigError(file: path, mark: SourceMark(line: 0, column: 0), keyPath: "", message: "cannot read statsd mapping: \(error)")
+            throw ConfigError(unreadable: path, error)
         }
         return try parse(text, file: path)
     }

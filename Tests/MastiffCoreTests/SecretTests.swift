@@ -41,7 +41,22 @@ import Glibc
         do {
             _ = try map["password"]!.secret()
         } catch {
-            #expect(error.description.hasPrefix("s.yml:1:11: password: cannot read secret file /nonexistent/secret"))
+            #expect(error.description.hasPrefix("s.yml:1:11: password: secret file: cannot read /nonexistent/secret"))
+        }
+    }
+
+    /// A password that happens to contain "${" must not be echoed back by the error.
+    @Test func malformedReferenceDoesNotRepeatTheText() {
+        for text in ["pass${word with spaces}", "pa${ss", "x${}y"] {
+            do {
+                _ = try Secret.resolve(text, environment: { _ in nil })
+                Issue.record("expected an error for a malformed reference")
+            } catch {
+                #expect(!error.message.contains("word"))
+                #expect(!error.message.contains("pass"))
+                #expect(!error.message.contains("ss"))
+                #expect(error.message.contains("file:"))
+            }
         }
     }
 }

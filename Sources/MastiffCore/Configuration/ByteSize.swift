@@ -39,6 +39,15 @@ public enum ByteSize: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `1MiB`, `64KiB`, `1536B`: the largest binary unit that divides the size exactly.
+    public static func format(_ bytes: UInt64) -> String {
+        for (unit, size) in [("TiB", UInt64(1) << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+            where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return "\(bytes)B"
+    }
+
     public var description: String {
         switch self {
         case .bytes(let value): return "\(value)B"

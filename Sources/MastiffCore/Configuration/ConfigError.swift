@@ -14,7 +14,14 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A file that could not be read at all: there is no position to name.
+    public init(unreadable file: String, _ error: FileSystemAccess.RegularFileError) {
+        self.init(file: file, mark: SourceMark(line: 0, column: 0), keyPath: "", message: "\(error)")
+    }
+
     public var description: String {
+        // Line 0: the error is about the file as a whole, and its message names it.
+        if mark.line == 0 { return message }
         let key = keyPath.isEmpty ? "" : "\(keyPath): "
         return "\(file):\(mark.line):\(mark.column): \(key)\(message)"
     }

@@ -3,6 +3,8 @@ import Logging
 /// Reads mastiff.yml strictly into a `MastiffConfig`.
 public enum ConfigLoader {
     public static let defaultPath = "/etc/mastiff/mastiff.yml"
+    /// Larger configuration files are refused whole (never cut and half-read).
+    public static let maxFileSize = 1 << 20
 
     /// Where the configuration comes from: `--config`, then `MASTIFF_CONFIG`, then the default
     /// path if that file exists, else the embedded defaults.
@@ -33,9 +35,9 @@ public enum ConfigLoader {
         case .file(let path):
             let text: String
             do {
-                text = try FileSystemAccess.readFile(path, maxBytes: 1 << 20)
+                text = try FileSystemAccess.readRegularFile(path, limit: maxFileSize)
             } catch {
-                throw ConfigError(file: path, mark: SourceMark(line: 0, column: 0), keyPath: "", message: "cannot read configuration: \(error)")
+                throw ConfigError(unreadable: path, error)
             }
             return try parse(text, file: path, environment: environment)
         }

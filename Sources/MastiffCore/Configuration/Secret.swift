@@ -20,11 +20,11 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
             let path = String(text.dropFirst(5))
             guard !path.isEmpty else { throw ResolutionError(message: "'file:' needs a path") }
             do {
-                var contents = try FileSystemAccess.readFile(path, maxBytes: 64 * 1024)
+                var contents = try FileSystemAccess.readRegularFile(path, limit: 64 * 1024)
                 if contents.hasSuffix("\r\n") { contents.removeLast(2) } else if contents.hasSuffix("\n") { contents.removeLast() }
                 return Secret(contents)
             } catch {
-                throw ResolutionError(message: "cannot read secret file \(error)")
+                throw ResolutionError(message: "secret file: \(error)")
             }
         }
         var result = ""
@@ -33,12 +33,14 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
             result += rest[..<start.lowerBound]
             let afterOpen = rest[start.upperBound...]
             guard let close = afterOpen.firstIndex(of: "}") else {
-                throw ResolutionError(message: "unterminated '${' in a secret reference")
+                throw ResolutionError(message: "unterminated '${' in a secret reference (${NAME}); a secret containing '${' must come from file:")
             }
             let name = String(afterOpen[..<close])
             guard MetricName.isValidLabelName(name) || name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
                   !name.isEmpty else {
-                throw ResolutionError(message: "'${\(name)}' is not a valid environment variable reference")
+                // The text between the braces is not repeated: it may be part of a password that
+                // happens to contain "${".
+                throw ResolutionError(message: "a '${' does not start a valid environment variable reference (${NAME}: letters, digits, _); a secret containing '${' must come from file:")
             }
             guard let value = environment(name) else {
                 throw ResolutionError(message: "environment variable \(name) is not set")

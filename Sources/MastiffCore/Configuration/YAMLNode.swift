@@ -64,16 +64,23 @@ private struct Composer {
             // Containers under construction: (node with partial children, pending mapping key).
             var stack: [(node: YAMLNode, pendingKey: YAMLNode?)] = []
             var done = false
+            var sawDocument = false
             while !done {
                 var event = yaml_event_t()
-                guard yaml_parser_parse(&parser, &event) == 1 else { throw syntaxError() }
+                guard yaml_parser_parse(&parser, &event) == 1 else { throw syntaxError(in: buffer) }
                 defer { yaml_event_delete(&event) }
                 let mark = SourceMark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
                 var completed: YAMLNode?
                 switch event.type {
-                case YAML_STREAM_END_EVENT, YAML_DOCUMENT_END_EVENT:
-                    // Only the first document is read.
+                case YAML_STREAM_END_EVENT:
                     done = true
+                case YAML_DOCUMENT_START_EVENT:
+                    // A second document would be ignored by a reader that takes the first only:
+                    // keys written below a stray `---` must not vanish silently.
+                    if sawDocument {
+                        throw YAMLSyntaxError(mark: mark, message: "a second YAML document ('---') is not allowed: the file holds one document")
+                    }
+                    sawDocument = true
                 case YAML_SCALAR_EVENT:
                     let scalar = event.data.scalar
                     let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
@@ -117,10 +124,16 @@ private struct Composer {
         }
     }
 
-    private func syntaxError() -> YAMLSyntaxError {
+    private func syntaxError(in bytes: UnsafeBufferPointer<UInt8>) -> YAMLSyntaxError {
         let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         let context = parser.context.map { String(cString: $0) + ": " } ?? ""
         let mark = SourceMark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1)
+        // libyaml says "found character that cannot start any token" for a tab where YAML wants
+        // indentation: name the tab, the usual cause in a hand-edited file.
+        let offset = Int(parser.problem_mark.index)
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "\t") {
+            return YAMLSyntaxError(mark: mark, message: "a tab character: YAML is indented with spaces, not tabs")
+        }
         return YAMLSyntaxError(mark: mark, message: context + problem)
     }
 }

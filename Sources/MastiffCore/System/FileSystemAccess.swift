@@ -53,6 +53,62 @@ public enum FileSystemAccess {
         return result
     }
 
+    /// Why a configuration-like file could not be read. Descriptions name the path and the
+    /// reason, never the contents.
+    public enum RegularFileError: Error, CustomStringConvertible, Equatable {
+        case unreadable(FileAccessError)
+        /// A FIFO, device, socket or directory: reading one could block forever or mean nothing.
+        case notRegular(path: String, kind: String)
+        case tooLarge(path: String, limit: Int)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let error): "cannot read \(error.path): \(String(cString: strerror(error.errno)))"
+            case .notRegular(let path, let kind): "\(path) is a \(kind), not a regular file"
+            case .tooLarge(let path, let limit): "\(path) is larger than the limit of \(ByteSize.format(UInt64(limit)))"
+            }
+        }
+    }
+
+    /// Reads a whole regular file of at most `limit` bytes. Anything else is refused rather than
+    /// read in part: a configuration cut at the limit could lose a key silently, and a FIFO
+    /// would block its reader forever. The descriptor is opened non-blocking so that opening a
+    /// FIFO does not wait for a writer.
+    public static func readRegularFile(_ path: String, limit: Int) throws(RegularFileError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw .unreadable(FileAccessError(path: path, errno: errno)) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .unreadable(FileAccessError(path: path, errno: errno)) }
+        let type = status.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            let kind = switch type {
+            case S_IFDIR: "directory"
+            case S_IFIFO: "FIFO"
+            case S_IFSOCK: "socket"
+            case S_IFCHR, S_IFBLK: "device"
+            default: "special file"
+            }
+            throw .notRegular(path: path, kind: kind)
+        }
+        guard Int(status.st_size) <= limit else { throw .tooLarge(path: path, limit: limit) }
+        var result: [UInt8] = []
+        result.reserveCapacity(Int(status.st_size))
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(FileAccessError(path: path, errno: errno))
+            }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+            // The file grew while being read.
+            guard result.count <= limit else { throw .tooLarge(path: path, limit: limit) }
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
     /// Names in a directory, without `.` and `..`.
     public static func listDirectory(_ path: String) throws(FileAccessError) -> [String] {
         guard let dir = opendir(path) else { throw FileAccessError(path: path, errno: errno) }
