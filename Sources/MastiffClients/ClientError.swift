@@ -8,10 +8,12 @@ public struct ClientError: Error, Sendable, CustomStringConvertible, Equatable {
     public var system: String
     public var reason: String
 
-    public init(_ kind: Kind, system: String, reason: String) {
+    /// `secrets`: values known to be secret (a DSN's passwords, see `ConnectionStringSecrets`),
+    /// removed from the reason wherever they appear.
+    public init(_ kind: Kind, system: String, reason: String, secrets: [String] = []) {
         self.kind = kind
         self.system = system
-        self.reason = Redaction.clean(reason)
+        self.reason = Redaction.clean(Redaction.remove(secrets, from: reason))
     }
 
     public var description: String { "\(system) \(kind.rawValue) failed: \(reason)" }
@@ -21,6 +23,43 @@ public struct ClientError: Error, Sendable, CustomStringConvertible, Equatable {
 /// user-info part of URLs. Library messages are otherwise kept, since "password authentication
 /// failed for user mastodon" is exactly what an admin needs to read.
 public enum Redaction {
+    /// Replaces every occurrence of each secret value with `<redacted>`. Values shorter than four
+    /// characters are replaced only as whole words, so a two-letter password fragment does not
+    /// blank every word containing those letters.
+    public static func remove(_ secrets: [String], from message: String) -> String {
+        var text = message
+        for secret in secrets.sorted(by: { $0.count > $1.count }) where !secret.isEmpty {
+            let needle = Array(secret)
+            let wholeWordsOnly = needle.count < 4
+            var characters = Array(text)
+            var output: [Character] = []
+            output.reserveCapacity(characters.count)
+            var index = 0
+            while index < characters.count {
+                if characters[index] == needle[0], index + needle.count <= characters.count,
+                   Array(characters[index..<(index + needle.count)]) == needle {
+                    let end = index + needle.count
+                    let bounded = !wholeWordsOnly
+                        || ((index == 0 || !isWordCharacter(characters[index - 1])) && (end == characters.count || !isWordCharacter(characters[end])))
+                    if bounded {
+                        output.append(contentsOf: "<redacted>")
+                        index = end
+                        continue
+                    }
+                }
+                output.append(characters[index])
+                index += 1
+            }
+            characters = output
+            text = String(characters)
+        }
+        return text
+    }
+
+    private static func isWordCharacter(_ character: Character) -> Bool {
+        character.isLetter || character.isNumber || character == "_"
+    }
+
     public static func clean(_ message: String) -> String {
         var text = message.split(separator: "\n").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }.joined(separator: "; ")
         // password=secret or password='se cret'

@@ -44,7 +44,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// `statementTimeout` is also set server-side, as a second guard behind the client deadline.
     public static func connect(_ conninfo: Secret, timeoutSeconds: Int = 5,
                                statementTimeout: Duration? = nil) async throws -> PostgresConnection {
-        try await BlockingWork.run {
+        // libpq quotes parts of a malformed string back in its errors: clean them by value.
+        let secrets = ConnectionStringSecrets.values(in: conninfo.reveal())
+        return try await BlockingWork.run {
             // libpq is loaded on first use (CLibPQ/shim.h).
             if let loadError = mastiff_pq_load_error() {
                 throw ClientError(.connect, system: "postgres", reason: "libpq could not be loaded (Debian: libpq5): \(String(cString: loadError))")
@@ -71,7 +73,7 @@ public final class PostgresConnection: @unchecked Sendable {
             guard mastiff_PQstatus(connection) == CONNECTION_OK else {
                 let reason = String(cString: mastiff_PQerrorMessage(connection))
                 mastiff_PQfinish(connection)
-                throw ClientError(.connect, system: "postgres", reason: reason)
+                throw ClientError(.connect, system: "postgres", reason: reason, secrets: secrets)
             }
             return PostgresConnection(connection)
         }

@@ -60,3 +60,26 @@ import Glibc
         }
     }
 }
+
+/// Which values of a libpq connection string are secret, read as libpq reads it.
+@Suite struct ConnectionStringSecretsTests {
+    @Test(arguments: [
+        ("host=db user=mastodon password=hunter2", ["hunter2"]),
+        ("password='correct horse' dbname=x", ["correct horse"]),
+        (#"password='it\'s' sslpassword = k3y"#, ["it's", "k3y"]),
+        // Malformed: every word up to the next keyword libpq knows may be quoted back.
+        ("password=correct horse battery dbname=x", ["correct", "horse", "battery"]),
+        ("password=correct horse=battery st@ple=%41 user=u", ["correct", "horse", "battery", "st@ple", "%41"]),
+        ("password='unterminated and more", ["unterminated", "and", "more"]),
+        // URIs: raw, decoded, and both readings of a literal "@".
+        ("postgresql://u:p%40ss%20word@host/db", ["p%40ss%20word", "p@ss word", "p@ss", "word"]),
+        ("postgres://u:st@ple@127.0.0.1/db", ["st", "st@ple", "ple"]),
+        ("postgresql:///db?user=u&password=s%3Dcret", ["s%3Dcret", "s=cret"]),
+        ("host=/var/run/postgresql dbname=mastodon_production user=mastodon", []),
+    ])
+    func secretValuesAreFound(conninfo: String, expected: [String]) {
+        let found = Set(ConnectionStringSecrets.values(in: conninfo))
+        for value in expected { #expect(found.contains(value), "\(value) not found in \(found)") }
+        #expect(!found.contains("host") && !found.contains("dbname") && !found.contains("db"))
+    }
+}
