@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MastiffCollectors
 import MastiffCore
@@ -61,7 +64,10 @@ private func value(_ families: [MetricFamily], _ name: String, _ labels: [Label]
         let pumaPSS = [1001, 1002].map { ProcessParsers.smapsRollup(Array(FixturePaths.read("\(root)/\($0)/smaps_rollup").utf8))!.pss }.reduce(0, +)
         #expect(value(families, "process_group_proportional_memory_bytes", [Label("group", "puma")]) == Double(pumaPSS))
         let redisStat = ProcessParsers.stat(Array(FixturePaths.read("\(root)/1401/stat").utf8))!
-        #expect(value(families, "process_group_resident_memory_bytes", [Label("group", "redis")]) == Double(redisStat.residentPages * 4096))
+        // RSS from smaps_rollup (= VmRSS), not stat's field, which misses per-CPU counter deltas.
+        let redisRollup = ProcessParsers.smapsRollup(Array(FixturePaths.read("\(root)/1401/smaps_rollup").utf8))!
+        #expect(value(families, "process_group_resident_memory_bytes", [Label("group", "redis")]) == Double(redisRollup.rss))
+        #expect(redisRollup.rss != redisStat.residentPages * 4096, "the fixture tells the two apart")
         #expect(value(families, "process_group_cpu_seconds_total", [Label("group", "redis")]) == Double(redisStat.userTicks + redisStat.systemTicks) / 100)
         let redisFDs = try FileSystemAccess.countDirectoryEntries("\(root)/1401/fd")
         #expect(value(families, "process_group_open_fds", [Label("group", "redis")]) == Double(redisFDs))
@@ -87,6 +93,21 @@ private func value(_ families: [MetricFamily], _ name: String, _ labels: [Label]
         let (families, _) = try await families(collector)
         #expect(!families.contains { $0.name == "process_group_proportional_memory_bytes" && !$0.samples.isEmpty })
         #expect(value(families, "process_group_processes", [Label("group", "puma")]) == 2)
+        let status = ProcessParsers.status(Array(FixturePaths.read("\(FixturePaths.procRoot)/1401/status").utf8))
+        #expect(value(families, "process_group_resident_memory_bytes", [Label("group", "redis")]) == Double(try #require(status.rss)))
+    }
+
+    /// `--proc-root` at a missing or empty directory reported success with zero processes.
+    @Test func aProcRootWithoutProcessesIsAFailedCollector() async throws {
+        var template = Array("/tmp/mastiff-empty-proc-XXXXXX".utf8CString)
+        let empty = String(cString: mkdtemp(&template)!)
+        for root in [empty, empty + "/missing"] {
+            let collector = ProcessCollector(procRoot: root, groups: ProcessGroupSpec.mastodonDefaults, readPSS: true)
+            let sink = MetricSink()
+            try await collector.collect(into: sink)
+            #expect(sink.failure?.reason == "proc_unreadable")
+            #expect(sink.failure?.detail.contains(root) == true)
+        }
     }
 
     /// The whole output for the fixture tree, diffed against a checked-in golden file.

@@ -28,12 +28,19 @@ import Testing
         #expect(ProcessParsers.cmdline([]) == "")
     }
 
-    @Test func smapsRollupAndStatus() {
+    @Test func smapsRollupAndStatus() throws {
         let rollup = "00400000-7ffc00000000 ---p 00000000 00:00 0 [rollup]\nRss:    24452 kB\nPss:    16658 kB\nPss_Anon:   568 kB\nSwap:   12 kB\nSwapPss:  6 kB\n"
-        #expect(ProcessParsers.smapsRollup(Array(rollup.utf8))! == (16658 * 1024, 12 * 1024))
+        let parsed = try #require(ProcessParsers.smapsRollup(Array(rollup.utf8)))
+        #expect(parsed.rss == 24452 * 1024)
+        #expect(parsed.pss == 16658 * 1024)
+        #expect(parsed.swap == 12 * 1024)
         #expect(ProcessParsers.smapsRollup(Array("Rss: 1 kB\n".utf8)) == nil)
-        #expect(ProcessParsers.statusSwap(Array("Name:\tx\nVmRSS:\t  100 kB\nVmSwap:\t  42 kB\n".utf8)) == 42 * 1024)
-        #expect(ProcessParsers.statusSwap(Array("Name:\tkthreadd\n".utf8)) == 0)
+        let status = ProcessParsers.status(Array("Name:\tx\nVmRSS:\t  100 kB\nVmSwap:\t  42 kB\n".utf8))
+        #expect(status.rss == 100 * 1024)
+        #expect(status.swap == 42 * 1024)
+        let kernelThread = ProcessParsers.status(Array("Name:\tkthreadd\n".utf8))
+        #expect(kernelThread.rss == nil)
+        #expect(kernelThread.swap == 0)
     }
 
     @Test func openFilesSoftLimit() {

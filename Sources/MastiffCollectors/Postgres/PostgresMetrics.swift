@@ -40,7 +40,7 @@ public enum PostgresMetrics {
             let reserved = number(row, "reserved_connections") ?? 0
             sink.gauge("postgres_reserved_connections", help: "Connections reserved for superusers (and pg_use_reserved_connections on 16+).", reserved)
             let used = activityRows.reduce(0.0) { $0 + (number($1, "connections") ?? 0) }
-            sink.gauge("postgres_connection_headroom", help: "Client connections still available to ordinary roles: max_connections - reserved - in use.",
+            sink.gauge("postgres_connection_headroom", help: "Client connections still available to ordinary roles: max_connections - reserved - client connections (mastiff's own included).",
                        maximum - reserved - used)
         }
         if let recovery = number(row, "in_recovery") {
@@ -52,7 +52,7 @@ public enum PostgresMetrics {
     }
 
     private static func emitActivity(_ rows: [[String: String]], into sink: MetricSink) {
-        sink.declare("postgres_connections", help: "Client connections by database and state (pg_stat_activity).", type: .gauge)
+        sink.declare("postgres_connections", help: "Client connections by database and state (pg_stat_activity), mastiff's own included.", type: .gauge)
         var oldestTransaction: [String: Double] = [:]
         var oldestQuery: [String: Double] = [:]
         for row in rows {

@@ -16,6 +16,9 @@ public enum PostgresQueries {
             .joined(separator: ";\n")
     }
 
+    /// pg_stat_activity's states (PostgreSQL 12–17).
+    static let activityStates = ["active", "idle", "idle in transaction", "idle in transaction (aborted)", "fastpath function call", "disabled"]
+
     public static func sql(for statement: Statement, serverVersion: Int, topTables: Int, withSizes: Bool = true) -> String {
         switch statement {
         case .settings:
@@ -30,12 +33,26 @@ public enum PostgresQueries {
                         THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END AS replay_lag
             """
         case .activity:
+            // Every client backend, mastiff's own included (it holds a slot like any other), and
+            // every database × state, so a database with no connections reads 0, not absent.
+            // Backends in no database or with a state this role may not see come second.
             return """
-            SELECT COALESCE(datname, '') AS database, COALESCE(state, 'unknown') AS state, count(*) AS connections,
-                   COALESCE(max(EXTRACT(EPOCH FROM now() - xact_start)), 0) AS oldest_transaction,
-                   COALESCE(max(EXTRACT(EPOCH FROM now() - query_start)), 0) AS oldest_query
-            FROM pg_stat_activity
-            WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+            SELECT d.datname AS database, s.state, count(a.pid) AS connections,
+                   COALESCE(max(EXTRACT(EPOCH FROM now() - a.xact_start)), 0) AS oldest_transaction,
+                   COALESCE(max(EXTRACT(EPOCH FROM now() - a.query_start)), 0) AS oldest_query
+            FROM pg_database d
+            CROSS JOIN (VALUES \(activityStates.map { "('\($0)')" }.joined(separator: ", "))) AS s(state)
+            LEFT JOIN pg_stat_activity a ON a.datid = d.oid AND a.state = s.state AND a.backend_type = 'client backend'
+            WHERE d.datallowconn AND NOT d.datistemplate
+            GROUP BY 1, 2
+            UNION ALL
+            SELECT COALESCE(a.datname, '') AS database, COALESCE(a.state, 'unknown') AS state, count(*) AS connections,
+                   COALESCE(max(EXTRACT(EPOCH FROM now() - a.xact_start)), 0) AS oldest_transaction,
+                   COALESCE(max(EXTRACT(EPOCH FROM now() - a.query_start)), 0) AS oldest_query
+            FROM pg_stat_activity a LEFT JOIN pg_database d ON d.oid = a.datid
+            WHERE a.backend_type = 'client backend'
+              AND (d.oid IS NULL OR NOT d.datallowconn OR d.datistemplate OR a.state IS NULL
+                   OR a.state NOT IN (\(activityStates.map { "'\($0)'" }.joined(separator: ", "))))
             GROUP BY 1, 2
             """
         case .databases:

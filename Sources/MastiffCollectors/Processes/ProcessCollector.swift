@@ -40,6 +40,12 @@ public struct ProcessCollector: Collector {
         let result = try await BlockingWork.run { () -> ScanResult in
             collector.scan()
         }
+        // A wrong --proc-root (missing, empty, not a procfs) must not look like a healthy host
+        // with no processes.
+        if let problem = result.procRootProblem {
+            sink.fail(reason: "proc_unreadable", detail: problem)
+            return
+        }
         sink.recordErrors(result.errors)
         emit(result, into: sink)
     }
@@ -49,6 +55,8 @@ public struct ProcessCollector: Collector {
         var errors: [String: Int] = [:]
         var cpuTotals: [String: Double] = [:]
         var faultTotals: [String: Double] = [:]
+        /// Set when the proc root could not be listed or holds no process at all.
+        var procRootProblem: String?
     }
 
     func scan() -> ScanResult {
@@ -67,7 +75,12 @@ public struct ProcessCollector: Collector {
         do {
             entries = try FileSystemAccess.listDirectory(procRoot)
         } catch {
-            note(error)
+            result.procRootProblem = "cannot list the proc root \(error)"
+            return result
+        }
+        // Every procfs lists at least the reading process itself.
+        guard entries.contains(where: { Int($0) != nil }) else {
+            result.procRootProblem = "no process directories under \(procRoot): is it a procfs (/proc)?"
             return result
         }
         let known = state.classifications
@@ -108,9 +121,12 @@ public struct ProcessCollector: Collector {
 
             var proportional: UInt64?
             var swap: UInt64 = 0
+            // The stat field is the fallback only: it misses the per-CPU counters' unflushed part.
+            var resident = stat.residentPages * pageSize
             if readPSS {
                 do {
                     if let rollup = ProcessParsers.smapsRollup(try FileSystemAccess.readBytes(base + "/smaps_rollup")) {
+                        resident = rollup.rss
                         proportional = rollup.pss
                         swap = rollup.swap
                     } else if stat.state != UInt8(ascii: "Z") {
@@ -121,7 +137,10 @@ public struct ProcessCollector: Collector {
                     if error.isGone { continue }
                 }
             } else {
-                swap = (try? FileSystemAccess.readBytes(base + "/status")).map(ProcessParsers.statusSwap) ?? 0
+                if let status = (try? FileSystemAccess.readBytes(base + "/status")).map(ProcessParsers.status) {
+                    swap = status.swap
+                    if let rss = status.rss { resident = rss }
+                }
             }
             var openFDs: Int?
             do {
@@ -135,7 +154,7 @@ public struct ProcessCollector: Collector {
             counters[identity] = ProcessCounters(group: group, cpuTicks: cpuTicks, majorFaults: stat.majorFaults)
             result.samples.append(ProcessSample(
                 pid: pid, group: group, comm: stat.comm,
-                residentBytes: stat.residentPages * pageSize, proportionalBytes: proportional, swapBytes: swap,
+                residentBytes: resident, proportionalBytes: proportional, swapBytes: swap,
                 openFDs: openFDs, openFDLimit: limit,
                 cpuSeconds: Double(cpuTicks) / clockTicksPerSecond,
                 startTime: bootTime + Double(stat.startTicks) / clockTicksPerSecond,
