@@ -12,7 +12,7 @@ import Testing
 /// The server on a real loopback socket, driven by a raw client so that slow and malformed
 /// clients can be imitated byte by byte.
 @Suite struct HTTPServerTests: Sendable {
-    private func withServer(limits: HTTPLimits, metrics: @escaping @Sendable () -> String = { "# HELP up Up.\n# TYPE up gauge\nup 1\n" },
+    private func withServer(limits: HTTPLimits, metrics: @escaping @Sendable () async -> String = { "# HELP up Up.\n# TYPE up gauge\nup 1\n" },
                             _ body: (Int) async throws -> Void) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
@@ -144,8 +144,9 @@ import Testing
         var limits = HTTPLimits()
         limits.maxConnections = 1
         let release = Mutex(false)
-        let slowMetrics: @Sendable () -> String = {
-            while !release.withLock({ $0 }) { usleep(10_000) }
+        // Sleeps rather than spins: a blocked cooperative thread would stall the other tests.
+        let slowMetrics: @Sendable () async -> String = {
+            while !release.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
             return "up 1\n"
         }
         try await withServer(limits: limits, metrics: slowMetrics) { port in
