@@ -53,6 +53,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The running agent: the collectors built from the configuration, the sampler that runs
+        // them on an interval, reload. A library, so that it is unit-tested.
+        .target(
+            name: "MastiffAgent",
+            dependencies: [
+                "MastiffCore", "MastiffCollectors", "MastiffStatsd",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What tests share: a manual clock, metric lookups, an in-memory log handler.
+        .target(
+            name: "MastiffTestSupport",
+            dependencies: ["MastiffCore", .product(name: "Logging", package: "swift-log")]
+        ),
         // HTTP endpoints (/metrics, /healthz) on SwiftNIO.
         .target(
             name: "MastiffServer",
@@ -69,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "mastiff",
             dependencies: [
-                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd",
+                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd", "MastiffAgent",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,7 +107,12 @@ let package = Package(
             path: "bench/StatsdPipelineBench"
         ),
 
-        .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore"]),
+        .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
+        .testTarget(
+            name: "MastiffAgentTests",
+            dependencies: ["MastiffAgent", "MastiffCore", "MastiffTestSupport", "MastiffStatsd",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MastiffCollectorsTests",

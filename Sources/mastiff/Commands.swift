@@ -1,4 +1,5 @@
 import Logging
+import MastiffAgent
 import MastiffCore
 import MastiffServer
 import MastiffStatsd
@@ -32,6 +33,7 @@ struct Commands {
             .init(service: server),
             .init(service: ReloadOnHangupService(agent: agent)),
         ]
+        if let sampler = agent.sampler { services.append(.init(service: sampler)) }
         if let bridge = agent.statsdBridge {
             services.append(.init(service: StatsdListenerService(bridge: bridge, settings: StatsdListenerSettings(config.statsd), logger: logger)))
         }
@@ -95,7 +97,8 @@ struct Commands {
         var logSettings = config.log
         if arguments.logLevel == nil { logSettings.level = .warning }
         guard let logger = bootstrapLogging(logSettings) else { return 1 }
-        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot)
+        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot,
+                          sampling: false)
         print(await agent.scrape(), terminator: "")
         return 0
     }

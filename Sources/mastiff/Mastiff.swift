@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Logging
+import MastiffAgent
 import MastiffCore
 
 @main

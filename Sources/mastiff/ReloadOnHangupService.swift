@@ -1,3 +1,4 @@
+import MastiffAgent
 import ServiceLifecycle
 import UnixSignals
 

@@ -21,7 +21,8 @@ import Testing
                     "filesystems:", "processes:", "pss:", "groups:", "default_groups:", "comm", "exe", "cmdline",
                     "postgres:", "dsn:", "top_tables:", "size_interval:", "mastodon_interval:", "pgbouncer:", "redis:", "url:", "sidekiq:",
                     "redis_url:", "namespace:", "mastodon_endpoints:", "statsd:", "udp:", "tcp:", "unixgram:", "max_packet_size:",
-                    "receive_buffer:", "tcp_idle_timeout:", "mapping:", "mastodon_namespace:", "max_series:", "unmapped:", "mapping_cache_size:"] {
+                    "receive_buffer:", "tcp_idle_timeout:", "mapping:", "mastodon_namespace:", "max_series:", "unmapped:", "mapping_cache_size:",
+                    "sampling:", "interval:"] {
             #expect(text.contains(key), "etc/mastiff.yml does not mention \(key)")
         }
     }

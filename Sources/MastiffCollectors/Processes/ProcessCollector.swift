@@ -47,6 +47,7 @@ public struct ProcessCollector: Collector {
             return
         }
         sink.recordErrors(result.errors)
+        sink.views.processes = result.samples
         emit(result, into: sink)
     }
 

@@ -31,6 +31,7 @@ public struct SidekiqCollector: Collector {
         }
         reportUp(into: sink)
         SidekiqMetrics.emit(data, now: now, into: sink)
+        sink.views.sidekiqProcesses = data.processes.map(\.sample)
     }
 
     static func read(_ redis: RedisConnection, prefix: String, now: Double) async throws -> SidekiqData {

@@ -25,6 +25,14 @@ public enum SidekiqParsing {
         public var quiet: Bool
         public var rssBytes: Double
         public var beat: Double
+        public var pid: Int?
+        public var queues: [String] = []
+
+        /// What the policies see of it.
+        public var sample: SidekiqProcessSample {
+            SidekiqProcessSample(identity: identity, hostname: hostname, pid: pid, queues: queues, busy: Int(busy),
+                                 concurrency: Int(concurrency), quiet: quiet, lastBeat: beat)
+        }
     }
 
     /// A process from HMGET identity info busy beat quiet rss concurrency. `concurrency` is
@@ -39,7 +47,9 @@ public enum SidekiqParsing {
             concurrency: concurrency,
             quiet: fields[3] == "true",
             rssBytes: (fields[4].flatMap(Double.init) ?? 0) * 1024,
-            beat: fields[2].flatMap(Double.init).map(epochSeconds) ?? 0)
+            beat: fields[2].flatMap(Double.init).map(epochSeconds) ?? 0,
+            pid: info["pid"]?.double.map { Int($0) },
+            queues: info["queues"]?.array?.compactMap(\.string) ?? [])
     }
 
     /// One entry of `<identity>:work`: the queue and when the job started.

@@ -17,8 +17,13 @@ public struct SystemCollector: Collector {
     }
 
     public func collect(into sink: MetricSink) async throws {
-        collectMemory(into: sink)
-        collectPressure(into: sink)
+        let memory = collectMemory(into: sink)
+        let pressure = collectPressure(into: sink)
+        if let memory, let total = memory["MemTotal"], let available = memory["MemAvailable"] {
+            sink.views.memory = SystemMemorySample(
+                totalBytes: total, availableBytes: available, swapTotalBytes: memory["SwapTotal"] ?? 0, swapFreeBytes: memory["SwapFree"] ?? 0,
+                pressureSomeAvg10: pressure.first { $0.kind == "some" }?.avg10, pressureFullAvg10: pressure.first { $0.kind == "full" }?.avg10)
+        }
         collectFileHandles(into: sink)
         collectVmstat(into: sink)
         collectLoad(into: sink)
@@ -36,8 +41,9 @@ public struct SystemCollector: Collector {
         }
     }
 
-    private func collectMemory(into sink: MetricSink) {
-        guard let text = read("meminfo", into: sink) else { return }
+    /// Returns meminfo's fields for the memory view.
+    private func collectMemory(into sink: MetricSink) -> [String: Double]? {
+        guard let text = read("meminfo", into: sink) else { return nil }
         let memory = SystemParsers.meminfo(text)
         let fields: [(String, String, String)] = [
             ("MemTotal", "system_memory_total_bytes", "Physical memory (MemTotal)."),
@@ -55,14 +61,19 @@ public struct SystemCollector: Collector {
                 sink.recordError(reason: "malformed")
             }
         }
+        return memory
     }
 
-    private func collectPressure(into sink: MetricSink) {
+    /// Returns the memory pressure lines for the memory view.
+    private func collectPressure(into sink: MetricSink) -> [SystemParsers.Pressure] {
+        var memoryPressure: [SystemParsers.Pressure] = []
         let ratioHelp = "Share of wall time in which some (or all) tasks stalled on the resource, averaged over the window (PSI)."
         let totalHelp = "Total time in which some (or all) tasks stalled on the resource (PSI)."
         for resource in ["cpu", "io", "memory"] {
             guard let text = read("pressure/\(resource)", into: sink, optional: true) else { continue }
-            for line in SystemParsers.pressure(text) {
+            let lines = SystemParsers.pressure(text)
+            if resource == "memory" { memoryPressure = lines }
+            for line in lines {
                 let base = [Label("resource", resource), Label("kind", line.kind)]
                 for (window, value) in [("10s", line.avg10), ("1m", line.avg60), ("5m", line.avg300)] {
                     sink.gauge("system_pressure_stall_ratio", help: ratioHelp, value / 100, labels: base + [Label("window", window)])
@@ -70,6 +81,7 @@ public struct SystemCollector: Collector {
                 sink.counter("system_pressure_stall_seconds_total", help: totalHelp, line.totalMicroseconds / 1e6, labels: base)
             }
         }
+        return memoryPressure
     }
 
     private func collectFileHandles(into sink: MetricSink) {

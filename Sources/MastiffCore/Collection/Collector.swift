@@ -34,4 +34,5 @@ public struct CollectorOutput: Sendable {
     /// Why the run failed, when the collector said so with `MetricSink.fail`.
     public var failureReason: String?
     public var failureDetail: String?
+    public var views: SnapshotViews
 }

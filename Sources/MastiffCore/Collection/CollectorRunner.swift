@@ -8,7 +8,7 @@ import Synchronization
 /// awaited: its task keeps running in the background until it returns. Scrapes that arrive in
 /// the meantime join that run rather than piling up a second one, and time out in turn.
 public final class CollectorRunner: Sendable {
-    public let timeout: Duration
+    private let timeoutSetting: Mutex<Duration>
     private let logger: Logger
     private let inFlight = Mutex<[String: Task<Outcome, Never>]>([:])
     private let errorTotals = Mutex<[ErrorKey: Int]>([:])
@@ -25,11 +25,24 @@ public final class CollectorRunner: Sendable {
     }
 
     public init(timeout: Duration, logger: Logger) {
-        self.timeout = timeout
+        timeoutSetting = Mutex(timeout)
         self.logger = logger
     }
 
+    /// Each collector's limit per run; a reload may change it (the runner, with its error
+    /// counters and runs in flight, is kept across reloads).
+    public var timeout: Duration {
+        get { timeoutSetting.withLock { $0 } }
+        set { timeoutSetting.withLock { $0 = newValue } }
+    }
+
+    /// The families of one run of every collector (what a scrape renders).
     public func collect(_ collectors: [any Collector]) async -> [MetricFamily] {
+        await run(collectors).families
+    }
+
+    /// One run of every collector: families, typed views and each collector's result.
+    public func run(_ collectors: [any Collector]) async -> Collection {
         let results = await withTaskGroup(of: (String, Outcome, Duration).self) { group in
             for collector in collectors {
                 group.addTask {
@@ -46,6 +59,8 @@ public final class CollectorRunner: Sendable {
 
         let upMetrics = Dictionary(collectors.map { ($0.name, $0.upMetric) }, uniquingKeysWith: { first, _ in first })
         var families: [MetricFamily] = []
+        var views = SnapshotViews()
+        var collectorResults: [CollectorResult] = []
         var success = MetricFamily(
             name: "mastiff_collector_success",
             help: "Whether the collector's last run succeeded within its timeout (1) or not (0).",
@@ -65,9 +80,13 @@ public final class CollectorRunner: Sendable {
                     add(errors: [reason: 1], collector: name)
                     success.samples.append(Sample(labels: labels, value: 0))
                     noteState(collector: name, ok: false, detail: output.failureDetail ?? reason)
+                    collectorResults.append(CollectorResult(name: name, succeeded: false, durationSeconds: elapsed.seconds,
+                                                            detail: output.failureDetail ?? reason))
                 } else {
                     success.samples.append(Sample(labels: labels, value: 1))
                     noteState(collector: name, ok: true, detail: "")
+                    views.merge(output.views)
+                    collectorResults.append(CollectorResult(name: name, succeeded: true, durationSeconds: elapsed.seconds, detail: nil))
                 }
             case .failed(let reason, let detail):
                 if let up = upMetrics[name] ?? nil {
@@ -76,12 +95,13 @@ public final class CollectorRunner: Sendable {
                 add(errors: [reason: 1], collector: name)
                 success.samples.append(Sample(labels: labels, value: 0))
                 noteState(collector: name, ok: false, detail: detail)
+                collectorResults.append(CollectorResult(name: name, succeeded: false, durationSeconds: elapsed.seconds, detail: detail))
             }
         }
         families.append(success)
         families.append(duration)
         families.append(errorFamily())
-        return families
+        return Collection(families: families, views: views, results: collectorResults)
     }
 
     private func runOne(_ collector: any Collector) async -> Outcome {
@@ -96,7 +116,8 @@ public final class CollectorRunner: Sendable {
                     let sink = MetricSink()
                     try await collector.collect(into: sink)
                     outcome = .finished(CollectorOutput(families: sink.families, errorReasons: sink.errorReasons,
-                                                        failureReason: sink.failure?.reason, failureDetail: sink.failure?.detail))
+                                                        failureReason: sink.failure?.reason, failureDetail: sink.failure?.detail,
+                                                        views: sink.views))
                 } catch {
                     outcome = .failed(reason: "error", detail: String(describing: error))
                 }
@@ -158,6 +179,36 @@ public final class CollectorRunner: Sendable {
         } else if !ok, previous != false {
             logger.warning("collector failed", metadata: ["collector.name": "\(collector)", "error": "\(detail)"])
         }
+    }
+}
+
+/// What one run of the collectors produced.
+public struct Collection: Sendable {
+    public var families: [MetricFamily]
+    public var views: SnapshotViews
+    /// Sorted by collector name.
+    public var results: [CollectorResult]
+
+    public init(families: [MetricFamily], views: SnapshotViews, results: [CollectorResult]) {
+        self.families = families
+        self.views = views
+        self.results = results
+    }
+}
+
+/// How one collector's run went: what `mastiff status` shows per collector.
+public struct CollectorResult: Sendable, Equatable {
+    public var name: String
+    public var succeeded: Bool
+    public var durationSeconds: Double
+    /// Why it failed (already redacted by the collector), nil on success.
+    public var detail: String?
+
+    public init(name: String, succeeded: Bool, durationSeconds: Double, detail: String?) {
+        self.name = name
+        self.succeeded = succeeded
+        self.durationSeconds = durationSeconds
+        self.detail = detail
     }
 }
 

@@ -10,7 +10,15 @@ public struct MastiffConfig: Sendable, Equatable {
     public var log = LogSettings()
     public var collectors = CollectorSettings()
     public var statsd = StatsdSettings()
+    public var sampling = SamplingSettings()
 
+    public init() {}
+}
+
+/// The sampler: how often the collectors run when nothing scrapes.
+public struct SamplingSettings: Sendable, Equatable {
+    /// Collectors run this often, scraped or not; a scrape gets values at most this old.
+    public var interval: Duration = .seconds(15)
     public init() {}
 }
 

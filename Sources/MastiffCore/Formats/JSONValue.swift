@@ -22,6 +22,11 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
+    public var array: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     public var string: String? {
         if case .string(let text) = self { return text }
         return nil

@@ -11,6 +11,8 @@ public final class MetricSink {
     /// Set by `fail(reason:detail:)`: the samples emitted so far (`<source>_up 0`) are kept, and
     /// the run counts as failed.
     private(set) public var failure: (reason: String, detail: String)?
+    /// Typed facts for the policies, beside the samples (see `SnapshotViews`).
+    public var views = SnapshotViews()
 
     public init() {}
 

@@ -1,0 +1,214 @@
+import Logging
+import MastiffCollectors
+import MastiffCore
+import MastiffStatsd
+import Synchronization
+
+/// The running agent: the current configuration, the collectors built from it, the sampler that
+/// runs them, and the agent's own metrics.
+///
+/// The collector runner (with its error counters and single-flight guard) lives as long as the
+/// agent. A reload swaps in a new configuration and collector list under the lock, so a sample
+/// sees either the old configuration or the new one, never a mix; each collector whose settings
+/// did not change is kept as it is, with its connection and caches.
+public final class Agent: Sendable {
+    private struct Runtime: Sendable {
+        var config: MastiffConfig
+        var collectors: [any Collector]
+    }
+
+    /// A reference, so that the sampler's collection closure can share it with the agent.
+    private final class RuntimeBox: Sendable {
+        let state: Mutex<Runtime>
+        init(_ runtime: Runtime) { state = Mutex(runtime) }
+        func withLock<T>(_ body: (inout Runtime) -> T) -> T { state.withLock { body(&$0) } }
+    }
+
+    private let runtime: RuntimeBox
+    private let runner: CollectorRunner
+    private let source: ConfigLoader.Source
+    private let logger: Logger
+    private let procRoot: String
+    /// Kept across reloads, so process CPU and fault counters stay monotonic.
+    private let processState: ProcessCollectorState
+    private let reloadStatus = Mutex<(successful: Bool, lastSuccess: Double)>((true, 0))
+    private let startTime: Double
+    private let clock: any WallClock
+    /// The statsd series and counters; kept across reloads (a reload swaps only its mapping).
+    /// nil when statsd is disabled at start.
+    public let statsdBridge: StatsdBridge?
+    /// nil for one-shot use (`collect --once`), where every scrape collects.
+    public let sampler: Sampler<ContinuousClock>?
+
+    public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
+                clock: any WallClock = SystemWallClock(), sampling: Bool = true) {
+        self.source = source
+        self.logger = logger
+        self.procRoot = procRoot
+        self.clock = clock
+        let startTime = clock.now()
+        self.startTime = startTime
+        reloadStatus.withLock { $0.lastSuccess = startTime }
+        let processState = ProcessCollectorState()
+        self.processState = processState
+        let runtime = RuntimeBox(Runtime(config: config, collectors: Self.makeCollectors(config, previous: nil, procRoot: procRoot,
+                                                                                          processState: processState)))
+        self.runtime = runtime
+        let runner = CollectorRunner(timeout: config.collectors.timeout, logger: logger)
+        self.runner = runner
+        statsdBridge = config.statsd.enabled ? StatsdBridge(settings: config.statsd, mapping: statsdMapping, clock: clock) : nil
+        sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock) {
+            await runner.run(runtime.withLock { $0.collectors })
+        } : nil
+    }
+
+    /// The configuration and the statsd mapping it names, both validated; what start-up,
+    /// `check-config` and SIGHUP read.
+    public static func loadConfiguration(_ source: ConfigLoader.Source) throws(ConfigError) -> (MastiffConfig, StatsdMapping) {
+        let config = try ConfigLoader.load(source)
+        return (config, try StatsdMapping.load(config.statsd))
+    }
+
+    public var config: MastiffConfig { runtime.withLock { $0.config } }
+
+    /// The collectors the configuration turns on. Those of `previous` whose settings are the
+    /// same in `config` are reused, so a reload keeps their connections, caches and backoff.
+    private static func makeCollectors(_ config: MastiffConfig, previous: Runtime?, procRoot: String,
+                                       processState: ProcessCollectorState) -> [any Collector] {
+        let settings = config.collectors
+        var collectors: [any Collector] = []
+        func add(_ name: String, unchanged: (CollectorSettings) -> Bool, _ make: () -> any Collector) {
+            if let previous, unchanged(previous.config.collectors),
+               let kept = previous.collectors.first(where: { $0.name == name }) {
+                collectors.append(kept)
+            } else {
+                collectors.append(make())
+            }
+        }
+        if settings.system.enabled {
+            add("system", unchanged: { $0.system == settings.system }) {
+                SystemCollector(procRoot: procRoot, filesystems: settings.system.filesystems)
+            }
+        }
+        if settings.processes.enabled {
+            add("processes", unchanged: { $0.processes == settings.processes }) {
+                ProcessCollector(procRoot: procRoot, groups: settings.processes.effectiveGroups, readPSS: settings.processes.pss,
+                                 state: processState)
+            }
+        }
+        // Collectors that derive deadlines from the collector timeout are rebuilt when it changes.
+        if settings.postgres.enabled {
+            add("postgres", unchanged: { $0.postgres == settings.postgres && $0.timeout == settings.timeout }) {
+                PostgresCollector(dsn: settings.postgres.dsn, topTables: settings.postgres.topTables, collectorTimeout: settings.timeout,
+                                  mastodonInterval: settings.postgres.mastodonInterval, sizeInterval: settings.postgres.sizeInterval)
+            }
+        }
+        if settings.pgbouncer.enabled {
+            add("pgbouncer", unchanged: { $0.pgbouncer == settings.pgbouncer && $0.timeout == settings.timeout }) {
+                PgBouncerCollector(dsn: settings.pgbouncer.dsn, collectorTimeout: settings.timeout)
+            }
+        }
+        if settings.redis.enabled {
+            add("redis", unchanged: { $0.redis == settings.redis && $0.timeout == settings.timeout }) {
+                RedisCollector(url: settings.redis.url, collectorTimeout: settings.timeout)
+            }
+        }
+        if !settings.mastodonEndpoints.isEmpty {
+            add("mastodon_endpoints", unchanged: { $0.mastodonEndpoints == settings.mastodonEndpoints && $0.timeout == settings.timeout }) {
+                MastodonEndpointsCollector(endpoints: settings.mastodonEndpoints, collectorTimeout: settings.timeout)
+            }
+        }
+        if settings.sidekiq.enabled {
+            let url = settings.sidekiq.redisURL ?? settings.redis.url
+            add("sidekiq", unchanged: { ($0.sidekiq.redisURL ?? $0.redis.url) == url && $0.sidekiq == settings.sidekiq && $0.timeout == settings.timeout }) {
+                SidekiqCollector(url: url, namespace: settings.sidekiq.namespace, collectorTimeout: settings.timeout)
+            }
+        }
+        return collectors
+    }
+
+    /// The collectors in use, for tests that check which survived a reload.
+    public var collectors: [any Collector] { runtime.withLock { $0.collectors } }
+
+    /// Re-reads the configuration. A bad file keeps the running configuration and is reported by
+    /// `mastiff_config_last_reload_successful 0` and an error log line.
+    @discardableResult
+    public func reload() -> Bool {
+        let newConfig: MastiffConfig
+        let newMapping: StatsdMapping
+        do {
+            (newConfig, newMapping) = try Self.loadConfiguration(source)
+        } catch {
+            reloadStatus.withLock { $0.successful = false }
+            logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            return false
+        }
+        let old = config
+        if newConfig.listen != old.listen {
+            logger.warning("listen address changed; it takes effect after a restart",
+                           metadata: ["http.address": "\(old.listen)", "http.new_address": "\(newConfig.listen)"])
+        }
+        if newConfig.statsd.enabled != old.statsd.enabled || StatsdListenerSettings(newConfig.statsd) != StatsdListenerSettings(old.statsd)
+            || newConfig.statsd.maxSeries != old.statsd.maxSeries || newConfig.statsd.unmapped != old.statsd.unmapped
+            || newConfig.statsd.mappingCacheSize != old.statsd.mappingCacheSize {
+            logger.warning("statsd listeners, max_series, unmapped and mapping_cache_size take effect after a restart; the new mapping is in use")
+        }
+        statsdBridge?.replaceMapping(newMapping)
+        runtime.withLock { current in
+            let collectors = Self.makeCollectors(newConfig, previous: current, procRoot: procRoot, processState: processState)
+            current = Runtime(config: newConfig, collectors: collectors)
+        }
+        runner.timeout = newConfig.collectors.timeout
+        sampler?.setInterval(newConfig.sampling.interval)
+        let now = clock.now()
+        reloadStatus.withLock { $0 = (true, now) }
+        logger.info("configuration reloaded", metadata: ["config.source": "\(source)"])
+        return true
+    }
+
+    /// One collection of every collector now, outside the sampler.
+    public func collectNow() async -> Collection {
+        await runner.run(runtime.withLock { $0.collectors })
+    }
+
+    /// The families a scrape renders: the latest sample (at most one sampling interval old) or,
+    /// without a sampler, a collection now; plus the agent's own metrics.
+    public func collectFamilies() async -> [MetricFamily] {
+        var families: [MetricFamily]
+        if let sampler {
+            families = await sampler.snapshot(maxAge: sampler.interval).families
+            families.append(contentsOf: sampler.selfMetrics())
+        } else {
+            families = await collectNow().families
+        }
+        families.append(contentsOf: selfMetrics())
+        if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
+        return families
+    }
+
+    /// The exposition: collectors' and agent families, then the statsd series written straight
+    /// from the store. Two families of one name would make the whole exposition invalid, so a
+    /// statsd family whose name is already taken is left out (the renderer likewise keeps the
+    /// first of two same-named families from collectors).
+    public func scrape() async -> String {
+        let families = await collectFamilies()
+        var text = ExpositionRenderer.render(families)
+        statsdBridge?.renderSeries(into: &text, excluding: Set(families.map(\.name)))
+        return text
+    }
+
+    private func selfMetrics() -> [MetricFamily] {
+        let status = reloadStatus.withLock { $0 }
+        return [
+            MetricFamily(name: "mastiff_build_info", help: "Build of the running mastiff; the value is always 1.", type: .gauge,
+                         samples: [Sample(labels: [Label("version", MastiffVersion.current), Label("swift", MastiffVersion.swift)], value: 1)]),
+            MetricFamily(name: "mastiff_start_time_seconds", help: "Time mastiff started, in seconds since the Unix epoch.", type: .gauge,
+                         samples: [Sample(labels: [], value: startTime)]),
+            MetricFamily(name: "mastiff_config_last_reload_successful", help: "Whether the last configuration load or reload succeeded.",
+                         type: .gauge, samples: [Sample(labels: [], value: status.successful ? 1 : 0)]),
+            MetricFamily(name: "mastiff_config_last_reload_success_timestamp_seconds",
+                         help: "Time of the last successful configuration load, in seconds since the Unix epoch.",
+                         type: .gauge, samples: [Sample(labels: [], value: status.lastSuccess)]),
+        ]
+    }
+}

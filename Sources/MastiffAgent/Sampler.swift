@@ -1,0 +1,124 @@
+import Logging
+import MastiffCore
+import ServiceLifecycle
+import Synchronization
+
+/// Runs the collectors every `interval`, whether or not anything scrapes, and publishes each
+/// result as an immutable `Snapshot`.
+///
+/// A scrape asks for a snapshot no older than the interval: in the steady state it gets the
+/// sampler's latest, so a Prometheus scraping at the sampling interval costs no second
+/// collection. A scrape that finds the latest too old (at start, or after a slow sample)
+/// collects, and that collection becomes the latest sample; the timer then counts from it.
+/// Collections never overlap: callers arriving during one wait for it.
+///
+/// Time comes from the injected clock, so tests advance it instead of sleeping.
+public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Duration, C: Sendable, C.Instant: Sendable {
+    private struct Published {
+        var snapshot: Snapshot
+        var takenAt: C.Instant
+    }
+
+    private struct State {
+        var interval: Duration
+        var latest: Published?
+        var inFlight: Task<Published, Never>?
+        var runs = 0
+    }
+
+    private let clock: C
+    private let wallClock: any WallClock
+    private let collect: @Sendable () async -> Collection
+    private let state: Mutex<State>
+
+    public init(interval: Duration, clock: C, wallClock: any WallClock = SystemWallClock(),
+                collect: @escaping @Sendable () async -> Collection) {
+        self.clock = clock
+        self.wallClock = wallClock
+        self.collect = collect
+        state = Mutex(State(interval: interval))
+    }
+
+    public var interval: Duration {
+        get { state.withLock { $0.interval } }
+    }
+
+    /// A reload's new `sampling.interval`; the next sample is due one new interval after the last.
+    public func setInterval(_ interval: Duration) {
+        state.withLock { $0.interval = interval }
+    }
+
+    /// The last published sample, nil before the first.
+    public var latest: Snapshot? { state.withLock { $0.latest?.snapshot } }
+
+    /// The latest sample if it is at most `maxAge` old, else a new one.
+    public func snapshot(maxAge: Duration) async -> Snapshot {
+        await published(maxAge: maxAge).snapshot
+    }
+
+    private func published(maxAge: Duration) async -> Published {
+        let now = clock.now
+        let task = state.withLock { state -> Task<Published, Never>? in
+            if let latest = state.latest, latest.takenAt.duration(to: now) <= maxAge { return nil }
+            if let running = state.inFlight { return running }
+            let task = Task { await self.sample() }
+            state.inFlight = task
+            return task
+        }
+        guard let task else { return state.withLock { $0.latest! } }
+        return await task.value
+    }
+
+    private func sample() async -> Published {
+        let started = clock.now
+        let time = wallClock.now()
+        let collection = await collect()
+        let duration = started.duration(to: clock.now)
+        return state.withLock { state in
+            state.runs += 1
+            let published = Published(snapshot: Snapshot(sequence: state.runs, time: time, durationSeconds: duration.seconds,
+                                                         collection: collection),
+                                      takenAt: started)
+            state.latest = published
+            state.inFlight = nil
+            return published
+        }
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    // Sample when the latest is due (a scrape may have taken a newer one meanwhile).
+                    let (due, interval) = self.state.withLock { state in
+                        (state.latest.map { $0.takenAt.advanced(by: state.interval) }, state.interval)
+                    }
+                    if let due, self.clock.now < due {
+                        try await self.clock.sleep(until: due, tolerance: nil)
+                        continue
+                    }
+                    _ = await self.published(maxAge: interval / 1000)
+                }
+            }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    /// `mastiff_sample_*`: how often and how long sampling runs, and when it last did.
+    public func selfMetrics() -> [MetricFamily] {
+        let (runs, latest) = state.withLock { ($0.runs, $0.latest?.snapshot) }
+        var families = [
+            MetricFamily(name: "mastiff_sample_runs_total", help: "Collections of every collector, by the sampler or a scrape.",
+                         type: .counter, samples: [Sample(labels: [], value: Double(runs))]),
+        ]
+        if let latest {
+            families.append(MetricFamily(name: "mastiff_sample_duration_seconds", help: "Duration of the last sample, in seconds.",
+                                         type: .gauge, samples: [Sample(labels: [], value: latest.durationSeconds)]))
+            families.append(MetricFamily(name: "mastiff_sample_timestamp_seconds",
+                                         help: "When the last sample started, in seconds since the Unix epoch.",
+                                         type: .gauge, samples: [Sample(labels: [], value: latest.time)]))
+        }
+        return families
+    }
+}
