@@ -39,9 +39,12 @@ public final class Agent: Sendable {
     public let statsdBridge: StatsdBridge?
     /// nil for one-shot use (`collect --once`), where every scrape collects.
     public let sampler: Sampler<ContinuousClock>?
+    /// nil for one-shot use, which must not touch the running agent's state.
+    public let stateStore: StateStore?
 
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
-                clock: any WallClock = SystemWallClock(), sampling: Bool = true) {
+                clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil) {
+        self.stateStore = stateStore
         self.source = source
         self.logger = logger
         self.procRoot = procRoot
@@ -60,6 +63,15 @@ public final class Agent: Sendable {
         sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock) {
             await runner.run(runtime.withLock { $0.collectors })
         } : nil
+    }
+
+    /// Notes this start in the state file: how many starts, and when the last one was (a crash
+    /// loop shows there before anything else).
+    public func recordStart() {
+        guard let stateStore else { return }
+        let starts = stateStore.section("agent")?["starts"]?.double ?? 0
+        stateStore.update("agent", .object(["starts": .number(starts + 1), "last_start": .number(startTime),
+                                             "version": .string(MastiffVersion.current)]))
     }
 
     /// The configuration and the statsd mapping it names, both validated; what start-up,
@@ -182,6 +194,7 @@ public final class Agent: Sendable {
             families = await collectNow().families
         }
         families.append(contentsOf: selfMetrics())
+        if let stateStore { families.append(contentsOf: stateStore.selfMetrics()) }
         if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
         return families
     }

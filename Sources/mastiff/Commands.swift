@@ -19,8 +19,11 @@ struct Commands {
     /// `mastiff run`: the composition root. One ServiceGroup; SIGTERM and SIGINT stop it.
     func run() async -> Int32 {
         guard let (config, mapping) = loadConfig(), let logger = bootstrapLogging(config.log) else { return 1 }
-        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot)
         logger.info("starting", metadata: ["config.source": "\(source)", "version": "\(MastiffVersion.current)"])
+        let stateStore = StateStore(directory: config.stateDirectory, logger: logger)
+        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot,
+                          stateStore: stateStore)
+        agent.recordStart()
         // One event-loop thread is plenty for a handful of scrapes a minute, and each thread costs
         // resident memory on a 1 GB host.
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)

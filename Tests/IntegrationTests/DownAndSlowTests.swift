@@ -2,15 +2,16 @@ import Foundation
 import MastiffClients
 import Testing
 
-/// Sources that are stopped, paused (SIGSTOP) or locked: the scrape still answers 200 within the
-/// collector timeout plus 1 s, with `<source>_up 0` and `mastiff_collector_success 0`, and the
-/// values come back without restarting mastiff.
+/// Sources that are stopped, paused (SIGSTOP) or locked: every scrape still answers 200 within
+/// the collector timeout plus 1 s, the first sample taken after the event says `<source>_up 0`
+/// and `mastiff_collector_success 0`, and the values come back without restarting mastiff.
 @Suite(.serialized) struct DownAndSlowTests {
     let collectorTimeout = 2.0
 
     private func start(_ services: PrivateServices, postgresExtra: String = "") throws -> RunningMastiff {
         let config = try Harness.writeConfig("""
         listen: 127.0.0.1:0
+        sampling: {interval: 1s}
         collectors:
           timeout: \(Int(collectorTimeout))s
           processes: {enabled: false}
@@ -28,6 +29,19 @@ import Testing
         return (response.text, Date().timeIntervalSince(started))
     }
 
+    /// Scrapes (each within the collector timeout + 1 s) until one serves a sample taken after
+    /// `event`: scrapes are answered from the sampler's latest sample, at most one interval old.
+    private func scrape(_ mastiff: RunningMastiff, sampledAfter event: Date) async throws -> (text: String, seconds: Double) {
+        let deadline = event.addingTimeInterval(collectorTimeout + 5)
+        while true {
+            let result = try await scrape(mastiff)
+            #expect(result.seconds < collectorTimeout + 1, "took \(result.seconds) s")
+            if let taken = sampleValue(result.text, "mastiff_sample_timestamp_seconds"), taken > event.timeIntervalSince1970 { return result }
+            guard Date() < deadline else { throw HarnessError("no sample taken after the event within \(collectorTimeout + 5) s") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
     private func waitForValue(_ mastiff: RunningMastiff, _ series: String, _ expected: Double, within seconds: Double = 40) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -43,7 +57,8 @@ import Testing
         #expect(sampleValue(try await scrape(mastiff).text, "postgres_up") == 1)
 
         #expect(try services.pgCtl(["-m", "fast", "stop"]) == 0)
-        let down = try await scrape(mastiff)
+        let eventTime = Date()
+        let down = try await scrape(mastiff, sampledAfter: eventTime)
         #expect(down.seconds < collectorTimeout + 1)
         #expect(sampleValue(down.text, "postgres_up") == 0)
         #expect(sampleValue(down.text, "mastiff_collector_success{collector=\"postgres\"}") == 0)
@@ -61,8 +76,9 @@ import Testing
         let pid = try services.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'mastiff'")
         let backend = try #require(Int32(pid), "mastiff's backend not found: '\(pid)'")
         kill(backend, SIGSTOP)
+        let eventTime = Date()
         defer { kill(backend, SIGCONT) }
-        let hung = try await scrape(mastiff)
+        let hung = try await scrape(mastiff, sampledAfter: eventTime)
         #expect(hung.seconds < collectorTimeout + 1, "took \(hung.seconds) s")
         #expect(sampleValue(hung.text, "postgres_up") == 0)
         #expect(sampleValue(hung.text, "mastiff_collector_success{collector=\"postgres\"}") == 0)
@@ -85,7 +101,8 @@ import Testing
         try holder.run()
         defer { holder.terminate() }
         try await Task.sleep(for: .milliseconds(500))
-        let locked = try await scrape(mastiff)
+        let eventTime = Date()
+        let locked = try await scrape(mastiff, sampledAfter: eventTime)
         #expect(locked.seconds < collectorTimeout + 1, "took \(locked.seconds) s")
         #expect(sampleValue(locked.text, "postgres_up") == 1)
         #expect((sampleValue(locked.text, "mastiff_collector_errors_total{collector=\"postgres\",reason=\"query_failed\"}") ?? 0) >= 1)
@@ -101,8 +118,9 @@ import Testing
         let pid = services.redisPID
         #expect(pid > 0)
         kill(pid, SIGSTOP)
+        let eventTime = Date()
         defer { kill(pid, SIGCONT) }
-        let paused = try await scrape(mastiff)
+        let paused = try await scrape(mastiff, sampledAfter: eventTime)
         #expect(paused.seconds < collectorTimeout + 1, "took \(paused.seconds) s")
         #expect(sampleValue(paused.text, "redis_up") == 0)
         #expect(sampleValue(paused.text, "sidekiq_up") == 0)
@@ -120,7 +138,8 @@ import Testing
         let port = services["MASTIFF_TEST_REDIS_PORT"]
         _ = try Harness.run(redisCLI, ["-p", port, "shutdown", "nosave"])
         try await waitUntil { ((try? Harness.run(redisCLI, ["-p", port, "ping"]))?.stdout ?? "").contains("PONG") == false }
-        let down = try await scrape(mastiff)
+        let eventTime = Date()
+        let down = try await scrape(mastiff, sampledAfter: eventTime)
         #expect(down.seconds < collectorTimeout + 1)
         #expect(sampleValue(down.text, "redis_up") == 0)
     }

@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MastiffCore
+import MastiffTestSupport
+import Testing
+
+/// The state file as a crash, a careless admin or a full disk leaves it.
+@Suite(.serialized) struct StateStoreTests {
+    struct FixedWallClock: WallClock {
+        func now() -> Double { 1_700_000_000 }
+    }
+
+    private func scratchDirectory() -> String {
+        var template = Array("/tmp/mastiff-state-XXXXXX".utf8CString)
+        return String(cString: mkdtemp(&template)!)
+    }
+
+    private func write(_ text: String, to path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    private func read(_ path: String) -> String? { try? FileSystemAccess.readFile(path) }
+
+    @Test func sectionsSurviveARestart() {
+        let directory = scratchDirectory()
+        let (logger, _) = RecordingLogHandler.logger()
+        let first = StateStore(directory: directory, logger: logger, wallClock: FixedWallClock())
+        #expect(first.health == .empty)
+        #expect(first.update("restarts", .object(["sidekiq": .array([.number(1_699_999_000)])])))
+        #expect(first.update("agent", .object(["starts": .number(3)])))
+        let second = StateStore(directory: directory, logger: logger, wallClock: FixedWallClock())
+        #expect(second.health == .ok)
+        #expect(second.section("restarts")?["sidekiq"]?.array == [.number(1_699_999_000)])
+        #expect(second.section("agent")?["starts"]?.double == 3)
+        let text = read(directory + "/state.json") ?? ""
+        #expect(text.contains("\"format_version\": 1"))
+        #expect(!text.isEmpty && read(directory + "/state.json.tmp") == nil, "no temporary file is left after a write")
+    }
+
+    /// kill -9 after the temporary file was written and before the rename: the old file is
+    /// what the next start reads, and the leftover temporary file changes nothing.
+    @Test func aCrashBeforeTheRenameLeavesTheOldFileValid() {
+        let directory = scratchDirectory()
+        let (logger, _) = RecordingLogHandler.logger()
+        StateStore(directory: directory, logger: logger).update("agent", .object(["starts": .number(1)]))
+        write(#"{"format_version": 1, "sections": {"agent": {"starts": 99"#, to: directory + "/state.json.tmp")
+        let restarted = StateStore(directory: directory, logger: logger)
+        #expect(restarted.health == .ok)
+        #expect(restarted.section("agent")?["starts"]?.double == 1)
+        #expect(restarted.update("agent", .object(["starts": .number(2)])))
+        #expect(StateStore(directory: directory, logger: logger).section("agent")?["starts"]?.double == 2)
+    }
+
+    @Test(arguments: [
+        ("{\"format_version\": 1, \"sections\": {\"agent\": ", "truncated"),
+        ("\u{0}\u{0}\u{0}garbage", "garbage"),
+        ("{\"format_version\": 2, \"sections\": {}}", "newer format"),
+        ("[1, 2, 3]", "not an object"),
+    ])
+    func anUnreadableFileIsMovedAsideAndMastiffStartsClean(contents: String, what: String) throws {
+        let directory = scratchDirectory()
+        write(contents, to: directory + "/state.json")
+        let (logger, log) = RecordingLogHandler.logger()
+        let store = StateStore(directory: directory, logger: logger, wallClock: FixedWallClock())
+        let aside = directory + "/state.json.unreadable-1700000000"
+        #expect(store.health == .movedAside(aside), "\(what)")
+        #expect(read(aside) == contents, "nothing is lost: the old file is kept beside")
+        #expect(store.section("agent") == nil)
+        #expect(log.all.contains { $0.level == .warning && $0.message.contains("moved aside") })
+        #expect(store.update("agent", .object(["starts": .number(1)])))
+        #expect(StateStore(directory: directory, logger: logger).health == .ok)
+    }
+
+    @Test func anUnwritableDirectoryIsReportedAtStartAndMastiffRunsOn() {
+        // A directory under a regular file can be neither created nor written, even by root.
+        let parent = scratchDirectory()
+        write("x", to: parent + "/not-a-directory")
+        let (logger, log) = RecordingLogHandler.logger()
+        let store = StateStore(directory: parent + "/not-a-directory/state", logger: logger)
+        #expect(store.writeFailures == 1, "reported at start")
+        #expect(log.all.contains { $0.level == .error && $0.message.contains("not writable") })
+        #expect(!store.update("agent", .object(["starts": .number(1)])))
+        #expect(store.section("agent")?["starts"]?.double == 1, "kept in memory")
+        #expect(store.writeFailures == 2)
+        #expect(sampleValue(store.selfMetrics(), "mastiff_state_write_failures_total") == 2)
+    }
+
+    /// A real full filesystem (a 16 KiB tmpfs): the write fails, the old file stays whole, and
+    /// writes succeed again once there is room.
+    @Test func aFullFilesystemKeepsTheOldFile() throws {
+        let mountpoint = scratchDirectory()
+        let mounted = mount("tmpfs", mountpoint, "tmpfs", 0, "size=16k")
+        try #require(mounted == 0, "mounting a tmpfs needs root (the tests run as root): \(String(cString: strerror(errno)))")
+        defer { umount(mountpoint) }
+        let (logger, log) = RecordingLogHandler.logger()
+        let store = StateStore(directory: mountpoint, logger: logger, wallClock: FixedWallClock())
+        #expect(store.update("agent", .object(["starts": .number(1)])))
+        let before = read(mountpoint + "/state.json")
+        // Fill the rest of the filesystem.
+        let filler = open(mountpoint + "/filler", O_WRONLY | O_CREAT, 0o600)
+        let block = [UInt8](repeating: 0, count: 4096)
+        while block.withUnsafeBytes({ Glibc.write(filler, $0.baseAddress, $0.count) }) > 0 {}
+        close(filler)
+        let big = JSONValue.array((0..<500).map { .number(Double($0)) })
+        #expect(!store.update("history", big))
+        #expect(store.writeFailures == 1)
+        #expect(read(mountpoint + "/state.json") == before, "the old file is whole")
+        #expect(read(mountpoint + "/state.json.tmp") == nil)
+        #expect(log.all.contains { $0.level == .error && $0.message.contains("cannot write the state file") })
+        unlink(mountpoint + "/filler")
+        #expect(store.update("agent", .object(["starts": .number(2)])))
+        let reread = StateStore(directory: mountpoint, logger: logger)
+        #expect(reread.section("history")?.array?.count == 500, "what failed to be written is written with the next update")
+    }
+}
