@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "MastiffAgent",
             dependencies: [
-                "MastiffCore", "MastiffCollectors", "MastiffStatsd",
+                "MastiffCore", "MastiffCollectors", "MastiffStatsd", "CSocketShim",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

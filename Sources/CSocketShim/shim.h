@@ -17,3 +17,16 @@ struct mastiff_mmsghdr {
 static inline int mastiff_recvmmsg(int fd, struct mastiff_mmsghdr *vector, unsigned int length, int flags) {
     return (int)syscall(SYS_recvmmsg, fd, vector, length, flags, (struct timespec *)0);
 }
+
+// SO_PEERCRED's answer (struct ucred), likewise hidden behind _GNU_SOURCE: who is at the other
+// end of a Unix socket, for the control socket's permission check.
+struct mastiff_peer_credentials {
+    int pid;
+    unsigned int uid;
+    unsigned int gid;
+};
+
+static inline int mastiff_peer_credentials(int fd, struct mastiff_peer_credentials *credentials) {
+    socklen_t length = sizeof(*credentials);
+    return getsockopt(fd, SOL_SOCKET, 17 /* SO_PEERCRED */, credentials, &length);
+}

@@ -210,6 +210,52 @@ public final class Agent: Sendable {
         return text
     }
 
+    /// What `mastiff status` and `/api/v1/status` show: the last sample, each collector's last
+    /// result, which sources answered, the state file's health. Collector details are the
+    /// collectors' own redacted messages.
+    public func status() -> JSONValue {
+        let reload = reloadStatus.withLock { $0 }
+        var object: [String: JSONValue] = [
+            "ok": .bool(true),
+            "version": .string(MastiffVersion.current),
+            "started_at": .number(startTime),
+            "now": .number(clock.now()),
+            "config": .string("\(source)"),
+            "reload": .object(["successful": .bool(reload.successful), "last_success": .number(reload.lastSuccess)]),
+        ]
+        if let sampler {
+            object["interval_seconds"] = .number(sampler.interval.seconds)
+            if let latest = sampler.latest {
+                object["sample"] = .object([
+                    "sequence": .number(Double(latest.sequence)), "time": .number(latest.time),
+                    "duration_seconds": .number(latest.durationSeconds),
+                ])
+                object["collectors"] = .array(latest.collectors.map { result in
+                    var entry: [String: JSONValue] = ["name": .string(result.name), "ok": .bool(result.succeeded),
+                                                      "duration_seconds": .number(result.durationSeconds)]
+                    if let detail = result.detail { entry["detail"] = .string(detail) }
+                    return .object(entry)
+                })
+                object["sources"] = .object(latest.sourcesUp.mapValues { .bool($0) })
+            }
+        }
+        if let stateStore {
+            var health: [String: JSONValue] = ["path": .string(stateStore.path), "health": .string(stateStore.health.description),
+                                               "write_failures": .number(Double(stateStore.writeFailures))]
+            health["ok"] = .bool(stateStore.health == .ok || stateStore.health == .empty)
+            object["state"] = .object(health)
+        }
+        return .object(object)
+    }
+
+    /// Answers a control socket request.
+    public func handleControl(_ command: String, _ request: JSONValue) async -> JSONValue {
+        switch command {
+        case "status": return status()
+        default: return ControlSocketService.error("unknown command '\(command)' (known: status)")
+        }
+    }
+
     private func selfMetrics() -> [MetricFamily] {
         let status = reloadStatus.withLock { $0 }
         return [

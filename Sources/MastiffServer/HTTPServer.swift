@@ -13,11 +13,15 @@ public struct HTTPEndpoints: Sendable {
     public var metrics: @Sendable () async -> String
     /// /healthz: whether mastiff itself is working (not whether Mastodon is).
     public var health: @Sendable () -> (healthy: Bool, body: String)
+    /// /api/v1/status: the agent's status as JSON (read-only; nothing over HTTP changes state).
+    public var status: (@Sendable () async -> String)?
 
     public init(metrics: @escaping @Sendable () async -> String,
-                health: @escaping @Sendable () -> (healthy: Bool, body: String) = { (true, "ok\n") }) {
+                health: @escaping @Sendable () -> (healthy: Bool, body: String) = { (true, "ok\n") },
+                status: (@Sendable () async -> String)? = nil) {
         self.metrics = metrics
         self.health = health
+        self.status = status
     }
 }
 
@@ -183,11 +187,15 @@ public final class HTTPServer: Service, Sendable {
             }
             headers.append(("Vary", "Accept-Encoding"))
             try await respond(outbound, request, status: .ok, bytes: bytes, keepAlive: keepAlive, extraHeaders: headers)
+        case "/api/v1/status" where endpoints.status != nil:
+            let body = await endpoints.status!() + "\n"
+            try await respond(outbound, request, status: .ok, body: body, keepAlive: keepAlive,
+                              extraHeaders: [("Content-Type", "application/json")])
         case "/healthz":
             let health = endpoints.health()
             try await respond(outbound, request, status: health.healthy ? .ok : .serviceUnavailable, body: health.body, keepAlive: keepAlive)
         case "/":
-            let body = "<html><head><title>mastiff</title></head><body><h1>mastiff</h1><p><a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">Health</a></p></body></html>\n"
+            let body = "<html><head><title>mastiff</title></head><body><h1>mastiff</h1><p><a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/api/v1/status\">Status (JSON)</a></p></body></html>\n"
             try await respond(outbound, request, status: .ok, body: body, keepAlive: keepAlive,
                               extraHeaders: [("Content-Type", "text/html; charset=utf-8")])
         default:

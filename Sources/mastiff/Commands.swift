@@ -29,7 +29,7 @@ struct Commands {
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = HTTPServer(
             address: config.listen,
-            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }),
+            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }, status: { agent.status().serialized() }),
             logger: logger,
             eventLoopGroup: eventLoopGroup)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -37,6 +37,11 @@ struct Commands {
             .init(service: ReloadOnHangupService(agent: agent)),
         ]
         if let sampler = agent.sampler { services.append(.init(service: sampler)) }
+        if let path = config.controlSocket {
+            services.append(.init(service: ControlSocketService(path: path, logger: logger, procRoot: arguments.procRoot) { command, request in
+                await agent.handleControl(command, request)
+            }))
+        }
         if let bridge = agent.statsdBridge {
             services.append(.init(service: StatsdListenerService(bridge: bridge, settings: StatsdListenerSettings(config.statsd), logger: logger)))
         }
@@ -75,6 +80,16 @@ struct Commands {
         try? await eventLoopGroup.shutdownGracefully()
         logger.info("stopped")
         return status
+    }
+
+    /// `mastiff status`: asks the running agent over the control socket.
+    func status() -> Int32 {
+        guard let (config, _) = loadConfig() else { return 1 }
+        guard let path = config.controlSocket else {
+            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
+            return 1
+        }
+        return StatusCommand(socketPath: path, json: arguments.json).run()
     }
 
     /// `mastiff check-config`: 0 when valid, 1 with the located error otherwise.

@@ -39,6 +39,7 @@ enum Mastiff {
         case .run: status = await commands.run()
         case .checkConfig: status = commands.checkConfig()
         case .collect: status = await commands.collect()
+        case .status: status = commands.status()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

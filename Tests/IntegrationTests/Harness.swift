@@ -48,10 +48,13 @@ enum Harness {
     /// A mastiff.yml on an ephemeral HTTP port in which the process, PostgreSQL, Redis and Sidekiq
     /// collectors are off except those given in `collectors` (key → YAML value, in order; keys
     /// outside those four, such as `pgbouncer` or `mastodon_endpoints`, are added as given), then
-    /// `rest` (top-level sections). The system collector stays on.
+    /// `rest` (top-level sections). The system collector stays on. State and the control socket
+    /// go to a fresh directory.
     static func writeConfig(collectors: KeyValuePairs<String, String>, _ rest: String = "") throws -> String {
         let given = Dictionary(collectors.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
-        var lines = ["listen: 127.0.0.1:0", "collectors:"]
+        // Each agent its own state directory and control socket, beside its configuration.
+        let directory = try temporaryDirectory().path
+        var lines = ["listen: 127.0.0.1:0", "state_dir: \(directory)/state", "control_socket: \(directory)/control.sock", "collectors:"]
         for name in ["processes", "postgres", "redis", "sidekiq"] {
             lines.append("  \(name): \(given[name] ?? "{enabled: false}")")
         }
@@ -135,7 +138,7 @@ enum Harness {
     }
 
     static func which(_ tool: String) throws -> String {
-        for directory in ["/usr/bin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") {
+        for directory in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin", "/sbin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") {
             return "\(directory)/\(tool)"
         }
         throw HarnessError("\(tool) is not installed: run scripts/setup.sh")

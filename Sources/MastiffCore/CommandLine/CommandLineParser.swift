@@ -7,6 +7,7 @@ public struct CommandLineArguments: Sendable, Equatable {
         case run
         case checkConfig = "check-config"
         case collect
+        case status
         case version
     }
 
@@ -16,6 +17,8 @@ public struct CommandLineArguments: Sendable, Equatable {
     /// Hidden: the /proc root, for tests and benchmarks on fixture trees.
     public var procRoot = "/proc"
     public var once = false
+    /// `status --json`.
+    public var json = false
     /// `--help` / `-h` / `help [command]`: print `helpText` for `command` and exit 0.
     public var helpRequested = false
 
@@ -79,6 +82,8 @@ public enum CommandLineParser {
                 result.procRoot = try value()
             case "--once" where result.command == .collect:
                 result.once = true
+            case "--json" where result.command == .status:
+                result.json = true
             default:
                 throw UsageError(message: "unknown option '\(argument)' for '\(result.command.rawValue)' (see mastiff \(result.command.rawValue) --help)")
             }
@@ -130,6 +135,20 @@ public enum CommandLineParser {
 
             OPTIONS:
                   --once              collect once and exit (the only mode; makes scripts explicit)
+            \(common)
+
+            """
+        case .status:
+            return """
+            OVERVIEW: Show what the running agent sees: each collector's last result and duration,
+            the last sample, which sources answer, the state file's health. Asks the agent over
+            its control socket (control_socket in the configuration). Exits 0, 3 when a collector
+            is failing, 1 when no agent answers.
+
+            USAGE: mastiff status [--json] [--config PATH]
+
+            OPTIONS:
+                  --json              the agent's answer as JSON, for scripts
             \(common)
 
             """

@@ -45,7 +45,7 @@ public enum ConfigLoader {
 
     public static func parse(_ text: String, file: String, environment: (String) -> String? = FileSystemAccess.environment) throws(ConfigError) -> MastiffConfig {
         let root = try ConfigNode.parse(text, file: file)
-        let top = try root.mapping(allowing: ["listen", "state_dir", "log", "collectors", "statsd", "sampling"])
+        let top = try root.mapping(allowing: ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket"])
         var config = MastiffConfig()
         if let node = top["listen"] { config.listen = try node.listenAddress() }
         if let node = top["state_dir"] {
@@ -55,6 +55,12 @@ public enum ConfigLoader {
         if let node = top["log"] { config.log = try parseLog(node) }
         if let node = top["collectors"] { config.collectors = try parseCollectors(node, environment: environment) }
         if let node = top["statsd"] { config.statsd = try parseStatsd(node, httpListen: config.listen) }
+        if let node = top["control_socket"] {
+            let path = try node.string()
+            guard path.isEmpty || path.hasPrefix("/") else { throw node.error("must be an absolute path, or \"\" for none") }
+            guard path.utf8.count < 108 else { throw node.error("a Unix socket path must be shorter than 108 bytes") }
+            config.controlSocket = path.isEmpty ? nil : path
+        }
         if let node = top["sampling"] {
             let map = try node.mapping(allowing: ["interval"])
             if let interval = map["interval"] { config.sampling.interval = try interval.duration(atLeast: .seconds(1)) }

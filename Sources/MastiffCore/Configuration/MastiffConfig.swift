@@ -11,6 +11,8 @@ public struct MastiffConfig: Sendable, Equatable {
     public var collectors = CollectorSettings()
     public var statsd = StatsdSettings()
     public var sampling = SamplingSettings()
+    /// The Unix socket for the CLI (`mastiff status`); nil: none.
+    public var controlSocket: String? = "/run/mastiff/control.sock"
 
     public init() {}
 }
