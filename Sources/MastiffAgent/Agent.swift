@@ -41,6 +41,8 @@ public final class Agent: Sendable {
     public let sampler: Sampler<ContinuousClock>?
     /// nil for one-shot use, which must not touch the running agent's state.
     public let stateStore: StateStore?
+    /// Recent samples of the series consumers register; fed by the sampler.
+    public let history: HistoryStore
 
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
                 clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil) {
@@ -60,7 +62,10 @@ public final class Agent: Sendable {
         let runner = CollectorRunner(timeout: config.collectors.timeout, logger: logger)
         self.runner = runner
         statsdBridge = config.statsd.enabled ? StatsdBridge(settings: config.statsd, mapping: statsdMapping, clock: clock) : nil
-        sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock) {
+        let history = HistoryStore(limitBytes: config.sampling.historyLimit, sampleInterval: config.sampling.interval)
+        self.history = history
+        sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
+                                     onSample: { history.record($0.families, at: $0.time) }) {
             await runner.run(runtime.withLock { $0.collectors })
         } : nil
     }
@@ -172,6 +177,10 @@ public final class Agent: Sendable {
         }
         runner.timeout = newConfig.collectors.timeout
         sampler?.setInterval(newConfig.sampling.interval)
+        sampler?.invalidate()
+        if newConfig.sampling.historyLimit != old.sampling.historyLimit {
+            logger.warning("sampling.history_limit takes effect after a restart")
+        }
         let now = clock.now()
         reloadStatus.withLock { $0 = (true, now) }
         logger.info("configuration reloaded", metadata: ["config.source": "\(source)"])
@@ -190,6 +199,7 @@ public final class Agent: Sendable {
         if let sampler {
             families = await sampler.snapshot(maxAge: sampler.interval).families
             families.append(contentsOf: sampler.selfMetrics())
+            families.append(contentsOf: history.selfMetrics())
         } else {
             families = await collectNow().families
         }

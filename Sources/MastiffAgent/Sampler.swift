@@ -24,18 +24,23 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
         var latest: Published?
         var inFlight: Task<Published, Never>?
         var runs = 0
+        /// Set by `invalidate()`: the latest sample is not to be served again.
+        var invalidated = false
     }
 
     private let clock: C
     private let wallClock: any WallClock
     private let collect: @Sendable () async -> Collection
+    private let onSample: (@Sendable (Snapshot) -> Void)?
     private let state: Mutex<State>
 
+    /// `onSample` sees every published sample, in order (the history records it).
     public init(interval: Duration, clock: C, wallClock: any WallClock = SystemWallClock(),
-                collect: @escaping @Sendable () async -> Collection) {
+                onSample: (@Sendable (Snapshot) -> Void)? = nil, collect: @escaping @Sendable () async -> Collection) {
         self.clock = clock
         self.wallClock = wallClock
         self.collect = collect
+        self.onSample = onSample
         state = Mutex(State(interval: interval))
     }
 
@@ -46,6 +51,11 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
     /// A reload's new `sampling.interval`; the next sample is due one new interval after the last.
     public func setInterval(_ interval: Duration) {
         state.withLock { $0.interval = interval }
+    }
+
+    /// After a reload: the next caller gets a new sample, taken with the new configuration.
+    public func invalidate() {
+        state.withLock { $0.invalidated = true }
     }
 
     /// The last published sample, nil before the first.
@@ -59,8 +69,9 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
     private func published(maxAge: Duration) async -> Published {
         let now = clock.now
         let task = state.withLock { state -> Task<Published, Never>? in
-            if let latest = state.latest, latest.takenAt.duration(to: now) <= maxAge { return nil }
+            if !state.invalidated, let latest = state.latest, latest.takenAt.duration(to: now) <= maxAge { return nil }
             if let running = state.inFlight { return running }
+            state.invalidated = false
             let task = Task { await self.sample() }
             state.inFlight = task
             return task
@@ -74,15 +85,18 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
         let time = wallClock.now()
         let collection = await collect()
         let duration = started.duration(to: clock.now)
-        return state.withLock { state in
+        let published = state.withLock { state in
             state.runs += 1
             let published = Published(snapshot: Snapshot(sequence: state.runs, time: time, durationSeconds: duration.seconds,
                                                          collection: collection),
                                       takenAt: started)
             state.latest = published
-            state.inFlight = nil
             return published
         }
+        // Before the in-flight slot is freed: samples reach onSample one at a time, in order.
+        onSample?(published.snapshot)
+        state.withLock { $0.inFlight = nil }
+        return published
     }
 
     public func run() async throws {

@@ -30,16 +30,11 @@ import Testing
     }
 
     /// Scrapes (each within the collector timeout + 1 s) until one serves a sample taken after
-    /// `event`: scrapes are answered from the sampler's latest sample, at most one interval old.
+    /// `event`.
     private func scrape(_ mastiff: RunningMastiff, sampledAfter event: Date) async throws -> (text: String, seconds: Double) {
-        let deadline = event.addingTimeInterval(collectorTimeout + 5)
-        while true {
-            let result = try await scrape(mastiff)
-            #expect(result.seconds < collectorTimeout + 1, "took \(result.seconds) s")
-            if let taken = sampleValue(result.text, "mastiff_sample_timestamp_seconds"), taken > event.timeIntervalSince1970 { return result }
-            guard Date() < deadline else { throw HarnessError("no sample taken after the event within \(collectorTimeout + 5) s") }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        let result = try await mastiff.metrics(sampledAfter: event, within: collectorTimeout + 5)
+        #expect(result.slowest < collectorTimeout + 1, "a scrape took \(result.slowest) s")
+        return (result.text, result.slowest)
     }
 
     private func waitForValue(_ mastiff: RunningMastiff, _ series: String, _ expected: Double, within seconds: Double = 40) async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import MastiffClients
 import Testing
 
 /// Starts the built `mastiff` binary and the tools the tests compare against. The services
@@ -201,6 +202,25 @@ final class RunningMastiff {
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw HarnessError("mastiff did not start listening within 15 s:\n\(log)")
+    }
+
+    /// Scrapes until one serves a sample taken after `event` (scrapes are answered from the
+    /// sampler's latest sample, which may predate it). Returns that exposition and the slowest
+    /// scrape's duration.
+    func metrics(sampledAfter event: Date, within seconds: Double = 10) async throws -> (text: String, slowest: Double) {
+        let deadline = event.addingTimeInterval(seconds)
+        var slowest = 0.0
+        while true {
+            let started = Date()
+            let response = try await CurlHTTPClient(timeoutMilliseconds: 20_000).get(baseURL + "/metrics")
+            slowest = max(slowest, Date().timeIntervalSince(started))
+            guard response.status == 200 else { throw HarnessError("/metrics answered \(response.status)") }
+            if let taken = sampleValue(response.text, "mastiff_sample_timestamp_seconds"), taken > event.timeIntervalSince1970 {
+                return (response.text, slowest)
+            }
+            guard Date() < deadline else { throw HarnessError("no sample taken after the event within \(seconds) s") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
     }
 
     func signal(_ signal: Int32) {

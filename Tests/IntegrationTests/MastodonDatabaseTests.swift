@@ -64,14 +64,15 @@ import Testing
     private func sizes(interval: String) async throws -> (before: Double?, after: Double?, commitsBefore: Double?, commitsAfter: Double?) {
         try psql("DROP TABLE IF EXISTS size_cache_probe; CREATE TABLE size_cache_probe (v text); INSERT INTO size_cache_probe SELECT 'x' FROM generate_series(1, 100)")
         let dsn = try Harness.environment("MASTIFF_TEST_PG_DSN")
-        let config = try Harness.writeConfig(collectors: ["postgres": "{dsn: \"\(dsn)\", top_tables: 1000, size_interval: \(interval)}"])
+        let config = try Harness.writeConfig(collectors: ["postgres": "{dsn: \"\(dsn)\", top_tables: 1000, size_interval: \(interval)}"],
+                                             "sampling: {interval: 1s}\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let client = CurlHTTPClient()
         let series = "postgres_table_size_bytes{table=\"public.size_cache_probe\"}"
         let commits = "postgres_database_transactions_committed_total{database=\"postgres\"}"
         let first = try await client.get(mastiff.baseURL + "/metrics").text
         try psql("INSERT INTO size_cache_probe SELECT repeat('y', 500) FROM generate_series(1, 20000)")
-        let second = try await client.get(mastiff.baseURL + "/metrics").text
+        let second = try await mastiff.metrics(sampledAfter: Date()).text
         return (sampleValue(first, series), sampleValue(second, series), sampleValue(first, commits), sampleValue(second, commits))
     }
 

@@ -105,6 +105,32 @@ import Testing
         }
     }
 
+    /// After a reload the next caller gets a sample taken with the new configuration, however
+    /// fresh the latest one is.
+    @Test func invalidateForcesTheNextSample() async throws {
+        let clock = ManualClock()
+        let source = CountingSource()
+        let sampler = Sampler(interval: .seconds(15), clock: clock, wallClock: FixedWallClock()) { await source.collect() }
+        _ = await sampler.snapshot(maxAge: .seconds(15))
+        sampler.invalidate()
+        #expect(await sampler.snapshot(maxAge: .seconds(15)).sequence == 2)
+        #expect(await sampler.snapshot(maxAge: .seconds(15)).sequence == 2, "then served as usual")
+    }
+
+    /// Every published sample reaches onSample (the history), in order.
+    @Test func onSampleSeesEverySampleInOrder() async throws {
+        let clock = ManualClock()
+        let source = CountingSource()
+        let seen = Mutex<[Int]>([])
+        let sampler = Sampler(interval: .seconds(15), clock: clock, wallClock: FixedWallClock(),
+                              onSample: { snapshot in seen.withLock { $0.append(snapshot.sequence) } }) { await source.collect() }
+        for _ in 0..<3 {
+            _ = await sampler.snapshot(maxAge: .zero)
+            clock.advance(by: .seconds(1))
+        }
+        #expect(seen.withLock { $0 } == [1, 2, 3])
+    }
+
     @Test func overlappingCallersShareOneCollection() async throws {
         let clock = ManualClock()
         let source = CountingSource(holding: true)

@@ -22,7 +22,7 @@ import Testing
                     "postgres:", "dsn:", "top_tables:", "size_interval:", "mastodon_interval:", "pgbouncer:", "redis:", "url:", "sidekiq:",
                     "redis_url:", "namespace:", "mastodon_endpoints:", "statsd:", "udp:", "tcp:", "unixgram:", "max_packet_size:",
                     "receive_buffer:", "tcp_idle_timeout:", "mapping:", "mastodon_namespace:", "max_series:", "unmapped:", "mapping_cache_size:",
-                    "sampling:", "interval:", "control_socket:"] {
+                    "sampling:", "interval:", "history_limit:", "control_socket:"] {
             #expect(text.contains(key), "etc/mastiff.yml does not mention \(key)")
         }
     }

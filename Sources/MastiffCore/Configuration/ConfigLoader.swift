@@ -62,8 +62,14 @@ public enum ConfigLoader {
             config.controlSocket = path.isEmpty ? nil : path
         }
         if let node = top["sampling"] {
-            let map = try node.mapping(allowing: ["interval"])
+            let map = try node.mapping(allowing: ["interval", "history_limit"])
             if let interval = map["interval"] { config.sampling.interval = try interval.duration(atLeast: .seconds(1)) }
+            if let limit = map["history_limit"] {
+                guard case .bytes(let bytes) = try limit.byteSize(allowPercent: false), bytes <= 1 << 30 else {
+                    throw limit.error("must be a size up to 1GiB (0 keeps no history)")
+                }
+                config.sampling.historyLimit = Int(bytes)
+            }
         }
         return config
     }

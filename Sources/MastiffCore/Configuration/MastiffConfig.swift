@@ -21,6 +21,8 @@ public struct MastiffConfig: Sendable, Equatable {
 public struct SamplingSettings: Sendable, Equatable {
     /// Collectors run this often, scraped or not; a scrape gets values at most this old.
     public var interval: Duration = .seconds(15)
+    /// Memory the in-memory history may reserve for the series rules and the status page keep.
+    public var historyLimit = 8 << 20
     public init() {}
 }
 

@@ -1,0 +1,219 @@
+import Synchronization
+
+/// Which series a history consumer wants: a label name, an operator and a value, as in PromQL
+/// (`=`, `!=`, `=~`, `!~`; regexes are anchored at both ends, as Prometheus anchors them).
+public struct LabelMatcher: Sendable {
+    public enum Operator: String, Sendable { case equal = "=", notEqual = "!=", matches = "=~", notMatches = "!~" }
+
+    public let name: String
+    public let op: Operator
+    public let value: String
+    private let regex: CapturingRegex?
+
+    public init(_ name: String, _ op: Operator, _ value: String) throws(ConfigErrorReason) {
+        self.name = name
+        self.op = op
+        self.value = value
+        regex = op == .matches || op == .notMatches ? try CapturingRegex("^(" + value + ")$") : nil
+    }
+
+    /// A missing label reads as "", as in PromQL.
+    public func matches(_ labels: [Label]) -> Bool {
+        let actual = labels.first { $0.name == name }?.value ?? ""
+        switch op {
+        case .equal: return actual == value
+        case .notEqual: return actual != value
+        case .matches: return regex!.firstMatch(in: actual) != nil
+        case .notMatches: return regex!.firstMatch(in: actual) == nil
+        }
+    }
+}
+
+/// Recent values of the series that consumers (alert rules, the status page) register, kept
+/// in memory in fixed-size rings: one point is 16 bytes (time and value), and a registration
+/// reserves `maxSeries × points` up front against `limitBytes`, so memory is bounded by what
+/// was accepted, never by what arrives. A registration that would pass the limit is refused.
+///
+/// A series that disappears from a sample (a process group emptied, a collector failing) gets
+/// an end marker, Prometheus's staleness NaN, rather than keeping its last value; a series that
+/// has shown only its end marker for a whole retention is dropped.
+///
+/// Time comes from the caller (each sample's time), so tests need no clock.
+public final class HistoryStore: Sendable {
+    /// Prometheus's staleness marker: a NaN with this exact bit pattern.
+    public static let staleMarker = Double(bitPattern: 0x7FF0_0000_0000_0002)
+    public static let bytesPerPoint = 16
+
+    public static func isStale(_ value: Double) -> Bool { value.bitPattern == staleMarker.bitPattern }
+
+    public struct RegistrationError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public struct Point: Sendable, Equatable {
+        public var time: Double
+        public var value: Double
+        public init(time: Double, value: Double) {
+            self.time = time
+            self.value = value
+        }
+    }
+
+    /// One series' points, oldest first, within the registration's retention.
+    public struct Series: Sendable {
+        public var name: String
+        public var labels: [Label]
+        public var points: [Point]
+    }
+
+    private struct Ring {
+        var times: [Double]
+        var values: [Double]
+        var next = 0
+        var count = 0
+        var lastWasStale = false
+        var lastTime = -Double.infinity
+
+        init(capacity: Int) {
+            times = [Double](repeating: 0, count: capacity)
+            values = [Double](repeating: 0, count: capacity)
+        }
+
+        mutating func append(_ time: Double, _ value: Double) {
+            times[next] = time
+            values[next] = value
+            next = (next + 1) % times.count
+            count = min(count + 1, times.count)
+            lastWasStale = HistoryStore.isStale(value)
+            lastTime = time
+        }
+
+        func points(since start: Double) -> [Point] {
+            var result: [Point] = []
+            result.reserveCapacity(count)
+            for offset in 0..<count {
+                let index = (next - count + offset + times.count) % times.count
+                if times[index] >= start { result.append(Point(time: times[index], value: values[index])) }
+            }
+            return result
+        }
+    }
+
+    private struct SeriesKey: Hashable {
+        var name: String
+        var labels: [Label]
+    }
+
+    private struct Registration {
+        let consumer: String
+        let metric: String
+        let matchers: [LabelMatcher]
+        let retention: Double
+        let maxSeries: Int
+        let capacity: Int
+        var series: [SeriesKey: Ring] = [:]
+        var dropped = 0
+
+        var reservedBytes: Int { maxSeries * capacity * HistoryStore.bytesPerPoint }
+    }
+
+    private struct State {
+        var registrations: [Registration] = []
+        var reservedBytes = 0
+    }
+
+    public let limitBytes: Int
+    public let sampleInterval: Double
+    private let state = Mutex(State())
+
+    /// `sampleInterval`: how often points arrive, which sizes the rings (retention / interval).
+    public init(limitBytes: Int, sampleInterval: Duration) {
+        self.limitBytes = limitBytes
+        self.sampleInterval = sampleInterval.seconds
+    }
+
+    /// Keeps `metric`'s series that match `matchers` for `retention`, at most `maxSeries` of
+    /// them (more are not stored, and counted). Returns an id for `series(_:)`.
+    @discardableResult
+    public func register(consumer: String, metric: String, matching matchers: [LabelMatcher] = [], retention: Duration,
+                         maxSeries: Int) throws(RegistrationError) -> Int {
+        let capacity = Int((retention.seconds / sampleInterval).rounded(.up)) + 1
+        let registration = Registration(consumer: consumer, metric: metric, matchers: matchers, retention: retention.seconds,
+                                        maxSeries: maxSeries, capacity: capacity)
+        return try state.withLock { state throws(RegistrationError) -> Int in
+            let needed = registration.reservedBytes
+            guard state.reservedBytes + needed <= limitBytes else {
+                throw RegistrationError(description:
+                    "history for \(metric) (\(consumer)) needs \(ByteSize.format(UInt64(needed))) (\(maxSeries) series × \(capacity) points of \(Self.bytesPerPoint) B for \(DurationParser.format(retention))), over what is left of sampling.history_limit (\(ByteSize.format(UInt64(limitBytes - state.reservedBytes))) of \(ByteSize.format(UInt64(limitBytes)))): shorten the retention or raise the limit")
+            }
+            state.reservedBytes += needed
+            state.registrations.append(registration)
+            return state.registrations.count - 1
+        }
+    }
+
+    /// Records one sample's families at `time`.
+    public func record(_ families: [MetricFamily], at time: Double) {
+        state.withLock { state in
+            for index in state.registrations.indices {
+                record(families, at: time, into: &state.registrations[index])
+            }
+        }
+    }
+
+    private func record(_ families: [MetricFamily], at time: Double, into registration: inout Registration) {
+        var seen = Set<SeriesKey>()
+        for family in families {
+            for sample in family.samples {
+                guard family.name.count + sample.suffix.count == registration.metric.count,
+                      family.name + sample.suffix == registration.metric,
+                      registration.matchers.allSatisfy({ $0.matches(sample.labels) }) else { continue }
+                let key = SeriesKey(name: registration.metric, labels: sample.labels.sorted { $0.name < $1.name })
+                guard seen.insert(key).inserted else { continue }
+                if registration.series[key] == nil {
+                    guard registration.series.count < registration.maxSeries else {
+                        registration.dropped += 1
+                        continue
+                    }
+                    registration.series[key] = Ring(capacity: registration.capacity)
+                }
+                registration.series[key]!.append(time, sample.value)
+            }
+        }
+        // Series gone from this sample end with a staleness marker, once; those that have been
+        // gone for a whole retention are forgotten.
+        for (key, ring) in registration.series where !seen.contains(key) {
+            if !ring.lastWasStale {
+                registration.series[key]!.append(time, Self.staleMarker)
+            } else if time - ring.lastTime > registration.retention {
+                registration.series.removeValue(forKey: key)
+            }
+        }
+    }
+
+    /// The series of a registration, with their points in its retention before `now`.
+    public func series(_ id: Int, now: Double) -> [Series] {
+        state.withLock { state in
+            let registration = state.registrations[id]
+            return registration.series.map { key, ring in
+                Series(name: key.name, labels: key.labels, points: ring.points(since: now - registration.retention))
+            }.sorted { $0.labels.lexicographicallyPrecedes($1.labels) { ($0.name, $0.value) < ($1.name, $1.value) } }
+        }
+    }
+
+    /// `mastiff_history_*`: how many series are kept and the memory reserved for them.
+    public func selfMetrics() -> [MetricFamily] {
+        let (series, reserved, dropped) = state.withLock { state in
+            (state.registrations.reduce(0) { $0 + $1.series.count }, state.reservedBytes, state.registrations.reduce(0) { $0 + $1.dropped })
+        }
+        return [
+            MetricFamily(name: "mastiff_history_series", help: "Series kept in the in-memory history for rules and the status page.",
+                         type: .gauge, samples: [Sample(labels: [], value: Double(series))]),
+            MetricFamily(name: "mastiff_history_bytes", help: "Memory reserved by the history's registrations (bounded by sampling.history_limit).",
+                         type: .gauge, samples: [Sample(labels: [], value: Double(reserved))]),
+            MetricFamily(name: "mastiff_history_series_dropped_total",
+                         help: "Series not kept because their registration already held its maximum number of series.",
+                         type: .counter, samples: [Sample(labels: [], value: Double(dropped))]),
+        ]
+    }
+}

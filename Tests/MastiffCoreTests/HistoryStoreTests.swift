@@ -1,0 +1,81 @@
+import MastiffCore
+import MastiffTestSupport
+import Testing
+
+/// The history on explicit sample times: bounds, retention and staleness.
+@Suite struct HistoryStoreTests {
+    private func processes(_ groups: [String: Double]) -> [MetricFamily] {
+        [MetricFamily(name: "process_group_processes", help: "", type: .gauge,
+                      samples: groups.sorted { $0.key < $1.key }.map { Sample(labels: [Label("group", $0.key)], value: $0.value) })]
+    }
+
+    @Test func keepsMatchingSeriesForTheRetention() throws {
+        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
+        let id = try history.register(consumer: "rules", metric: "process_group_processes",
+                                       matching: [try LabelMatcher("group", .matches, "side.*")], retention: .seconds(60), maxSeries: 10)
+        for step in 0..<10 {
+            history.record(processes(["sidekiq": Double(step), "puma": 2]), at: 1000 + Double(step) * 15)
+        }
+        let series = history.series(id, now: 1135)
+        #expect(series.map(\.labels) == [[Label("group", "sidekiq")]], "puma does not match")
+        // 60 s of retention at 15 s: the points at 1075…1135.
+        #expect(series.first?.points.map(\.time) == [1075, 1090, 1105, 1120, 1135])
+        #expect(series.first?.points.map(\.value) == [5, 6, 7, 8, 9])
+    }
+
+    /// A process group that empties, or a collector that fails, ends its series with a
+    /// staleness marker instead of freezing its last value; after a retention it is forgotten.
+    @Test func vanishedSeriesEndWithAStalenessMarker() throws {
+        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
+        let id = try history.register(consumer: "status", metric: "process_group_processes", retention: .seconds(60), maxSeries: 10)
+        history.record(processes(["sidekiq": 3, "puma": 2]), at: 1000)
+        history.record(processes(["puma": 2]), at: 1015)
+        history.record(processes(["puma": 2]), at: 1030)
+        let sidekiq = try #require(history.series(id, now: 1030).first { $0.labels == [Label("group", "sidekiq")] })
+        #expect(sidekiq.points.count == 2)
+        #expect(sidekiq.points[0].value == 3)
+        #expect(HistoryStore.isStale(sidekiq.points[1].value))
+        #expect(sidekiq.points[1].time == 1015, "marked once, when it vanished")
+        #expect(!HistoryStore.isStale(.nan), "an ordinary NaN is a value, not the end of a series")
+        // The collector fails: no family at all.
+        history.record([], at: 1045)
+        let puma = try #require(history.series(id, now: 1045).first { $0.labels == [Label("group", "puma")] })
+        #expect(HistoryStore.isStale(try #require(puma.points.last).value))
+        for time in stride(from: 1060.0, through: 1200, by: 15) { history.record([], at: time) }
+        #expect(history.series(id, now: 1200).isEmpty)
+        #expect(sampleValue(history.selfMetrics(), "mastiff_history_series") == 0)
+    }
+
+    /// Memory is reserved at registration: series × points × 16 B. What would pass the limit is
+    /// refused with an error that says what it needs.
+    @Test func registrationsOverTheLimitAreRefused() throws {
+        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
+        // 1 h at 15 s = 241 points × 16 B = 3,856 B per series; 200 series = 771,200 B.
+        try history.register(consumer: "status", metric: "a", retention: .seconds(3600), maxSeries: 200)
+        #expect(sampleValue(history.selfMetrics(), "mastiff_history_bytes") == 771_200)
+        #expect {
+            try history.register(consumer: "rules", metric: "b", retention: .seconds(3600), maxSeries: 100)
+        } throws: { error in
+            "\(error)" == "history for b (rules) needs 385600B (100 series × 241 points of 16 B for 1h), over what is left of sampling.history_limit (277376B of 1MiB): shorten the retention or raise the limit"
+        }
+        try history.register(consumer: "rules", metric: "b", retention: .seconds(3600), maxSeries: 50)
+    }
+
+    @Test func seriesBeyondARegistrationsMaximumAreCountedNotKept() throws {
+        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
+        let id = try history.register(consumer: "rules", metric: "process_group_processes", retention: .seconds(60), maxSeries: 2)
+        history.record(processes(["a": 1, "b": 1, "c": 1]), at: 1000)
+        #expect(history.series(id, now: 1000).count == 2)
+        #expect(sampleValue(history.selfMetrics(), "mastiff_history_series_dropped_total") == 1)
+    }
+
+    @Test func histogramPartsAreSeriesOfTheirOwn() throws {
+        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
+        let id = try history.register(consumer: "rules", metric: "request_duration_seconds_count", retention: .seconds(60), maxSeries: 5)
+        let family = MetricFamily(name: "request_duration_seconds", help: "", type: .histogram, samples: [
+            Sample(suffix: "_bucket", labels: [Label("le", "+Inf")], value: 4), Sample(suffix: "_count", labels: [], value: 4),
+        ])
+        history.record([family], at: 1000)
+        #expect(history.series(id, now: 1000).map(\.points) == [[HistoryStore.Point(time: 1000, value: 4)]])
+    }
+}
