@@ -28,6 +28,11 @@ integration_status=${PIPESTATUS[0]}
 BENCH_BUILD_DIR=.build/debug BENCH_ROUNDS=1 BENCH_SECONDS=1 BENCH_RATE=20000 python3 bench/statsd.py >.build/bench-smoke.log 2>&1
 bench_status=$?
 [[ $bench_status -eq 0 ]] && echo "statsd benchmark smoke run: ok" || { echo "statsd benchmark smoke run failed:"; tail -20 .build/bench-smoke.log; }
+# The sampler benchmark likewise (its figures come from bench/sampler.sh).
+MASTIFF_RELEASE_BINARY=.build/debug/mastiff BENCH_IDLE_SECONDS=3 BENCH_INTERVAL=1 BENCH_SCRAPES=3 BENCH_RSS_SCRAPES=3 \
+  python3 bench/sampler.py >.build/bench-sampler-smoke.log 2>&1
+sampler_bench_status=$?
+[[ $sampler_bench_status -eq 0 ]] && echo "sampler benchmark smoke run: ok" || { echo "sampler benchmark smoke run failed:"; tail -20 .build/bench-sampler-smoke.log; bench_status=1; }
 set -e
 count() { grep -Eo 'Test run with [0-9]+ tests?' "$1" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
 failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }
