@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 // mastiff: a watchdog for Mastodon servers. Targets are layered from C bindings up to the CLI:
-//   C* (system libraries) → MastiffCore → MastiffClients / MastiffCollectors / MastiffServer → mastiff
+//   C* (system libraries) → MastiffCore → MastiffClients / MastiffCollectors / MastiffStatsd
+//   → MastiffPolicies (MastiffCore only) → MastiffExecutors → MastiffAgent / MastiffServer → mastiff
+// docs/architecture.md shows the pipeline and which target holds what.
 import PackageDescription
 
 let package = Package(
@@ -63,6 +65,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Pure decisions (alert rules, restart policy, schedules): MastiffCore only — no clients,
+        // no I/O — so a policy cannot do I/O by accident.
+        .target(name: "MastiffPolicies", dependencies: ["MastiffCore"]),
+        // Side effects a policy decided (notify, restart, back up): above the clients.
+        .target(name: "MastiffExecutors", dependencies: ["MastiffPolicies", "MastiffClients", "MastiffCore"]),
         // What tests share: a manual clock, metric lookups, an in-memory log handler.
         .target(
             name: "MastiffTestSupport",

@@ -1,0 +1,27 @@
+/// Every key mastiff.yml accepts, by section: what the parser allows (anything else is an
+/// error naming file:line:column) and what the shipped-config test checks etc/mastiff.yml
+/// documents. A new key goes here first.
+public enum ConfigKeys {
+    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket"]
+    public static let log = ["level", "format"]
+    public static let sampling = ["interval", "history_limit"]
+    public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints"]
+    public static let system = ["enabled", "filesystems"]
+    public static let processes = ["enabled", "pss", "groups", "default_groups"]
+    public static let processGroup = ["name", "comm", "exe", "cmdline"]
+    public static let postgres = ["enabled", "dsn", "top_tables", "size_interval", "mastodon_interval"]
+    public static let pgbouncer = ["enabled", "dsn"]
+    public static let redis = ["enabled", "url"]
+    public static let sidekiq = ["enabled", "redis_url", "namespace"]
+    public static let mastodonEndpoint = ["name", "url"]
+    public static let statsd = ["enabled", "udp", "tcp", "unixgram", "max_packet_size", "receive_buffer", "tcp_idle_timeout", "mapping",
+                                "mastodon_namespace", "max_series", "unmapped", "mapping_cache_size"]
+
+    /// Each section's keys under the path where they are written.
+    public static let all: [(section: String, keys: [String])] = [
+        ("", topLevel), ("log", log), ("sampling", sampling), ("collectors", collectors), ("collectors.system", system),
+        ("collectors.processes", processes), ("collectors.processes.groups[]", processGroup), ("collectors.postgres", postgres),
+        ("collectors.pgbouncer", pgbouncer), ("collectors.redis", redis), ("collectors.sidekiq", sidekiq),
+        ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("statsd", statsd),
+    ]
+}
