@@ -115,6 +115,7 @@ let package = Package(
         ),
 
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
+        .testTarget(name: "MastiffClientsTests", dependencies: ["MastiffClients", "MastiffCore", "MastiffTestSupport"]),
         .testTarget(
             name: "MastiffAgentTests",
             dependencies: ["MastiffAgent", "MastiffCore", "MastiffTestSupport", "MastiffStatsd",

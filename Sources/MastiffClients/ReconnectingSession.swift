@@ -21,17 +21,20 @@ public final class ReconnectingSession<Connection: SessionConnection>: Sendable 
     private struct State: Sendable {
         var connection: Connection?
         var failures = 0
-        var retryAt: ContinuousClock.Instant?
+        var retryAt: Duration?
         var lastError: String = ""
     }
 
     private let connector: Connector
     private let maxBackoff: Duration
+    private let clock: any MonotonicClock
     private let state = Mutex(State())
 
-    public init(maxBackoff: Duration = .seconds(30), connector: @escaping Connector) {
+    public init(maxBackoff: Duration = .seconds(30), clock: any MonotonicClock = SystemMonotonicClock(),
+                connector: @escaping Connector) {
         self.connector = connector
         self.maxBackoff = maxBackoff
+        self.clock = clock
     }
 
     public func withConnection<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
@@ -55,7 +58,7 @@ public final class ReconnectingSession<Connection: SessionConnection>: Sendable 
     }
 
     private func currentConnection() async throws -> Connection {
-        let now = ContinuousClock.now
+        let now = clock.elapsed()
         let cached = state.withLock { state -> Result<Connection?, ClientError> in
             if let connection = state.connection { return .success(connection) }
             if let retryAt = state.retryAt, now < retryAt {
@@ -77,7 +80,7 @@ public final class ReconnectingSession<Connection: SessionConnection>: Sendable 
             state.withLock { state in
                 state.failures += 1
                 let seconds = min(backoff.seconds, Double(1 << min(state.failures - 1, 16)))
-                state.retryAt = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+                state.retryAt = clock.elapsed() + .milliseconds(Int64(seconds * 1000))
                 state.lastError = "\(error)"
             }
             throw error

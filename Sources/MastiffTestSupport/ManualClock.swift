@@ -1,3 +1,4 @@
+import MastiffCore
 import Synchronization
 
 /// A clock that moves only when a test advances it. Sleepers wake, in deadline order, when the
@@ -70,4 +71,8 @@ public final class ManualClock: Clock, Sendable {
         }
         for sleeper in woken { sleeper.continuation.resume() }
     }
+}
+
+extension ManualClock: MonotonicClock {
+    public func elapsed() -> Duration { now.offset }
 }

@@ -27,23 +27,26 @@ public final class MastodonDatabaseStats: Sendable {
 
     private struct Cache: Sendable {
         var families: [MetricFamily] = []
-        var refreshedAt: ContinuousClock.Instant?
+        var refreshedAt: Duration?
         var refreshedWallTime: Double = 0
         var isMastodon: Bool?
     }
 
     private let interval: Duration
+    private let clock: any MonotonicClock
     private let cache = Mutex(Cache())
 
-    public init(interval: Duration) {
+    public init(interval: Duration, clock: any MonotonicClock = SystemMonotonicClock()) {
         self.interval = interval
+        self.clock = clock
     }
 
     /// Refreshes when due (errors keep the previous values and are counted), then emits the cache.
     func emit(using connection: PostgresConnection, timeout: Duration, now: Double, into sink: MetricSink) async {
         guard interval > .zero else { return }
+        let elapsed = clock.elapsed()
         let due = cache.withLock { state in
-            state.refreshedAt.map { ContinuousClock.now - $0 >= interval } ?? true
+            state.refreshedAt.map { elapsed - $0 >= interval } ?? true
         }
         if due {
             do {
@@ -56,7 +59,7 @@ public final class MastodonDatabaseStats: Sendable {
                         state.families = []
                         state.isMastodon = false
                     }
-                    state.refreshedAt = .now
+                    state.refreshedAt = elapsed
                     state.refreshedWallTime = now
                 }
             } catch {

@@ -17,17 +17,20 @@ public struct PostgresCollector: Collector {
     private let mastodon: MastodonDatabaseStats
     private let clock: any WallClock
     private let sizes: SizeCache
+    private let monotonicClock: any MonotonicClock
 
     public init(dsn: Secret, topTables: Int, collectorTimeout: Duration, mastodonInterval: Duration = .seconds(300),
                 sizeInterval: Duration = .seconds(60),
-                clock: any WallClock = SystemWallClock(), session: ReconnectingSession<PostgresConnection>? = nil) {
-        self.mastodon = MastodonDatabaseStats(interval: mastodonInterval)
+                clock: any WallClock = SystemWallClock(), monotonicClock: any MonotonicClock = SystemMonotonicClock(),
+                session: ReconnectingSession<PostgresConnection>? = nil) {
+        self.mastodon = MastodonDatabaseStats(interval: mastodonInterval, clock: monotonicClock)
         self.clock = clock
-        self.sizes = SizeCache(interval: sizeInterval)
+        self.monotonicClock = monotonicClock
+        self.sizes = SizeCache(interval: sizeInterval, clock: monotonicClock)
         let queryTimeout = SourceDeadline.within(collectorTimeout: collectorTimeout)
         self.queryTimeout = queryTimeout
         self.topTables = topTables
-        self.session = session ?? ReconnectingSession {
+        self.session = session ?? ReconnectingSession(clock: monotonicClock) {
             try await PostgresConnection.connect(dsn, timeoutSeconds: Int(queryTimeout.seconds.rounded(.down)),
                                                  statementTimeout: queryTimeout)
         }
@@ -37,7 +40,7 @@ public struct PostgresCollector: Collector {
         do {
             let topTables = self.topTables
             let timeout = queryTimeout
-            let started = ContinuousClock.now
+            let started = monotonicClock.elapsed()
             let withSizes = sizes.isDue
             let results = try await session.withConnection { connection in
                 try await connection.execute(PostgresQueries.batch(serverVersion: connection.serverVersion, topTables: topTables,
@@ -49,7 +52,7 @@ public struct PostgresCollector: Collector {
             PostgresMetrics.emit(results, into: batchSink)
             sizes.merge(batchSink, refreshed: withSizes && !results.contains { $0.error != nil }, into: sink)
             // Mastodon's figures get what is left of the deadline.
-            let remaining = timeout - (ContinuousClock.now - started)
+            let remaining = timeout - (monotonicClock.elapsed() - started)
             if remaining > .milliseconds(50) {
                 let mastodon = self.mastodon
                 let now = clock.now()
@@ -78,18 +81,21 @@ final class SizeCache: Sendable {
 
     private struct State: Sendable {
         var families: [MetricFamily] = []
-        var refreshedAt: ContinuousClock.Instant?
+        var refreshedAt: Duration?
     }
 
     private let interval: Duration
+    private let clock: any MonotonicClock
     private let state = Mutex(State())
 
-    init(interval: Duration) {
+    init(interval: Duration, clock: any MonotonicClock) {
         self.interval = interval
+        self.clock = clock
     }
 
     var isDue: Bool {
-        state.withLock { state in state.refreshedAt.map { ContinuousClock.now - $0 >= interval } ?? true }
+        let now = clock.elapsed()
+        return state.withLock { state in state.refreshedAt.map { now - $0 >= interval } ?? true }
     }
 
     /// Copies a batch's samples into `sink`, replacing the size families with the cached ones
@@ -99,7 +105,7 @@ final class SizeCache: Sendable {
             let families = batch.families.filter { Self.sizeFamilies.contains($0.name) }
             state.withLock { state in
                 state.families = families
-                state.refreshedAt = .now
+                state.refreshedAt = clock.elapsed()
             }
         }
         let cached = state.withLock { $0.families }

@@ -10,6 +10,7 @@ import Synchronization
 public final class CollectorRunner: Sendable {
     private let timeoutSetting: Mutex<Duration>
     private let logger: Logger
+    private let clock: any MonotonicClock
     private let inFlight = Mutex<[String: Task<Outcome, Never>]>([:])
     private let errorTotals = Mutex<[ErrorKey: Int]>([:])
     private let lastSuccess = Mutex<[String: Bool]>([:])
@@ -24,9 +25,10 @@ public final class CollectorRunner: Sendable {
         case failed(reason: String, detail: String)
     }
 
-    public init(timeout: Duration, logger: Logger) {
+    public init(timeout: Duration, logger: Logger, clock: any MonotonicClock = SystemMonotonicClock()) {
         timeoutSetting = Mutex(timeout)
         self.logger = logger
+        self.clock = clock
     }
 
     /// Each collector's limit per run; a reload may change it (the runner, with its error
@@ -46,10 +48,9 @@ public final class CollectorRunner: Sendable {
         let results = await withTaskGroup(of: (String, Outcome, Duration).self) { group in
             for collector in collectors {
                 group.addTask {
-                    let clock = ContinuousClock()
-                    let start = clock.now
+                    let start = self.clock.elapsed()
                     let outcome = await self.runOne(collector)
-                    return (collector.name, outcome, clock.now - start)
+                    return (collector.name, outcome, self.clock.elapsed() - start)
                 }
             }
             var all: [(String, Outcome, Duration)] = []
