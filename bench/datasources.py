@@ -26,6 +26,9 @@ from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wai
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "100"))
+# mastiff answers scrapes from samples taken every sampling.interval (ADR 10): scrapes are spaced
+# by the interval (1 s here) so that each one costs a collection, as a scrape did before.
+SPACING = float(os.environ.get("BENCH_SPACING", "1"))
 STATUSES = int(os.environ.get("BENCH_STATUSES", "1000000"))
 ENV = {}
 with open(os.environ["MASTIFF_BENCH_SERVICES_ENV"]) as f:
@@ -55,6 +58,7 @@ def measure(name, process, url, user):
     backend = backend_pid(user)
     cpu0, db0 = cpu_seconds(process.pid), (cpu_seconds(backend) if backend else 0)
     for _ in range(SCRAPES):
+        time.sleep(SPACING)
         body = scrape(url)
     cpu1, db1 = cpu_seconds(process.pid), (cpu_seconds(backend) if backend else 0)
     return {"name": name, "cpu_ms": (cpu1 - cpu0) / SCRAPES * 1000, "db_ms": (db1 - db0) / SCRAPES * 1000,
@@ -87,7 +91,8 @@ def main():
         for label, interval in [("mastiff (Mastodon figures cached 5 min)", "5m"), ("mastiff (Mastodon figures every scrape)", "1ms")]:
             port = free_port()
             with open(f"{workdir}/mastiff.yml", "w") as f:
-                f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\ncollectors:\n"
+                f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\nsampling: {{interval: 1s}}\nstatsd: {{enabled: false}}\n"
+                        f"state_dir: {workdir}/state\ncontrol_socket: {workdir}/control.sock\ncollectors:\n"
                         f"  system: {{enabled: false}}\n  processes: {{enabled: false}}\n"
                         f"  postgres: {{dsn: \"{dsn}\", mastodon_interval: {interval}}}\n"
                         f"  redis: {{url: \"{REDIS_URL}\"}}\n")
@@ -100,13 +105,15 @@ def main():
         # mastiff with only the system and process collectors, for the memory these collectors add.
         port = free_port()
         with open(f"{workdir}/base.yml", "w") as f:
-            f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\ncollectors:\n"
+            f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\nsampling: {{interval: 1s}}\nstatsd: {{enabled: false}}\n"
+                        f"state_dir: {workdir}/base-state\ncontrol_socket: {workdir}/base.sock\ncollectors:\n"
                     "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n")
         base = subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/base.yml"])
         processes.append(base)
         base_result = measure("mastiff (system + processes only)", base, f"http://127.0.0.1:{port}/metrics", "nobody")
         with open(f"{workdir}/full.yml", "w") as f:
-            f.write(f"listen: 127.0.0.1:{free_port()}\nlog: {{level: warning}}\ncollectors:\n"
+            f.write(f"listen: 127.0.0.1:{free_port()}\nlog: {{level: warning}}\nsampling: {{interval: 1s}}\nstatsd: {{enabled: false}}\n"
+                f"state_dir: {workdir}/full-state\ncontrol_socket: {workdir}/full.sock\ncollectors:\n"
                     f"  postgres: {{dsn: \"{dsn}\"}}\n  redis: {{url: \"{REDIS_URL}\"}}\n")
         full_port = int(open(f"{workdir}/full.yml").read().split(":")[2].split("\n")[0])
         full = subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/full.yml"])

@@ -63,6 +63,8 @@ class Mastiff:
         postgres_section = f'{{dsn: "{postgres}"}}' if postgres else "{enabled: false}"
         with open(config, "w") as f:
             f.write(f"""listen: 127.0.0.1:{self.port}
+state_dir: {work}/state-{self.udp}
+control_socket: {work}/control-{self.udp}.sock
 collectors:
   postgres: {postgres_section}
   redis: {{enabled: false}}
