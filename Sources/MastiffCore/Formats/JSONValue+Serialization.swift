@@ -57,7 +57,12 @@ extension JSONValue {
     }
 
     private static func writeString(_ text: String, into out: inout String) {
-        out += "\""
+        out += quoted(text)
+    }
+
+    /// `text` as a JSON string literal, quotes included (also what JSON log lines use).
+    public static func quoted(_ text: String) -> String {
+        var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -74,6 +79,6 @@ extension JSONValue {
                 }
             }
         }
-        out += "\""
+        return out + "\""
     }
 }
