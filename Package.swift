@@ -121,10 +121,10 @@ let package = Package(
             dependencies: ["MastiffAgent", "MastiffCore", "MastiffTestSupport", "MastiffStatsd",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore", "MastiffTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MastiffCollectorsTests",
-            dependencies: ["MastiffCollectors", "MastiffCore"],
+            dependencies: ["MastiffCollectors", "MastiffCore", "MastiffTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
@@ -135,7 +135,7 @@ let package = Package(
         // built `mastiff` binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["mastiff", "MastiffClients", "MastiffCore"],
+            dependencies: ["mastiff", "MastiffClients", "MastiffCore", "MastiffTestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import MastiffClients
+import MastiffTestSupport
 import Testing
 
 /// Sources that are stopped, paused (SIGSTOP) or locked: every scrape still answers 200 within

@@ -1,15 +1,12 @@
 import Foundation
 import MastiffClients
+import MastiffTestSupport
 import Testing
 
 /// Starts the built `mastiff` binary and the tools the tests compare against. The services
 /// themselves (PostgreSQL, Redis) are started by scripts/test.sh, which exports MASTIFF_TEST_*.
 enum Harness {
-    static let packageRoot: String = {
-        let file = #filePath
-        let tests = file.components(separatedBy: "/Tests/").first!
-        return tests
-    }()
+    static let packageRoot = RepositoryPaths.root
 
     static var binary: String {
         ProcessInfo.processInfo.environment["MASTIFF_BINARY"] ?? packageRoot + "/.build/debug/mastiff"

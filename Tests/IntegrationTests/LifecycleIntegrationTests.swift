@@ -1,4 +1,5 @@
 import Foundation
+import MastiffTestSupport
 import Testing
 
 /// Start-up and shutdown of `mastiff run` as systemd and an admin see them: a port that cannot

@@ -1,5 +1,6 @@
 import Foundation
 import MastiffClients
+import MastiffTestSupport
 import Testing
 
 /// The Mastodon figures on a database with Mastodon's tables (Fixtures/mastodon/schema.sql),

@@ -1,4 +1,5 @@
 import Foundation
+import MastiffTestSupport
 import Testing
 
 /// Passwords as admins write them — with spaces, quotes, `@`, `=` and %-escapes — against the

@@ -1,4 +1,5 @@
 import Foundation
+import MastiffTestSupport
 import Testing
 
 /// Values that a side-by-side run with the peer exporters found off: group RSS against the

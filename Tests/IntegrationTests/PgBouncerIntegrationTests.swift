@@ -1,4 +1,5 @@
 import Foundation
+import MastiffTestSupport
 import Testing
 
 /// Debian's PgBouncer in front of the test PostgreSQL; mastiff reads its admin console and is

@@ -49,11 +49,3 @@ final class PrivateServices {
         try Harness.psql(host: self["MASTIFF_TEST_PG_SOCKET_DIR"], port: self["MASTIFF_TEST_PG_PORT"], ["-c", sql])
     }
 }
-
-/// Reads one sample's value from an exposition: `name{labels} value`.
-func sampleValue(_ exposition: String, _ series: String) -> Double? {
-    for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
-        return Double(line.split(separator: " ").last ?? "")
-    }
-    return nil
-}

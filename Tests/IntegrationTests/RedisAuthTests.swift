@@ -1,6 +1,7 @@
 import Foundation
 import MastiffClients
 import MastiffCore
+import MastiffTestSupport
 import Testing
 
 /// Redis with a password, an ACL user and a Unix socket only (no TCP), as a hardened Mastodon

@@ -1,5 +1,6 @@
 import Foundation
 import MastiffClients
+import MastiffTestSupport
 import Testing
 
 /// The sampler and reload in a running `mastiff run`: collection without any scrape, one

@@ -1,6 +1,7 @@
 import Foundation
 import MastiffClients
 import MastiffCore
+import MastiffTestSupport
 import Testing
 
 /// `mastiff run` and `mastiff collect --once` as a user runs them, checked with libcurl and promtool.

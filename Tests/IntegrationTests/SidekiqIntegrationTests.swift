@@ -1,4 +1,5 @@
 import Foundation
+import MastiffTestSupport
 import Testing
 
 /// A real Sidekiq (Debian's ruby-sidekiq 6.4) works Mastodon-named queues in the test Redis; what

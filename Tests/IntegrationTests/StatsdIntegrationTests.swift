@@ -1,6 +1,7 @@
 import Foundation
 import MastiffClients
 import MastiffCore
+import MastiffTestSupport
 import Testing
 
 /// The statsd bridge as applications use it: real client libraries (PyPI's statsd and datadog)

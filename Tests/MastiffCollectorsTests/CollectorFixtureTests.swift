@@ -4,16 +4,13 @@ import Glibc
 import Logging
 import MastiffCollectors
 import MastiffCore
+import MastiffTestSupport
 import Testing
 
 private func families(_ collector: any Collector) async throws -> ([MetricFamily], [String: Int]) {
     let sink = MetricSink()
     try await collector.collect(into: sink)
     return (sink.families, sink.errorReasons)
-}
-
-private func value(_ families: [MetricFamily], _ name: String, _ labels: [Label] = []) -> Double? {
-    families.first { $0.name == name }?.samples.first { $0.labels == labels }?.value
 }
 
 /// Collectors run on the checked-in /proc tree (scripts/capture-proc-fixture.py): the values a
@@ -26,17 +23,17 @@ private func value(_ families: [MetricFamily], _ name: String, _ labels: [Label]
         let collector = SystemCollector(procRoot: FixturePaths.procRoot, filesystems: ["/", "/missing"], statter: FixtureStatter())
         let (families, errors) = try await families(collector)
         let meminfo = SystemParsers.meminfo(FixturePaths.read(FixturePaths.procRoot + "/meminfo"))
-        #expect(value(families, "system_memory_total_bytes") == meminfo["MemTotal"])
-        #expect(value(families, "system_memory_available_bytes") == meminfo["MemAvailable"])
-        #expect(value(families, "system_swap_total_bytes") == meminfo["SwapTotal"])
-        #expect(value(families, "system_pressure_stall_ratio", [Label("resource", "memory"), Label("kind", "full"), Label("window", "10s")]) != nil)
-        #expect(value(families, "system_pressure_stall_seconds_total", [Label("resource", "io"), Label("kind", "some")]) != nil)
-        #expect(value(families, "system_file_handles_max")! > 0)
-        #expect(value(families, "system_oom_kills_total") != nil)
-        #expect(value(families, "system_load_average", [Label("window", "15m")]) != nil)
-        #expect(value(families, "system_boot_time_seconds")! > 1_600_000_000)
-        #expect(value(families, "system_filesystem_available_bytes", [Label("mountpoint", "/")]) == 48_318_382_080)
-        #expect(value(families, "system_filesystem_size_bytes", [Label("mountpoint", "/missing")]) == nil)
+        #expect(sampleValue(families, "system_memory_total_bytes") == meminfo["MemTotal"])
+        #expect(sampleValue(families, "system_memory_available_bytes") == meminfo["MemAvailable"])
+        #expect(sampleValue(families, "system_swap_total_bytes") == meminfo["SwapTotal"])
+        #expect(sampleValue(families, "system_pressure_stall_ratio", [Label("resource", "memory"), Label("kind", "full"), Label("window", "10s")]) != nil)
+        #expect(sampleValue(families, "system_pressure_stall_seconds_total", [Label("resource", "io"), Label("kind", "some")]) != nil)
+        #expect(sampleValue(families, "system_file_handles_max")! > 0)
+        #expect(sampleValue(families, "system_oom_kills_total") != nil)
+        #expect(sampleValue(families, "system_load_average", [Label("window", "15m")]) != nil)
+        #expect(sampleValue(families, "system_boot_time_seconds")! > 1_600_000_000)
+        #expect(sampleValue(families, "system_filesystem_available_bytes", [Label("mountpoint", "/")]) == 48_318_382_080)
+        #expect(sampleValue(families, "system_filesystem_size_bytes", [Label("mountpoint", "/missing")]) == nil)
         #expect(errors == ["filesystem_unavailable": 1])
     }
 
@@ -51,33 +48,33 @@ private func value(_ families: [MetricFamily], _ name: String, _ labels: [Label]
 
     @Test func processGroupsFromTheFixtureTree() async throws {
         let (families, errors) = try await families(processCollector)
-        #expect(value(families, "process_group_processes", [Label("group", "puma")]) == 2)
-        #expect(value(families, "process_group_processes", [Label("group", "sidekiq")]) == 1)
-        #expect(value(families, "process_group_processes", [Label("group", "streaming")]) == 1)
-        #expect(value(families, "process_group_processes", [Label("group", "postgres")]) == 1)
-        #expect(value(families, "process_group_processes", [Label("group", "redis")]) == 1)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "puma")]) == 2)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "sidekiq")]) == 1)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "streaming")]) == 1)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "postgres")]) == 1)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "redis")]) == 1)
         // 1601 exited mid-scan and 1701's stat is cut short: neither is counted.
-        #expect(value(families, "process_group_processes", [Label("group", "nginx")]) == 0)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "nginx")]) == 0)
         #expect(errors == ["process_gone": 1, "malformed": 1])
 
         let root = FixturePaths.procRoot
         let pumaPSS = [1001, 1002].map { ProcessParsers.smapsRollup(Array(FixturePaths.read("\(root)/\($0)/smaps_rollup").utf8))!.pss }.reduce(0, +)
-        #expect(value(families, "process_group_proportional_memory_bytes", [Label("group", "puma")]) == Double(pumaPSS))
+        #expect(sampleValue(families, "process_group_proportional_memory_bytes", [Label("group", "puma")]) == Double(pumaPSS))
         let redisStat = ProcessParsers.stat(Array(FixturePaths.read("\(root)/1401/stat").utf8))!
         // RSS from smaps_rollup (= VmRSS), not stat's field, which misses per-CPU counter deltas.
         let redisRollup = ProcessParsers.smapsRollup(Array(FixturePaths.read("\(root)/1401/smaps_rollup").utf8))!
-        #expect(value(families, "process_group_resident_memory_bytes", [Label("group", "redis")]) == Double(redisRollup.rss))
+        #expect(sampleValue(families, "process_group_resident_memory_bytes", [Label("group", "redis")]) == Double(redisRollup.rss))
         #expect(redisRollup.rss != redisStat.residentPages * 4096, "the fixture tells the two apart")
-        #expect(value(families, "process_group_cpu_seconds_total", [Label("group", "redis")]) == Double(redisStat.userTicks + redisStat.systemTicks) / 100)
+        #expect(sampleValue(families, "process_group_cpu_seconds_total", [Label("group", "redis")]) == Double(redisStat.userTicks + redisStat.systemTicks) / 100)
         let redisFDs = try FileSystemAccess.countDirectoryEntries("\(root)/1401/fd")
-        #expect(value(families, "process_group_open_fds", [Label("group", "redis")]) == Double(redisFDs))
+        #expect(sampleValue(families, "process_group_open_fds", [Label("group", "redis")]) == Double(redisFDs))
         let redisLimit = ProcessParsers.openFilesSoftLimit(Array(FixturePaths.read("\(root)/1401/limits").utf8))!
-        #expect(value(families, "process_group_max_fd_usage_ratio", [Label("group", "redis")]) == Double(redisFDs) / Double(redisLimit))
+        #expect(sampleValue(families, "process_group_max_fd_usage_ratio", [Label("group", "redis")]) == Double(redisFDs) / Double(redisLimit))
         let boot = SystemParsers.bootTime(FixturePaths.read("\(root)/stat"))!
-        #expect(value(families, "process_group_oldest_start_time_seconds", [Label("group", "redis")]) == boot + Double(redisStat.startTicks) / 100)
+        #expect(sampleValue(families, "process_group_oldest_start_time_seconds", [Label("group", "redis")]) == boot + Double(redisStat.startTicks) / 100)
         // Groups with no process still say so, for absent()-free alerting.
-        #expect(value(families, "process_group_processes", [Label("group", "elasticsearch")]) == 0)
-        #expect(value(families, "process_group_oldest_start_time_seconds", [Label("group", "elasticsearch")]) == nil)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "elasticsearch")]) == 0)
+        #expect(sampleValue(families, "process_group_oldest_start_time_seconds", [Label("group", "elasticsearch")]) == nil)
     }
 
     @Test func perProcessSamplesAreKeptForPolicies() async throws {
@@ -92,9 +89,9 @@ private func value(_ families: [MetricFamily], _ name: String, _ labels: [Label]
                                          readPSS: false, clockTicksPerSecond: 100, pageSize: 4096)
         let (families, _) = try await families(collector)
         #expect(!families.contains { $0.name == "process_group_proportional_memory_bytes" && !$0.samples.isEmpty })
-        #expect(value(families, "process_group_processes", [Label("group", "puma")]) == 2)
+        #expect(sampleValue(families, "process_group_processes", [Label("group", "puma")]) == 2)
         let status = ProcessParsers.status(Array(FixturePaths.read("\(FixturePaths.procRoot)/1401/status").utf8))
-        #expect(value(families, "process_group_resident_memory_bytes", [Label("group", "redis")]) == Double(try #require(status.rss)))
+        #expect(sampleValue(families, "process_group_resident_memory_bytes", [Label("group", "redis")]) == Double(try #require(status.rss)))
     }
 
     /// `--proc-root` at a missing or empty directory reported success with zero processes.
@@ -137,11 +134,11 @@ private func value(_ families: [MetricFamily], _ name: String, _ labels: [Label]
         let full = ProcessCollector(procRoot: FixturePaths.procRoot, groups: ProcessGroupSpec.mastodonDefaults,
                                     readPSS: false, clockTicksPerSecond: 100, pageSize: 4096, state: state)
         let (first, _) = try await families(full)
-        let before = value(first, "process_group_cpu_seconds_total", [Label("group", "puma")])!
+        let before = sampleValue(first, "process_group_cpu_seconds_total", [Label("group", "puma")])!
         let reduced = ProcessCollector(procRoot: FixturePaths.directory + "/proc-after-exit", groups: ProcessGroupSpec.mastodonDefaults,
                                        readPSS: false, clockTicksPerSecond: 100, pageSize: 4096, state: state)
         let (second, _) = try await families(reduced)
-        #expect(value(second, "process_group_processes", [Label("group", "puma")]) == 1)
-        #expect(value(second, "process_group_cpu_seconds_total", [Label("group", "puma")])! >= before)
+        #expect(sampleValue(second, "process_group_processes", [Label("group", "puma")]) == 1)
+        #expect(sampleValue(second, "process_group_cpu_seconds_total", [Label("group", "puma")])! >= before)
     }
 }

@@ -1,11 +1,8 @@
 @testable import MastiffClients
 @testable import MastiffCollectors
 import MastiffCore
+import MastiffTestSupport
 import Testing
-
-private func value(_ sink: MetricSink, _ name: String, _ labels: [Label] = []) -> Double? {
-    sink.families.first { $0.name == name }?.samples.first { $0.labels == labels }?.value
-}
 
 @Suite struct RedisParsingTests {
     @Test func capturedInfoOfRedis7() throws {
@@ -14,10 +11,10 @@ private func value(_ sink: MetricSink, _ name: String, _ labels: [Label] = []) -
         #expect(fields["redis_version"] == "7.0.15")
         let sink = MetricSink()
         RedisMetrics.emit(fields, into: sink)
-        #expect(value(sink, "redis_memory_used_bytes") == Double(fields["used_memory"]!))
-        #expect(value(sink, "redis_info", [Label("version", "7.0.15"), Label("mode", "standalone"), Label("role", "master")]) == 1)
-        #expect(value(sink, "redis_rdb_last_bgsave_success") == 1)
-        #expect(value(sink, "redis_commands_processed_total") == Double(fields["total_commands_processed"]!))
+        #expect(sampleValue(sink.families, "redis_memory_used_bytes") == Double(fields["used_memory"]!))
+        #expect(sampleValue(sink.families, "redis_info", [Label("version", "7.0.15"), Label("mode", "standalone"), Label("role", "master")]) == 1)
+        #expect(sampleValue(sink.families, "redis_rdb_last_bgsave_success") == 1)
+        #expect(sampleValue(sink.families, "redis_commands_processed_total") == Double(fields["total_commands_processed"]!))
         #expect(sink.errorReasons.isEmpty)
     }
 
@@ -106,16 +103,16 @@ private func value(_ sink: MetricSink, _ name: String, _ labels: [Label] = []) -
         data.retries = 2
         let sink = MetricSink()
         SidekiqMetrics.emit(data, now: now, into: sink)
-        #expect(value(sink, "sidekiq_queue_size", [Label("queue", "default")]) == 4)
-        #expect(value(sink, "sidekiq_queue_latency_seconds", [Label("queue", "default")]) == 2.5)
-        #expect(value(sink, "sidekiq_processes", [Label("hostname", "h1")]) == 2)
-        #expect(value(sink, "sidekiq_busy_threads", [Label("hostname", "h1")]) == 3)
-        #expect(value(sink, "sidekiq_concurrency", [Label("hostname", "h1")]) == 10)
-        #expect(value(sink, "sidekiq_quiet_processes", [Label("hostname", "h1")]) == 1)
-        #expect(value(sink, "sidekiq_heartbeat_age_seconds", [Label("hostname", "h1")]) == 8)
-        #expect(value(sink, "sidekiq_queue_longest_running_job_seconds", [Label("queue", "default")]) == 30)
-        #expect(value(sink, "sidekiq_failed_jobs_total") == 7)
-        #expect(value(sink, "sidekiq_retry_jobs") == 2)
+        #expect(sampleValue(sink.families, "sidekiq_queue_size", [Label("queue", "default")]) == 4)
+        #expect(sampleValue(sink.families, "sidekiq_queue_latency_seconds", [Label("queue", "default")]) == 2.5)
+        #expect(sampleValue(sink.families, "sidekiq_processes", [Label("hostname", "h1")]) == 2)
+        #expect(sampleValue(sink.families, "sidekiq_busy_threads", [Label("hostname", "h1")]) == 3)
+        #expect(sampleValue(sink.families, "sidekiq_concurrency", [Label("hostname", "h1")]) == 10)
+        #expect(sampleValue(sink.families, "sidekiq_quiet_processes", [Label("hostname", "h1")]) == 1)
+        #expect(sampleValue(sink.families, "sidekiq_heartbeat_age_seconds", [Label("hostname", "h1")]) == 8)
+        #expect(sampleValue(sink.families, "sidekiq_queue_longest_running_job_seconds", [Label("queue", "default")]) == 30)
+        #expect(sampleValue(sink.families, "sidekiq_failed_jobs_total") == 7)
+        #expect(sampleValue(sink.families, "sidekiq_retry_jobs") == 2)
     }
 }
 
@@ -141,16 +138,16 @@ private func value(_ sink: MetricSink, _ name: String, _ labels: [Label] = []) -
         ]
         let sink = MetricSink()
         PostgresMetrics.emit(results, into: sink)
-        #expect(value(sink, "postgres_connection_headroom") == 74.0)   // 100 max - 3 reserved - 23 in use
-        #expect(value(sink, "postgres_connections", [Label("database", "mastodon_production"), Label("state", "idle")]) == 20)
-        #expect(value(sink, "postgres_oldest_transaction_age_seconds", [Label("state", "idle in transaction")]) == 600)
-        #expect(value(sink, "postgres_database_size_bytes", [Label("database", "mastodon_production")]) == 1_048_576)
-        #expect(value(sink, "postgres_locks_waiting", [Label("mode", "AccessExclusiveLock")]) == 1)
-        #expect(value(sink, "postgres_replication_lag_bytes", [Label("application_name", "replica1"), Label("client_addr", "10.0.0.2")]) == 4096)
-        #expect(value(sink, "postgres_checkpoint_write_seconds_total") == 2.5)
-        #expect(value(sink, "postgres_table_size_bytes", [Label("table", "public.statuses")]) == 52_428_800)
-        #expect(value(sink, "postgres_table_last_vacuum_age_seconds", [Label("table", "public.statuses")]) == nil)
-        #expect(value(sink, "postgres_replication_replay_lag_seconds") == nil)
+        #expect(sampleValue(sink.families, "postgres_connection_headroom") == 74.0)   // 100 max - 3 reserved - 23 in use
+        #expect(sampleValue(sink.families, "postgres_connections", [Label("database", "mastodon_production"), Label("state", "idle")]) == 20)
+        #expect(sampleValue(sink.families, "postgres_oldest_transaction_age_seconds", [Label("state", "idle in transaction")]) == 600)
+        #expect(sampleValue(sink.families, "postgres_database_size_bytes", [Label("database", "mastodon_production")]) == 1_048_576)
+        #expect(sampleValue(sink.families, "postgres_locks_waiting", [Label("mode", "AccessExclusiveLock")]) == 1)
+        #expect(sampleValue(sink.families, "postgres_replication_lag_bytes", [Label("application_name", "replica1"), Label("client_addr", "10.0.0.2")]) == 4096)
+        #expect(sampleValue(sink.families, "postgres_checkpoint_write_seconds_total") == 2.5)
+        #expect(sampleValue(sink.families, "postgres_table_size_bytes", [Label("table", "public.statuses")]) == 52_428_800)
+        #expect(sampleValue(sink.families, "postgres_table_last_vacuum_age_seconds", [Label("table", "public.statuses")]) == nil)
+        #expect(sampleValue(sink.families, "postgres_replication_replay_lag_seconds") == nil)
         #expect(sink.errorReasons.isEmpty)
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import MastiffCore
+import MastiffTestSupport
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -43,10 +44,6 @@ private func sleepBlocking(seconds: Double) {
     usleep(UInt32(seconds * 1_000_000))
 }
 
-private func value(_ families: [MetricFamily], _ name: String, _ label: String) -> Double? {
-    families.first { $0.name == name }?.samples.first { $0.labels.contains { $0.value == label } }?.value
-}
-
 @Suite struct CollectorRunnerTests {
     let logger = Logger(label: "test")
 
@@ -57,11 +54,11 @@ private func value(_ families: [MetricFamily], _ name: String, _ label: String) 
         let families = await runner.collect([FixedCollector(name: "good", value: 7), HangingCollector(), FailingCollector()])
         let elapsed = clock.now - start
         #expect(elapsed < .seconds(3), "the scrape waited for the hung collector: \(elapsed)")
-        #expect(value(families, "test_value", "good") == 7)
-        #expect(value(families, "mastiff_collector_success", "good") == 1)
-        #expect(value(families, "mastiff_collector_success", "hanging") == 0)
-        #expect(value(families, "mastiff_collector_success", "failing") == 0)
-        let hungDuration = value(families, "mastiff_collector_duration_seconds", "hanging") ?? 0
+        #expect(sampleValue(families, "test_value", [Label("source", "good")]) == 7)
+        #expect(sampleValue(families, "mastiff_collector_success", [Label("collector", "good")]) == 1)
+        #expect(sampleValue(families, "mastiff_collector_success", [Label("collector", "hanging")]) == 0)
+        #expect(sampleValue(families, "mastiff_collector_success", [Label("collector", "failing")]) == 0)
+        let hungDuration = sampleValue(families, "mastiff_collector_duration_seconds", [Label("collector", "hanging")]) ?? 0
         #expect(hungDuration >= 0.29 && hungDuration < 3)
         let errors = families.first { $0.name == "mastiff_collector_errors_total" }!.samples
         #expect(errors.contains { $0.labels == [Label("collector", "hanging"), Label("reason", "timeout")] && $0.value == 1 })
@@ -84,7 +81,7 @@ private func value(_ families: [MetricFamily], _ name: String, _ label: String) 
         async let second = runner.collect([collector])
         let (a, b) = await (first, second)
         #expect(collector.runs.withLock { $0 } == 1)
-        #expect(value(a, "mastiff_collector_success", "counting") == 1)
-        #expect(value(b, "mastiff_collector_success", "counting") == 1)
+        #expect(sampleValue(a, "mastiff_collector_success", [Label("collector", "counting")]) == 1)
+        #expect(sampleValue(b, "mastiff_collector_success", [Label("collector", "counting")]) == 1)
     }
 }

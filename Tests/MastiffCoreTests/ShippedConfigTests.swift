@@ -1,13 +1,11 @@
 import MastiffCore
+import MastiffTestSupport
 import Testing
 
 /// etc/mastiff.yml is the reference for every key: it must parse, and the values it shows must
 /// be the embedded defaults, or the comments would lie.
 @Suite struct ShippedConfigTests {
-    static let repositoryRoot: String = {
-        let file = #filePath
-        return String(file[..<file.firstRange(of: "/Tests/")!.lowerBound])
-    }()
+    static let repositoryRoot = RepositoryPaths.root
 
     @Test func annotatedConfigShowsTheEmbeddedDefaults() throws {
         let path = Self.repositoryRoot + "/etc/mastiff.yml"

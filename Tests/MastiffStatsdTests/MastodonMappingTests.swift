@@ -1,13 +1,11 @@
 import MastiffCore
 @testable import MastiffStatsd
+import MastiffTestSupport
 import Testing
 
 /// The shipped Mastodon mapping against the names Mastodon ≤ 4.2 sends (nsa gem + statsd-ruby).
 @Suite struct MastodonMappingTests {
-    static let repositoryRoot: String = {
-        let file = #filePath
-        return String(file[..<file.firstRange(of: "/Tests/")!.lowerBound])
-    }()
+    static let repositoryRoot = RepositoryPaths.root
 
     @Test func embeddedMappingIsTheShippedFile() throws {
         let shipped = try FileSystemAccess.readFile(Self.repositoryRoot + "/etc/statsd-mapping-mastodon.yml")
