@@ -45,10 +45,12 @@ def sample_value(text, series):
 def start(binary, workdir, name, collectors, interval):
     port = free_port()
     path = f"{workdir}/{name}.yml"
+    # The baseline predates the sampler and the control socket, and refuses their keys.
+    agent = "" if binary == BASELINE else (f"control_socket: {workdir}/{name}.sock\n"
+                                           f"sampling: {{interval: {int(interval)}s}}\n")
     with open(path, "w") as f:
         f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\nstate_dir: {workdir}/{name}-state\n"
-                f"control_socket: {workdir}/{name}.sock\nstatsd: {{enabled: false}}\n"
-                f"sampling: {{interval: {int(interval)}s}}\ncollectors:\n{collectors}")
+                f"statsd: {{enabled: false}}\n{agent}collectors:\n{collectors}")
     process = subprocess.Popen([binary, "run", "--config", path])
     url = f"http://127.0.0.1:{port}/metrics"
     return process, url
@@ -74,7 +76,13 @@ def main():
     footprint = "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n"
 
     # 1. Idle: nothing scrapes. The CPU is read from /proc; one scrape at the very end says how
-    # many samples were taken.
+    # many samples were taken. BENCH_IDLE_SECONDS=0 skips it.
+    if IDLE_SECONDS > 0:
+        measure_idle(workdir, defaults)
+    measure_ratio_and_memory(workdir, defaults, footprint)
+
+
+def measure_idle(workdir, defaults):
     process, url = start(MASTIFF, workdir, "idle", defaults, INTERVAL)
     wait_for_first_sample(url, process)
     cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
@@ -86,8 +94,10 @@ def main():
     runs = sample_value(text, "mastiff_sample_runs_total")
     up = {name: sample_value(text, f"{name}_up") for name in ["postgres", "redis", "sidekiq"]}
     print(f"idle, default collectors sampling every {INTERVAL:g} s, no scrapes, {t1 - t0:.0f} s: "
-          f"{idle_percent:.3f} % of a core ({runs:.0f} samples; sources up: {up})")
+          f"{idle_percent:.3f} % of a core ({runs:.0f} samples; sources up: {up})", flush=True)
 
+
+def measure_ratio_and_memory(workdir, defaults, footprint):
     # 2. Collection CPU with scrapes at the interval, sampler vs baseline.
     cpu_per_binary = {}
     for name, binary in [("sampler", MASTIFF), ("baseline", BASELINE)]:
@@ -104,7 +114,7 @@ def main():
         collections = sample_value(text, "mastiff_sample_runs_total")
         stop(process)
         print(f"{name}: {SCRAPES} scrapes every {INTERVAL:g} s: {1000 * cpu_per_binary[name] / SCRAPES:.2f} ms CPU per scrape"
-              + (f" ({collections:.0f} collections in all)" if collections is not None else " (one collection per scrape)"))
+              + (f" ({collections:.0f} collections in all)" if collections is not None else " (one collection per scrape)"), flush=True)
     if "baseline" in cpu_per_binary and cpu_per_binary["baseline"] > 0:
         print(f"collection CPU ratio, sampler / scrapes alone: {cpu_per_binary['sampler'] / cpu_per_binary['baseline']:.2f}")
 
