@@ -83,3 +83,19 @@ import Glibc
         #expect(!found.contains("host") && !found.contains("dbname") && !found.contains("db"))
     }
 }
+
+@Suite struct PostgresDSNTests {
+    @Test func aRawAtInAURIPasswordIsRefusedWithoutTheValue() {
+        let text = "collectors:\n  postgres: {dsn: \"postgresql://mastodon:st@ple secret@127.0.0.1/mastodon\"}\n"
+        #expect {
+            _ = try ConfigLoader.parse(text, file: "m.yml")
+        } throws: { error in
+            let message = "\(error)"
+            return message.hasPrefix("m.yml:2:19: collectors.postgres.dsn: the user info of a postgresql:// URI holds a raw '@'")
+                && !message.contains("ple") && !message.contains("secret")
+        }
+        #expect(throws: Never.self) {
+            _ = try ConfigLoader.parse("collectors:\n  postgres: {dsn: \"postgresql://mastodon:st%40ple@127.0.0.1/mastodon\"}\n", file: "m.yml")
+        }
+    }
+}

@@ -34,7 +34,7 @@ extension ConfigLoader {
         if let postgres = map["postgres"] {
             let postgresMap = try postgres.mapping(allowing: ConfigKeys.postgres)
             if let enabled = postgresMap["enabled"] { settings.postgres.enabled = try enabled.bool() }
-            if let dsn = postgresMap["dsn"] { settings.postgres.dsn = try dsn.secret(environment: environment) }
+            if let dsn = postgresMap["dsn"] { settings.postgres.dsn = try postgresDSN(dsn, environment: environment) }
             if let top = postgresMap["top_tables"] { settings.postgres.topTables = try top.int(in: 0...1000) }
             if let interval = postgresMap["size_interval"] { settings.postgres.sizeInterval = try interval.duration() }
             if let interval = postgresMap["mastodon_interval"] { settings.postgres.mastodonInterval = try interval.duration() }
@@ -44,7 +44,7 @@ extension ConfigLoader {
             // Writing the section turns the collector on unless it says otherwise.
             settings.pgbouncer.enabled = true
             if let enabled = pgbouncerMap["enabled"] { settings.pgbouncer.enabled = try enabled.bool() }
-            if let dsn = pgbouncerMap["dsn"] { settings.pgbouncer.dsn = try dsn.secret(environment: environment) }
+            if let dsn = pgbouncerMap["dsn"] { settings.pgbouncer.dsn = try postgresDSN(dsn, environment: environment) }
         }
         if let redis = map["redis"] {
             let redisMap = try redis.mapping(allowing: ConfigKeys.redis)
@@ -96,5 +96,21 @@ extension ConfigLoader {
             throw node.error("group '\(name)' needs at least one matcher: comm, exe or cmdline")
         }
         return spec
+    }
+
+    /// A libpq connection string. A URI whose user info holds a raw "@" is refused: libpq ends
+    /// the user info at the first "@" and would take the rest of the password for a host name,
+    /// look it up in DNS and quote it in its errors. The message never repeats the value.
+    static func postgresDSN(_ node: ConfigNode, environment: (String) -> String?) throws(ConfigError) -> Secret {
+        let secret = try node.secret(environment: environment)
+        let text = secret.reveal()
+        for scheme in ["postgresql://", "postgres://"] where text.hasPrefix(scheme) {
+            let rest = text.dropFirst(scheme.count)
+            let authority = rest.prefix { $0 != "/" && $0 != "?" }
+            if authority.filter({ $0 == "@" }).count > 1 {
+                throw node.error("the user info of a postgresql:// URI holds a raw '@': write it as %40 (libpq would read the rest of the password as the host)")
+            }
+        }
+        return secret
     }
 }
