@@ -86,9 +86,19 @@ def main():
             results[name] = {"cpu_ms_per_scrape": cpu / SCRAPES * 1000, "wall_ms_per_scrape": wall / SCRAPES * 1000,
                              "bytes": size, **memory_kib(process.pid)}
 
-        # Idle: only mastiff; one scrape every 15 s as Prometheus would.
-        mastiff, port = exporters["mastiff"]
+        # Idle: only mastiff, at the default sampling interval (15 s), one scrape every 15 s as
+        # Prometheus would.
+        for process, _ in exporters.values():
+            process.terminate()
+        port = free_port()
+        with open(f"{workdir}/mastiff-idle.yml", "w") as f:
+            f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\n"
+                    f"state_dir: {workdir}/idle-state\ncontrol_socket: {workdir}/idle.sock\ncollectors:\n"
+                    "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n")
+        mastiff = subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/mastiff-idle.yml"])
+        exporters["mastiff-idle"] = (mastiff, port)
         url = f"http://127.0.0.1:{port}/metrics"
+        wait_until_up(url, mastiff)
         before = cpu_seconds(mastiff.pid)
         started = time.monotonic()
         while time.monotonic() - started < IDLE_SECONDS:

@@ -12,9 +12,10 @@ MASTIFF_TEST_PG_DSN and MASTIFF_TEST_REDIS_PORT (from scripts/services.sh).
 What is measured:
 1. Idle CPU: the default collectors (system, processes, postgres, redis, sidekiq) sampling every
    BENCH_INTERVAL s and nothing scraping, for BENCH_IDLE_SECONDS: CPU time / wall time.
-2. Collection CPU with a Prometheus-like scraper at BENCH_INTERVAL: BENCH_SCRAPES scrapes, each
-   binary in turn; the ratio of mastiff's CPU over the same scrapes, sampler / baseline. With
-   the sampler at the scrape interval, scrapes are served from the samples.
+2. Collection CPU with a Prometheus-like scraper at BENCH_INTERVAL: BENCH_SCRAPES scrapes of both
+   binaries, running side by side and scraped together; the ratio of their CPU over the same
+   window, sampler / baseline. With the sampler at the scrape interval, scrapes are served from
+   the samples.
 3. RSS added: both binaries with the footprint benchmark's collectors (system + processes),
    scraped every second for 30 s (sampling every second), RSS from smaps_rollup at the end.
 """
@@ -98,21 +99,26 @@ def measure_idle(workdir, defaults):
 
 
 def measure_ratio_and_memory(workdir, defaults, footprint):
-    # 2. Collection CPU with scrapes at the interval, sampler vs baseline.
-    cpu_per_binary = {}
+    # 2. Collection CPU with scrapes at the interval, sampler vs baseline, both running at once
+    # and scraped together, so that whatever else the host does weighs on both alike (a 10 ms
+    # CPU tick makes short runs of one binary after the other vary by ±15 %).
+    running = {}
     for name, binary in [("sampler", MASTIFF), ("baseline", BASELINE)]:
-        if not binary:
-            continue
-        process, url = start(binary, workdir, f"ratio-{name}", defaults, INTERVAL)
+        if binary:
+            running[name] = start(binary, workdir, f"ratio-{name}", defaults, INTERVAL)
+    for process, url in running.values():
         wait_for_first_sample(url, process)
         scrape(url)
-        cpu0 = cpu_seconds(process.pid)
-        for _ in range(SCRAPES):
-            time.sleep(INTERVAL)
-            text = scrape(url)
-        cpu_per_binary[name] = cpu_seconds(process.pid) - cpu0
-        collections = sample_value(text, "mastiff_sample_runs_total")
+    cpu0 = {name: cpu_seconds(process.pid) for name, (process, _) in running.items()}
+    texts = {}
+    for _ in range(SCRAPES):
+        time.sleep(INTERVAL)
+        for name, (_, url) in running.items():
+            texts[name] = scrape(url)
+    cpu_per_binary = {name: cpu_seconds(process.pid) - cpu0[name] for name, (process, _) in running.items()}
+    for name, (process, _) in running.items():
         stop(process)
+        collections = sample_value(texts[name], "mastiff_sample_runs_total")
         print(f"{name}: {SCRAPES} scrapes every {INTERVAL:g} s: {1000 * cpu_per_binary[name] / SCRAPES:.2f} ms CPU per scrape"
               + (f" ({collections:.0f} collections in all)" if collections is not None else " (one collection per scrape)"), flush=True)
     if "baseline" in cpu_per_binary and cpu_per_binary["baseline"] > 0:
