@@ -48,6 +48,8 @@ statsd_pid=$!
 
 cat >"$dir/mastiff.yml" <<YAML
 listen: 127.0.0.1:9815
+state_dir: $dir/state
+control_socket: $dir/control.sock
 collectors:
   system: {filesystems: [/, /tmp]}
   postgres: {dsn: "host=$MASTIFF_TEST_PG_SOCKET_DIR port=$MASTIFF_TEST_PG_PORT user=postgres dbname=mastodon_production"}
@@ -59,4 +61,5 @@ echo "demo: config in $dir/mastiff.yml; try:" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(postgres_up|redis_up|sidekiq_queue_size|mastodon_)'" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(mastodon_web_requests_total|mastodon_sidekiq_jobs_total|statsd_)' | head -20" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
+echo "        $binary status --config $dir/mastiff.yml" >&2
 "$binary" run --config "$dir/mastiff.yml"
