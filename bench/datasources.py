@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 
-from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up
+from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up, write_mastiff_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -90,13 +90,11 @@ def main():
     try:
         for label, interval in [("mastiff (Mastodon figures cached 5 min)", "5m"), ("mastiff (Mastodon figures every scrape)", "1ms")]:
             port = free_port()
-            with open(f"{workdir}/mastiff.yml", "w") as f:
-                f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\nsampling: {{interval: 1s}}\nstatsd: {{enabled: false}}\n"
-                        f"state_dir: {workdir}/state\ncontrol_socket: {workdir}/control.sock\ncollectors:\n"
-                        f"  system: {{enabled: false}}\n  processes: {{enabled: false}}\n"
-                        f"  postgres: {{dsn: \"{dsn}\", mastodon_interval: {interval}}}\n"
-                        f"  redis: {{url: \"{REDIS_URL}\"}}\n")
-            process = subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/mastiff.yml"])
+            config = write_mastiff_config(workdir, "mastiff", port,
+                                          f"  system: {{enabled: false}}\n  processes: {{enabled: false}}\n"
+                                          f"  postgres: {{dsn: \"{dsn}\", mastodon_interval: {interval}}}\n"
+                                          f"  redis: {{url: \"{REDIS_URL}\"}}\n", statsd=False)
+            process = subprocess.Popen([MASTIFF, "run", "--config", config])
             processes.append(process)
             results.append(measure(label, process, f"http://127.0.0.1:{port}/metrics", "mastiff_bench"))
             process.terminate()
@@ -104,19 +102,15 @@ def main():
 
         # mastiff with only the system and process collectors, for the memory these collectors add.
         port = free_port()
-        with open(f"{workdir}/base.yml", "w") as f:
-            f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\nsampling: {{interval: 1s}}\nstatsd: {{enabled: false}}\n"
-                        f"state_dir: {workdir}/base-state\ncontrol_socket: {workdir}/base.sock\ncollectors:\n"
-                    "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n")
-        base = subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/base.yml"])
+        base_config = write_mastiff_config(workdir, "base", port, "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n",
+                                           statsd=False)
+        base = subprocess.Popen([MASTIFF, "run", "--config", base_config])
         processes.append(base)
         base_result = measure("mastiff (system + processes only)", base, f"http://127.0.0.1:{port}/metrics", "nobody")
-        with open(f"{workdir}/full.yml", "w") as f:
-            f.write(f"listen: 127.0.0.1:{free_port()}\nlog: {{level: warning}}\nsampling: {{interval: 1s}}\nstatsd: {{enabled: false}}\n"
-                f"state_dir: {workdir}/full-state\ncontrol_socket: {workdir}/full.sock\ncollectors:\n"
-                    f"  postgres: {{dsn: \"{dsn}\"}}\n  redis: {{url: \"{REDIS_URL}\"}}\n")
-        full_port = int(open(f"{workdir}/full.yml").read().split(":")[2].split("\n")[0])
-        full = subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/full.yml"])
+        full_port = free_port()
+        full_config = write_mastiff_config(workdir, "full", full_port, f"  postgres: {{dsn: \"{dsn}\"}}\n  redis: {{url: \"{REDIS_URL}\"}}\n",
+                                           statsd=False)
+        full = subprocess.Popen([MASTIFF, "run", "--config", full_config])
         processes.append(full)
         full_result = measure("mastiff (all collectors)", full, f"http://127.0.0.1:{full_port}/metrics", "mastiff_bench")
 

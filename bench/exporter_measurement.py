@@ -51,3 +51,16 @@ def memory_kib(pid):
                 values[parts[0][:-1]] = int(parts[1])
     return {"rss": values["Rss"], "pss": values["Pss"],
             "private": values.get("Private_Clean", 0) + values.get("Private_Dirty", 0)}
+
+
+def write_mastiff_config(workdir, name, port, collectors, sampling="1s", statsd=True):
+    """Writes {workdir}/{name}.yml for one benchmark agent: warnings only, its own state
+    directory and control socket, `collectors` (YAML lines under `collectors:`), the sampling
+    interval (None: the default 15 s). Returns the path."""
+    path = f"{workdir}/{name}.yml"
+    with open(path, "w") as f:
+        f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\n"
+                + (f"sampling: {{interval: {sampling}}}\n" if sampling else "")
+                + ("" if statsd else "statsd: {enabled: false}\n")
+                + f"state_dir: {workdir}/{name}-state\ncontrol_socket: {workdir}/{name}.sock\ncollectors:\n{collectors}")
+    return path

@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 
-from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up
+from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up, write_mastiff_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -50,17 +50,15 @@ def main():
     processes_seen = process_count()
 
     mastiff_port, node_port, process_port = free_port(), free_port(), free_port()
-    with open(f"{workdir}/mastiff.yml", "w") as f:
-        # The system and process collectors, as the issue measures them (bench/datasources.py
-        # measures the database and Redis collectors).
-        f.write(f"listen: 127.0.0.1:{mastiff_port}\nlog: {{level: warning}}\nsampling: {{interval: 1s}}\n"
-                f"state_dir: {workdir}/state\ncontrol_socket: {workdir}/control.sock\ncollectors:\n"
-                "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n")
+    # The system and process collectors, as the issue measures them (bench/datasources.py
+    # measures the database and Redis collectors).
+    system_and_processes = "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n"
+    mastiff_config = write_mastiff_config(workdir, "mastiff", mastiff_port, system_and_processes)
     with open(f"{workdir}/process-exporter.yml", "w") as f:
         f.write('process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n')
 
     exporters = {
-        "mastiff": (subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/mastiff.yml"]), mastiff_port),
+        "mastiff": (subprocess.Popen([MASTIFF, "run", "--config", mastiff_config]), mastiff_port),
         "node_exporter": (subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node_port}"],
                                            stderr=subprocess.DEVNULL), node_port),
         "process_exporter": (subprocess.Popen(["prometheus-process-exporter", "-web.listen-address", f"127.0.0.1:{process_port}",
@@ -91,11 +89,8 @@ def main():
         for process, _ in exporters.values():
             process.terminate()
         port = free_port()
-        with open(f"{workdir}/mastiff-idle.yml", "w") as f:
-            f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\n"
-                    f"state_dir: {workdir}/idle-state\ncontrol_socket: {workdir}/idle.sock\ncollectors:\n"
-                    "  postgres: {enabled: false}\n  redis: {enabled: false}\n  sidekiq: {enabled: false}\n")
-        mastiff = subprocess.Popen([MASTIFF, "run", "--config", f"{workdir}/mastiff-idle.yml"])
+        idle_config = write_mastiff_config(workdir, "mastiff-idle", port, system_and_processes, sampling=None)
+        mastiff = subprocess.Popen([MASTIFF, "run", "--config", idle_config])
         exporters["mastiff-idle"] = (mastiff, port)
         url = f"http://127.0.0.1:{port}/metrics"
         wait_until_up(url, mastiff)
