@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MastiffCore
 import NIOCore
@@ -89,7 +92,9 @@ public final class HTTPServer: Service, Sendable {
         } catch {
             // Said here, at once: the service group reports a failing service only after every
             // other service has stopped.
-            logger.critical("cannot listen for HTTP", metadata: ["http.address": "\(address)", "error": "\(error)"])
+            // NIO's text names its own call ("bind(descriptor:ptr:bytes:)"); the admin needs the reason.
+            let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+            logger.critical("cannot listen for HTTP", metadata: ["http.address": "\(address)", "error": "\(reason)"])
             throw error
         }
         boundPort.withLock { $0 = server.channel.localAddress?.port }
