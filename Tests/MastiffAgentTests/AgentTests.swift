@@ -1,0 +1,56 @@
+import Logging
+import MastiffAgent
+import MastiffCore
+import MastiffStatsd
+import MastiffTestSupport
+import Testing
+
+/// The agent on the checked-in /proc fixture tree, with the sampler as `mastiff run` builds it.
+@Suite struct AgentTests {
+    static let procRoot = RepositoryPaths.root + "/Tests/MastiffCollectorsTests/Fixtures/proc"
+
+    static func agent() throws -> Agent {
+        var config = MastiffConfig()
+        config.collectors.postgres.enabled = false
+        config.collectors.redis.enabled = false
+        config.collectors.sidekiq.enabled = false
+        config.statsd.enabled = false
+        let (logger, _) = RecordingLogHandler.logger()
+        return Agent(config: config, statsdMapping: try StatsdMapping.load(config.statsd), source: .embeddedDefaults, logger: logger,
+                     procRoot: procRoot)
+    }
+
+    /// The first scrape takes the first sample; its views carry the fixture's processes.
+    @Test func aScrapeServesTheSamplersSnapshotWithItsViews() async throws {
+        let agent = try Self.agent()
+        let text = await agent.scrape()
+        #expect(sampleValue(text, "mastiff_sample_runs_total") == 1)
+        #expect(sampleValue(text, #"process_group_processes{group="puma"}"#) == 2)
+        let snapshot = try #require(agent.sampler?.latest)
+        #expect(snapshot.views.processes?.filter { $0.group == "sidekiq" }.map(\.pid) == [1101])
+        #expect(snapshot.views.memory?.totalBytes ?? 0 > 0)
+        #expect(snapshot.views.sidekiqProcesses == nil, "the Sidekiq collector is off: no view, not an empty one")
+        _ = await agent.scrape()
+        #expect(sampleValue(await agent.scrape(), "mastiff_sample_runs_total") == 1, "later scrapes within the interval reuse it")
+    }
+
+    @Test func statusSaysWhatTheLastSampleSaw() async throws {
+        let agent = try Self.agent()
+        #expect(agent.status()["sample"] == nil, "no sample yet")
+        _ = await agent.scrape()
+        let status = agent.status()
+        #expect(status["ok"] == .bool(true))
+        #expect(status["sample"]?["sequence"] == .number(1))
+        #expect(status["interval_seconds"] == .number(15))
+        let names = status["collectors"]?.array?.compactMap { $0["name"]?.string }
+        #expect(names == ["processes", "system"])
+        #expect(status["collectors"]?.array?.allSatisfy { $0["ok"] == .bool(true) } == true)
+    }
+
+    @Test func anUnknownControlCommandIsAnError() async throws {
+        let agent = try Self.agent()
+        let answer = await agent.handleControl("reboot", .object(["command": .string("reboot")]))
+        #expect(answer["ok"] == .bool(false))
+        #expect(answer["error"]?.string == "unknown command 'reboot' (known: status)")
+    }
+}
