@@ -144,9 +144,6 @@ public final class Agent: Sendable {
         return collectors
     }
 
-    /// The collectors in use, for tests that check which survived a reload.
-    public var collectors: [any Collector] { runtime.withLock { $0.collectors } }
-
     /// Re-reads the configuration. A bad file keeps the running configuration and is reported by
     /// `mastiff_config_last_reload_successful 0` and an error log line.
     @discardableResult

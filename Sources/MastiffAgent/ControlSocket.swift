@@ -66,25 +66,14 @@ public final class ControlSocketService: Service, Sendable {
     }
 
     private func acceptLoop(_ fd: Int32) {
-        while !stopping.load(ordering: .relaxed) {
-            let connection = accept(fd, nil, nil)
-            if connection < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno == EMFILE || errno == ENFILE {
-                    usleep(100_000)
-                    continue
-                }
-                return
-            }
+        while !stopping.load(ordering: .relaxed), let connection = SocketCalls.acceptNext(fd) {
             Task { [self] in await serve(connection) }
         }
     }
 
     private func serve(_ fd: Int32) async {
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        SocketCalls.setTimeout(fd, .seconds(5), alsoSending: true)
         let answer: JSONValue
         // The request is read even from a refused peer: closing with it unread would reset the
         // connection, and the peer would never see why.
@@ -157,10 +146,9 @@ public final class ControlSocketService: Service, Sendable {
     /// Binds and listens at `path`, replacing a stale socket of an earlier run (never another
     /// kind of file), mode 0660.
     static func bind(_ path: String) throws(SocketError) -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { throw SocketError(description: "path longer than \(capacity - 1) bytes") }
+        guard var address = SocketCalls.unixAddress(path) else {
+            throw SocketError(description: "path longer than \(SocketCalls.maxUnixPathLength) bytes")
+        }
         // Outside systemd's RuntimeDirectory=, the directory may not exist yet.
         if let slash = path.lastIndex(of: "/"), slash > path.startIndex {
             let directory = String(path[..<slash])
@@ -175,9 +163,6 @@ public final class ControlSocketService: Service, Sendable {
                 throw SocketError(description: "another mastiff agent is already listening on \(path)")
             }
             unlink(path)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError(description: "socket: \(String(cString: strerror(errno)))") }
@@ -197,11 +182,8 @@ public final class ControlSocketService: Service, Sendable {
     }
 
     static func connectUnix(_ path: String) throws(SocketError) -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { throw SocketError(description: "\(path): path too long") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        guard var address = SocketCalls.unixAddress(path) else {
+            throw SocketError(description: "path longer than \(SocketCalls.maxUnixPathLength) bytes")
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError(description: "socket: \(String(cString: strerror(errno)))") }
@@ -231,8 +213,7 @@ public enum ControlClient {
             throw Failure(description: "no mastiff agent answers on \(path) (\(error)); is `mastiff run` running with this control_socket?")
         }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        SocketCalls.setTimeout(fd, .seconds(timeoutSeconds))
         let bytes = Array((request.serialized() + "\n").utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var received: [UInt8] = []

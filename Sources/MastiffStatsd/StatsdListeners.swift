@@ -176,24 +176,12 @@ public final class StatsdListenerService: Service, Sendable {
             closeDescriptor(fd)
             bridge.setListener(.tcp, up: false)
         }
-        while !stopping.load(ordering: .relaxed) {
-            let connection = accept(fd, nil, nil)
-            if connection < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno == EMFILE || errno == ENFILE {
-                    // Out of descriptors: wait for some to close rather than spin.
-                    usleep(100_000)
-                    continue
-                }
-                return
-            }
+        while !stopping.load(ordering: .relaxed), let connection = SocketCalls.acceptNext(fd) {
             guard !stopping.load(ordering: .relaxed), bridge.tcpConnection(opened: true, limit: settings.maxTCPConnections) else {
                 close(connection)
                 continue
             }
-            var idle = timeval(tv_sec: Int(settings.tcpIdleTimeout.components.seconds),
-                               tv_usec: Int(settings.tcpIdleTimeout.components.attoseconds / 1_000_000_000_000))
-            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &idle, socklen_t(MemoryLayout<timeval>.size))
+            SocketCalls.setTimeout(connection, settings.tcpIdleTimeout)
             openDescriptors.withLock { _ = $0.insert(connection) }
             Task { [self] in
                 _ = try? await BlockingWork.run { [self] in
@@ -309,17 +297,13 @@ enum StatsdSocket {
     /// Binds a Unix datagram socket at `path`, replacing a stale socket left by a previous run
     /// (never a regular file), writable by every local user like the UDP port on loopback.
     static func bindUnixDatagram(_ path: String) throws(Failure) -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { throw Failure(description: "\(path): path longer than \(capacity - 1) bytes") }
+        guard var address = SocketCalls.unixAddress(path) else {
+            throw Failure(description: "\(path): path longer than \(SocketCalls.maxUnixPathLength) bytes")
+        }
         var status = stat()
         if lstat(path, &status) == 0 {
             guard status.st_mode & S_IFMT == S_IFSOCK else { throw Failure(description: "\(path): exists and is not a socket") }
             unlink(path)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
         }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "\(path): socket: \(errorText())") }
