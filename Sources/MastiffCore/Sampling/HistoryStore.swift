@@ -163,10 +163,11 @@ public final class HistoryStore: Sendable {
 
     private func record(_ families: [MetricFamily], at time: Double, into registration: inout Registration) {
         var seen = Set<SeriesKey>()
-        for family in families {
+        for family in families where registration.metric.utf8.starts(with: family.name.utf8) {
+            // The part of the name a histogram's or summary's samples add (`_count`), or "".
+            let suffix = registration.metric.utf8.dropFirst(family.name.utf8.count)
             for sample in family.samples {
-                guard family.name.count + sample.suffix.count == registration.metric.count,
-                      family.name + sample.suffix == registration.metric,
+                guard sample.suffix.utf8.elementsEqual(suffix),
                       registration.matchers.allSatisfy({ $0.matches(sample.labels) }) else { continue }
                 let key = SeriesKey(name: registration.metric, labels: sample.labels.sorted { $0.name < $1.name })
                 guard seen.insert(key).inserted else { continue }
