@@ -65,9 +65,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Pure decisions (alert rules, restart policy, schedules): MastiffCore only — no clients,
-        // no I/O — so a policy cannot do I/O by accident.
-        .target(name: "MastiffPolicies", dependencies: ["MastiffCore"]),
+        // PromQL (the subset docs/alerting.md lists) and Prometheus's alert templates: parser and
+        // evaluator over any series storage. Pure: no I/O, no clock.
+        .target(name: "MastiffPromQL", dependencies: ["MastiffCore"]),
+        // Pure decisions (alert rules, restart policy, schedules): no clients, no I/O, so a
+        // policy cannot do I/O by accident.
+        .target(name: "MastiffPolicies", dependencies: ["MastiffCore", "MastiffPromQL"]),
         // Side effects a policy decided (notify, restart, back up): above the clients.
         .target(name: "MastiffExecutors", dependencies: ["MastiffPolicies", "MastiffClients", "MastiffCore"]),
         // What tests share: a manual clock, metric lookups, an in-memory log handler.
@@ -115,6 +118,7 @@ let package = Package(
         ),
 
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
+        .testTarget(name: "MastiffPromQLTests", dependencies: ["MastiffPromQL", "MastiffCore"]),
         .testTarget(name: "MastiffClientsTests", dependencies: ["MastiffClients", "MastiffCore", "MastiffTestSupport"]),
         .testTarget(
             name: "MastiffAgentTests",
