@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "mastiff",
             dependencies: [
-                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd", "MastiffAgent",
+                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd", "MastiffAgent", "MastiffPolicies",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -45,6 +45,13 @@ public struct AlertTemplate: Sendable {
         "strvalue", "stripPort", "urlquery",
     ]
 
+    /// Text used as it is, without actions (recording rules' labels).
+    public init(literal text: String) {
+        self.text = text
+        nodes = [.text(text)]
+        queries = []
+    }
+
     public init(_ text: String) throws(PromQLError) {
         self.text = text
         var parser = TemplateParser(bytes: Array(text.utf8))

@@ -29,7 +29,7 @@ extension Array where Element == Label {
     }
 
     /// A key identifying the label set (names and values cannot contain the separators used).
-    var key: String {
+    public var key: String {
         var key = ""
         for label in self {
             key += label.name
@@ -90,7 +90,7 @@ public protocol SeriesStorage {
 
 public struct EvaluationError: Error, Sendable, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// Prometheus's staleness marker: a NaN with this bit pattern.

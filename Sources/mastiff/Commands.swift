@@ -92,6 +92,16 @@ struct Commands {
         return StatusCommand(socketPath: path, json: arguments.json).run()
     }
 
+    /// `mastiff alerts list`: asks the running agent over the control socket.
+    func alerts() -> Int32 {
+        guard let (config, _) = loadConfig() else { return 1 }
+        guard let path = config.controlSocket else {
+            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
+            return 1
+        }
+        return AlertsCommand(socketPath: path, json: arguments.json).run()
+    }
+
     /// `mastiff check-config`: 0 when valid, 1 with the located error otherwise.
     func checkConfig() -> Int32 {
         guard let (config, mapping) = loadConfig() else { return 1 }

@@ -40,6 +40,8 @@ enum Mastiff {
         case .checkConfig: status = commands.checkConfig()
         case .collect: status = await commands.collect()
         case .status: status = commands.status()
+        case .rules: status = RulesCommand(subcommand: arguments.subcommand ?? "check", files: arguments.files).run()
+        case .alerts: status = commands.alerts()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -8,6 +8,8 @@ public struct CommandLineArguments: Sendable, Equatable {
         case checkConfig = "check-config"
         case collect
         case status
+        case rules
+        case alerts
         case version
     }
 
@@ -21,6 +23,13 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var json = false
     /// `--help` / `-h` / `help [command]`: print `helpText` for `command` and exit 0.
     public var helpRequested = false
+    /// `rules test|check`, `alerts list`.
+    public var subcommand: String?
+    /// Files after the subcommand (`rules test FILE…`).
+    public var files: [String] = []
+
+    /// The subcommands each command takes.
+    public static let subcommands: [Command: [String]] = [.rules: ["test", "check"], .alerts: ["list"]]
 
     public init() {}
 }
@@ -57,6 +66,19 @@ public enum CommandLineParser {
         }
 
         while let argument = remaining.popFirst() {
+            if let allowed = CommandLineArguments.subcommands[result.command], !argument.hasPrefix("-") {
+                if result.subcommand == nil {
+                    guard allowed.contains(argument) else {
+                        throw UsageError(message: "unknown subcommand '\(argument)' for '\(result.command.rawValue)' (one of: \(allowed.joined(separator: ", ")))")
+                    }
+                    result.subcommand = argument
+                } else if result.command == .rules {
+                    result.files.append(argument)
+                } else {
+                    throw UsageError(message: "unexpected argument '\(argument)' for '\(result.command.rawValue) \(result.subcommand!)'")
+                }
+                continue
+            }
             // Accept both `--config PATH` and `--config=PATH`.
             var name = argument
             var inlineValue: String?
@@ -82,11 +104,17 @@ public enum CommandLineParser {
                 result.procRoot = try value()
             case "--once" where result.command == .collect:
                 result.once = true
-            case "--json" where result.command == .status:
+            case "--json" where result.command == .status || result.command == .alerts:
                 result.json = true
             default:
                 throw UsageError(message: "unknown option '\(argument)' for '\(result.command.rawValue)' (see mastiff \(result.command.rawValue) --help)")
             }
+        }
+        if let allowed = CommandLineArguments.subcommands[result.command], result.subcommand == nil, !result.helpRequested {
+            throw UsageError(message: "'\(result.command.rawValue)' needs a subcommand (one of: \(allowed.joined(separator: ", ")))")
+        }
+        if result.command == .rules && result.files.isEmpty && !result.helpRequested {
+            throw UsageError(message: "'rules \(result.subcommand!)' needs at least one file")
         }
         return result
     }
@@ -146,6 +174,30 @@ public enum CommandLineParser {
             is failing, 1 when no agent answers.
 
             USAGE: mastiff status [--json] [--config PATH]
+
+            OPTIONS:
+                  --json              the agent's answer as JSON, for scripts
+            \(common)
+
+            """
+        case .rules:
+            return """
+            OVERVIEW: Work with Prometheus rule files without starting the agent.
+              rules check FILE…   load rule files as the agent would (strict: every error with
+                                  file:line:column); exit 0 when all load, 1 otherwise
+              rules test FILE…    run promtool's rule unit-test files (promtool test rules) on
+                                  mastiff's own engine; exit 0 when all pass, 1 otherwise
+
+            USAGE: mastiff rules check|test FILE…
+
+            """
+        case .alerts:
+            return """
+            OVERVIEW: List the running agent's pending and firing alerts with their labels, value,
+            since when, and annotations. Asks the agent over its control socket. Exits 0, 1 when
+            no agent answers.
+
+            USAGE: mastiff alerts list [--json] [--config PATH]
 
             OPTIONS:
                   --json              the agent's answer as JSON, for scripts

@@ -1,0 +1,51 @@
+import MastiffAgent
+import MastiffCore
+
+/// `mastiff alerts list`: the running agent's pending and firing alerts.
+struct AlertsCommand {
+    let socketPath: String
+    let json: Bool
+
+    func run() -> Int32 {
+        let answer: JSONValue
+        do {
+            answer = try ControlClient.request(.object(["command": .string("alerts")]), socket: socketPath)
+        } catch {
+            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+            return 1
+        }
+        if answer["ok"] == .bool(false) {
+            StderrLogHandler.writeToStderr("mastiff: the agent refused: \(answer["error"]?.string ?? "unknown error")\n")
+            return 1
+        }
+        if json {
+            print(answer.serialized(indent: true))
+        } else {
+            print(Self.table(answer), terminator: "")
+        }
+        return 0
+    }
+
+    static func table(_ answer: JSONValue) -> String {
+        let now = answer["now"]?.double ?? 0
+        let alerts = answer["alerts"]?.array ?? []
+        guard !alerts.isEmpty else { return "no pending or firing alerts (\(Int(answer["rules"]?.double ?? 0)) rules loaded)\n" }
+        var lines: [String] = []
+        for alert in alerts {
+            let state = alert["state"]?.string ?? "?"
+            let since = alert["active_at"]?.double ?? now
+            var labels: [String] = []
+            if case .object(let members)? = alert["labels"] {
+                labels = members.keys.sorted().filter { $0 != "alertname" }.map { "\($0)=\(members[$0]?.string ?? "")" }
+            }
+            let value = alert["value"]?.double.map { String($0) } ?? alert["value"]?.string ?? "?"
+            lines.append("\(state.uppercased()) \(alert["labels"]?["alertname"]?.string ?? "?") {\(labels.joined(separator: ", "))} value \(value), active for \(StatusCommand.duration(now - since))")
+            if case .object(let annotations)? = alert["annotations"] {
+                for key in annotations.keys.sorted() {
+                    lines.append("    \(key): \(annotations[key]?.string ?? "")")
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
