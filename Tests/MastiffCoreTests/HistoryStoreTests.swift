@@ -46,19 +46,25 @@ import Testing
         #expect(sampleValue(history.selfMetrics(), "mastiff_history_series") == 0)
     }
 
-    /// Memory is reserved at registration: series × points × 16 B. What would pass the limit is
-    /// refused with an error that says what it needs.
-    @Test func registrationsOverTheLimitAreRefused() throws {
-        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
-        // 1 h at 15 s = 241 points × 16 B = 3,856 B per series; 200 series = 771,200 B.
-        try history.register(consumer: "status", metric: "a", retention: .seconds(3600), maxSeries: 200)
-        #expect(sampleValue(history.selfMetrics(), "mastiff_history_bytes") == 771_200)
+    /// Each series reserves its ring when it first appears: retention / interval points × 16 B.
+    /// A series that would pass the limit is not kept, and counted; a registration whose single
+    /// series could not fit is refused with what it needs.
+    @Test func memoryIsBoundedByTheLimit() throws {
+        let history = HistoryStore(limitBytes: 10_000, sampleInterval: .seconds(15))
+        // 1 h at 15 s = 241 points × 16 B = 3,856 B per series: two fit in 10,000 B, not three.
+        let id = try history.register(consumer: "status", metric: "process_group_processes", retention: .seconds(3600), maxSeries: 200)
+        #expect(sampleValue(history.selfMetrics(), "mastiff_history_bytes") == 0, "nothing reserved before series arrive")
+        history.record(processes(["a": 1, "b": 2, "c": 3]), at: 1000)
+        #expect(history.series(id, now: 1000).count == 2)
+        #expect(sampleValue(history.selfMetrics(), "mastiff_history_bytes") == 7712)
+        #expect(sampleValue(history.selfMetrics(), "mastiff_history_series_dropped_total") == 1)
         #expect {
-            try history.register(consumer: "rules", metric: "b", retention: .seconds(3600), maxSeries: 100)
+            try history.register(consumer: "rules", metric: "b", retention: .seconds(86400), maxSeries: 1)
         } throws: { error in
-            "\(error)" == "history for b (rules) needs 385600B (100 series × 241 points of 16 B for 1h), over what is left of sampling.history_limit (277376B of 1MiB): shorten the retention or raise the limit"
+            "\(error)" == "history for b (rules) needs 92176B per series (5761 points of 16 B for 1d), more than sampling.history_limit (10000B): shorten the range or raise the limit"
         }
-        try history.register(consumer: "rules", metric: "b", retention: .seconds(3600), maxSeries: 50)
+        history.unregister(id)
+        #expect(sampleValue(history.selfMetrics(), "mastiff_history_bytes") == 0)
     }
 
     @Test func seriesBeyondARegistrationsMaximumAreCountedNotKept() throws {

@@ -30,9 +30,11 @@ public struct LabelMatcher: Sendable {
 }
 
 /// Recent values of the series that consumers (alert rules, the status page) register, kept
-/// in memory in fixed-size rings: one point is 16 bytes (time and value), and a registration
-/// reserves `maxSeries × points` up front against `limitBytes`, so memory is bounded by what
-/// was accepted, never by what arrives. A registration that would pass the limit is refused.
+/// in memory in fixed-size rings: one point is 16 bytes (time and value). Each series reserves
+/// its whole ring (retention / interval points) against `limitBytes` when it first appears, so
+/// memory is bounded by the limit whatever arrives: a series that would pass it is not kept,
+/// and counted (`mastiff_history_series_dropped_total`), as is one past its registration's
+/// `maxSeries`. Registering costs nothing until series arrive.
 ///
 /// A series that disappears from a sample (a process group emptied, a collector failing) gets
 /// an end marker, Prometheus's staleness NaN, rather than keeping its last value; a series that
@@ -104,6 +106,11 @@ public final class HistoryStore: Sendable {
         var labels: [Label]
     }
 
+    /// Where a registration's points come from: the sampler's collections, or what mastiff
+    /// derives from them (recording rules' results, `ALERTS`), recorded separately so that one
+    /// does not end the other's series.
+    public enum Source: Sendable { case sample, derived }
+
     private struct Registration {
         let consumer: String
         let metric: String
@@ -111,15 +118,17 @@ public final class HistoryStore: Sendable {
         let retention: Double
         let maxSeries: Int
         let capacity: Int
+        let source: Source
         var series: [SeriesKey: Ring] = [:]
-        var dropped = 0
 
-        var reservedBytes: Int { maxSeries * capacity * HistoryStore.bytesPerPoint }
+        var ringBytes: Int { capacity * HistoryStore.bytesPerPoint }
     }
 
     private struct State {
-        var registrations: [Registration] = []
+        var registrations: [Int: Registration] = [:]
+        var nextID = 0
         var reservedBytes = 0
+        var dropped = 0
     }
 
     public let limitBytes: Int
@@ -133,35 +142,46 @@ public final class HistoryStore: Sendable {
     }
 
     /// Keeps `metric`'s series that match `matchers` for `retention`, at most `maxSeries` of
-    /// them (more are not stored, and counted). Returns an id for `series(_:)`.
+    /// them (more are not stored, and counted). Returns an id for `series(_:)`. Refused when a
+    /// single series of it could not fit in the limit.
     @discardableResult
     public func register(consumer: String, metric: String, matching matchers: [LabelMatcher] = [], retention: Duration,
-                         maxSeries: Int) throws(RegistrationError) -> Int {
+                         maxSeries: Int, source: Source = .sample) throws(RegistrationError) -> Int {
         let capacity = Int((retention.seconds / sampleInterval).rounded(.up)) + 1
         let registration = Registration(consumer: consumer, metric: metric, matchers: matchers, retention: retention.seconds,
-                                        maxSeries: maxSeries, capacity: capacity)
-        return try state.withLock { state throws(RegistrationError) -> Int in
-            let needed = registration.reservedBytes
-            guard state.reservedBytes + needed <= limitBytes else {
-                throw RegistrationError(description:
-                    "history for \(metric) (\(consumer)) needs \(ByteSize.format(UInt64(needed))) (\(maxSeries) series × \(capacity) points of \(Self.bytesPerPoint) B for \(DurationParser.format(retention))), over what is left of sampling.history_limit (\(ByteSize.format(UInt64(limitBytes - state.reservedBytes))) of \(ByteSize.format(UInt64(limitBytes)))): shorten the retention or raise the limit")
-            }
-            state.reservedBytes += needed
-            state.registrations.append(registration)
-            return state.registrations.count - 1
+                                        maxSeries: maxSeries, capacity: capacity, source: source)
+        guard registration.ringBytes <= limitBytes else {
+            throw RegistrationError(description:
+                "history for \(metric) (\(consumer)) needs \(ByteSize.format(UInt64(registration.ringBytes))) per series (\(capacity) points of \(Self.bytesPerPoint) B for \(DurationParser.format(retention))), more than sampling.history_limit (\(ByteSize.format(UInt64(limitBytes)))): shorten the range or raise the limit")
+        }
+        return state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.registrations[id] = registration
+            return id
         }
     }
 
-    /// Records one sample's families at `time`.
-    public func record(_ families: [MetricFamily], at time: Double) {
+    /// Forgets a registration and frees its series' memory.
+    public func unregister(_ id: Int) {
         state.withLock { state in
-            for index in state.registrations.indices {
-                record(families, at: time, into: &state.registrations[index])
+            guard let registration = state.registrations.removeValue(forKey: id) else { return }
+            state.reservedBytes -= registration.series.count * registration.ringBytes
+        }
+    }
+
+    /// Records one sample's families at `time` into the registrations of `source`.
+    public func record(_ families: [MetricFamily], at time: Double, source: Source = .sample) {
+        state.withLock { state in
+            for id in state.registrations.keys where state.registrations[id]!.source == source {
+                var registration = state.registrations.removeValue(forKey: id)!
+                record(families, at: time, into: &registration, state: &state)
+                state.registrations[id] = registration
             }
         }
     }
 
-    private func record(_ families: [MetricFamily], at time: Double, into registration: inout Registration) {
+    private func record(_ families: [MetricFamily], at time: Double, into registration: inout Registration, state: inout State) {
         var seen = Set<SeriesKey>()
         for family in families where registration.metric.utf8.starts(with: family.name.utf8) {
             // The part of the name a histogram's or summary's samples add (`_count`), or "".
@@ -172,10 +192,12 @@ public final class HistoryStore: Sendable {
                 let key = SeriesKey(name: registration.metric, labels: sample.labels.sorted { $0.name < $1.name })
                 guard seen.insert(key).inserted else { continue }
                 if registration.series[key] == nil {
-                    guard registration.series.count < registration.maxSeries else {
-                        registration.dropped += 1
+                    guard registration.series.count < registration.maxSeries,
+                          state.reservedBytes + registration.ringBytes <= limitBytes else {
+                        state.dropped += 1
                         continue
                     }
+                    state.reservedBytes += registration.ringBytes
                     registration.series[key] = Ring(capacity: registration.capacity)
                 }
                 registration.series[key]!.append(time, sample.value)
@@ -188,6 +210,7 @@ public final class HistoryStore: Sendable {
                 registration.series[key]!.append(time, Self.staleMarker)
             } else if time - ring.lastTime > registration.retention {
                 registration.series.removeValue(forKey: key)
+                state.reservedBytes -= registration.ringBytes
             }
         }
     }
@@ -195,7 +218,7 @@ public final class HistoryStore: Sendable {
     /// The series of a registration, with their points in its retention before `now`.
     public func series(_ id: Int, now: Double) -> [Series] {
         state.withLock { state in
-            let registration = state.registrations[id]
+            guard let registration = state.registrations[id] else { return [] }
             return registration.series.map { key, ring in
                 Series(name: key.name, labels: key.labels, points: ring.points(since: now - registration.retention))
             }.sorted { $0.labels.lexicographicallyPrecedes($1.labels) { ($0.name, $0.value) < ($1.name, $1.value) } }
@@ -205,15 +228,15 @@ public final class HistoryStore: Sendable {
     /// `mastiff_history_*`: how many series are kept and the memory reserved for them.
     public func selfMetrics() -> [MetricFamily] {
         let (series, reserved, dropped) = state.withLock { state in
-            (state.registrations.reduce(0) { $0 + $1.series.count }, state.reservedBytes, state.registrations.reduce(0) { $0 + $1.dropped })
+            (state.registrations.values.reduce(0) { $0 + $1.series.count }, state.reservedBytes, state.dropped)
         }
         return [
             MetricFamily(name: "mastiff_history_series", help: "Series kept in the in-memory history for rules and the status page.",
                          type: .gauge, samples: [Sample(labels: [], value: Double(series))]),
-            MetricFamily(name: "mastiff_history_bytes", help: "Memory reserved by the history's registrations (bounded by sampling.history_limit).",
+            MetricFamily(name: "mastiff_history_bytes", help: "Memory reserved by the history's series (bounded by sampling.history_limit).",
                          type: .gauge, samples: [Sample(labels: [], value: Double(reserved))]),
             MetricFamily(name: "mastiff_history_series_dropped_total",
-                         help: "Series not kept because their registration already held its maximum number of series.",
+                         help: "Series not kept because their registration held its maximum number of series or sampling.history_limit was reached.",
                          type: .counter, samples: [Sample(labels: [], value: Double(dropped))]),
         ]
     }
