@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // mastiff: a watchdog for Mastodon servers. Targets are layered from C bindings up to the CLI:
 //   C* (system libraries) → MastiffCore → MastiffClients / MastiffCollectors / MastiffStatsd
-//   → MastiffPolicies (MastiffCore only) → MastiffExecutors → MastiffAgent / MastiffServer → mastiff
+//   → MastiffPromQL → MastiffPolicies (no I/O) → MastiffExecutors → MastiffAgent / MastiffServer → mastiff
 // docs/architecture.md shows the pipeline and which target holds what.
 import PackageDescription
 
@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "MastiffAgent",
             dependencies: [
-                "MastiffCore", "MastiffCollectors", "MastiffStatsd", "CSocketShim",
+                "MastiffCore", "MastiffCollectors", "MastiffStatsd", "MastiffPolicies", "MastiffPromQL", "CSocketShim",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "mastiff",
             dependencies: [
-                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd", "MastiffAgent", "MastiffPolicies",
+                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd", "MastiffAgent", "MastiffPolicies", "MastiffPromQL",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Logging
 import MastiffCollectors
 import MastiffCore
+import MastiffPolicies
 import MastiffStatsd
 import Synchronization
 
@@ -43,9 +44,11 @@ public final class Agent: Sendable {
     public let stateStore: StateStore?
     /// Recent samples of the series consumers register; fed by the sampler.
     public let history: HistoryStore
+    /// The alert rules, evaluated after each sample; nil without a sampler.
+    public let alerting: Alerting?
 
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
-                clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil) {
+                clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil, ruleGroups: [RuleGroup] = []) {
         self.stateStore = stateStore
         self.source = source
         self.logger = logger
@@ -64,8 +67,15 @@ public final class Agent: Sendable {
         statsdBridge = config.statsd.enabled ? StatsdBridge(settings: config.statsd, mapping: statsdMapping, clock: clock) : nil
         let history = HistoryStore(limitBytes: config.sampling.historyLimit, sampleInterval: config.sampling.interval)
         self.history = history
+        let alerting = sampling ? Alerting(groups: ruleGroups, settings: config.alerts, history: history, logger: logger,
+                                           stateStore: stateStore, now: startTime) : nil
+        self.alerting = alerting
         sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
-                                     onSample: { history.record($0.families, at: $0.time) }) {
+                                     onSample: { snapshot in
+                                         history.record(snapshot.families, at: snapshot.time)
+                                         let interval = runtime.withLock { $0.config.alerts.interval }
+                                         alerting?.evaluate(snapshot, defaultIntervalMs: interval.map { Int64($0.seconds * 1000) })
+                                     }) {
             await runner.run(runtime.withLock { $0.collectors })
         } : nil
     }
@@ -84,6 +94,11 @@ public final class Agent: Sendable {
     public static func loadConfiguration(_ source: ConfigLoader.Source) throws(ConfigError) -> (MastiffConfig, StatsdMapping) {
         let config = try ConfigLoader.load(source)
         return (config, try StatsdMapping.load(config.statsd))
+    }
+
+    /// The rule groups the configuration names (built-in and rule_files), validated.
+    public static func loadRules(_ config: MastiffConfig) throws(ConfigError) -> [RuleGroup] {
+        try RuleLoading.load(config.alerts)
     }
 
     public var config: MastiffConfig { runtime.withLock { $0.config } }
@@ -150,8 +165,10 @@ public final class Agent: Sendable {
     public func reload() -> Bool {
         let newConfig: MastiffConfig
         let newMapping: StatsdMapping
+        let newRules: [RuleGroup]
         do {
             (newConfig, newMapping) = try Self.loadConfiguration(source)
+            newRules = try Self.loadRules(newConfig)
         } catch {
             reloadStatus.withLock { $0.successful = false }
             logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
@@ -168,6 +185,7 @@ public final class Agent: Sendable {
             logger.warning("statsd listeners, max_series, unmapped and mapping_cache_size take effect after a restart; the new mapping is in use")
         }
         statsdBridge?.replaceMapping(newMapping)
+        alerting?.replaceRules(newRules, settings: newConfig.alerts)
         runtime.withLock { current in
             let collectors = Self.makeCollectors(newConfig, previous: current, procRoot: procRoot, processState: processState)
             current = Runtime(config: newConfig, collectors: collectors)
@@ -197,6 +215,7 @@ public final class Agent: Sendable {
             families = await sampler.snapshot(maxAge: sampler.interval).families
             families.append(contentsOf: sampler.selfMetrics())
             families.append(contentsOf: history.selfMetrics())
+            if let alerting { families.append(contentsOf: alerting.metrics()) }
         } else {
             families = await collectNow().families
         }
@@ -246,6 +265,11 @@ public final class Agent: Sendable {
                 object["sources"] = .object(latest.sourcesUp.mapValues { .bool($0) })
             }
         }
+        if let alerting {
+            let counts = alerting.counts
+            object["alerts"] = .object(["rules": .number(Double(alerting.ruleCount)), "pending": .number(Double(counts.pending)),
+                                        "firing": .number(Double(counts.firing))])
+        }
         if let stateStore {
             var health: [String: JSONValue] = ["path": .string(stateStore.path), "health": .string(stateStore.health.description),
                                                "write_failures": .number(Double(stateStore.writeFailures))]
@@ -259,7 +283,10 @@ public final class Agent: Sendable {
     public func handleControl(_ command: String, _ request: JSONValue) async -> JSONValue {
         switch command {
         case "status": return status()
-        default: return ControlSocketService.error("unknown command '\(command)' (known: status)")
+        case "alerts":
+            guard let alerting else { return ControlSocketService.error("this agent does not evaluate rules") }
+            return alerting.alertsJSON(now: clock.now())
+        default: return ControlSocketService.error("unknown command '\(command)' (known: status, alerts)")
         }
     }
 

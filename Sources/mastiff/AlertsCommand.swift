@@ -1,5 +1,6 @@
 import MastiffAgent
 import MastiffCore
+import MastiffPromQL
 
 /// `mastiff alerts list`: the running agent's pending and firing alerts.
 struct AlertsCommand {
@@ -38,7 +39,7 @@ struct AlertsCommand {
             if case .object(let members)? = alert["labels"] {
                 labels = members.keys.sorted().filter { $0 != "alertname" }.map { "\($0)=\(members[$0]?.string ?? "")" }
             }
-            let value = alert["value"]?.double.map { String($0) } ?? alert["value"]?.string ?? "?"
+            let value = alert["value"]?.double.map { GoFloat.v($0) } ?? alert["value"]?.string ?? "?"
             lines.append("\(state.uppercased()) \(alert["labels"]?["alertname"]?.string ?? "?") {\(labels.joined(separator: ", "))} value \(value), active for \(StatusCommand.duration(now - since))")
             if case .object(let annotations)? = alert["annotations"] {
                 for key in annotations.keys.sorted() {

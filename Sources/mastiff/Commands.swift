@@ -1,6 +1,7 @@
 import Logging
 import MastiffAgent
 import MastiffCore
+import MastiffPolicies
 import MastiffServer
 import MastiffStatsd
 import NIOPosix
@@ -18,11 +19,11 @@ struct Commands {
 
     /// `mastiff run`: the composition root. One ServiceGroup; SIGTERM and SIGINT stop it.
     func run() async -> Int32 {
-        guard let (config, mapping) = loadConfig(), let logger = bootstrapLogging(config.log) else { return 1 }
+        guard let (config, mapping) = loadConfig(), let rules = loadRules(config), let logger = bootstrapLogging(config.log) else { return 1 }
         logger.info("starting", metadata: ["config.source": "\(source)", "version": "\(MastiffVersion.current)"])
         let stateStore = StateStore(directory: config.stateDirectory, logger: logger)
         let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot,
-                          stateStore: stateStore)
+                          stateStore: stateStore, ruleGroups: rules)
         agent.recordStart()
         // One event-loop thread is plenty for a handful of scrapes a minute, and each thread costs
         // resident memory on a 1 GB host.
@@ -104,7 +105,7 @@ struct Commands {
 
     /// `mastiff check-config`: 0 when valid, 1 with the located error otherwise.
     func checkConfig() -> Int32 {
-        guard let (config, mapping) = loadConfig() else { return 1 }
+        guard let (config, mapping) = loadConfig(), let rules = loadRules(config) else { return 1 }
         let processes = config.collectors.processes
         print("\(source): configuration is valid")
         print("  listen: \(config.listen)")
@@ -116,6 +117,9 @@ struct Commands {
         } else {
             print("  statsd: off")
         }
+        let ruleList = rules.flatMap(\.rules)
+        let files = Set(rules.map(\.file)).sorted()
+        print("  alerts: \(ruleList.filter(\.isAlert).count) alerting and \(ruleList.filter { !$0.isAlert }.count) recording rules in \(rules.count) groups from \(files.joined(separator: ", ")); evaluated every \(DurationParser.format(config.alerts.interval ?? config.sampling.interval))\(config.alerts.disable.isEmpty ? "" : "; disabled: \(config.alerts.disable.joined(separator: ", "))")")
         return 0
     }
 
@@ -129,6 +133,15 @@ struct Commands {
                           sampling: false)
         print(await agent.scrape(), terminator: "")
         return 0
+    }
+
+    private func loadRules(_ config: MastiffConfig) -> [RuleGroup]? {
+        do {
+            return try Agent.loadRules(config)
+        } catch {
+            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+            return nil
+        }
     }
 
     private func loadConfig() -> (MastiffConfig, StatsdMapping)? {

@@ -2,9 +2,10 @@
 /// error naming file:line:column) and what the shipped-config test checks etc/mastiff.yml
 /// documents. A new key goes here first.
 public enum ConfigKeys {
-    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket"]
+    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts"]
     public static let log = ["level", "format"]
     public static let sampling = ["interval", "history_limit"]
+    public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels"]
     public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints"]
     public static let system = ["enabled", "filesystems"]
     public static let processes = ["enabled", "pss", "groups", "default_groups"]
@@ -19,7 +20,7 @@ public enum ConfigKeys {
 
     /// Each section's keys under the path where they are written.
     public static let all: [(section: String, keys: [String])] = [
-        ("", topLevel), ("log", log), ("sampling", sampling), ("collectors", collectors), ("collectors.system", system),
+        ("", topLevel), ("log", log), ("sampling", sampling), ("alerts", alerts), ("collectors", collectors), ("collectors.system", system),
         ("collectors.processes", processes), ("collectors.processes.groups[]", processGroup), ("collectors.postgres", postgres),
         ("collectors.pgbouncer", pgbouncer), ("collectors.redis", redis), ("collectors.sidekiq", sidekiq),
         ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("statsd", statsd),

@@ -60,6 +60,12 @@ public enum ConfigLoader {
             config.controlSocket = path.isEmpty ? nil : path
         }
         if let node = top["sampling"] { config.sampling = try parseSampling(node) }
+        if let node = top["alerts"] {
+            config.alerts = try parseAlerts(node)
+            // Relative to the configuration file, as Prometheus resolves rule_files.
+            let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+            config.alerts.ruleFiles = config.alerts.ruleFiles.map { $0.hasPrefix("/") ? $0 : (directory.isEmpty ? "" : directory) + "/" + $0 }
+        }
         return config
     }
 

@@ -11,6 +11,7 @@ public struct MastiffConfig: Sendable, Equatable {
     public var collectors = CollectorSettings()
     public var statsd = StatsdSettings()
     public var sampling = SamplingSettings()
+    public var alerts = AlertSettings()
     /// The Unix socket for the CLI (`mastiff status`); nil: none.
     public var controlSocket: String? = "/run/mastiff/control.sock"
 
@@ -23,6 +24,25 @@ public struct SamplingSettings: Sendable, Equatable {
     public var interval: Duration = .seconds(15)
     /// Memory the in-memory history may reserve for the series rules and the status page keep.
     public var historyLimit = 8 << 20
+    public init() {}
+}
+
+/// The alert rules mastiff evaluates itself (docs/alerting.md).
+public struct AlertSettings: Sendable, Equatable {
+    /// How often rule groups are evaluated; nil: every sample (`sampling.interval`). A group's
+    /// own `interval` in its rule file takes precedence.
+    public var interval: Duration?
+    /// Whether alerts/mastiff.rules.yml (compiled in) is loaded.
+    public var builtin = true
+    /// Globs of further Prometheus rule files; relative ones are made absolute against the
+    /// configuration file's directory when it is read.
+    public var ruleFiles: [String] = []
+    /// Alerting rules not to evaluate, by alert name.
+    public var disable: [String] = []
+    /// `$externalLabels` in templates.
+    public var externalLabels: [Label] = []
+    /// Where each `disable` entry is written, for the error when no rule has that name.
+    public var disableLocations: [String: String] = [:]
     public init() {}
 }
 

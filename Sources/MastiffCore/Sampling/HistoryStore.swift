@@ -170,10 +170,13 @@ public final class HistoryStore: Sendable {
         }
     }
 
-    /// Records one sample's families at `time` into the registrations of `source`.
-    public func record(_ families: [MetricFamily], at time: Double, source: Source = .sample) {
+    /// Records one sample's families at `time` into the registrations of `source` (only those
+    /// of `onlyMetrics`, when given: derived series come from rule groups evaluated at
+    /// different times, and a group's series must not end because another group ran).
+    public func record(_ families: [MetricFamily], at time: Double, source: Source = .sample, onlyMetrics: Set<String>? = nil) {
         state.withLock { state in
-            for id in state.registrations.keys where state.registrations[id]!.source == source {
+            for id in state.registrations.keys where state.registrations[id]!.source == source
+                && onlyMetrics.map({ $0.contains(state.registrations[id]!.metric) }) != false {
                 var registration = state.registrations.removeValue(forKey: id)!
                 record(families, at: time, into: &registration, state: &state)
                 state.registrations[id] = registration

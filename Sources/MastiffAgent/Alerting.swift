@@ -1,0 +1,295 @@
+import Logging
+import MastiffCore
+import MastiffPolicies
+import MastiffPromQL
+import Synchronization
+
+/// The rule engine inside the agent: after each sample it evaluates the rule groups that are
+/// due, on the history (which keeps, per selector, what the rules' ranges need), logs alerts
+/// that fire or resolve, keeps alert states in the state file, and exposes recording rules'
+/// results and its own metrics.
+///
+/// Driven by the sampler (no timer of its own): evaluation time is the sample's time, so the
+/// rules see exactly what was sampled.
+public final class Alerting: Sendable {
+    /// Series one selector may keep; memory is bounded by sampling.history_limit in any case.
+    private static let maxSeriesPerSelector = 1000
+
+    private struct Registration {
+        var id: Int
+        var retentionMs: Int64
+        var source: HistoryStore.Source
+    }
+
+    private struct State {
+        var engine: RuleEngine
+        var registrations: [String: Registration] = [:]
+        var lastEvaluation: [String: Int64] = [:]
+        var lastDuration: [String: Double] = [:]
+        var failures: [String: Int] = [:]
+        /// Recording rules' latest results, for /metrics.
+        var recorded: [String: [(Labels, Double)]] = [:]
+        var lastSaved: String?
+        var evaluations = 0
+    }
+
+    private let state: Mutex<State>
+    private let history: HistoryStore
+    private let logger: Logger
+    private let stateStore: StateStore?
+    private let clock: any MonotonicClock
+
+    public init(groups: [RuleGroup], settings: AlertSettings, history: HistoryStore, logger: Logger, stateStore: StateStore?,
+                clock: any MonotonicClock = SystemMonotonicClock(), now: Double) {
+        self.history = history
+        self.logger = logger
+        self.stateStore = stateStore
+        self.clock = clock
+        var engine = RuleEngine(groups: groups, externalLabels: settings.externalLabels)
+        if let saved = stateStore?.section("alerts") {
+            let restored = engine.restore(saved, now: Int64((now * 1000).rounded()))
+            if restored > 0 { logger.info("restored alert states from the state file", metadata: ["alerts": "\(restored)"]) }
+        }
+        var initial = State(engine: engine)
+        Self.register(groups, in: &initial, history: history, logger: logger)
+        state = Mutex(initial)
+    }
+
+    /// A reload's rules: alert states of rules that still exist are kept, and history
+    /// registrations the new rules still need keep their points.
+    public func replaceRules(_ groups: [RuleGroup], settings: AlertSettings) {
+        state.withLock { state in
+            var engine = RuleEngine(groups: groups, externalLabels: settings.externalLabels)
+            engine.inherit(from: state.engine)
+            state.engine = engine
+            state.recorded = [:]
+            Self.register(groups, in: &state, history: history, logger: logger)
+        }
+    }
+
+    public var ruleCount: Int { state.withLock { $0.engine.groups.reduce(0) { $0 + $1.rules.count } } }
+
+    /// One history registration per distinct selector, kept for its longest use: a range plus
+    /// its offset, or the 5-minute lookback of an instant selector.
+    private static func register(_ groups: [RuleGroup], in state: inout State, history: HistoryStore, logger: Logger) {
+        let derived = Set(groups.flatMap(\.rules).compactMap { rule -> String? in
+            if case .record(let name) = rule.kind { return name } else { return nil }
+        } + ["ALERTS"])
+        var needed: [String: (VectorSelector, Int64)] = [:]
+        for rule in groups.flatMap(\.rules) {
+            for expr in rule.expressions {
+                for (selector, range) in expr.selectors {
+                    let retention = max(range, Evaluator.lookbackMs) + max(0, selector.offsetMs)
+                    let key = selector.key
+                    if let existing = needed[key], existing.1 >= retention { continue }
+                    needed[key] = (selector, retention)
+                }
+            }
+        }
+        for (key, registration) in state.registrations where needed[key]?.1 != registration.retentionMs {
+            history.unregister(registration.id)
+            state.registrations.removeValue(forKey: key)
+        }
+        for (key, (selector, retention)) in needed.sorted(by: { $0.key < $1.key }) where state.registrations[key] == nil {
+            let source: HistoryStore.Source = derived.contains(selector.metric) ? .derived : .sample
+            do {
+                let id = try history.register(consumer: "rules", metric: selector.metric, matching: selector.matchers,
+                                              retention: .milliseconds(retention), maxSeries: maxSeriesPerSelector, source: source)
+                state.registrations[key] = Registration(id: id, retentionMs: retention, source: source)
+            } catch {
+                logger.error("a rule's selector cannot keep history; rules reading it see no data", metadata: ["selector": "\(key)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Evaluates the groups due at this sample (each group every `interval`: its own, else
+    /// alerts.interval, else every sample).
+    public func evaluate(_ snapshot: Snapshot, defaultIntervalMs: Int64?) {
+        let time = Int64((snapshot.time * 1000).rounded())
+        var events: [AlertEvent] = []
+        var saved: JSONValue?
+        state.withLock { state in
+            let storage = HistoryStorage(history: history, registrations: state.registrations.mapValues(\.id))
+            var derived: [String: [(Labels, Double)]] = [:]
+            var evaluatedNames = Set<String>(["ALERTS"])
+            for index in state.engine.groups.indices {
+                let group = state.engine.groups[index]
+                if let interval = group.intervalMs ?? defaultIntervalMs, let last = state.lastEvaluation[group.name],
+                   time - last < interval - interval / 10 {
+                    continue
+                }
+                let started = clock.elapsed()
+                let evaluation = state.engine.evaluate(groupAt: index, time: time, storage: storage)
+                state.lastDuration[group.name] = (clock.elapsed() - started).seconds
+                state.lastEvaluation[group.name] = time
+                for failure in evaluation.failures {
+                    state.failures[group.name, default: 0] += 1
+                    logger.warning("rule evaluation failed", metadata: ["rule.group": "\(group.name)", "rule": "\(failure.rule)", "error": "\(failure.reason)"])
+                }
+                if state.failures[group.name] == nil { state.failures[group.name] = 0 }
+                for rule in group.rules where !rule.isAlert {
+                    evaluatedNames.insert(rule.name)
+                    state.recorded[rule.name] = []
+                }
+                for sample in evaluation.samples where !isStale(sample.value) {
+                    let name = sample.labels.value(of: "__name__") ?? ""
+                    if name != "ALERTS" { state.recorded[name, default: []].append((sample.labels, sample.value)) }
+                    derived[name, default: []].append((sample.labels, sample.value))
+                }
+                events += evaluation.events
+            }
+            state.evaluations += 1
+            // ALERTS from every group, pending and firing, so that groups evaluated at other
+            // times do not end each other's series.
+            derived["ALERTS"] = state.engine.activeAlerts.filter { $0.state != .inactive }.map { alert in
+                var labels = alert.labels
+                labels.set("__name__", "ALERTS")
+                labels.set("alertstate", alert.state.rawValue)
+                return (labels, 1.0)
+            }
+            let families = derived.filter { evaluatedNames.contains($0.key) }.map { name, samples in
+                MetricFamily(name: name, help: "", type: .gauge, samples: samples.map { Sample(labels: $0.0.withoutName, value: $0.1) })
+            }
+            history.record(families + evaluatedNames.filter { derived[$0] == nil }.map { MetricFamily(name: $0, help: "", type: .gauge) },
+                           at: snapshot.time, source: .derived, onlyMetrics: evaluatedNames)
+            let current = state.engine.savedState(now: time)
+            let fingerprint = Self.fingerprint(current)
+            if fingerprint != state.lastSaved {
+                state.lastSaved = fingerprint
+                saved = current
+            }
+        }
+        for event in events { log(event) }
+        if let saved, let stateStore { stateStore.update("alerts", saved) }
+    }
+
+    /// What identifies a saved state apart from its time and values: which alerts, in which
+    /// state, since when. The state file is written only when that changes.
+    private static func fingerprint(_ saved: JSONValue) -> String {
+        guard case .object(let rules)? = saved["rules"] else { return "" }
+        return rules.keys.sorted().map { key in
+            let entries = rules[key]?.array ?? []
+            return key + ":" + entries.map { entry in
+                "\(entry["labels"]?.serialized(indent: false) ?? "")|\(entry["state"]?.string ?? "")|\(entry["active_at"]?.double ?? 0)|\(entry["keep_firing_since"]?.double ?? 0)"
+            }.sorted().joined(separator: ";")
+        }.joined(separator: "\n")
+    }
+
+    private func log(_ event: AlertEvent) {
+        switch event {
+        case .firing(let alert):
+            logger.warning("alert firing", metadata: metadata(alert))
+        case .resolved(let alert):
+            logger.notice("alert resolved", metadata: metadata(alert))
+        }
+    }
+
+    private func metadata(_ alert: Alert) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["alertname": "\(alert.rule)", "value": "\(GoFloat.v(alert.value))",
+                                         "active_since": "\(Double(alert.activeAt) / 1000)"]
+        for label in alert.labels where label.name != "alertname" { metadata["label.\(label.name)"] = "\(label.value)" }
+        for annotation in alert.annotations { metadata["annotation.\(annotation.name)"] = "\(annotation.value)" }
+        return metadata
+    }
+
+    // MARK: - What others read
+
+    /// Pending and firing alerts, for `mastiff alerts list` and the status.
+    public func alertsJSON(now: Double) -> JSONValue {
+        let (alerts, rules) = state.withLock { ($0.engine.activeAlerts.filter { $0.state != .inactive }, $0.engine.groups.reduce(0) { $0 + $1.rules.count }) }
+        return .object([
+            "ok": .bool(true),
+            "now": .number(now),
+            "rules": .number(Double(rules)),
+            "alerts": .array(alerts.map { alert in
+                var object: [String: JSONValue] = [
+                    "labels": .object(Dictionary(uniqueKeysWithValues: alert.labels.map { ($0.name, JSONValue.string($0.value)) })),
+                    "annotations": .object(Dictionary(uniqueKeysWithValues: alert.annotations.map { ($0.name, JSONValue.string($0.value)) })),
+                    "state": .string(alert.state.rawValue),
+                    "value": alert.value.isFinite ? .number(alert.value) : .string(GoFloat.v(alert.value)),
+                    "active_at": .number(Double(alert.activeAt) / 1000),
+                    "group": .string(alert.group),
+                ]
+                if let firedAt = alert.firedAt { object["fired_at"] = .number(Double(firedAt) / 1000) }
+                return .object(object)
+            }),
+        ])
+    }
+
+    public var counts: (pending: Int, firing: Int) {
+        state.withLock { state in
+            let alerts = state.engine.activeAlerts
+            return (alerts.filter { $0.state == .pending }.count, alerts.filter { $0.state == .firing }.count)
+        }
+    }
+
+    /// `mastiff_alerts`, the rule groups' metrics, and recording rules' results under their
+    /// names (those without ':').
+    public func metrics() -> [MetricFamily] {
+        state.withLock { state in
+            var counts: [String: Double] = [:]
+            var keys: [String: [Label]] = [:]
+            for group in state.engine.groups {
+                for rule in group.rules where rule.isAlert {
+                    let severity = rule.labels.first { $0.0 == "severity" }.map { $0.1.isConstant ? $0.1.text : "" } ?? ""
+                    for alertState in ["pending", "firing"] {
+                        let labels = [Label("alertname", rule.name), Label("severity", severity), Label("state", alertState)]
+                        keys[labels.key] = labels
+                        counts[labels.key, default: 0] += 0
+                    }
+                }
+            }
+            for alert in state.engine.activeAlerts where alert.state != .inactive {
+                let labels = [Label("alertname", alert.rule), Label("severity", alert.labels.value(of: "severity") ?? ""),
+                              Label("state", alert.state.rawValue)]
+                keys[labels.key] = labels
+                counts[labels.key, default: 0] += 1
+            }
+            var families = [
+                MetricFamily(name: "mastiff_alerts", help: "Alerts of mastiff's own rule evaluation, by name, severity and state.", type: .gauge,
+                             samples: keys.keys.sorted().map { Sample(labels: keys[$0]!, value: counts[$0]!) }),
+                MetricFamily(name: "mastiff_rule_group_last_duration_seconds", help: "How long the last evaluation of each rule group took.",
+                             type: .gauge, samples: state.lastDuration.keys.sorted().map { Sample(labels: [Label("group", $0)], value: state.lastDuration[$0]!) }),
+                MetricFamily(name: "mastiff_rule_group_last_evaluation_timestamp_seconds", help: "When each rule group was last evaluated.",
+                             type: .gauge, samples: state.lastEvaluation.keys.sorted().map { Sample(labels: [Label("group", $0)], value: Double(state.lastEvaluation[$0]!) / 1000) }),
+                MetricFamily(name: "mastiff_rule_evaluation_failures_total", help: "Rule evaluations that failed (for example a many-to-many match), by group.",
+                             type: .counter, samples: state.engine.groups.map { Sample(labels: [Label("group", $0.name)], value: Double(state.failures[$0.name] ?? 0)) }),
+            ]
+            // Names with ':' follow Prometheus's convention for recording rules; promtool's lint
+            // refuses them in an exposition, and a Prometheus loading the same rule file records
+            // them itself, so they stay inside mastiff (docs/adr/0012-rules-evaluated-in-the-agent.md).
+            for name in state.recorded.keys.sorted() where !name.contains(":") {
+                let samples = state.recorded[name]!
+                guard !samples.isEmpty else { continue }
+                families.append(MetricFamily(name: name, help: "Recording rule \(name), evaluated by mastiff.", type: .gauge,
+                                             samples: samples.map { Sample(labels: $0.0.withoutName, value: $0.1) }))
+            }
+            return families
+        }
+    }
+}
+
+/// The history as the rule engine reads it: each selector's registration, converted to
+/// PromQL's millisecond timestamps and `__name__`-labelled series.
+struct HistoryStorage: SeriesStorage {
+    let history: HistoryStore
+    let registrations: [String: Int]
+
+    func select(_ selector: VectorSelector, after: Int64, through: Int64) -> [StoredSeries] {
+        guard let id = registrations[selector.key] else { return [] }
+        return history.series(id, now: Double(through) / 1000 + 0.001).compactMap { series in
+            var times: [Int64] = []
+            var values: [Double] = []
+            for point in series.points {
+                let time = Int64((point.time * 1000).rounded())
+                guard time > after && time <= through else { continue }
+                times.append(time)
+                values.append(point.value)
+            }
+            guard !times.isEmpty else { return nil }
+            return StoredSeries(labels: (series.labels + [Label("__name__", series.name)]).sortedByName(), times: times, values: values)
+        }
+    }
+}
+
+private func isStale(_ value: Double) -> Bool { HistoryStore.isStale(value) }
