@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <curl/curl.h>
+#include <string.h>
 
 // The loader's state. Function-local, because Swift emits the bodies of inline functions from
 // a module header but not file-scope static variables.
@@ -92,6 +93,24 @@ static inline CURLcode mastiff_curl_setopt_header_function(CURL *h, size_t (*f)(
 static inline CURLcode mastiff_curl_getinfo_long(CURL *h, CURLINFO i, long *v) {
     MASTIFF_CURL_FUNCTION(curl_easy_getinfo)
     return function(h, i, v);
+}
+static inline CURLcode mastiff_curl_getinfo_double(CURL *h, CURLINFO i, double *v) {
+    MASTIFF_CURL_FUNCTION(curl_easy_getinfo)
+    return function(h, i, v);
+}
+static inline CURLcode mastiff_curl_getinfo_string(CURL *h, CURLINFO i, char **v) {
+    MASTIFF_CURL_FUNCTION(curl_easy_getinfo)
+    return function(h, i, v);
+}
+// The leaf certificate's "Expire date" (CURLOPT_CERTINFO must have been set), or NULL.
+static inline const char *mastiff_curl_leaf_expire_date(CURL *h) {
+    MASTIFF_CURL_FUNCTION(curl_easy_getinfo)
+    struct curl_certinfo *info = 0;
+    if (function(h, CURLINFO_CERTINFO, &info) != CURLE_OK || !info || info->num_of_certs < 1) return 0;
+    for (struct curl_slist *item = info->certinfo[0]; item; item = item->next) {
+        if (strncmp(item->data, "Expire date:", 12) == 0) return item->data + 12;
+    }
+    return 0;
 }
 
 #undef MASTIFF_CURL_FUNCTION

@@ -150,6 +150,13 @@ public final class Agent: Sendable {
                 MastodonEndpointsCollector(endpoints: settings.mastodonEndpoints, collectorTimeout: settings.timeout)
             }
         }
+        let probes = settings.probes.isEmpty ? config.instance.url.map { ProbeSpec.defaults(instanceURL: $0) } ?? [] : settings.probes
+        if !probes.isEmpty {
+            add("probes", unchanged: { _ in previous?.config.collectors.probes == settings.probes && previous?.config.instance == config.instance
+                    && previous?.config.collectors.timeout == settings.timeout }) {
+                ProbeCollector(probes: probes, collectorTimeout: settings.timeout)
+            }
+        }
         if settings.sidekiq.enabled {
             let url = settings.sidekiq.redisURL ?? settings.redis.url
             add("sidekiq", unchanged: { ($0.sidekiq.redisURL ?? $0.redis.url) == url && $0.sidekiq == settings.sidekiq && $0.timeout == settings.timeout }) {

@@ -7,6 +7,8 @@ public struct HTTPResponse: Sendable {
     /// Header lines of the final response, names lowercased.
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// The leaf certificate's notAfter, when asked for and the connection used TLS.
+    public var certificateExpiry: Double?
     public var text: String { String(decoding: body, as: UTF8.self) }
 
     public func header(_ name: String) -> String? {
@@ -29,8 +31,16 @@ public struct CurlHTTPClient: Sendable {
     /// GET `url`. With `acceptCompressed`, libcurl asks for gzip and decodes it; the
     /// Content-Encoding header still tells what the server sent.
     public func get(_ url: String, headers: [String] = [], acceptCompressed: Bool = false) async throws -> HTTPResponse {
+        try await send(HTTPRequest(url: url, headers: headers, acceptCompressed: acceptCompressed))
+    }
+
+    /// One request, no redirect followed (the caller decides whether a Location is acceptable).
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let timeout = timeoutMilliseconds
         let maxBody = maxBodyBytes
+        let url = request.url
+        let headers = request.headers
+        let acceptCompressed = request.acceptCompressed
         return try await BlockingWork.run {
             // libcurl is loaded on first use (CCurl/shim.h).
             if let loadError = mastiff_curl_load_error() {
@@ -49,6 +59,13 @@ public struct CurlHTTPClient: Sendable {
             _ = mastiff_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
             _ = mastiff_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
             _ = mastiff_curl_setopt_string(handle, CURLOPT_USERAGENT, "mastiff")
+            switch request.method {
+            case "GET": break
+            case "HEAD": _ = mastiff_curl_setopt_long(handle, CURLOPT_NOBODY, 1)
+            default: _ = mastiff_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+            }
+            if let caFile = request.caFile { _ = mastiff_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+            if request.certificateInfo { _ = mastiff_curl_setopt_long(handle, CURLOPT_CERTINFO, 1) }
             if acceptCompressed { _ = mastiff_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "gzip") }
             if headerList != nil { _ = mastiff_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList) }
             _ = mastiff_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
@@ -80,8 +97,63 @@ public struct CurlHTTPClient: Sendable {
             }
             var status = 0
             _ = mastiff_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-            return HTTPResponse(status: status, headers: sink.headers, body: sink.bytes)
+            var response = HTTPResponse(status: status, headers: sink.headers, body: sink.bytes)
+            if request.certificateInfo, let expiry = mastiff_curl_leaf_expire_date(handle) {
+                response.certificateExpiry = Self.parseCertificateDate(String(cString: expiry))
+            }
+            return response
         }
+    }
+}
+
+extension CurlHTTPClient {
+    /// OpenSSL's certificate date as libcurl reports it: `Jan  1 00:00:00 2027 GMT` (or
+    /// `2027-01-01 00:00:00 GMT` from other backends), in seconds since the epoch.
+    static func parseCertificateDate(_ text: String) -> Double? {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }).map(String.init)
+        var year = 0, month = 0, day = 0
+        var clock: [Int] = []
+        if fields.count >= 4, let index = months.firstIndex(of: fields[0]), let d = Int(fields[1]), let y = Int(fields[3]) {
+            (year, month, day) = (y, index + 1, d)
+            clock = fields[2].split(separator: ":").compactMap { Int($0) }
+        } else if fields.count >= 2 {
+            let date = fields[0].split(separator: "-").compactMap { Int($0) }
+            guard date.count == 3 else { return nil }
+            (year, month, day) = (date[0], date[1], date[2])
+            clock = fields[1].split(separator: ":").compactMap { Int($0) }
+        }
+        guard year > 0, (1...12).contains(month), (1...31).contains(day), clock.count == 3 else { return nil }
+        // Days since the epoch of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Double(days * 86400 + clock[0] * 3600 + clock[1] * 60 + clock[2])
+    }
+}
+
+/// A request for `send`.
+public struct HTTPRequest: Sendable {
+    public var method = "GET"
+    public var url: String
+    public var headers: [String] = []
+    public var acceptCompressed = false
+    /// A CA bundle to verify the server against, instead of the system's.
+    public var caFile: String?
+    /// Ask libcurl for the server's certificate (its expiry is in the response).
+    public var certificateInfo = false
+
+    public init(method: String = "GET", url: String, headers: [String] = [], acceptCompressed: Bool = false, caFile: String? = nil,
+                certificateInfo: Bool = false) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.acceptCompressed = acceptCompressed
+        self.caFile = caFile
+        self.certificateInfo = certificateInfo
     }
 }
 

@@ -2,11 +2,11 @@
 /// error naming file:line:column) and what the shipped-config test checks etc/mastiff.yml
 /// documents. A new key goes here first.
 public enum ConfigKeys {
-    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts"]
+    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance"]
     public static let log = ["level", "format"]
     public static let sampling = ["interval", "history_limit"]
     public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels"]
-    public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints"]
+    public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints", "probes"]
     public static let system = ["enabled", "filesystems"]
     public static let processes = ["enabled", "pss", "groups", "default_groups"]
     public static let processGroup = ["name", "comm", "exe", "cmdline"]
@@ -15,6 +15,8 @@ public enum ConfigKeys {
     public static let redis = ["enabled", "url"]
     public static let sidekiq = ["enabled", "redis_url", "namespace"]
     public static let mastodonEndpoint = ["name", "url"]
+    public static let probe = ["name", "url", "method", "status", "body_contains", "json_field", "json_equals", "timeout", "host", "ca_file"]
+    public static let instance = ["url"]
     public static let statsd = ["enabled", "udp", "tcp", "unixgram", "max_packet_size", "receive_buffer", "tcp_idle_timeout", "mapping",
                                 "mastodon_namespace", "max_series", "unmapped", "mapping_cache_size"]
 
@@ -23,6 +25,7 @@ public enum ConfigKeys {
         ("", topLevel), ("log", log), ("sampling", sampling), ("alerts", alerts), ("collectors", collectors), ("collectors.system", system),
         ("collectors.processes", processes), ("collectors.processes.groups[]", processGroup), ("collectors.postgres", postgres),
         ("collectors.pgbouncer", pgbouncer), ("collectors.redis", redis), ("collectors.sidekiq", sidekiq),
-        ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("statsd", statsd),
+        ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("collectors.probes[]", probe), ("statsd", statsd),
+        ("instance", instance),
     ]
 }

@@ -72,7 +72,56 @@ extension ConfigLoader {
                 settings.mastodonEndpoints.append(MastodonEndpoint(name: name, url: url))
             }
         }
+        if let probes = map["probes"] {
+            for item in try probes.list() {
+                let probe = try parseProbe(item, collectorTimeout: settings.timeout)
+                guard !settings.probes.contains(where: { $0.name == probe.name }) else { throw item.error("duplicate probe name '\(probe.name)'") }
+                settings.probes.append(probe)
+            }
+        }
         return settings
+    }
+
+    static func parseProbe(_ node: ConfigNode, collectorTimeout: Duration) throws(ConfigError) -> ProbeSpec {
+        let map = try node.mapping(allowing: ConfigKeys.probe)
+        let nameNode = try map.required("name")
+        let name = try nameNode.string()
+        guard !name.isEmpty, name.utf8.count <= 64, !name.contains("\""), !name.contains("\\") else {
+            throw nameNode.error("'\(name)' is not a usable probe name")
+        }
+        let urlNode = try map.required("url")
+        let url = try urlNode.string()
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw urlNode.error("'\(url)' is not an http:// or https:// URL") }
+        var probe = ProbeSpec(name: name, url: url)
+        if let method = map["method"] {
+            let text = try method.string()
+            guard ["GET", "HEAD", "POST", "OPTIONS"].contains(text) else { throw method.error("unknown method '\(text)' (GET, HEAD, POST, OPTIONS)") }
+            probe.method = text
+        }
+        if let status = map["status"] {
+            for item in try status.list() { probe.statusCodes.append(try item.int(in: 100...599)) }
+        }
+        if let text = map["body_contains"] { probe.bodyContains = try text.string() }
+        if let field = map["json_field"] { probe.jsonField = try field.string() }
+        if let equals = map["json_equals"] {
+            guard probe.jsonField != nil else { throw equals.error("json_equals needs json_field") }
+            probe.jsonEquals = try equals.string()
+        }
+        if let timeout = map["timeout"] {
+            probe.timeout = try timeout.duration(atLeast: .milliseconds(100))
+            guard probe.timeout <= collectorTimeout else {
+                throw timeout.error("must not be longer than collectors.timeout (\(DurationParser.format(collectorTimeout))): a probe never holds up a sample")
+            }
+        } else {
+            probe.timeout = min(probe.timeout, collectorTimeout)
+        }
+        if let host = map["host"] { probe.host = try host.string() }
+        if let caFile = map["ca_file"] {
+            let path = try caFile.string()
+            guard path.hasPrefix("/") else { throw caFile.error("must be an absolute path") }
+            probe.caFile = path
+        }
+        return probe
     }
 
     static func parseGroup(_ node: ConfigNode) throws(ConfigError) -> ProcessGroupSpec {

@@ -60,6 +60,14 @@ public enum ConfigLoader {
             config.controlSocket = path.isEmpty ? nil : path
         }
         if let node = top["sampling"] { config.sampling = try parseSampling(node) }
+        if let node = top["instance"] {
+            let map = try node.mapping(allowing: ConfigKeys.instance)
+            if let urlNode = map["url"] {
+                let url = try urlNode.string()
+                guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw urlNode.error("'\(url)' is not an http:// or https:// URL") }
+                config.instance.url = url
+            }
+        }
         if let node = top["alerts"] {
             config.alerts = try parseAlerts(node)
             // Relative to the configuration file, as Prometheus resolves rule_files.

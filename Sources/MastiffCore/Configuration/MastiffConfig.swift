@@ -12,6 +12,7 @@ public struct MastiffConfig: Sendable, Equatable {
     public var statsd = StatsdSettings()
     public var sampling = SamplingSettings()
     public var alerts = AlertSettings()
+    public var instance = InstanceSettings()
     /// The Unix socket for the CLI (`mastiff status`); nil: none.
     public var controlSocket: String? = "/run/mastiff/control.sock"
 
@@ -87,6 +88,53 @@ public struct CollectorSettings: Sendable, Equatable {
     public var sidekiq = SidekiqCollectorSettings()
     /// Mastodon's own Prometheus endpoints, fetched at scrape time.
     public var mastodonEndpoints: [MastodonEndpoint] = []
+    /// HTTP health probes. Empty with `instance.url` set: the default probes of that instance.
+    public var probes: [ProbeSpec] = []
+    public init() {}
+}
+
+/// One HTTP probe (collectors.probes).
+public struct ProbeSpec: Sendable, Equatable {
+    public var name: String
+    public var url: String
+    public var method = "GET"
+    /// Accepted status codes; empty: any 2xx.
+    public var statusCodes: [Int] = []
+    /// The body must contain this text.
+    public var bodyContains: String?
+    /// A dotted path into a JSON body (`domain`, `configuration.urls.streaming`) that must be
+    /// present and not empty, and equal `jsonEquals` when that is given.
+    public var jsonField: String?
+    public var jsonEquals: String?
+    public var timeout: Duration = .seconds(5)
+    /// Sent as the Host header (a probe of 127.0.0.1 for a virtual host).
+    public var host: String?
+    /// A CA bundle for a certificate the system does not trust.
+    public var caFile: String?
+
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+
+    /// The probes of a Mastodon instance at `base` (https://example.social): web `/health`,
+    /// streaming `/api/v1/streaming/health`, and `/api/v2/instance` answering JSON with a domain.
+    public static func defaults(instanceURL base: String) -> [ProbeSpec] {
+        let root = base.hasSuffix("/") ? String(base.dropLast()) : base
+        var web = ProbeSpec(name: "web", url: root + "/health")
+        web.bodyContains = "OK"
+        var streaming = ProbeSpec(name: "streaming", url: root + "/api/v1/streaming/health")
+        streaming.bodyContains = "OK"
+        var api = ProbeSpec(name: "instance_api", url: root + "/api/v2/instance")
+        api.jsonField = "domain"
+        return [web, streaming, api]
+    }
+}
+
+/// The Mastodon instance mastiff watches (instance:).
+public struct InstanceSettings: Sendable, Equatable {
+    /// Its public URL; nil: not set (no default probes).
+    public var url: String?
     public init() {}
 }
 
