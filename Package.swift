@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "MastiffClientsTests", dependencies: ["MastiffClients", "MastiffCore", "MastiffTestSupport"]),
         .testTarget(
             name: "MastiffAgentTests",
-            dependencies: ["MastiffAgent", "MastiffCore", "MastiffTestSupport", "MastiffStatsd",
+            dependencies: ["MastiffAgent", "MastiffCore", "MastiffTestSupport", "MastiffStatsd", "MastiffPolicies",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore", "MastiffTestSupport"], exclude: ["Fixtures"]),
