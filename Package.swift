@@ -119,6 +119,7 @@ let package = Package(
 
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
         .testTarget(name: "MastiffPromQLTests", dependencies: ["MastiffPromQL", "MastiffCore"]),
+        .testTarget(name: "MastiffPoliciesTests", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", "MastiffTestSupport"]),
         .testTarget(name: "MastiffClientsTests", dependencies: ["MastiffClients", "MastiffCore", "MastiffTestSupport"]),
         .testTarget(
             name: "MastiffAgentTests",

@@ -175,7 +175,9 @@ public enum RuleFileLoader {
             let column = before.count - ((before.lastIndex(of: 0x0A)).map { $0 + 1 } ?? 0)
             let fileLine = mark.line + 1 + lineIndex
             guard fileLine <= lines.count else { return mark }
-            let indent = lines[fileLine - 1].prefix { $0 == " " }.count
+            // The block's indentation is its first content line's; deeper lines keep the rest.
+            let firstContent = lines[(mark.line)...].first { !$0.allSatisfy { $0 == " " } } ?? lines[fileLine - 1]
+            let indent = firstContent.prefix { $0 == " " }.count
             return SourceMark(line: fileLine, column: indent + column + 1)
         }
         let quoted = indicator == UInt8(ascii: "\"") || indicator == UInt8(ascii: "'")
