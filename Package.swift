@@ -117,6 +117,13 @@ let package = Package(
             path: "bench/StatsdPipelineBench"
         ),
 
+        // One evaluation cycle of the built-in rules, their loading and history (bench/rules.sh).
+        .executableTarget(
+            name: "rules-bench",
+            dependencies: ["MastiffAgent", "MastiffPolicies", "MastiffCore", .product(name: "Logging", package: "swift-log")],
+            path: "bench/RulesBench"
+        ),
+
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
         .testTarget(name: "MastiffPromQLTests", dependencies: ["MastiffPromQL", "MastiffCore"]),
         .testTarget(name: "MastiffPoliciesTests", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", "MastiffTestSupport"]),

@@ -17,7 +17,13 @@ import Testing
         let groups = try RuleFileLoader.load(text: BuiltinRules.shipped, file: "mastiff.rules.yml")
         let docs = try FileSystemAccess.readFile(RepositoryPaths.root + "/docs/alerting.md")
         let alerts = groups.flatMap(\.rules).filter(\.isAlert)
-        #expect(alerts.count >= 24)
+        #expect(Set(alerts.map(\.name)) == [
+            "OOMRisk", "SwapNearlyFull", "OOMKillObserved", "ProcessGroupMemoryHigh", "FileDescriptorsNearLimit", "InstanceDown",
+            "StreamingDown", "InstanceUnhealthy", "PostgresDown", "PostgresConnectionsNearLimit", "PostgresLongIdleInTransaction",
+            "RedisDown", "RedisPersistenceFailing", "SidekiqDown", "SidekiqQueueLatencyHigh", "SidekiqDeadJobsGrowing",
+            "SidekiqRetriesGrowing", "DiskNearlyFull", "DiskFillingUp", "TLSCertificateExpiring", "CollectorFailing",
+            "ConfigReloadFailed", "StatsdSeriesLimitReached",
+        ])
         for rule in alerts {
             let severity = rule.labels.first { $0.0 == "severity" }?.1.text
             #expect(["critical", "warning", "info"].contains(severity ?? ""), "\(rule.name)")
