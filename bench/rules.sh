@@ -6,8 +6,9 @@
 # for BENCH_CYCLES cycles of 15 s (default 1500: more than the rules' longest range, 6 h).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
 build_dir=${BENCH_BUILD_DIR:-}
+# A smoke run (scripts/test.sh) brings its own build and has run setup already.
+[[ -z "$build_dir" ]] && scripts/setup.sh
 if [[ -z "$build_dir" ]]; then
   swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release --product mastiff
   swift build -c release --scratch-path .build-release --product rules-bench

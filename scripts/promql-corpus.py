@@ -8,6 +8,8 @@ Inputs are 1m apart and evaluations sit at 10m30s, off every window boundary, so
 closed windows and Prometheus 3's left-open ones (mastiff's) select the same samples.
 
     python3 scripts/promql-corpus.py            # rewrite alerts/tests/promql.yml
+    python3 scripts/promql-corpus.py --check    # exit 1 if the checked-in file is not what
+                                                # this script and promtool produce
 """
 import json
 import os
@@ -140,8 +142,17 @@ def main():
             text = ".inf" if value == float("inf") else "-.inf" if value == float("-inf") else ".nan" if value != value else repr(value)
             lines.append(f"          - labels: {json.dumps(labels)}")
             lines.append(f"            value: {text}")
+    text = "\n".join(lines) + "\n"
+    if "--check" in sys.argv:
+        with open(OUTPUT) as handle:
+            current = handle.read()
+        if current != text:
+            print("alerts/tests/promql.yml is not what scripts/promql-corpus.py writes: rerun it")
+            return 1
+        print("alerts/tests/promql.yml matches promtool's results")
+        return 0
     with open(OUTPUT, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+        handle.write(text)
     check = subprocess.run(["promtool", "test", "rules", OUTPUT], capture_output=True, text=True)
     print((check.stdout + check.stderr).strip())
     return check.returncode

@@ -23,6 +23,12 @@ swift test --skip-build --skip IntegrationTests 2>&1 | tee .build/test-unit.log
 unit_status=${PIPESTATUS[0]}
 swift test --skip-build --filter IntegrationTests --no-parallel 2>&1 | tee .build/test-integration.log
 integration_status=${PIPESTATUS[0]}
+# The shipped rules through both engines, the same files: promtool's lint and unit tests, then
+# mastiff's own engine; and the PromQL corpus must still be what promtool computes.
+{ promtool check rules alerts/mastiff.rules.yml && promtool test rules alerts/tests/*.yml \
+    && .build/debug/mastiff rules test alerts/tests/*.yml && python3 scripts/promql-corpus.py --check; } >.build/rules.log 2>&1
+rules_status=$?
+[[ $rules_status -eq 0 ]] && echo "rule files: promtool and mastiff rules test pass on alerts/tests" || { echo "rule file checks failed:"; tail -40 .build/rules.log; }
 # The statsd benchmark, briefly and on the debug build, so that bench/ keeps working (its
 # figures come from bench/statsd.sh on a release build).
 BENCH_BUILD_DIR=.build/debug BENCH_ROUNDS=1 BENCH_SECONDS=1 BENCH_RATE=20000 python3 bench/statsd.py >.build/bench-smoke.log 2>&1
@@ -33,12 +39,16 @@ MASTIFF_RELEASE_BINARY=.build/debug/mastiff BENCH_IDLE_SECONDS=3 BENCH_INTERVAL=
   python3 bench/sampler.py >.build/bench-sampler-smoke.log 2>&1
 sampler_bench_status=$?
 [[ $sampler_bench_status -eq 0 ]] && echo "sampler benchmark smoke run: ok" || { echo "sampler benchmark smoke run failed:"; tail -20 .build/bench-sampler-smoke.log; bench_status=1; }
+# The rules benchmark likewise (its figures come from bench/rules.sh).
+BENCH_BUILD_DIR=.build/debug BENCH_CYCLES=60 bash bench/rules.sh >.build/bench-rules-smoke.log 2>&1
+rules_bench_status=$?
+[[ $rules_bench_status -eq 0 ]] && echo "rules benchmark smoke run: ok" || { echo "rules benchmark smoke run failed:"; tail -20 .build/bench-rules-smoke.log; bench_status=1; }
 set -e
 count() { grep -Eo 'Test run with [0-9]+ tests?' "$1" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
 failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }
 total=$(( $(count .build/test-unit.log) + $(count .build/test-integration.log) ))
 failed=$(( $(failures .build/test-unit.log) + $(failures .build/test-integration.log) ))
 echo "$((total - failed)) passed, $failed failed"
-if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 ]]; then
+if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 || $rules_status -ne 0 ]]; then
   exit 1
 fi
