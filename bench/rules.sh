@@ -11,7 +11,7 @@ build_dir=${BENCH_BUILD_DIR:-}
 [[ -z "$build_dir" ]] && scripts/setup.sh
 if [[ -z "$build_dir" ]]; then
   swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release --product mastiff
-  swift build -c release --scratch-path .build-release --product rules-bench
+  swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release --product rules-bench
   build_dir=.build-release/release
 fi
 services_dir=$(mktemp -d /tmp/mastiff-bench-services.XXXXXX)
