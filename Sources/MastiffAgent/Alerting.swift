@@ -76,9 +76,17 @@ public final class Alerting: Sendable {
             if case .record(let name) = rule.kind { return name } else { return nil }
         } + ["ALERTS"])
         var needed: [String: (VectorSelector, Int64)] = [:]
+        let intervalMs = Int64(history.sampleInterval * 1000)
         for rule in groups.flatMap(\.rules) {
             for expr in rule.expressions {
                 for (selector, range) in expr.selectors {
+                    // With left-open windows, [1m] over 15 s samples holds 4 points; shorter
+                    // ranges hold too few for rate() and friends to say anything.
+                    if range > 0 && range < 4 * intervalMs {
+                        logger.warning("a rule's range holds fewer than 4 samples at this sampling.interval; its functions may return nothing",
+                                       metadata: ["rule": "\(rule.name)", "selector": "\(selector.key)[\(range / 1000)s]",
+                                                  "sampling.interval": "\(intervalMs / 1000)s"])
+                    }
                     let retention = max(range, Evaluator.lookbackMs) + max(0, selector.offsetMs)
                     let key = selector.key
                     if let existing = needed[key], existing.1 >= retention { continue }
