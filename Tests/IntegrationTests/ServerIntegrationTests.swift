@@ -123,7 +123,7 @@ import Testing
         let bad = try Harness.writeConfig("listen: 127.0.0.1:9999\ncollectors:\n  sytem: {}\n")
         let failed = try Harness.run(Harness.binary, ["check-config", "--config", bad])
         #expect(failed.status == 1)
-        #expect(failed.stderr.contains("\(bad):3:3: collectors.sytem: unknown key 'sytem' (allowed here: timeout, system, processes, postgres, pgbouncer, redis, sidekiq, mastodon_endpoints)"))
+        #expect(failed.stderr.contains("\(bad):3:3: collectors.sytem: unknown key 'sytem' (allowed here: timeout, system, processes, postgres, pgbouncer, redis, sidekiq, mastodon_endpoints, probes)"))
 
         let missing = try Harness.run(Harness.binary, ["check-config", "--config", "/nonexistent/mastiff.yml"])
         #expect(missing.status == 1)
