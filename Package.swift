@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "MastiffAgent",
             dependencies: [
-                "MastiffCore", "MastiffCollectors", "MastiffStatsd", "MastiffPolicies", "MastiffPromQL", "CSocketShim",
+                "MastiffCore", "MastiffCollectors", "MastiffStatsd", "MastiffPolicies", "MastiffPromQL", "MastiffExecutors", "MastiffClients", "CSocketShim",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,7 +72,7 @@ let package = Package(
         // policy cannot do I/O by accident.
         .target(name: "MastiffPolicies", dependencies: ["MastiffCore", "MastiffPromQL"]),
         // Side effects a policy decided (notify, restart, back up): above the clients.
-        .target(name: "MastiffExecutors", dependencies: ["MastiffPolicies", "MastiffClients", "MastiffCore"]),
+        .target(name: "MastiffExecutors", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffClients", "MastiffCore"]),
         // What tests share: a manual clock, metric lookups, an in-memory log handler.
         .target(
             name: "MastiffTestSupport",

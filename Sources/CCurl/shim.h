@@ -90,6 +90,10 @@ static inline CURLcode mastiff_curl_setopt_write_function(CURL *h, size_t (*f)(c
 static inline CURLcode mastiff_curl_setopt_header_function(CURL *h, size_t (*f)(char *, size_t, size_t, void *)) {
     return mastiff_curl_setopt()(h, CURLOPT_HEADERFUNCTION, f);
 }
+static inline CURLcode mastiff_curl_setopt_read_function(CURL *h, size_t (*f)(char *, size_t, size_t, void *)) {
+    return mastiff_curl_setopt()(h, CURLOPT_READFUNCTION, f);
+}
+static inline CURLcode mastiff_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return mastiff_curl_setopt()(h, o, v); }
 static inline CURLcode mastiff_curl_getinfo_long(CURL *h, CURLINFO i, long *v) {
     MASTIFF_CURL_FUNCTION(curl_easy_getinfo)
     return function(h, i, v);

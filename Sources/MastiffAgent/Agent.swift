@@ -46,6 +46,8 @@ public final class Agent: Sendable {
     public let history: HistoryStore
     /// The alert rules, evaluated after each sample; nil without a sampler.
     public let alerting: Alerting?
+    /// Routes, groups and delivers notifications of the alerts; nil without a sampler.
+    public let notifier: Notifier?
 
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
                 clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil, ruleGroups: [RuleGroup] = []) {
@@ -70,11 +72,14 @@ public final class Agent: Sendable {
         let alerting = sampling ? Alerting(groups: ruleGroups, settings: config.alerts, history: history, logger: logger,
                                            stateStore: stateStore, now: startTime) : nil
         self.alerting = alerting
+        let notifier = sampling ? Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock) : nil
+        self.notifier = notifier
         sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
                                      onSample: { snapshot in
                                          history.record(snapshot.families, at: snapshot.time)
                                          let interval = runtime.withLock { $0.config.alerts.interval }
                                          alerting?.evaluate(snapshot, defaultIntervalMs: interval.map { Int64($0.seconds * 1000) })
+                                         if let alerting, let notifier { notifier.observe(alerting.notifiableAlerts()) }
                                      }) {
             await runner.run(runtime.withLock { $0.collectors })
         } : nil
@@ -193,6 +198,7 @@ public final class Agent: Sendable {
         }
         statsdBridge?.replaceMapping(newMapping)
         alerting?.replaceRules(newRules, settings: newConfig.alerts)
+        notifier?.replaceSettings(newConfig.alerts)
         runtime.withLock { current in
             let collectors = Self.makeCollectors(newConfig, previous: current, procRoot: procRoot, processState: processState)
             current = Runtime(config: newConfig, collectors: collectors)
@@ -223,6 +229,7 @@ public final class Agent: Sendable {
             families.append(contentsOf: sampler.selfMetrics())
             families.append(contentsOf: history.selfMetrics())
             if let alerting { families.append(contentsOf: alerting.metrics()) }
+            if let notifier { families.append(contentsOf: notifier.metrics()) }
         } else {
             families = await collectNow().families
         }
@@ -292,9 +299,46 @@ public final class Agent: Sendable {
         case "status": return status()
         case "alerts":
             guard let alerting else { return ControlSocketService.error("this agent does not evaluate rules") }
-            return alerting.alertsJSON(now: clock.now())
-        default: return ControlSocketService.error("unknown command '\(command)' (known: status, alerts)")
+            return alerting.alertsJSON(now: clock.now(), deliveries: notifier?.deliveries() ?? [:])
+        case "maintenance":
+            guard let notifier else { return ControlSocketService.error("this agent does not send notifications") }
+            return notifier.maintenance(action: request["action"]?.string ?? "status", seconds: request["seconds"]?.double, reason: request["reason"]?.string)
+        case "silence":
+            guard let notifier else { return ControlSocketService.error("this agent does not send notifications") }
+            switch request["action"]?.string {
+            case "add":
+                var matchers: [RouteMatcher] = []
+                for item in request["matchers"]?.array ?? [] {
+                    guard let text = item.string, let parsed = Self.parseMatcher(text) else {
+                        return ControlSocketService.error("'\(item.string ?? "?")' is not a matcher (label=value or label=~regex)")
+                    }
+                    matchers.append(parsed)
+                }
+                guard !matchers.isEmpty else { return ControlSocketService.error("a silence needs at least one matcher, e.g. alertname=SidekiqRetriesGrowing") }
+                guard let seconds = request["seconds"]?.double, seconds > 0 else { return ControlSocketService.error("a silence needs --for, e.g. --for 2h") }
+                return notifier.addSilence(matchers: matchers, seconds: seconds, comment: request["comment"]?.string ?? "")
+            case "expire":
+                return notifier.expireSilence(request["id"]?.string ?? "")
+            default:
+                return notifier.silences()
+            }
+        case "notify_test":
+            guard let notifier else { return ControlSocketService.error("this agent does not send notifications") }
+            return await notifier.sendTest(receiver: request["receiver"]?.string ?? "")
+        default: return ControlSocketService.error("unknown command '\(command)' (known: status, alerts, maintenance, silence, notify_test)")
         }
+    }
+
+    /// `label=value` or `label=~regex`.
+    static func parseMatcher(_ text: String) -> RouteMatcher? {
+        guard let equals = text.firstIndex(of: "=") else { return nil }
+        let name = String(text[..<equals])
+        var value = text[text.index(after: equals)...]
+        let regex = value.hasPrefix("~")
+        if regex { value = value.dropFirst() }
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+        if regex, POSIXRegex.validate("^(" + value + ")$") != nil { return nil }
+        return RouteMatcher(name: name, value: String(value), regex: regex)
     }
 
     private func selfMetrics() -> [MetricFamily] {

@@ -202,8 +202,26 @@ public final class Alerting: Sendable {
 
     // MARK: - What others read
 
-    /// Pending and firing alerts, for `mastiff alerts list` and the status.
-    public func alertsJSON(now: Double) -> JSONValue {
+    /// Firing alerts and those resolved in the last 15 minutes, for the notifier.
+    public func notifiableAlerts() -> [NotifiedAlert] {
+        state.withLock { state in
+            state.engine.activeAlerts.compactMap { alert -> NotifiedAlert? in
+                switch alert.state {
+                case .pending: return nil
+                case .firing:
+                    return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .firing, startsAt: Double(alert.activeAt) / 1000,
+                                         endsAt: nil, value: alert.value)
+                case .inactive:
+                    return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .resolved, startsAt: Double(alert.activeAt) / 1000,
+                                         endsAt: alert.resolvedAt.map { Double($0) / 1000 }, value: alert.value)
+                }
+            }
+        }
+    }
+
+    /// Pending and firing alerts, for `mastiff alerts list` and the status; `deliveries` says
+    /// where each was sent and when.
+    public func alertsJSON(now: Double, deliveries: [String: [String: Double]] = [:]) -> JSONValue {
         let (alerts, rules) = state.withLock { ($0.engine.activeAlerts.filter { $0.state != .inactive }, $0.engine.groups.reduce(0) { $0 + $1.rules.count }) }
         return .object([
             "ok": .bool(true),
@@ -219,6 +237,7 @@ public final class Alerting: Sendable {
                     "group": .string(alert.group),
                 ]
                 if let firedAt = alert.firedAt { object["fired_at"] = .number(Double(firedAt) / 1000) }
+                if let sent = deliveries[NotifiedAlert.fingerprint(alert.labels)] { object["sent"] = .object(sent.mapValues { .number($0) }) }
                 return .object(object)
             }),
         ])

@@ -2,7 +2,7 @@
 /// but never a connection string, password or query text (see `Redaction`).
 public struct ClientError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Kind: String, Sendable {
-        case connect, query, timeout, protocolError, transport
+        case connect, query, timeout, protocolError, transport, authentication
     }
     public var kind: Kind
     public var system: String

@@ -62,9 +62,16 @@ public struct CurlHTTPClient: Sendable {
             switch request.method {
             case "GET": break
             case "HEAD": _ = mastiff_curl_setopt_long(handle, CURLOPT_NOBODY, 1)
+            case "POST" where request.body != nil: break // POSTFIELDS makes it a POST
             default: _ = mastiff_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
             }
             if let caFile = request.caFile { _ = mastiff_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+            if let body = request.body {
+                _ = mastiff_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+                _ = body.withUnsafeBufferPointer { buffer in
+                    mastiff_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!))
+                }
+            }
             if request.certificateInfo { _ = mastiff_curl_setopt_long(handle, CURLOPT_CERTINFO, 1) }
             if acceptCompressed { _ = mastiff_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "gzip") }
             if headerList != nil { _ = mastiff_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList) }
@@ -145,9 +152,12 @@ public struct HTTPRequest: Sendable {
     public var caFile: String?
     /// Ask libcurl for the server's certificate (its expiry is in the response).
     public var certificateInfo = false
+    /// A request body (POST unless `method` says otherwise).
+    public var body: [UInt8]?
 
     public init(method: String = "GET", url: String, headers: [String] = [], acceptCompressed: Bool = false, caFile: String? = nil,
-                certificateInfo: Bool = false) {
+                certificateInfo: Bool = false, body: [UInt8]? = nil) {
+        self.body = body
         self.method = method
         self.url = url
         self.headers = headers

@@ -6,8 +6,11 @@ import MastiffPromQL
 struct AlertsCommand {
     let socketPath: String
     let json: Bool
+    var subcommand = "list"
+    var receiver: String?
 
     func run() -> Int32 {
+        if subcommand == "test" { return test() }
         let answer: JSONValue
         do {
             answer = try ControlClient.request(.object(["command": .string("alerts")]), socket: socketPath)
@@ -27,6 +30,24 @@ struct AlertsCommand {
         return 0
     }
 
+    private func test() -> Int32 {
+        let answer: JSONValue
+        do {
+            answer = try ControlClient.request(.object(["command": .string("notify_test"), "receiver": .string(receiver ?? "")]), socket: socketPath)
+        } catch {
+            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+            return 1
+        }
+        if json {
+            print(answer.serialized(indent: true))
+        } else if answer["ok"] == .bool(true) {
+            print("\(receiver ?? ""): delivered — \(answer["answer"]?.string ?? "")")
+        } else {
+            print("\(receiver ?? ""): \(answer["result"]?.string ?? "error") — \(answer["error"]?.string ?? "")")
+        }
+        return answer["ok"] == .bool(true) ? 0 : 1
+    }
+
     static func table(_ answer: JSONValue) -> String {
         let now = answer["now"]?.double ?? 0
         let alerts = answer["alerts"]?.array ?? []
@@ -41,6 +62,9 @@ struct AlertsCommand {
             }
             let value = alert["value"]?.double.map { GoFloat.v($0) } ?? alert["value"]?.string ?? "?"
             lines.append("\(state.uppercased()) \(alert["labels"]?["alertname"]?.string ?? "?") {\(labels.joined(separator: ", "))} value \(value), active for \(StatusCommand.duration(now - since))")
+            if case .object(let sent)? = alert["sent"], !sent.isEmpty {
+                lines.append("    sent: " + sent.keys.sorted().map { "\($0) \(StatusCommand.duration(now - (sent[$0]?.double ?? now))) ago" }.joined(separator: ", "))
+            }
             if case .object(let annotations)? = alert["annotations"] {
                 for key in annotations.keys.sorted() {
                     lines.append("    \(key): \(annotations[key]?.string ?? "")")

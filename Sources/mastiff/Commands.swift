@@ -38,6 +38,13 @@ struct Commands {
             .init(service: ReloadOnHangupService(agent: agent)),
         ]
         if let sampler = agent.sampler { services.append(.init(service: sampler)) }
+        if let notifier = agent.notifier { services.append(.init(service: notifier)) }
+        if let heartbeat = config.alerts.heartbeat, let sampler = agent.sampler {
+            let clock = SystemWallClock()
+            services.append(.init(service: HeartbeatService(settings: heartbeat, samplingInterval: config.sampling.interval, logger: logger) {
+                sampler.latest.map { clock.now() - $0.time }
+            }))
+        }
         if let path = config.controlSocket {
             services.append(.init(service: ControlSocketService(path: path, logger: logger, procRoot: arguments.procRoot) { command, request in
                 await agent.handleControl(command, request)
@@ -100,7 +107,17 @@ struct Commands {
             StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
             return 1
         }
-        return AlertsCommand(socketPath: path, json: arguments.json).run()
+        return AlertsCommand(socketPath: path, json: arguments.json, subcommand: arguments.subcommand ?? "list", receiver: arguments.receiver).run()
+    }
+
+    /// `mastiff maintenance …` and `mastiff silence …`: ask the running agent.
+    func notificationControl() -> Int32 {
+        guard let (config, _) = loadConfig() else { return 1 }
+        guard let path = config.controlSocket else {
+            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
+            return 1
+        }
+        return NotificationControlCommand(socketPath: path, arguments: arguments).run()
     }
 
     /// `mastiff check-config`: 0 when valid, 1 with the located error otherwise.

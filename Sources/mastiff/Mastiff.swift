@@ -42,6 +42,7 @@ enum Mastiff {
         case .status: status = commands.status()
         case .rules: status = RulesCommand(subcommand: arguments.subcommand ?? "check", files: arguments.files).run()
         case .alerts: status = commands.alerts()
+        case .maintenance, .silence: status = commands.notificationControl()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -10,6 +10,8 @@ public struct CommandLineArguments: Sendable, Equatable {
         case status
         case rules
         case alerts
+        case maintenance
+        case silence
         case version
     }
 
@@ -23,13 +25,21 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var json = false
     /// `--help` / `-h` / `help [command]`: print `helpText` for `command` and exit 0.
     public var helpRequested = false
-    /// `rules test|check`, `alerts list`.
+    /// `rules test|check`, `alerts list|test`, `maintenance on|off|status`, `silence add|list|expire`.
     public var subcommand: String?
-    /// Files after the subcommand (`rules test FILE…`).
+    /// Operands after the subcommand: files (`rules test FILE…`), matchers (`silence add
+    /// alertname=X`), an ID (`silence expire ID`).
     public var files: [String] = []
+    /// `--for` (maintenance on, silence add), as written.
+    public var duration: String?
+    /// `--reason` (maintenance on) or `--comment` (silence add).
+    public var reason: String?
+    /// `alerts test --receiver NAME`.
+    public var receiver: String?
 
     /// The subcommands each command takes.
-    public static let subcommands: [Command: [String]] = [.rules: ["test", "check"], .alerts: ["list"]]
+    public static let subcommands: [Command: [String]] = [.rules: ["test", "check"], .alerts: ["list", "test"],
+                                                           .maintenance: ["on", "off", "status"], .silence: ["add", "list", "expire"]]
 
     public init() {}
 }
@@ -72,7 +82,7 @@ public enum CommandLineParser {
                         throw UsageError(message: "unknown subcommand '\(argument)' for '\(result.command.rawValue)' (one of: \(allowed.joined(separator: ", ")))")
                     }
                     result.subcommand = argument
-                } else if result.command == .rules {
+                } else if result.command == .rules || (result.command == .silence && result.subcommand != "list") {
                     result.files.append(argument)
                 } else {
                     throw UsageError(message: "unexpected argument '\(argument)' for '\(result.command.rawValue) \(result.subcommand!)'")
@@ -104,8 +114,14 @@ public enum CommandLineParser {
                 result.procRoot = try value()
             case "--once" where result.command == .collect:
                 result.once = true
-            case "--json" where result.command == .status || result.command == .alerts:
+            case "--json" where [.status, .alerts, .maintenance, .silence].contains(result.command):
                 result.json = true
+            case "--for" where result.command == .maintenance || result.command == .silence:
+                result.duration = try value()
+            case "--reason" where result.command == .maintenance, "--comment" where result.command == .silence:
+                result.reason = try value()
+            case "--receiver" where result.command == .alerts:
+                result.receiver = try value()
             default:
                 throw UsageError(message: "unknown option '\(argument)' for '\(result.command.rawValue)' (see mastiff \(result.command.rawValue) --help)")
             }
@@ -115,6 +131,17 @@ public enum CommandLineParser {
         }
         if result.command == .rules && result.files.isEmpty && !result.helpRequested {
             throw UsageError(message: "'rules \(result.subcommand!)' needs at least one file")
+        }
+        if !result.helpRequested {
+            switch (result.command, result.subcommand) {
+            case (.silence, "add"?) where result.files.isEmpty || result.duration == nil:
+                throw UsageError(message: "'silence add' needs matchers and --for, e.g. silence add alertname=SidekiqRetriesGrowing --for 2h")
+            case (.silence, "expire"?) where result.files.count != 1:
+                throw UsageError(message: "'silence expire' needs one silence ID (see silence list)")
+            case (.alerts, "test"?) where result.receiver == nil:
+                throw UsageError(message: "'alerts test' needs --receiver NAME")
+            default: break
+            }
         }
         return result
     }
@@ -193,14 +220,43 @@ public enum CommandLineParser {
             """
         case .alerts:
             return """
-            OVERVIEW: List the running agent's pending and firing alerts with their labels, value,
-            since when, and annotations. Asks the agent over its control socket. Exits 0, 1 when
-            no agent answers.
+            OVERVIEW: Ask the running agent (over its control socket) about alerts.
+              alerts list                 pending and firing alerts: labels, value, since when,
+                                          annotations, and where each was sent and when
+              alerts test --receiver NAME send a test notification through that receiver now and
+                                          print its answer (exit 1 when it was not accepted)
 
-            USAGE: mastiff alerts list [--json] [--config PATH]
+            USAGE: mastiff alerts list|test [--receiver NAME] [--json] [--config PATH]
 
             OPTIONS:
                   --json              the agent's answer as JSON, for scripts
+            \(common)
+
+            """
+        case .maintenance:
+            return """
+            OVERVIEW: Hold notifications while you work on the server (kept across restarts of
+            mastiff). When maintenance ends, what still fires is sent; what resolved meanwhile is not.
+              maintenance on --for 1h [--reason TEXT]
+              maintenance off
+              maintenance status
+
+            USAGE: mastiff maintenance on|off|status [--for DURATION] [--reason TEXT] [--json] [--config PATH]
+
+            OPTIONS:
+            \(common)
+
+            """
+        case .silence:
+            return """
+            OVERVIEW: Silence alerts whose labels match, for a while (kept across restarts).
+              silence add alertname=X [label=value|label=~regex …] --for 2h [--comment TEXT]
+              silence list
+              silence expire ID
+
+            USAGE: mastiff silence add|list|expire … [--json] [--config PATH]
+
+            OPTIONS:
             \(common)
 
             """

@@ -5,7 +5,25 @@ public enum ConfigKeys {
     public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance"]
     public static let log = ["level", "format"]
     public static let sampling = ["interval", "history_limit"]
-    public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels"]
+    public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels", "receivers", "routes", "default_receivers",
+                                "group_by", "group_wait", "group_interval", "repeat_interval", "heartbeat", "maintenance_windows"]
+    public static let receiver = ["name", "send_resolved", "max_per_hour", "give_up_after", "timeout", "ca_file",
+                                  "webhook", "alertmanager", "email", "slack", "discord", "matrix", "ntfy", "telegram", "gotify", "mastodon"]
+    public static let receiverKinds: [String: [String]] = [
+        "webhook": ["url", "bearer_token"],
+        "alertmanager": ["urls"],
+        "email": ["to", "from", "smarthost", "username", "password", "security"],
+        "slack": ["webhook_url"],
+        "discord": ["webhook_url"],
+        "matrix": ["homeserver", "room_id", "access_token"],
+        "ntfy": ["url", "token", "priority", "tags"],
+        "telegram": ["bot_token", "chat_id", "api_url"],
+        "gotify": ["url", "token", "priority"],
+        "mastodon": ["instance_url", "access_token", "to"],
+    ]
+    public static let route = ["match", "match_re", "receivers", "continue"]
+    public static let heartbeat = ["url", "interval"]
+    public static let maintenanceWindow = ["cron", "duration", "reason"]
     public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints", "probes"]
     public static let system = ["enabled", "filesystems"]
     public static let processes = ["enabled", "pss", "groups", "default_groups"]
@@ -22,10 +40,11 @@ public enum ConfigKeys {
 
     /// Each section's keys under the path where they are written.
     public static let all: [(section: String, keys: [String])] = [
-        ("", topLevel), ("log", log), ("sampling", sampling), ("alerts", alerts), ("collectors", collectors), ("collectors.system", system),
+        ("", topLevel), ("log", log), ("sampling", sampling), ("alerts", alerts), ("alerts.receivers[]", receiver),
+        ("alerts.routes[]", route), ("alerts.heartbeat", heartbeat), ("alerts.maintenance_windows[]", maintenanceWindow), ("collectors", collectors), ("collectors.system", system),
         ("collectors.processes", processes), ("collectors.processes.groups[]", processGroup), ("collectors.postgres", postgres),
         ("collectors.pgbouncer", pgbouncer), ("collectors.redis", redis), ("collectors.sidekiq", sidekiq),
         ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("collectors.probes[]", probe), ("statsd", statsd),
         ("instance", instance),
-    ]
+    ] + receiverKinds.keys.sorted().map { ("alerts.receivers[].\($0)", receiverKinds[$0]!) }
 }

@@ -66,6 +66,7 @@ extension ConfigLoader {
             }
             settings.externalLabels.sort { $0.name < $1.name }
         }
+        try parseNotifications(map, into: &settings)
         return settings
     }
 }

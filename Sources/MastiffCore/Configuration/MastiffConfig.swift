@@ -44,6 +44,17 @@ public struct AlertSettings: Sendable, Equatable {
     public var externalLabels: [Label] = []
     /// Where each `disable` entry is written, for the error when no rule has that name.
     public var disableLocations: [String: String] = [:]
+    /// Where notifications go; none: the log.
+    public var receivers: [ReceiverSpec] = []
+    public var routes: [RouteSpec] = []
+    /// Receivers of alerts no route matches; nil: every receiver.
+    public var defaultReceivers: [String]?
+    public var groupBy = ["alertname"]
+    public var groupWait: Duration = .seconds(30)
+    public var groupInterval: Duration = .seconds(300)
+    public var repeatInterval: Duration = .seconds(14400)
+    public var heartbeat: HeartbeatSettings?
+    public var maintenanceWindows: [MaintenanceWindowSpec] = []
     public init() {}
 }
 

@@ -1,0 +1,366 @@
+import Logging
+import MastiffClients
+import MastiffCore
+import MastiffExecutors
+import MastiffPolicies
+import MastiffPromQL
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers notifications: takes the alerts after each evaluation, lets the policy group and
+/// queue them, and delivers what is due every second (and at once when something new is due),
+/// one notification in flight per receiver. The queue, groups, silences and maintenance live
+/// in the state file, written after every change (so a crash between a receiver's 2xx and the
+/// write can repeat a notification, never lose one: docs/notifications.md).
+///
+/// With no receiver configured, notifications go to the log.
+public final class Notifier: Service, Sendable {
+    static let logReceiverName = "log"
+
+    private struct State {
+        var policy: NotificationPolicy
+        var receivers: [String: any NotificationReceiver]
+        var alertmanagers: [String: AlertmanagerReceiver]
+        var lastAlertmanagerPush: [String: Double] = [:]
+        var alertmanagerSignature: [String: String] = [:]
+        var ticking = false
+        var again = false
+        var savedSignature = ""
+    }
+
+    private let state: Mutex<State>
+    private let stateStore: StateStore?
+    private let logger: Logger
+    private let clock: any WallClock
+    private let random: @Sendable () -> Double
+
+    public init(settings: AlertSettings, stateStore: StateStore?, logger: Logger, clock: any WallClock = SystemWallClock(),
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.stateStore = stateStore
+        self.logger = logger
+        self.clock = clock
+        self.random = random
+        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger)
+        var policy = NotificationPolicy(settings: policySettings)
+        if let saved = stateStore?.section("notifications") {
+            let restored = policy.restore(saved)
+            if restored.queued > 0 || restored.skipped > 0 {
+                logger.info("restored queued notifications from the state file", metadata: ["queued": "\(restored.queued)", "skipped": "\(restored.skipped)"])
+            }
+        }
+        state = Mutex(State(policy: policy, receivers: receivers, alertmanagers: alertmanagers))
+    }
+
+    /// The policy's settings and the receivers of a configuration.
+    private static func build(_ settings: AlertSettings, logger: Logger)
+        -> (NotificationPolicy.Settings, [String: any NotificationReceiver], [String: AlertmanagerReceiver]) {
+        let host = NotificationText.hostName()
+        var receivers: [String: any NotificationReceiver] = [:]
+        var alertmanagers: [String: AlertmanagerReceiver] = [:]
+        var policyReceivers: [NotificationPolicy.ReceiverSettings] = []
+        for spec in settings.receivers {
+            let timeout = spec.timeout
+            let ca = spec.caFile
+            switch spec.kind {
+            case .webhook(let url, let token): receivers[spec.name] = WebhookReceiver(name: spec.name, url: url, bearerToken: token, caFile: ca, timeout: timeout)
+            case .alertmanager(let urls): alertmanagers[spec.name] = AlertmanagerReceiver(name: spec.name, urls: urls, caFile: ca, timeout: timeout)
+            case .email(let email): receivers[spec.name] = EmailReceiver(name: spec.name, settings: email, caFile: ca, timeout: timeout, host: host)
+            case .slack(let url): receivers[spec.name] = SlackReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, host: host)
+            case .discord(let url): receivers[spec.name] = DiscordReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, host: host)
+            case .matrix(let homeserver, let room, let token):
+                receivers[spec.name] = MatrixReceiver(name: spec.name, homeserver: homeserver, roomID: room, accessToken: token, caFile: ca, timeout: timeout, host: host)
+            case .ntfy(let url, let token, let priority, let tags):
+                receivers[spec.name] = NtfyReceiver(name: spec.name, topicURL: url, token: token, priority: priority, tags: tags, caFile: ca, timeout: timeout, host: host)
+            case .telegram(let token, let chat, let api):
+                receivers[spec.name] = TelegramReceiver(name: spec.name, botToken: token, chatID: chat, apiURL: api, caFile: ca, timeout: timeout, host: host)
+            case .gotify(let url, let token, let priority):
+                receivers[spec.name] = GotifyReceiver(name: spec.name, url: url, token: token, priority: priority, caFile: ca, timeout: timeout, host: host)
+            case .mastodon(let instance, let token, let to):
+                receivers[spec.name] = MastodonReceiver(name: spec.name, instanceURL: instance, accessToken: token, to: to, caFile: ca, timeout: timeout, host: host)
+            }
+            policyReceivers.append(NotificationPolicy.ReceiverSettings(name: spec.name, sendResolved: spec.sendResolved, maxPerHour: spec.maxPerHour,
+                                                                       giveUpAfter: spec.giveUpAfter.seconds, isAlertmanager: alertmanagers[spec.name] != nil))
+        }
+        if settings.receivers.isEmpty {
+            receivers[logReceiverName] = LogReceiver(logger: logger, host: host)
+            policyReceivers.append(NotificationPolicy.ReceiverSettings(name: logReceiverName))
+        }
+        var windows: [(schedule: CronSchedule, duration: Double, reason: String)] = []
+        for window in settings.maintenanceWindows {
+            if let schedule = try? CronSchedule(window.cron) { windows.append((schedule, window.duration.seconds, window.reason)) }
+        }
+        let policySettings = NotificationPolicy.Settings(receivers: policyReceivers, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
+                                                         groupBy: settings.groupBy, groupWait: settings.groupWait.seconds,
+                                                         groupInterval: settings.groupInterval.seconds, repeatInterval: settings.repeatInterval.seconds,
+                                                         windows: windows)
+        return (policySettings, receivers, alertmanagers)
+    }
+
+    /// A reload: new receivers and routes; queued notifications of receivers that remain stay.
+    public func replaceSettings(_ settings: AlertSettings) {
+        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger)
+        state.withLock { state in
+            state.policy.replaceSettings(policySettings)
+            state.receivers = receivers
+            state.alertmanagers = alertmanagers
+        }
+    }
+
+    /// The alerts after an evaluation: firing ones and those resolved in the last 15 minutes.
+    public func observe(_ alerts: [NotifiedAlert]) {
+        let now = clock.now()
+        state.withLock { $0.policy.observe(alerts, now: now) }
+        Task { await self.tick() }
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    await self.tick()
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    /// One round: flush due groups, deliver what is due, push to Alertmanagers, save.
+    public func tick() async {
+        let proceed = state.withLock { state -> Bool in
+            if state.ticking {
+                state.again = true
+                return false
+            }
+            state.ticking = true
+            return true
+        }
+        guard proceed else { return }
+        repeat {
+            state.withLock { $0.again = false }
+            await round()
+        } while state.withLock({ state -> Bool in
+            if state.again { return true }
+            state.ticking = false
+            return false
+        })
+    }
+
+    private func round() async {
+        let now = clock.now()
+        let (due, receivers) = state.withLock { state -> ([Notification], [String: any NotificationReceiver]) in
+            state.policy.flush(now: now)
+            return (state.policy.due(now: now), state.receivers)
+        }
+        logEvents()
+        save()
+        await withTaskGroup(of: Void.self) { group in
+            for notification in due {
+                group.addTask {
+                    let result: DeliveryResult
+                    if let receiver = receivers[notification.receiver] {
+                        result = await receiver.deliver(notification)
+                    } else {
+                        result = .failed(reason: "receiver \(notification.receiver) is no longer configured")
+                    }
+                    let finished = self.clock.now()
+                    self.state.withLock { $0.policy.record(notification.id, result, now: finished, jitter: self.random()) }
+                    if case .delivered(let answer) = result {
+                        self.logger.info("notification delivered", metadata: ["receiver": "\(notification.receiver)", "notification": "\(notification.id)",
+                                                                              "title": "\(NotificationText.title(notification))", "answer": "\(answer)"])
+                    }
+                    self.save()
+                }
+            }
+            for (name, pusher, alerts) in alertmanagerPushes(now: now) {
+                group.addTask {
+                    let result = await pusher.push(alerts, now: now)
+                    self.state.withLock { $0.policy.recordAlertmanager(name, result, alerts: alerts, now: self.clock.now()) }
+                    if case .delivered = result {} else {
+                        self.logger.warning("alertmanager push failed; retrying", metadata: ["receiver": "\(name)", "error": "\(result)"])
+                        self.state.withLock { $0.lastAlertmanagerPush[name] = nil }
+                    }
+                }
+            }
+        }
+        logEvents()
+    }
+
+    /// Alertmanagers get the current alerts every minute, and at once when they change.
+    private func alertmanagerPushes(now: Double) -> [(String, AlertmanagerReceiver, [NotifiedAlert])] {
+        state.withLock { state in
+            var pushes: [(String, AlertmanagerReceiver, [NotifiedAlert])] = []
+            if state.policy.maintenance(at: now).active { return [] }
+            for (name, pusher) in state.alertmanagers {
+                let alerts = state.policy.alertmanagerAlerts(for: name, now: now)
+                let signature = alerts.map { "\($0.fingerprint)\($0.status.rawValue)" }.sorted().joined()
+                let last = state.lastAlertmanagerPush[name]
+                guard !alerts.isEmpty || state.alertmanagerSignature[name].map({ !$0.isEmpty }) == true else { continue }
+                guard last == nil || now - last! >= 60 || signature != state.alertmanagerSignature[name] else { continue }
+                state.lastAlertmanagerPush[name] = now
+                state.alertmanagerSignature[name] = signature
+                pushes.append((name, pusher, alerts))
+            }
+            return pushes
+        }
+    }
+
+    private func logEvents() {
+        let events = state.withLock { $0.policy.takeEvents() }
+        for event in events {
+            switch event {
+            case .gaveUp(let notification, let reason):
+                logger.error("notification given up after retrying for give_up_after", metadata: [
+                    "receiver": "\(notification.receiver)", "notification": "\(notification.id)", "attempts": "\(notification.attempts)",
+                    "title": "\(NotificationText.title(notification))", "error": "\(reason)"])
+            case .failed(let notification, let reason):
+                logger.error("notification failed and will not be retried", metadata: [
+                    "receiver": "\(notification.receiver)", "notification": "\(notification.id)", "title": "\(NotificationText.title(notification))",
+                    "error": "\(reason)"])
+            case .retrying(let notification, let reason, let next):
+                logger.warning("notification delivery failed; retrying", metadata: [
+                    "receiver": "\(notification.receiver)", "notification": "\(notification.id)", "attempt": "\(notification.attempts)",
+                    "retry_in_seconds": "\(Int((next - clock.now()).rounded()))", "error": "\(reason)"])
+            case .maintenanceStarted(let reason):
+                logger.notice("maintenance: notifications are held", metadata: ["reason": "\(reason)"])
+            case .maintenanceEnded:
+                logger.notice("maintenance ended: held notifications go out")
+            }
+        }
+    }
+
+    /// Writes the state file section when what it holds changed.
+    private func save() {
+        guard let stateStore else { return }
+        let saved = state.withLock { state -> JSONValue? in
+            let value = state.policy.savedState()
+            let signature = value.serialized(indent: false)
+            guard signature != state.savedSignature else { return nil }
+            state.savedSignature = signature
+            return value
+        }
+        if let saved { stateStore.update("notifications", saved) }
+    }
+
+    // MARK: - Control
+
+    public func maintenance(action: String, seconds: Double?, reason: String?) -> JSONValue {
+        let now = clock.now()
+        let status = state.withLock { state -> (Bool, String, Double?) in
+            switch action {
+            case "on": state.policy.startMaintenance(until: now + (seconds ?? 3600), reason: reason ?? "maintenance")
+            case "off": state.policy.endMaintenance()
+            default: break
+            }
+            return state.policy.maintenance(at: now)
+        }
+        save()
+        Task { await self.tick() }
+        var answer: [String: JSONValue] = ["ok": .bool(true), "active": .bool(status.0), "now": .number(now)]
+        if status.0 {
+            answer["reason"] = .string(status.1)
+            if let until = status.2 { answer["until"] = .number(until) }
+        }
+        return .object(answer)
+    }
+
+    public func addSilence(matchers: [RouteMatcher], seconds: Double, comment: String) -> JSONValue {
+        let now = clock.now()
+        let silence = state.withLock { $0.policy.addSilence(matchers: matchers, startsAt: now, endsAt: now + seconds, comment: comment) }
+        save()
+        return .object(["ok": .bool(true), "silence": Self.json(silence)])
+    }
+
+    public func expireSilence(_ id: String) -> JSONValue {
+        let now = clock.now()
+        let expired = state.withLock { $0.policy.expireSilence(id, now: now) }
+        save()
+        return expired ? .object(["ok": .bool(true)]) : .object(["ok": .bool(false), "error": .string("no active silence has ID \(id)")])
+    }
+
+    public func silences() -> JSONValue {
+        let now = clock.now()
+        let active = state.withLock { $0.policy.activeSilences(at: now) }
+        return .object(["ok": .bool(true), "now": .number(now), "silences": .array(active.map(Self.json))])
+    }
+
+    static func json(_ silence: Silence) -> JSONValue {
+        .object(["id": .string(silence.id), "starts_at": .number(silence.startsAt), "ends_at": .number(silence.endsAt), "comment": .string(silence.comment),
+                 "matchers": .array(silence.matchers.map { .string("\($0.name)\($0.regex ? "=~" : "=")\($0.value)") })])
+    }
+
+    /// `mastiff alerts test --receiver NAME`: a test notification through the receiver, at
+    /// once, with its answer.
+    public func sendTest(receiver name: String) async -> JSONValue {
+        let now = clock.now()
+        let (receiver, pusher) = state.withLock { ($0.receivers[name], $0.alertmanagers[name]) }
+        let alert = NotifiedAlert(labels: [Label("alertname", "MastiffTestNotification"), Label("severity", "info")],
+                                  annotations: [Label("summary", "A test notification from mastiff"),
+                                                Label("description", "Sent by `mastiff alerts test`; nothing is wrong.")],
+                                  status: .firing, startsAt: now, endsAt: nil, value: 1)
+        let result: DeliveryResult
+        if let receiver {
+            result = await receiver.deliver(Notification(id: "test", receiver: name, groupKey: "{alertname=\"MastiffTestNotification\"}",
+                                                          groupLabels: [Label("alertname", "MastiffTestNotification")], alerts: [alert],
+                                                          createdAt: now, nextAttemptAt: now))
+        } else if let pusher {
+            var resolved = alert
+            resolved.status = .resolved
+            resolved.endsAt = now + 60
+            result = await pusher.push([resolved], now: now)
+        } else {
+            let names = state.withLock { Array($0.receivers.keys) + Array($0.alertmanagers.keys) }.sorted()
+            return .object(["ok": .bool(false), "error": .string("no receiver is named '\(name)' (receivers: \(names.joined(separator: ", ")))")])
+        }
+        switch result {
+        case .delivered(let answer): return .object(["ok": .bool(true), "result": .string("delivered"), "answer": .string(answer)])
+        case .retry(let reason, _): return .object(["ok": .bool(false), "result": .string("temporary failure"), "error": .string(reason)])
+        case .failed(let reason): return .object(["ok": .bool(false), "result": .string("failed"), "error": .string(reason)])
+        }
+    }
+
+    /// Per alert fingerprint: receiver → when it was last delivered.
+    public func deliveries() -> [String: [String: Double]] { state.withLock { $0.policy.deliveries } }
+
+    public func metrics() -> [MetricFamily] {
+        let now = clock.now()
+        return state.withLock { state in
+            let names = state.policy.settings.receivers.map(\.name)
+            var totals: [Sample] = []
+            var lengths: [Sample] = []
+            var successes: [Sample] = []
+            for name in names {
+                for result in ["sent", "retried", "failed"] {
+                    totals.append(Sample(labels: [Label("receiver", name), Label("result", result)], value: Double(state.policy.counters[name]?[result] ?? 0)))
+                }
+                lengths.append(Sample(labels: [Label("receiver", name)], value: Double(state.policy.queueLength(name))))
+                if let time = state.policy.lastSuccess[name] { successes.append(Sample(labels: [Label("receiver", name)], value: time)) }
+            }
+            return [
+                MetricFamily(name: "mastiff_notifications_total", help: "Notification deliveries by receiver and result (sent, retried, failed).",
+                             type: .counter, samples: totals),
+                MetricFamily(name: "mastiff_notification_queue_length", help: "Notifications waiting for delivery, by receiver.", type: .gauge, samples: lengths),
+                MetricFamily(name: "mastiff_notification_last_success_timestamp_seconds", help: "When each receiver last accepted a notification.",
+                             type: .gauge, samples: successes),
+                MetricFamily(name: "mastiff_maintenance_active", help: "1 while a maintenance window or `mastiff maintenance on` holds notifications.",
+                             type: .gauge, samples: [Sample(labels: [], value: state.policy.maintenance(at: now).active ? 1 : 0)]),
+                MetricFamily(name: "mastiff_silences_active", help: "Silences in effect.", type: .gauge,
+                             samples: [Sample(labels: [], value: Double(state.policy.activeSilences(at: now).count))]),
+            ]
+        }
+    }
+}
+
+/// The receiver when none is configured: one log line per notification.
+struct LogReceiver: NotificationReceiver {
+    let name = Notifier.logReceiverName
+    let logger: Logger
+    let host: String
+
+    func deliver(_ notification: Notification) async -> DeliveryResult {
+        logger.warning("notification", metadata: ["title": "\(NotificationText.title(notification))",
+                                                  "text": "\(NotificationText.body(notification, host: host))"])
+        return .delivered(answer: "logged")
+    }
+}

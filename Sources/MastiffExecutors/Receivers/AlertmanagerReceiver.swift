@@ -1,0 +1,45 @@
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// Pushes alerts into Alertmanagers: POST /api/v2/alerts (prometheus/alertmanager
+/// docs/alerts_api.md), firing ones with `endsAt` 3 minutes ahead and re-sent every minute,
+/// resolved ones with their `endsAt` for 5 minutes. Alertmanager's own routing, grouping,
+/// silences and HA then apply. Sent to every URL; delivered when one accepted.
+public struct AlertmanagerReceiver: Sendable {
+    public let name: String
+    let urls: [String]
+    let caFile: String?
+    let timeout: Duration
+    let externalURL: String
+
+    public init(name: String, urls: [String], caFile: String?, timeout: Duration, externalURL: String = "") {
+        self.name = name
+        self.urls = urls
+        self.caFile = caFile
+        self.timeout = timeout
+        self.externalURL = externalURL
+    }
+
+    public static func payload(_ alerts: [NotifiedAlert], now: Double, externalURL: String) -> JSONValue {
+        .array(alerts.map { alert in
+            .object([
+                "labels": NotificationText.labelsObject(alert.labels),
+                "annotations": NotificationText.labelsObject(alert.annotations),
+                "startsAt": .string(NotificationText.rfc3339(alert.startsAt)),
+                "endsAt": .string(NotificationText.rfc3339(alert.status == .resolved ? max(alert.endsAt ?? now, alert.startsAt) : now + 180)),
+                "generatorURL": .string(externalURL),
+            ])
+        })
+    }
+
+    public func push(_ alerts: [NotifiedAlert], now: Double) async -> DeliveryResult {
+        let body = Self.payload(alerts, now: now, externalURL: externalURL)
+        var outcomes: [DeliveryResult] = []
+        for url in urls {
+            outcomes.append(await ReceiverHTTP.json(body, to: url + "/api/v2/alerts", caFile: caFile, timeout: timeout))
+        }
+        if let delivered = outcomes.first(where: { if case .delivered = $0 { return true } else { return false } }) { return delivered }
+        return outcomes.first { if case .failed = $0 { return true } else { return false } } ?? outcomes.first ?? .failed(reason: "no Alertmanager URL")
+    }
+}

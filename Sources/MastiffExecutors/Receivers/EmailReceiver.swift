@@ -1,0 +1,67 @@
+import Glibc
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// E-mail over SMTP with libcurl (STARTTLS required by default, or TLS from the start, AUTH
+/// when a username is set). Authentication refused and bad addresses are failures; connection
+/// problems and 4xx SMTP replies are retried.
+public struct EmailReceiver: NotificationReceiver {
+    public let name: String
+    let settings: EmailSettings
+    let caFile: String?
+    let timeout: Duration
+    let host: String
+
+    public init(name: String, settings: EmailSettings, caFile: String?, timeout: Duration, host: String) {
+        self.name = name
+        self.settings = settings
+        self.caFile = caFile
+        self.timeout = timeout
+        self.host = host
+    }
+
+    public static func message(_ notification: Notification, from: String, to: [String], host: String, now: Double) -> String {
+        var date = time_t(now)
+        var parts = tm()
+        gmtime_r(&date, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let dateHeader = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+        let body = NotificationText.body(notification, host: host).split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
+        return [
+            "From: mastiff <\(from)>", "To: " + to.joined(separator: ", "), "Subject: " + NotificationText.title(notification).replacingNewlines,
+            "Date: " + dateHeader, "Message-ID: <\(notification.id).\(Int(notification.createdAt))@mastiff.\(host)>",
+            "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", body, "",
+        ].joined(separator: "\r\n")
+    }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        let colon = settings.smarthost.lastIndex(of: ":")!
+        var smtpHost = String(settings.smarthost[..<colon])
+        if smtpHost.hasPrefix("[") { smtpHost = String(smtpHost.dropFirst().dropLast()) }
+        let port = Int(settings.smarthost[settings.smarthost.index(after: colon)...]) ?? 25
+        let security: CurlSMTPClient.Security = settings.security == .tls ? .tls : settings.security == .starttls ? .starttls : .none
+        let client = CurlSMTPClient(host: smtpHost, port: port, security: security, username: settings.username, password: settings.password,
+                                    caFile: caFile, timeoutMilliseconds: Int(timeout.seconds * 1000))
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let message = Self.message(notification, from: settings.from, to: settings.to, host: host, now: Double(now.tv_sec))
+        do {
+            try await client.send(from: settings.from, recipients: settings.to, message: Array(message.utf8))
+            return .delivered(answer: "accepted by \(settings.smarthost)")
+        } catch let error as ClientError {
+            switch error.kind {
+            case .authentication: return .failed(reason: "\(error)")
+            default:
+                // 5xx SMTP replies (e.g. a refused recipient) will not get better by retrying.
+                if error.reason.contains("server replied 5") { return .failed(reason: "\(error)") }
+                return .retry(reason: "\(error)", retryAfter: nil)
+            }
+        } catch {
+            return .retry(reason: "\(error)", retryAfter: nil)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// Gotify: POST {url}/message with {"title", "message", "priority"} and the application token
+/// in X-Gotify-Key (gotify.net/api-docs#/message/createMessage).
+public struct GotifyReceiver: NotificationReceiver {
+    public let name: String
+    let url: String
+    let token: Secret
+    let priority: Int
+    let caFile: String?
+    let timeout: Duration
+    let host: String
+
+    public init(name: String, url: String, token: Secret, priority: Int, caFile: String?, timeout: Duration, host: String) {
+        self.name = name
+        self.url = url
+        self.token = token
+        self.priority = priority
+        self.caFile = caFile
+        self.timeout = timeout
+        self.host = host
+    }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        let body: JSONValue = .object(["title": .string(NotificationText.title(notification)),
+                                       "message": .string(NotificationText.body(notification, host: host)),
+                                       "priority": .number(Double(notification.status == .resolved ? min(priority, 2) : priority))])
+        return await ReceiverHTTP.json(body, to: url + "/message", headers: ["X-Gotify-Key: \(token.reveal())"], caFile: caFile, timeout: timeout)
+    }
+}

@@ -1,0 +1,35 @@
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// A direct message from a bot account: POST /api/v1/statuses with visibility "direct",
+/// mentioning the admin, and an Idempotency-Key so that a retry after a lost answer does not
+/// post twice (docs.joinmastodon.org/methods/statuses/#create). Cut to 500 characters.
+public struct MastodonReceiver: NotificationReceiver {
+    public let name: String
+    let instanceURL: String
+    let accessToken: Secret
+    let to: String
+    let caFile: String?
+    let timeout: Duration
+    let host: String
+
+    public init(name: String, instanceURL: String, accessToken: Secret, to: String, caFile: String?, timeout: Duration, host: String) {
+        self.name = name
+        self.instanceURL = instanceURL
+        self.accessToken = accessToken
+        self.to = to
+        self.caFile = caFile
+        self.timeout = timeout
+        self.host = host
+    }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        var text = "\(to) \(NotificationText.title(notification))\n" + NotificationText.body(notification, host: host)
+        if text.count > 500 { text = String(text.prefix(499)) + "…" }
+        return await ReceiverHTTP.json(.object(["status": .string(text), "visibility": .string("direct")]), to: instanceURL + "/api/v1/statuses",
+                                       headers: ["Authorization: Bearer \(accessToken.reveal())",
+                                                 "Idempotency-Key: mastiff-\(notification.id)-\(Int(notification.createdAt))"],
+                                       caFile: caFile, timeout: timeout)
+    }
+}

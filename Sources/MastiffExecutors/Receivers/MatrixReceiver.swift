@@ -1,0 +1,34 @@
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// A room message through Matrix's client-server API: PUT
+/// /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId} with a bearer access token
+/// (spec.matrix.org/v1.9/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid).
+/// The transaction ID is the notification's, so a retry after a lost answer is not posted twice.
+public struct MatrixReceiver: NotificationReceiver {
+    public let name: String
+    let homeserver: String
+    let roomID: String
+    let accessToken: Secret
+    let caFile: String?
+    let timeout: Duration
+    let host: String
+
+    public init(name: String, homeserver: String, roomID: String, accessToken: Secret, caFile: String?, timeout: Duration, host: String) {
+        self.name = name
+        self.homeserver = homeserver
+        self.roomID = roomID
+        self.accessToken = accessToken
+        self.caFile = caFile
+        self.timeout = timeout
+        self.host = host
+    }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        let url = "\(homeserver)/_matrix/client/v3/rooms/\(roomID.pathEscaped)/send/m.room.message/mastiff-\(notification.id)-\(Int(notification.createdAt))"
+        let body = NotificationText.title(notification) + "\n" + NotificationText.body(notification, host: host)
+        return await ReceiverHTTP.json(.object(["msgtype": .string("m.text"), "body": .string(body)]), to: url, method: "PUT",
+                                       headers: ["Authorization: Bearer \(accessToken.reveal())"], caFile: caFile, timeout: timeout)
+    }
+}

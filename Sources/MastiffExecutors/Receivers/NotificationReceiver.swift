@@ -1,0 +1,128 @@
+import Glibc
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+import MastiffPromQL
+
+/// A channel notifications go out on. One file per channel; each builds the request its
+/// service's documented API expects, sends it with libcurl, and says what came of it.
+public protocol NotificationReceiver: Sendable {
+    var name: String { get }
+    func deliver(_ notification: Notification) async -> DeliveryResult
+}
+
+/// What every receiver shares: the HTTP round trip and how an answer is classified.
+enum ReceiverHTTP {
+    /// 2xx delivered; 408, 429 (with Retry-After) and 5xx retried; other 4xx failed for good,
+    /// with the status and a cut of the body. Transport errors (refused, timeout, TLS) are
+    /// retried. Messages never contain the URL (it may hold a token).
+    static func send(_ request: HTTPRequest, timeout: Duration) async -> DeliveryResult {
+        let response: HTTPResponse
+        do {
+            response = try await CurlHTTPClient(timeoutMilliseconds: Int(timeout.seconds * 1000), maxBodyBytes: 64 << 10).send(request)
+        } catch {
+            return .retry(reason: "\(error)", retryAfter: nil)
+        }
+        let answer = "HTTP \(response.status)" + (response.body.isEmpty ? "" : ": " + cut(response.text))
+        switch response.status {
+        case 200...299: return .delivered(answer: answer)
+        case 429: return .retry(reason: answer, retryAfter: response.header("retry-after").flatMap { Double($0.trimmingSpacesForReceivers) })
+        case 408, 500...599: return .retry(reason: answer, retryAfter: nil)
+        default: return .failed(reason: answer)
+        }
+    }
+
+    static func json(_ value: JSONValue, to url: String, method: String = "POST", headers: [String] = [], caFile: String?, timeout: Duration) async -> DeliveryResult {
+        await send(HTTPRequest(method: method, url: url, headers: ["Content-Type: application/json"] + headers, caFile: caFile,
+                               body: Array(value.serialized(indent: false).utf8)), timeout: timeout)
+    }
+
+    static func cut(_ text: String, _ limit: Int = 300) -> String {
+        let flat = text.replacingNewlines
+        return flat.count <= limit ? flat : String(flat.prefix(limit)) + "…"
+    }
+}
+
+/// Message text shared by the chat receivers: what fired, the value, since when, the
+/// description, the host.
+public enum NotificationText {
+    public static func title(_ notification: Notification) -> String {
+        let firing = notification.firing
+        let names = Set(notification.alerts.map(\.name)).sorted().joined(separator: ", ")
+        let severity = Set(firing.compactMap { $0.labels.value(of: "severity") }).sorted().joined(separator: ", ")
+        if firing.isEmpty { return "[RESOLVED] \(names)" }
+        return "[FIRING:\(firing.count)] \(names)" + (severity.isEmpty ? "" : " (\(severity))")
+    }
+
+    public static func body(_ notification: Notification, host: String) -> String {
+        var lines: [String] = []
+        for alert in notification.alerts {
+            let labels = alert.labels.filter { !["alertname", "severity"].contains($0.name) }
+            let labelText = labels.isEmpty ? "" : " {" + labels.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + "}"
+            switch alert.status {
+            case .firing:
+                lines.append("FIRING \(alert.name)\(labelText): value \(GoFloat.v(alert.value)), since \(time(alert.startsAt))")
+            case .resolved:
+                lines.append("RESOLVED \(alert.name)\(labelText): value at resolution \(GoFloat.v(alert.value)), resolved \(alert.endsAt.map(time) ?? "now")")
+            }
+            if let summary = alert.annotations.value(of: "summary") { lines.append("  " + summary) }
+            if let description = alert.annotations.value(of: "description") { lines.append("  " + description) }
+            if let runbook = alert.annotations.value(of: "runbook_url") { lines.append("  runbook: " + runbook) }
+        }
+        lines.append("— mastiff on \(host)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// `2026-12-03 22:52:20 UTC`.
+    public static func time(_ seconds: Double) -> String {
+        var value = time_t(seconds.rounded(.down))
+        var parts = tm()
+        gmtime_r(&value, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
+    }
+
+    /// RFC 3339 as Alertmanager writes it: `2026-12-03T22:52:20Z`; nil: Go's zero time.
+    public static func rfc3339(_ seconds: Double?) -> String {
+        guard let seconds else { return "0001-01-01T00:00:00Z" }
+        var value = time_t(seconds.rounded(.down))
+        var parts = tm()
+        gmtime_r(&value, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+
+    static func labelsObject(_ labels: Labels) -> JSONValue {
+        .object(Dictionary(uniqueKeysWithValues: labels.map { ($0.name, .string($0.value)) }))
+    }
+
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension String {
+    var replacingNewlines: String { String(map { $0 == "\n" || $0 == "\r" ? " " : $0 }) }
+    var trimmingSpacesForReceivers: String {
+        var scalars = Substring(self)
+        while scalars.first == " " { scalars.removeFirst() }
+        while scalars.last == " " || scalars.last == "\r" { scalars.removeLast() }
+        return String(scalars)
+    }
+    /// Percent-encoding for a URL path segment.
+    var pathEscaped: String {
+        var result = ""
+        for byte in utf8 {
+            let character = Character(Unicode.Scalar(byte))
+            if character.isASCII && (character.isLetter || character.isNumber || "-_.~".contains(character)) {
+                result.append(character)
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                result += "%" + (hex.count == 1 ? "0" : "") + hex
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,38 @@
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// ntfy: POST the message text to the topic URL with Title, Priority and Tags headers and an
+/// optional bearer token (docs.ntfy.sh/publish). Firing critical alerts default to priority
+/// high, resolved notices to low.
+public struct NtfyReceiver: NotificationReceiver {
+    public let name: String
+    let topicURL: String
+    let token: Secret?
+    let priority: String?
+    let tags: [String]
+    let caFile: String?
+    let timeout: Duration
+    let host: String
+
+    public init(name: String, topicURL: String, token: Secret?, priority: String?, tags: [String], caFile: String?, timeout: Duration, host: String) {
+        self.name = name
+        self.topicURL = topicURL
+        self.token = token
+        self.priority = priority
+        self.tags = tags
+        self.caFile = caFile
+        self.timeout = timeout
+        self.host = host
+    }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        let critical = notification.firing.contains { $0.labels.value(of: "severity") == "critical" }
+        let chosen = priority ?? (notification.status == .resolved ? "low" : critical ? "high" : "default")
+        var headers = ["Title: \(NotificationText.title(notification).replacingNewlines)", "Priority: \(chosen)",
+                       "Tags: " + (tags + [notification.status == .firing ? "rotating_light" : "white_check_mark"]).joined(separator: ",")]
+        if let token { headers.append("Authorization: Bearer \(token.reveal())") }
+        return await ReceiverHTTP.send(HTTPRequest(method: "POST", url: topicURL, headers: headers + ["Content-Type: text/plain; charset=utf-8"],
+                                                   caFile: caFile, body: Array(NotificationText.body(notification, host: host).utf8)), timeout: timeout)
+    }
+}

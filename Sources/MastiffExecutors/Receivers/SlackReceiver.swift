@@ -1,0 +1,25 @@
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// Slack incoming webhook: POST {"text": …} (api.slack.com/messaging/webhooks).
+public struct SlackReceiver: NotificationReceiver {
+    public let name: String
+    let webhookURL: Secret
+    let caFile: String?
+    let timeout: Duration
+    let host: String
+
+    public init(name: String, webhookURL: Secret, caFile: String?, timeout: Duration, host: String) {
+        self.name = name
+        self.webhookURL = webhookURL
+        self.caFile = caFile
+        self.timeout = timeout
+        self.host = host
+    }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        let text = "*\(NotificationText.title(notification))*\n" + NotificationText.body(notification, host: host)
+        return await ReceiverHTTP.json(.object(["text": .string(text)]), to: webhookURL.reveal(), caFile: caFile, timeout: timeout)
+    }
+}

@@ -1,0 +1,33 @@
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// Telegram Bot API sendMessage: POST {api}/bot{token}/sendMessage with {"chat_id", "text"},
+/// text at most 4096 characters (core.telegram.org/bots/api#sendmessage).
+public struct TelegramReceiver: NotificationReceiver {
+    public let name: String
+    let botToken: Secret
+    let chatID: String
+    let apiURL: String
+    let caFile: String?
+    let timeout: Duration
+    let host: String
+
+    public init(name: String, botToken: Secret, chatID: String, apiURL: String, caFile: String?, timeout: Duration, host: String) {
+        self.name = name
+        self.botToken = botToken
+        self.chatID = chatID
+        self.apiURL = apiURL
+        self.caFile = caFile
+        self.timeout = timeout
+        self.host = host
+    }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        var text = NotificationText.title(notification) + "\n" + NotificationText.body(notification, host: host)
+        if text.count > 4096 { text = String(text.prefix(4095)) + "…" }
+        let chat: JSONValue = Int64(chatID).map { .number(Double($0)) } ?? .string(chatID)
+        return await ReceiverHTTP.json(.object(["chat_id": chat, "text": .string(text), "disable_web_page_preview": .bool(true)]),
+                                       to: "\(apiURL)/bot\(botToken.reveal())/sendMessage", caFile: caFile, timeout: timeout)
+    }
+}

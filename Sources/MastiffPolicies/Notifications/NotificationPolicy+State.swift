@@ -1,0 +1,134 @@
+import MastiffCore
+import MastiffPromQL
+
+/// The policy in the state file, compactly: each alert's labels and annotations once, in a
+/// table by fingerprint, and queued notifications and groups referring to it. 10,000 queued
+/// notifications about a few dozen alerts take about 1 MiB (docs/benchmarks.md).
+extension NotificationPolicy {
+    private static func number(_ value: Double) -> JSONValue { value.isFinite ? .number(value) : .string(GoFloat.v(value)) }
+    private static func double(_ value: JSONValue?) -> Double? {
+        if let number = value?.double { return number }
+        switch value?.string {
+        case "+Inf"?: return .infinity
+        case "-Inf"?: return -.infinity
+        case "NaN"?: return .nan
+        default: return nil
+        }
+    }
+    private static func labels(_ labels: Labels) -> JSONValue { .object(Dictionary(uniqueKeysWithValues: labels.map { ($0.name, .string($0.value)) })) }
+    private static func labels(_ value: JSONValue?) -> Labels {
+        guard case .object(let members)? = value else { return [] }
+        return members.compactMap { name, value in value.string.map { Label(name, $0) } }.sortedByName()
+    }
+
+    private static func reference(_ alert: NotifiedAlert) -> JSONValue {
+        .array([.string(alert.fingerprint), .string(alert.status == .firing ? "f" : "r"), alert.endsAt.map { .number($0) } ?? .null, number(alert.value)])
+    }
+
+    public func savedState() -> JSONValue {
+        var table: [String: JSONValue] = [:]
+        func remember(_ alert: NotifiedAlert) {
+            table[alert.fingerprint] = .object(["l": Self.labels(alert.labels), "a": Self.labels(alert.annotations), "s": .number(alert.startsAt)])
+        }
+        var queued: [JSONValue] = []
+        for notification in queue {
+            notification.alerts.forEach(remember)
+            var entry: [String: JSONValue] = [
+                "id": .string(notification.id), "r": .string(notification.receiver), "g": .string(notification.groupKey),
+                "gl": Self.labels(notification.groupLabels), "c": .number(notification.createdAt), "n": .number(notification.nextAttemptAt),
+                "t": .number(Double(notification.attempts)), "x": .array(notification.alerts.map(Self.reference)),
+            ]
+            if let error = notification.lastError { entry["e"] = .string(String(error.prefix(200))) }
+            queued.append(.object(entry))
+        }
+        var savedGroups: [JSONValue] = []
+        for group in groups.values.sorted(by: { ($0.receiver, $0.key) < ($1.receiver, $1.key) }) {
+            group.alerts.values.forEach(remember)
+            var entry: [String: JSONValue] = [
+                "r": .string(group.receiver), "g": .string(group.key), "gl": Self.labels(group.labels), "c": .number(group.createdAt),
+                "nf": .array(group.notifiedFiring.sorted().map { .string($0) }),
+                "x": .array(group.alerts.values.sorted { $0.fingerprint < $1.fingerprint }.map(Self.reference)),
+            ]
+            if let lastFlush = group.lastFlush { entry["lf"] = .number(lastFlush) }
+            if let lastNotification = group.lastNotification { entry["ln"] = .number(lastNotification) }
+            savedGroups.append(.object(entry))
+        }
+        var object: [String: JSONValue] = [
+            "v": .number(1), "seq": .number(Double(sequence)), "alerts": .object(table), "queue": .array(queued), "groups": .array(savedGroups),
+            "silences": .array(silences.map { silence in
+                .object(["id": .string(silence.id), "s": .number(silence.startsAt), "e": .number(silence.endsAt), "comment": .string(silence.comment),
+                         "m": .array(silence.matchers.map { .array([.string($0.name), .string($0.value), .bool($0.regex)]) })])
+            }),
+            "last_success": .object(lastSuccess.mapValues { .number($0) }),
+        ]
+        if let manual = manualMaintenance { object["maintenance"] = .object(["until": .number(manual.until), "reason": .string(manual.reason)]) }
+        return .object(object)
+    }
+
+    /// Restores what `savedState` wrote. Entries that cannot be read are skipped (and counted).
+    @discardableResult
+    public mutating func restore(_ state: JSONValue) -> (queued: Int, skipped: Int) {
+        guard case .object(let table)? = state["alerts"] else { return (0, 0) }
+        var skipped = 0
+        func alert(_ reference: JSONValue) -> NotifiedAlert? {
+            guard case .array(let parts) = reference, parts.count == 4, let fingerprint = parts[0].string,
+                  let entry = table[fingerprint], let startsAt = entry["s"]?.double else { return nil }
+            var result = NotifiedAlert(labels: Self.labels(entry["l"]), annotations: Self.labels(entry["a"]),
+                                       status: parts[1].string == "f" ? .firing : .resolved, startsAt: startsAt, endsAt: parts[2].double,
+                                       value: Self.double(parts[3]) ?? .nan)
+            result.fingerprint = fingerprint
+            return result
+        }
+        sequence = max(sequence, Int(state["seq"]?.double ?? 0))
+        for entry in state["queue"]?.array ?? [] {
+            guard let id = entry["id"]?.string, let receiver = entry["r"]?.string, let created = entry["c"]?.double,
+                  let next = entry["n"]?.double, case .array(let references)? = entry["x"] else {
+                skipped += 1
+                continue
+            }
+            let alerts = references.compactMap(alert)
+            guard alerts.count == references.count, !queue.contains(where: { $0.id == id }) else {
+                skipped += 1
+                continue
+            }
+            var notification = Notification(id: id, receiver: receiver, groupKey: entry["g"]?.string ?? "", groupLabels: Self.labels(entry["gl"]),
+                                             alerts: alerts, createdAt: created, nextAttemptAt: next)
+            notification.attempts = Int(entry["t"]?.double ?? 0)
+            notification.lastError = entry["e"]?.string
+            queue.append(notification)
+        }
+        for entry in state["groups"]?.array ?? [] {
+            guard let receiver = entry["r"]?.string, let key = entry["g"]?.string, let created = entry["c"]?.double,
+                  case .array(let references)? = entry["x"] else {
+                skipped += 1
+                continue
+            }
+            var group = Group(receiver: receiver, key: key, labels: Self.labels(entry["gl"]), createdAt: created)
+            for reference in references { if let restored = alert(reference) { group.alerts[restored.fingerprint] = restored } }
+            group.notifiedFiring = Set((entry["nf"]?.array ?? []).compactMap(\.string))
+            group.lastFlush = entry["lf"]?.double
+            group.lastNotification = entry["ln"]?.double
+            groups[receiver + "\u{0}" + key] = group
+        }
+        for entry in state["silences"]?.array ?? [] {
+            guard let id = entry["id"]?.string, let startsAt = entry["s"]?.double, let endsAt = entry["e"]?.double else { continue }
+            let matchers = (entry["m"]?.array ?? []).compactMap { matcher -> RouteMatcher? in
+                guard case .array(let parts) = matcher, parts.count == 3, let name = parts[0].string, let value = parts[1].string else { return nil }
+                return RouteMatcher(name: name, value: value, regex: parts[2] == .bool(true))
+            }
+            silences.append(Silence(id: id, matchers: matchers, startsAt: startsAt, endsAt: endsAt, comment: entry["comment"]?.string ?? ""))
+            if let number = Int(id.dropFirst()) { sequence = max(sequence, number) }
+        }
+        if let until = state["maintenance"]?["until"]?.double {
+            manualMaintenance = (until, state["maintenance"]?["reason"]?.string ?? "")
+        }
+        if case .object(let members)? = state["last_success"] {
+            for (name, value) in members { if let time = value.double { lastSuccess[name] = time } }
+        }
+        let names = Set(settings.receivers.map(\.name))
+        let before = queue.count
+        queue.removeAll { !names.contains($0.receiver) }
+        groups = groups.filter { names.contains($0.value.receiver) }
+        return (queue.count, skipped + before - queue.count)
+    }
+}

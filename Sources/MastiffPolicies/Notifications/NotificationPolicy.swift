@@ -1,0 +1,315 @@
+import MastiffCore
+import MastiffPromQL
+
+/// Routing, grouping and the delivery queue of notifications: Alertmanager's model kept small,
+/// with the queue in the state file so that nothing is lost across failures and restarts.
+///
+/// - `observe` takes every firing and recently resolved alert after each evaluation; each goes
+///   to the receivers its route names, into a group per receiver and `group_by` labels.
+/// - `flush` sends a group's first notification `group_wait` after it formed, then looks again
+///   every `group_interval`: new firing alerts or resolved ones that were announced make a new
+///   notification; an unchanged firing group is repeated every `repeat_interval`. During
+///   maintenance groups are held (not flushed); when it ends, what still fires is sent, and
+///   what resolved meanwhile without having been announced is not.
+/// - `due` hands out notifications whose time has come (within each receiver's hourly limit);
+///   `record` takes the outcome: delivered, retried with exponential backoff and jitter (or
+///   the server's Retry-After) until `give_up_after`, or failed for good.
+///
+/// Pure: time, jitter and outcomes come from the caller (the agent's Notifier).
+public struct NotificationPolicy: Sendable {
+    public struct ReceiverSettings: Sendable {
+        public var name: String
+        public var sendResolved: Bool
+        public var maxPerHour: Int
+        public var giveUpAfter: Double
+        /// Alertmanager receivers take every alert as it is, re-sent while firing; they do not
+        /// go through groups and the queue.
+        public var isAlertmanager: Bool
+
+        public init(name: String, sendResolved: Bool = true, maxPerHour: Int = 0, giveUpAfter: Double = 86400, isAlertmanager: Bool = false) {
+            self.name = name
+            self.sendResolved = sendResolved
+            self.maxPerHour = maxPerHour
+            self.giveUpAfter = giveUpAfter
+            self.isAlertmanager = isAlertmanager
+        }
+    }
+
+    public struct Settings: Sendable {
+        public var receivers: [ReceiverSettings]
+        public var routes: [RouteSpec]
+        public var defaultReceivers: [String]
+        public var groupBy: [String]
+        public var groupWait: Double
+        public var groupInterval: Double
+        public var repeatInterval: Double
+        public var windows: [(schedule: CronSchedule, duration: Double, reason: String)]
+
+        public init(receivers: [ReceiverSettings], routes: [RouteSpec] = [], defaultReceivers: [String]? = nil, groupBy: [String] = ["alertname"],
+                    groupWait: Double = 30, groupInterval: Double = 300, repeatInterval: Double = 14400,
+                    windows: [(schedule: CronSchedule, duration: Double, reason: String)] = []) {
+            self.receivers = receivers
+            self.routes = routes
+            self.defaultReceivers = defaultReceivers ?? receivers.map(\.name)
+            self.groupBy = groupBy
+            self.groupWait = groupWait
+            self.groupInterval = groupInterval
+            self.repeatInterval = repeatInterval
+            self.windows = windows
+        }
+    }
+
+    struct Group: Sendable {
+        var receiver: String
+        var key: String
+        var labels: Labels
+        var alerts: [String: NotifiedAlert] = [:]
+        var notifiedFiring: Set<String> = []
+        var createdAt: Double
+        var lastFlush: Double?
+        var lastNotification: Double?
+    }
+
+    /// Something the caller should log.
+    public enum Event: Sendable, Equatable {
+        case gaveUp(Notification, reason: String)
+        case failed(Notification, reason: String)
+        case retrying(Notification, reason: String, next: Double)
+        case maintenanceStarted(reason: String)
+        case maintenanceEnded
+    }
+
+    public internal(set) var settings: Settings
+    var groups: [String: Group] = [:]
+    public internal(set) var queue: [Notification] = []
+    var inFlight: Set<String> = []
+    var sentTimes: [String: [Double]] = [:]
+    public internal(set) var silences: [Silence] = []
+    public internal(set) var manualMaintenance: (until: Double, reason: String)?
+    var sequence = 0
+    var wasInMaintenance = false
+    /// The latest alerts seen, for Alertmanager receivers and `alerts list`.
+    public internal(set) var current: [NotifiedAlert] = []
+    /// Per alert fingerprint: where and when it was last delivered.
+    public internal(set) var deliveries: [String: [String: Double]] = [:]
+    public internal(set) var counters: [String: [String: Int]] = [:]
+    public internal(set) var lastSuccess: [String: Double] = [:]
+    public internal(set) var events: [Event] = []
+
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    /// A reload's settings: groups and queued notifications of receivers that still exist stay.
+    public mutating func replaceSettings(_ settings: Settings) {
+        let names = Set(settings.receivers.map(\.name))
+        self.settings = settings
+        groups = groups.filter { names.contains($0.value.receiver) }
+        queue.removeAll { !names.contains($0.receiver) }
+    }
+
+    private func receiver(_ name: String) -> ReceiverSettings? { settings.receivers.first { $0.name == name } }
+
+    public mutating func takeEvents() -> [Event] {
+        defer { events = [] }
+        return events
+    }
+
+    // MARK: - Maintenance and silences
+
+    /// Whether notifications are held now, and why.
+    public func maintenance(at now: Double) -> (active: Bool, reason: String, until: Double?) {
+        if let manual = manualMaintenance, now < manual.until { return (true, manual.reason, manual.until) }
+        for window in settings.windows {
+            if let start = window.schedule.windowStart(containing: now, duration: window.duration) {
+                return (true, window.reason, start + window.duration)
+            }
+        }
+        return (false, "", nil)
+    }
+
+    public mutating func startMaintenance(until: Double, reason: String) { manualMaintenance = (until, reason) }
+    public mutating func endMaintenance() { manualMaintenance = nil }
+
+    public mutating func addSilence(matchers: [RouteMatcher], startsAt: Double, endsAt: Double, comment: String) -> Silence {
+        sequence += 1
+        let silence = Silence(id: "s\(sequence)", matchers: matchers, startsAt: startsAt, endsAt: endsAt, comment: comment)
+        silences.append(silence)
+        return silence
+    }
+
+    @discardableResult
+    public mutating func expireSilence(_ id: String, now: Double) -> Bool {
+        guard let index = silences.firstIndex(where: { $0.id == id && $0.endsAt > now }) else { return false }
+        silences[index].endsAt = now
+        return true
+    }
+
+    public func activeSilences(at now: Double) -> [Silence] { silences.filter { $0.startsAt <= now && now < $0.endsAt } }
+
+    // MARK: - Alerts in
+
+    private func groupKey(_ labels: Labels) -> (String, Labels) {
+        let grouped = settings.groupBy.compactMap { name in labels.value(of: name).map { Label(name, $0) } }.sortedByName()
+        return (grouped.promQLText, grouped)
+    }
+
+    /// Every firing alert and the recently resolved ones, after an evaluation.
+    public mutating func observe(_ alerts: [NotifiedAlert], now: Double) {
+        silences.removeAll { $0.endsAt < now - 86400 }
+        let silenced = Set(alerts.filter { alert in activeSilences(at: now).contains { $0.matches(alert.labels) } }.map(\.fingerprint))
+        current = alerts.filter { !silenced.contains($0.fingerprint) }
+        let alertmanagers = Set(settings.receivers.filter(\.isAlertmanager).map(\.name))
+        var present: [String: Set<String>] = [:]
+        for alert in current {
+            let receivers = RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
+                                                    alertmanagers: alertmanagers)
+            for name in receivers where !alertmanagers.contains(name) {
+                let (key, labels) = groupKey(alert.labels)
+                let id = name + "\u{0}" + key
+                present[id, default: []].insert(alert.fingerprint)
+                switch alert.status {
+                case .firing:
+                    if groups[id] == nil { groups[id] = Group(receiver: name, key: key, labels: labels, createdAt: now) }
+                    groups[id]!.alerts[alert.fingerprint] = alert
+                case .resolved:
+                    // Only an alert the group holds as firing resolves in it; the engine keeps
+                    // reporting resolved alerts for 15 minutes.
+                    guard let existing = groups[id]?.alerts[alert.fingerprint], existing.status == .firing else { continue }
+                    groups[id]!.alerts[alert.fingerprint] = alert
+                }
+            }
+        }
+        // An alert that vanished (its rule removed, or silenced now) resolves where it fired.
+        for id in groups.keys {
+            for (fingerprint, alert) in groups[id]!.alerts where alert.status == .firing && present[id]?.contains(fingerprint) != true {
+                var resolved = alert
+                resolved.status = .resolved
+                resolved.endsAt = now
+                groups[id]!.alerts[fingerprint] = silenced.contains(fingerprint) ? nil : resolved
+                if silenced.contains(fingerprint) { groups[id]!.notifiedFiring.remove(fingerprint) }
+            }
+        }
+    }
+
+    /// Turns due groups into queued notifications.
+    public mutating func flush(now: Double) {
+        let maintenance = self.maintenance(at: now)
+        if maintenance.active != wasInMaintenance {
+            events.append(maintenance.active ? .maintenanceStarted(reason: maintenance.reason) : .maintenanceEnded)
+            wasInMaintenance = maintenance.active
+        }
+        if maintenance.active { return }
+        for id in groups.keys.sorted() {
+            var group = groups[id]!
+            let dueAt = group.lastFlush.map { $0 + settings.groupInterval } ?? group.createdAt + settings.groupWait
+            guard now >= dueAt else { continue }
+            let firing = group.alerts.values.filter { $0.status == .firing }
+            let resolved = group.alerts.values.filter { $0.status == .resolved }
+            let sendResolved = receiver(group.receiver)?.sendResolved ?? true
+            let newFiring = firing.filter { !group.notifiedFiring.contains($0.fingerprint) }
+            let resolvedNotices = sendResolved ? resolved.filter { group.notifiedFiring.contains($0.fingerprint) } : []
+            let repeatDue = !firing.isEmpty && (group.lastNotification.map { now - $0 >= settings.repeatInterval } ?? true)
+            let announcedGone = !group.notifiedFiring.isSubset(of: Set(firing.map(\.fingerprint)))
+            if !newFiring.isEmpty || !resolvedNotices.isEmpty || repeatDue || (announcedGone && !firing.isEmpty) {
+                let alerts = firing.sorted { $0.labels.promQLText < $1.labels.promQLText } + resolvedNotices.sorted { $0.labels.promQLText < $1.labels.promQLText }
+                if !alerts.isEmpty {
+                    sequence += 1
+                    queue.append(Notification(id: "n\(sequence)", receiver: group.receiver, groupKey: group.key, groupLabels: group.labels,
+                                              alerts: alerts, createdAt: now, nextAttemptAt: now))
+                    group.lastNotification = now
+                }
+            }
+            group.notifiedFiring = Set(firing.map(\.fingerprint))
+            group.lastFlush = now
+            for alert in resolved { group.alerts.removeValue(forKey: alert.fingerprint) }
+            groups[id] = group.alerts.isEmpty ? nil : group
+        }
+    }
+
+    // MARK: - Delivery
+
+    /// Notifications to deliver now, in order, one in flight per receiver; a receiver over its
+    /// hourly limit waits.
+    public mutating func due(now: Double) -> [Notification] {
+        var result: [Notification] = []
+        var busy = Set(queue.filter { inFlight.contains($0.id) }.map(\.receiver))
+        for notification in queue where !inFlight.contains(notification.id) && !busy.contains(notification.receiver) {
+            busy.insert(notification.receiver)
+            guard notification.nextAttemptAt <= now else { continue }
+            if let limit = receiver(notification.receiver)?.maxPerHour, limit > 0 {
+                let recent = (sentTimes[notification.receiver] ?? []).filter { $0 > now - 3600 }
+                sentTimes[notification.receiver] = recent
+                if recent.count >= limit { continue }
+            }
+            inFlight.insert(notification.id)
+            result.append(notification)
+        }
+        return result
+    }
+
+    /// The outcome of delivering `id`. `jitter` in [0, 1) spreads retries.
+    public mutating func record(_ id: String, _ result: DeliveryResult, now: Double, jitter: Double) {
+        inFlight.remove(id)
+        guard let index = queue.firstIndex(where: { $0.id == id }) else { return }
+        var notification = queue[index]
+        let name = notification.receiver
+        switch result {
+        case .delivered:
+            queue.remove(at: index)
+            counters[name, default: [:]]["sent", default: 0] += 1
+            lastSuccess[name] = now
+            sentTimes[name, default: []].append(now)
+            for alert in notification.alerts { deliveries[alert.fingerprint, default: [:]][name] = now }
+        case .retry(let reason, let retryAfter):
+            notification.attempts += 1
+            notification.lastError = reason
+            let giveUpAfter = receiver(name)?.giveUpAfter ?? 86400
+            if now - notification.createdAt >= giveUpAfter {
+                queue.remove(at: index)
+                counters[name, default: [:]]["failed", default: 0] += 1
+                events.append(.gaveUp(notification, reason: reason))
+                return
+            }
+            counters[name, default: [:]]["retried", default: 0] += 1
+            let backoff = min(600, 5 * pow2(notification.attempts - 1)) * (0.8 + 0.4 * jitter)
+            notification.nextAttemptAt = now + max(backoff, retryAfter ?? 0)
+            queue[index] = notification
+            events.append(.retrying(notification, reason: reason, next: notification.nextAttemptAt))
+        case .failed(let reason):
+            queue.remove(at: index)
+            counters[name, default: [:]]["failed", default: 0] += 1
+            events.append(.failed(notification, reason: reason))
+        }
+    }
+
+    private func pow2(_ exponent: Int) -> Double {
+        var result = 1.0
+        for _ in 0..<max(0, min(exponent, 20)) { result *= 2 }
+        return result
+    }
+
+    /// Alerts an Alertmanager receiver should hold now: firing ones (until `now + 3 min`, so
+    /// that they resolve by themselves if mastiff dies) and ones resolved in the last 5 minutes
+    /// (Alertmanager keeps no state of its own across its restarts).
+    public func alertmanagerAlerts(for receiver: String, now: Double) -> [NotifiedAlert] {
+        current.filter { alert in
+            let receivers = RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
+                                                    alertmanagers: Set(settings.receivers.filter(\.isAlertmanager).map(\.name)))
+            guard receivers.contains(receiver) else { return false }
+            return alert.status == .firing || (alert.endsAt.map { now - $0 <= 300 } ?? false)
+        }
+    }
+
+    public mutating func recordAlertmanager(_ receiver: String, _ result: DeliveryResult, alerts: [NotifiedAlert], now: Double) {
+        if case .delivered = result {
+            counters[receiver, default: [:]]["sent", default: 0] += 1
+            lastSuccess[receiver] = now
+            for alert in alerts { deliveries[alert.fingerprint, default: [:]][receiver] = now }
+        } else {
+            counters[receiver, default: [:]]["retried", default: 0] += 1
+        }
+    }
+
+    public func queueLength(_ receiver: String) -> Int { queue.filter { $0.receiver == receiver }.count }
+}

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MastiffAgent
+import MastiffCore
+
+/// `mastiff maintenance on|off|status` and `mastiff silence add|list|expire`.
+struct NotificationControlCommand {
+    let socketPath: String
+    let arguments: CommandLineArguments
+
+    func run() -> Int32 {
+        var request: [String: JSONValue] = ["action": .string(arguments.subcommand ?? "status")]
+        if let text = arguments.duration {
+            guard let duration = DurationParser.parse(text), duration > .zero else {
+                StderrLogHandler.writeToStderr("mastiff: --for '\(text)' is not a duration (examples: 30m, 2h, 1h30m)\n")
+                return 2
+            }
+            request["seconds"] = .number(duration.seconds)
+        }
+        if let reason = arguments.reason { request[arguments.command == .silence ? "comment" : "reason"] = .string(reason) }
+        switch arguments.command {
+        case .maintenance:
+            request["command"] = .string("maintenance")
+        default:
+            request["command"] = .string("silence")
+            if arguments.subcommand == "add" { request["matchers"] = .array(arguments.files.map { .string($0) }) }
+            if arguments.subcommand == "expire" { request["id"] = .string(arguments.files.first ?? "") }
+        }
+        let answer: JSONValue
+        do {
+            answer = try ControlClient.request(.object(request), socket: socketPath)
+        } catch {
+            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+            return 1
+        }
+        guard answer["ok"] == .bool(true) else {
+            StderrLogHandler.writeToStderr("mastiff: \(answer["error"]?.string ?? "the agent refused")\n")
+            return 1
+        }
+        if arguments.json {
+            print(answer.serialized(indent: true))
+            return 0
+        }
+        let now = answer["now"]?.double ?? 0
+        if arguments.command == .maintenance {
+            if answer["active"] == .bool(true) {
+                let until = answer["until"]?.double.map { " until \(NotificationTime.format($0))" } ?? ""
+                print("maintenance: on\(until) (\(answer["reason"]?.string ?? "")): notifications are held")
+            } else {
+                print("maintenance: off")
+            }
+        } else if let silence = answer["silence"] {
+            print("silence \(silence["id"]?.string ?? "?") added until \(NotificationTime.format(silence["ends_at"]?.double ?? 0))")
+        } else if let list = answer["silences"]?.array {
+            if list.isEmpty { print("no active silences") }
+            for silence in list {
+                let matchers = (silence["matchers"]?.array ?? []).compactMap(\.string).joined(separator: " ")
+                print("\(silence["id"]?.string ?? "?")  \(matchers)  ends in \(StatusCommand.duration((silence["ends_at"]?.double ?? now) - now))  \(silence["comment"]?.string ?? "")")
+            }
+        } else {
+            print("ok")
+        }
+        return 0
+    }
+}
+
+enum NotificationTime {
+    static func format(_ seconds: Double) -> String {
+        var value = time_t(seconds)
+        var parts = tm()
+        localtime_r(&value, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min))"
+    }
+}

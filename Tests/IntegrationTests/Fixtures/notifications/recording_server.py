@@ -1,0 +1,43 @@
+"""An HTTP server that records every request (method, path, headers, body) as one JSON line
+and answers with the next status of a script (the last one repeats), for the notification tests.
+
+    recording_server.py PORT LOG [STATUS[,STATUS…]]     e.g. 500,500,200
+A 429 answer carries Retry-After: 1.
+"""
+import http.server
+import json
+import sys
+import threading
+
+port, log = int(sys.argv[1]), sys.argv[2]
+statuses = [int(s) for s in (sys.argv[3] if len(sys.argv) > 3 else "200").split(",")]
+lock = threading.Lock()
+count = [0]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        with lock:
+            status = statuses[min(count[0], len(statuses) - 1)]
+            count[0] += 1
+            with open(log, "a") as handle:
+                handle.write(json.dumps({"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                         "body": body, "status": status}) + "\n")
+        answer = b'{"ok":true}' if status < 300 else b'{"error":"scripted failure"}'
+        self.send_response(status)
+        if status == 429:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_POST = do_PUT = do_GET = handle_any
+
+    def log_message(self, *arguments):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
