@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(
   pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libyaml-dev zlib1g-dev  # build
-  postgresql redis-server prometheus curl procps python3 openssl                   # tests: real peers, promtool, TLS probes
+  postgresql redis-server prometheus prometheus-alertmanager python3-aiosmtpd     # tests: real peers, promtool,
+  curl procps python3 openssl                                                      # Alertmanager, SMTP, TLS probes
   pgbouncer ruby-sidekiq                                                           # tests: PgBouncer, real Sidekiq
   gcc util-linux                                                                   # bench smoke run: C tools, taskset
 )
