@@ -372,4 +372,19 @@ import Testing
         #expect(Set(alerts.compactMap { ($0["labels"] as? [String: String])?["alertname"] }) == ["One", "Two", "Three"])
         #expect(latency < 5, "first sample, group_wait 2 s, delivery: \(latency) s")
     }
+
+    /// alerts.heartbeat: pinged while mastiff samples; a failing ping is logged without its URL
+    /// (it holds the check's token).
+    @Test func theHeartbeatIsPingedWhileSampling() async throws {
+        let server = try RecordingServer()
+        let config = try Self.config(rules: try Self.rules(Self.alwaysOn),
+                                     alerts: "heartbeat: {url: \"\(server.url)/ping/secret-check-uuid\", interval: 5s}\ndefault_receivers: []")
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        try await server.waitFor(within: 12) { requests in requests.filter { $0["path"] as? String == "/ping/secret-check-uuid" }.count >= 2 }
+        #expect(server.requests().allSatisfy { $0["method"] as? String == "GET" })
+        server.stop()
+        try await Task.sleep(for: .seconds(6))
+        #expect(mastiff.log.contains("heartbeat ping failed"))
+        #expect(!mastiff.log.contains("secret-check-uuid"))
+    }
 }

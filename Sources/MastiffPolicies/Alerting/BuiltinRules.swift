@@ -271,5 +271,16 @@ groups:
           description: "New statsd series are dropped. Map high-cardinality names away (etc/statsd-mapping-mastodon.yml), or raise statsd.max_series."
           runbook_url: "docs/alerting.md#statsdserieslimitreached"
 
+  - name: mastiff-watchdog
+    rules:
+      - alert: Watchdog
+        expr: vector(1)
+        labels:
+          severity: none
+        annotations:
+          summary: "mastiff's alerting pipeline works"
+          description: "Always firing, on purpose. Route it to a dead man's switch (an Alertmanager receiver that pages when it stops arriving): if it stops, mastiff or its path to Alertmanager is down. mastiff's own receivers get it only where a route names it."
+          runbook_url: "docs/alerting.md#watchdog"
+
 """#
 }
