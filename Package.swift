@@ -124,6 +124,13 @@ let package = Package(
             path: "bench/RulesBench"
         ),
 
+        // The notification queue's state file size and reload time (bench/notifications.sh).
+        .executableTarget(
+            name: "notify-bench",
+            dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", .product(name: "Logging", package: "swift-log")],
+            path: "bench/NotifyBench"
+        ),
+
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
         .testTarget(name: "MastiffPromQLTests", dependencies: ["MastiffPromQL", "MastiffCore"]),
         .testTarget(name: "MastiffPoliciesTests", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", "MastiffTestSupport"]),

@@ -25,7 +25,7 @@ public final class Notifier: Service, Sendable {
         var alertmanagerSignature: [String: String] = [:]
         var ticking = false
         var again = false
-        var savedSignature = ""
+        var savedRevision = -1
     }
 
     private let state: Mutex<State>
@@ -234,11 +234,9 @@ public final class Notifier: Service, Sendable {
     private func save() {
         guard let stateStore else { return }
         let saved = state.withLock { state -> JSONValue? in
-            let value = state.policy.savedState()
-            let signature = value.serialized(indent: false)
-            guard signature != state.savedSignature else { return nil }
-            state.savedSignature = signature
-            return value
+            guard state.policy.revision != state.savedRevision else { return nil }
+            state.savedRevision = state.policy.revision
+            return state.policy.savedState()
         }
         if let saved { stateStore.update("notifications", saved) }
     }

@@ -37,7 +37,7 @@ import Testing
         #expect(second.section("restarts")?["sidekiq"]?.array == [.number(1_699_999_000)])
         #expect(second.section("agent")?["starts"]?.double == 3)
         let text = read(directory + "/state.json") ?? ""
-        #expect(text.contains("\"format_version\": 1"))
+        #expect(text.contains("\"format_version\":1"))
         #expect(!text.isEmpty && read(directory + "/state.json.tmp") == nil, "no temporary file is left after a write")
     }
 
@@ -115,5 +115,18 @@ import Testing
         #expect(store.update("agent", .object(["starts": .number(2)])))
         let reread = StateStore(directory: mountpoint, logger: logger)
         #expect(reread.section("history")?.array?.count == 500, "what failed to be written is written with the next update")
+    }
+
+    /// A document too large to be read back is not written: the previous file stays readable.
+    @Test func aStateTooLargeToReadBackIsNotWritten() throws {
+        let directory = scratchDirectory()
+        let (logger, records) = RecordingLogHandler.logger()
+        let store = StateStore(directory: directory, logger: logger, wallClock: FixedWallClock())
+        #expect(store.update("agent", .object(["starts": .number(1)])))
+        #expect(!store.update("huge", .string(String(repeating: "x", count: StateStore.maxFileSize))))
+        #expect(records.contains("over the 4194304 a state file may have"))
+        let reopened = StateStore(directory: directory, logger: logger, wallClock: FixedWallClock())
+        #expect(reopened.health == .ok)
+        #expect(reopened.section("agent")?["starts"]?.double == 1)
     }
 }

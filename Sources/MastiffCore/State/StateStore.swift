@@ -15,6 +15,14 @@ import Synchronization
 /// logged and counted in `mastiff_state_write_failures_total`, and mastiff keeps running on
 /// what it holds in memory. Owners must treat a missing section as "nothing happened recently"
 /// in the safe direction: losing the file must never cause a burst of actions.
+struct StateFileTooLarge: Error, CustomStringConvertible {
+    let bytes: Int
+    let section: String
+    var description: String {
+        "the state would take \(bytes) bytes, over the \(StateStore.maxFileSize) a state file may have (section \(section) grew); the previous file is kept"
+    }
+}
+
 public final class StateStore: Sendable {
     public static let formatVersion = 1
     public static let fileName = "state.json"
@@ -87,8 +95,15 @@ public final class StateStore: Sendable {
                 "written_at": .number(now),
                 "sections": .object(sections),
             ])
+            // Compact: the notification queue can hold thousands of entries (`jq .` shows it
+            // indented). A document too large to be read back is not written at all: writing
+            // it would lose every section at the next start.
+            let text = document.serialized(indent: false) + "\n"
             do {
-                try writeAtomically(document.serialized(indent: true) + "\n")
+                guard text.utf8.count <= Self.maxFileSize else {
+                    throw StateFileTooLarge(bytes: text.utf8.count, section: name)
+                }
+                try writeAtomically(text)
                 let recovered = state.withLock { state -> Bool in
                     let wasFailing = if case .writeFailing = state.health { true } else { false }
                     state.health = .ok

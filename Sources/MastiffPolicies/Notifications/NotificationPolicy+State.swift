@@ -22,7 +22,8 @@ extension NotificationPolicy {
     }
 
     private static func reference(_ alert: NotifiedAlert) -> JSONValue {
-        .array([.string(alert.fingerprint), .string(alert.status == .firing ? "f" : "r"), alert.endsAt.map { .number($0) } ?? .null, number(alert.value)])
+        alert.status == .firing ? .array([.string(alert.fingerprint), number(alert.value)])
+            : .array([.string(alert.fingerprint), number(alert.value), alert.endsAt.map { .number($0) } ?? .null])
     }
 
     public func savedState() -> JSONValue {
@@ -34,10 +35,12 @@ extension NotificationPolicy {
         for notification in queue {
             notification.alerts.forEach(remember)
             var entry: [String: JSONValue] = [
-                "id": .string(notification.id), "r": .string(notification.receiver), "g": .string(notification.groupKey),
-                "gl": Self.labels(notification.groupLabels), "c": .number(notification.createdAt), "n": .number(notification.nextAttemptAt),
-                "t": .number(Double(notification.attempts)), "x": .array(notification.alerts.map(Self.reference)),
+                "id": .string(notification.id), "r": .string(notification.receiver), "gl": Self.labels(notification.groupLabels),
+                "c": .number(notification.createdAt), "x": .array(notification.alerts.map(Self.reference)),
             ]
+            // Defaults left out: most entries are fresh.
+            if notification.nextAttemptAt != notification.createdAt { entry["n"] = .number(notification.nextAttemptAt) }
+            if notification.attempts > 0 { entry["t"] = .number(Double(notification.attempts)) }
             if let error = notification.lastError { entry["e"] = .string(String(error.prefix(200))) }
             queued.append(.object(entry))
         }
@@ -71,28 +74,31 @@ extension NotificationPolicy {
         guard case .object(let table)? = state["alerts"] else { return (0, 0) }
         var skipped = 0
         func alert(_ reference: JSONValue) -> NotifiedAlert? {
-            guard case .array(let parts) = reference, parts.count == 4, let fingerprint = parts[0].string,
+            // [fingerprint, value] while firing; [fingerprint, value, endsAt] once resolved.
+            guard case .array(let parts) = reference, parts.count == 2 || parts.count == 3, let fingerprint = parts[0].string,
                   let entry = table[fingerprint], let startsAt = entry["s"]?.double else { return nil }
             var result = NotifiedAlert(labels: Self.labels(entry["l"]), annotations: Self.labels(entry["a"]),
-                                       status: parts[1].string == "f" ? .firing : .resolved, startsAt: startsAt, endsAt: parts[2].double,
-                                       value: Self.double(parts[3]) ?? .nan)
+                                       status: parts.count == 2 ? .firing : .resolved, startsAt: startsAt, endsAt: parts.count == 3 ? parts[2].double : nil,
+                                       value: Self.double(parts[1]) ?? .nan)
             result.fingerprint = fingerprint
             return result
         }
         sequence = max(sequence, Int(state["seq"]?.double ?? 0))
+        var ids = Set(queue.map(\.id))
         for entry in state["queue"]?.array ?? [] {
             guard let id = entry["id"]?.string, let receiver = entry["r"]?.string, let created = entry["c"]?.double,
-                  let next = entry["n"]?.double, case .array(let references)? = entry["x"] else {
+                  case .array(let references)? = entry["x"] else {
                 skipped += 1
                 continue
             }
             let alerts = references.compactMap(alert)
-            guard alerts.count == references.count, !queue.contains(where: { $0.id == id }) else {
+            guard alerts.count == references.count, ids.insert(id).inserted else {
                 skipped += 1
                 continue
             }
-            var notification = Notification(id: id, receiver: receiver, groupKey: entry["g"]?.string ?? "", groupLabels: Self.labels(entry["gl"]),
-                                             alerts: alerts, createdAt: created, nextAttemptAt: next)
+            let groupLabels = Self.labels(entry["gl"])
+            var notification = Notification(id: id, receiver: receiver, groupKey: groupLabels.promQLText, groupLabels: groupLabels,
+                                             alerts: alerts, createdAt: created, nextAttemptAt: entry["n"]?.double ?? created)
             notification.attempts = Int(entry["t"]?.double ?? 0)
             notification.lastError = entry["e"]?.string
             queue.append(notification)

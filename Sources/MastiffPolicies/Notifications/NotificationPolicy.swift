@@ -95,6 +95,13 @@ public struct NotificationPolicy: Sendable {
     public internal(set) var counters: [String: [String: Int]] = [:]
     public internal(set) var lastSuccess: [String: Double] = [:]
     public internal(set) var events: [Event] = []
+    /// Changes whenever something the state file holds changes, so that the caller writes it
+    /// only then (serializing a long queue every second would cost for nothing).
+    public internal(set) var revision = 0
+
+    private var groupShape: [String: [String: NotifiedAlert.Status]] {
+        groups.mapValues { $0.alerts.mapValues(\.status) }
+    }
 
     public init(settings: Settings) {
         self.settings = settings
@@ -128,13 +135,21 @@ public struct NotificationPolicy: Sendable {
         return (false, "", nil)
     }
 
-    public mutating func startMaintenance(until: Double, reason: String) { manualMaintenance = (until, reason) }
-    public mutating func endMaintenance() { manualMaintenance = nil }
+    public mutating func startMaintenance(until: Double, reason: String) {
+        manualMaintenance = (until, reason)
+        revision += 1
+    }
+
+    public mutating func endMaintenance() {
+        manualMaintenance = nil
+        revision += 1
+    }
 
     public mutating func addSilence(matchers: [RouteMatcher], startsAt: Double, endsAt: Double, comment: String) -> Silence {
         sequence += 1
         let silence = Silence(id: "s\(sequence)", matchers: matchers, startsAt: startsAt, endsAt: endsAt, comment: comment)
         silences.append(silence)
+        revision += 1
         return silence
     }
 
@@ -142,6 +157,7 @@ public struct NotificationPolicy: Sendable {
     public mutating func expireSilence(_ id: String, now: Double) -> Bool {
         guard let index = silences.firstIndex(where: { $0.id == id && $0.endsAt > now }) else { return false }
         silences[index].endsAt = now
+        revision += 1
         return true
     }
 
@@ -156,6 +172,8 @@ public struct NotificationPolicy: Sendable {
 
     /// Every firing alert and the recently resolved ones, after an evaluation.
     public mutating func observe(_ alerts: [NotifiedAlert], now: Double) {
+        let before = groupShape
+        defer { if groupShape != before { revision += 1 } }
         silences.removeAll { $0.endsAt < now - 86400 }
         let silenced = Set(alerts.filter { alert in activeSilences(at: now).contains { $0.matches(alert.labels) } }.map(\.fingerprint))
         current = alerts.filter { !silenced.contains($0.fingerprint) }
@@ -194,6 +212,9 @@ public struct NotificationPolicy: Sendable {
 
     /// Turns due groups into queued notifications.
     public mutating func flush(now: Double) {
+        let queued = queue.count
+        let before = groupShape
+        defer { if queue.count != queued || groupShape != before { revision += 1 } }
         let maintenance = self.maintenance(at: now)
         if maintenance.active != wasInMaintenance {
             events.append(maintenance.active ? .maintenanceStarted(reason: maintenance.reason) : .maintenanceEnded)
@@ -251,6 +272,7 @@ public struct NotificationPolicy: Sendable {
     /// The outcome of delivering `id`. `jitter` in [0, 1) spreads retries.
     public mutating func record(_ id: String, _ result: DeliveryResult, now: Double, jitter: Double) {
         inFlight.remove(id)
+        revision += 1
         guard let index = queue.firstIndex(where: { $0.id == id }) else { return }
         var notification = queue[index]
         let name = notification.receiver
