@@ -43,6 +43,10 @@ sampler_bench_status=$?
 BENCH_BUILD_DIR=.build/debug BENCH_CYCLES=60 bash bench/rules.sh >.build/bench-rules-smoke.log 2>&1
 rules_bench_status=$?
 [[ $rules_bench_status -eq 0 ]] && echo "rules benchmark smoke run: ok" || { echo "rules benchmark smoke run failed:"; tail -20 .build/bench-rules-smoke.log; bench_status=1; }
+# The notifications benchmark likewise (its figures come from bench/notifications.sh).
+BENCH_BUILD_DIR=.build/debug BENCH_ROUNDS=1 python3 bench/notifications.py >.build/bench-notifications-smoke.log 2>&1
+notify_bench_status=$?
+[[ $notify_bench_status -eq 0 ]] && echo "notifications benchmark smoke run: ok" || { echo "notifications benchmark smoke run failed:"; tail -20 .build/bench-notifications-smoke.log; bench_status=1; }
 set -e
 count() { grep -Eo 'Test run with [0-9]+ tests?' "$1" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
 failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }

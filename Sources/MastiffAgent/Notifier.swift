@@ -118,7 +118,11 @@ public final class Notifier: Service, Sendable {
             try await cancelWhenGracefulShutdown {
                 while true {
                     await self.tick()
-                    try await Task.sleep(for: .seconds(1))
+                    // Wake for the next flush or retry when it comes sooner than a second, so
+                    // that a group goes out group_wait after it formed, not up to 1 s later.
+                    let now = self.clock.now()
+                    let next = self.state.withLock { $0.policy.nextDue() } ?? now + 1
+                    try await Task.sleep(for: .milliseconds(Int64(max(5, min(1000, (next - now) * 1000 + 5)))))
                 }
             }
         } catch is CancellationError {

@@ -333,5 +333,12 @@ public struct NotificationPolicy: Sendable {
         }
     }
 
+    /// When something is next due: a group's flush or a queued notification's next attempt.
+    public func nextDue() -> Double? {
+        let flushes = groups.values.map { group in group.lastFlush.map { $0 + settings.groupInterval } ?? group.createdAt + settings.groupWait }
+        let attempts = queue.filter { !inFlight.contains($0.id) }.map(\.nextAttemptAt)
+        return (flushes + attempts).min()
+    }
+
     public func queueLength(_ receiver: String) -> Int { queue.filter { $0.receiver == receiver }.count }
 }

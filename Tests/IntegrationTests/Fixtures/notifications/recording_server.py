@@ -8,6 +8,7 @@ import http.server
 import json
 import sys
 import threading
+import time
 
 port, log = int(sys.argv[1]), sys.argv[2]
 statuses = [int(s) for s in (sys.argv[3] if len(sys.argv) > 3 else "200").split(",")]
@@ -23,7 +24,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = statuses[min(count[0], len(statuses) - 1)]
             count[0] += 1
             with open(log, "a") as handle:
-                handle.write(json.dumps({"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                handle.write(json.dumps({"time": time.time(), "method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                          "body": body, "status": status}) + "\n")
         answer = b'{"ok":true}' if status < 300 else b'{"error":"scripted failure"}'
         self.send_response(status)
