@@ -284,6 +284,7 @@ public final class Agent: Sendable {
             object["alerts"] = .object(["rules": .number(Double(alerting.ruleCount)), "pending": .number(Double(counts.pending)),
                                         "firing": .number(Double(counts.firing))])
         }
+        if let notifier { object["notifications"] = notifier.statusJSON() }
         if let stateStore {
             var health: [String: JSONValue] = ["path": .string(stateStore.path), "health": .string(stateStore.health.description),
                                                "write_failures": .number(Double(stateStore.writeFailures))]

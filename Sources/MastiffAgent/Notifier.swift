@@ -322,6 +322,22 @@ public final class Notifier: Service, Sendable {
         }
     }
 
+    /// For `mastiff status`: queue per receiver, maintenance, silences (no secrets).
+    public func statusJSON() -> JSONValue {
+        let now = clock.now()
+        return state.withLock { state in
+            let maintenance = state.policy.maintenance(at: now)
+            var receivers: [String: JSONValue] = [:]
+            for receiver in state.policy.settings.receivers {
+                var entry: [String: JSONValue] = ["queued": .number(Double(state.policy.queueLength(receiver.name)))]
+                if let time = state.policy.lastSuccess[receiver.name] { entry["last_success"] = .number(time) }
+                receivers[receiver.name] = .object(entry)
+            }
+            return .object(["receivers": .object(receivers), "maintenance": .bool(maintenance.active),
+                            "silences": .number(Double(state.policy.activeSilences(at: now).count))])
+        }
+    }
+
     /// Per alert fingerprint: receiver → when it was last delivered.
     public func deliveries() -> [String: [String: Double]] { state.withLock { $0.policy.deliveries } }
 

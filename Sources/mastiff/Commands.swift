@@ -136,6 +136,8 @@ struct Commands {
         }
         let ruleList = rules.flatMap(\.rules)
         let files = Set(rules.map(\.file)).sorted()
+        let receivers = config.alerts.receivers.map { "\($0.name) (\($0.kind.typeName))" }
+        print("  notifications: \(receivers.isEmpty ? "to the log (no receivers)" : receivers.joined(separator: ", ")); \(config.alerts.routes.count) routes; group_wait \(DurationParser.format(config.alerts.groupWait)), group_interval \(DurationParser.format(config.alerts.groupInterval)), repeat_interval \(DurationParser.format(config.alerts.repeatInterval))\(config.alerts.maintenanceWindows.isEmpty ? "" : "; \(config.alerts.maintenanceWindows.count) maintenance windows")\(config.alerts.heartbeat == nil ? "" : "; heartbeat every \(DurationParser.format(config.alerts.heartbeat!.interval))")")
         print("  alerts: \(ruleList.filter(\.isAlert).count) alerting and \(ruleList.filter { !$0.isAlert }.count) recording rules in \(rules.count) groups from \(files.joined(separator: ", ")); evaluated every \(DurationParser.format(config.alerts.interval ?? config.sampling.interval))\(config.alerts.disable.isEmpty ? "" : "; disabled: \(config.alerts.disable.joined(separator: ", "))")")
         return 0
     }
