@@ -61,28 +61,29 @@ public final class Notifier: Service, Sendable {
         for spec in settings.receivers {
             let timeout = spec.timeout
             let ca = spec.caFile
+            let format = MessageFormat(title: spec.title, text: spec.text, host: host)
             switch spec.kind {
             case .webhook(let url, let token): receivers[spec.name] = WebhookReceiver(name: spec.name, url: url, bearerToken: token, caFile: ca, timeout: timeout)
             case .alertmanager(let urls): alertmanagers[spec.name] = AlertmanagerReceiver(name: spec.name, urls: urls, caFile: ca, timeout: timeout)
-            case .email(let email): receivers[spec.name] = EmailReceiver(name: spec.name, settings: email, caFile: ca, timeout: timeout, host: host)
-            case .slack(let url): receivers[spec.name] = SlackReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, host: host)
-            case .discord(let url): receivers[spec.name] = DiscordReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, host: host)
+            case .email(let email): receivers[spec.name] = EmailReceiver(name: spec.name, settings: email, caFile: ca, timeout: timeout, format: format)
+            case .slack(let url): receivers[spec.name] = SlackReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format)
+            case .discord(let url): receivers[spec.name] = DiscordReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format)
             case .matrix(let homeserver, let room, let token):
-                receivers[spec.name] = MatrixReceiver(name: spec.name, homeserver: homeserver, roomID: room, accessToken: token, caFile: ca, timeout: timeout, host: host)
+                receivers[spec.name] = MatrixReceiver(name: spec.name, homeserver: homeserver, roomID: room, accessToken: token, caFile: ca, timeout: timeout, format: format)
             case .ntfy(let url, let token, let priority, let tags):
-                receivers[spec.name] = NtfyReceiver(name: spec.name, topicURL: url, token: token, priority: priority, tags: tags, caFile: ca, timeout: timeout, host: host)
+                receivers[spec.name] = NtfyReceiver(name: spec.name, topicURL: url, token: token, priority: priority, tags: tags, caFile: ca, timeout: timeout, format: format)
             case .telegram(let token, let chat, let api):
-                receivers[spec.name] = TelegramReceiver(name: spec.name, botToken: token, chatID: chat, apiURL: api, caFile: ca, timeout: timeout, host: host)
+                receivers[spec.name] = TelegramReceiver(name: spec.name, botToken: token, chatID: chat, apiURL: api, caFile: ca, timeout: timeout, format: format)
             case .gotify(let url, let token, let priority):
-                receivers[spec.name] = GotifyReceiver(name: spec.name, url: url, token: token, priority: priority, caFile: ca, timeout: timeout, host: host)
+                receivers[spec.name] = GotifyReceiver(name: spec.name, url: url, token: token, priority: priority, caFile: ca, timeout: timeout, format: format)
             case .mastodon(let instance, let token, let to):
-                receivers[spec.name] = MastodonReceiver(name: spec.name, instanceURL: instance, accessToken: token, to: to, caFile: ca, timeout: timeout, host: host)
+                receivers[spec.name] = MastodonReceiver(name: spec.name, instanceURL: instance, accessToken: token, to: to, caFile: ca, timeout: timeout, format: format)
             }
             policyReceivers.append(NotificationPolicy.ReceiverSettings(name: spec.name, sendResolved: spec.sendResolved, maxPerHour: spec.maxPerHour,
                                                                        giveUpAfter: spec.giveUpAfter.seconds, isAlertmanager: alertmanagers[spec.name] != nil))
         }
         if settings.receivers.isEmpty {
-            receivers[logReceiverName] = LogReceiver(logger: logger, host: host)
+            receivers[logReceiverName] = LogReceiver(logger: logger, format: MessageFormat(host: host))
             policyReceivers.append(NotificationPolicy.ReceiverSettings(name: logReceiverName))
         }
         var windows: [(schedule: CronSchedule, duration: Double, reason: String)] = []
@@ -374,11 +375,10 @@ public final class Notifier: Service, Sendable {
 struct LogReceiver: NotificationReceiver {
     let name = Notifier.logReceiverName
     let logger: Logger
-    let host: String
+    let format: MessageFormat
 
     func deliver(_ notification: Notification) async -> DeliveryResult {
-        logger.warning("notification", metadata: ["title": "\(NotificationText.title(notification))",
-                                                  "text": "\(NotificationText.body(notification, host: host))"])
+        logger.warning("notification", metadata: ["title": "\(format.title(notification))", "text": "\(format.body(notification))"])
         return .delivered(answer: "logged")
     }
 }

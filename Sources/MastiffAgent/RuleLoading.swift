@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MastiffCore
 import MastiffPolicies
+import MastiffPromQL
 
 /// The rule groups a configuration names: the built-in file (alerts.builtin), then the files
 /// alerts.rule_files' globs match, in sorted order, without the alerts alerts.disable names.
@@ -38,6 +39,18 @@ public enum RuleLoading {
             let location = settings.disableLocations[name] ?? "alerts.disable"
             throw ConfigError(file: "", mark: SourceMark(line: 0, column: 0), keyPath: "",
                               message: "\(location): no loaded alerting rule is named '\(name)' (loaded: \(alertNames.sorted().joined(separator: ", ")))")
+        }
+        // Receivers' message templates are Go templates like the rules': checked here, with them.
+        for receiver in settings.receivers {
+            for (key, text) in [("title", receiver.title), ("text", receiver.text)] {
+                guard let text else { continue }
+                do {
+                    _ = try AlertTemplate(text)
+                } catch {
+                    throw ConfigError(file: "", mark: SourceMark(line: 0, column: 0), keyPath: "",
+                                      message: "\(receiver.templateLocations[key] ?? "alerts.receivers"): template: \(error.message) (at character \(error.offset + 1))")
+                }
+            }
         }
         let disabled = Set(settings.disable)
         return groups.map { group in

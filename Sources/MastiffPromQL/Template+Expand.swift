@@ -148,6 +148,14 @@ struct TemplateExecutor {
                 case "ExternalLabels": current = .labels(Self.pairs(context.externalLabels))
                 case "ExternalURL": current = .string(context.externalURL)
                 case "Value": current = .number(context.value)
+                case "CommonLabels" where context.notification != nil: current = .labels(Self.pairs(context.labels))
+                case "Status" where context.notification != nil: current = .string(context.notification!.status)
+                case "Receiver" where context.notification != nil: current = .string(context.notification!.receiver)
+                case "GroupLabels" where context.notification != nil: current = .labels(Self.pairs(context.notification!.groupLabels))
+                case "Alerts" where context.notification != nil:
+                    current = .samples(context.notification!.alerts.map {
+                        TemplateSample(labels: Self.pairs($0.labels), value: $0.value, annotations: Self.pairs($0.annotations), status: $0.status, startsAt: $0.startsAt)
+                    })
                 default: throw TemplateError("can't evaluate field \(name)")
                 }
             case .labels(let pairs):
@@ -157,6 +165,9 @@ struct TemplateExecutor {
                 switch name {
                 case "Labels": current = .labels(sample.labels)
                 case "Value": current = .number(sample.value)
+                case "Annotations": current = .labels(sample.annotations)
+                case "Status": current = .string(sample.status)
+                case "StartsAt": current = .number(sample.startsAt)
                 default: throw TemplateError("can't evaluate field \(name) in a query result")
                 }
             default:

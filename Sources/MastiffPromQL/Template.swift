@@ -68,6 +68,9 @@ public struct TemplateContext {
     public var externalLabels: Labels
     public var externalURL: String
     public var value: Double
+    /// For notification text: the notification's alerts (`.Alerts`), status (`.Status`),
+    /// group labels (`.GroupLabels`) and receiver (`.Receiver`); `.CommonLabels` is `labels`.
+    public var notification: TemplateNotification?
     /// Evaluates a `query` (parsed at load) at the evaluation time.
     public var query: (Expr) throws(EvaluationError) -> [VectorSample]
 
@@ -78,6 +81,35 @@ public struct TemplateContext {
         self.externalURL = externalURL
         self.value = value
         self.query = query
+        notification = nil
+    }
+}
+
+/// What a notification template sees besides `$labels` and `$value`.
+public struct TemplateNotification: Sendable {
+    public struct Alert: Sendable {
+        public var labels: Labels
+        public var annotations: Labels
+        public var value: Double
+        public var status: String
+        public var startsAt: Double
+        public init(labels: Labels, annotations: Labels, value: Double, status: String, startsAt: Double) {
+            self.labels = labels
+            self.annotations = annotations
+            self.value = value
+            self.status = status
+            self.startsAt = startsAt
+        }
+    }
+    public var status: String
+    public var receiver: String
+    public var groupLabels: Labels
+    public var alerts: [Alert]
+    public init(status: String, receiver: String, groupLabels: Labels, alerts: [Alert]) {
+        self.status = status
+        self.receiver = receiver
+        self.groupLabels = groupLabels
+        self.alerts = alerts
     }
 }
 
@@ -140,6 +172,9 @@ enum TemplateValue {
 struct TemplateSample {
     var labels: [(String, String)]
     var value: Double
+    var annotations: [(String, String)] = []
+    var status = ""
+    var startsAt = 0.0
     var printed: String { "{map[" + labels.map { "\($0.0):\($0.1)" }.joined(separator: " ") + "] \(GoFloat.v(value))}" }
 }
 

@@ -208,11 +208,15 @@ import Testing
           - {name: telegram, telegram: {bot_token: "123:bot-token", chat_id: "-100123", api_url: "\(base)"}}
           - {name: gotify, gotify: {url: "\(base)", token: gotify-token, priority: 7}}
           - {name: mastodon, mastodon: {instance_url: "\(base)", access_token: mastodon-token, to: "@admin"}}
+          - name: custom
+            ntfy: {url: "\(base)/custom"}
+            title: "{{ .Status | toUpper }}: {{ len .Alerts }} alert(s), {{ .GroupLabels.alertname }}"
+            text: "{{ range .Alerts }}{{ .Labels.alertname }}={{ .Value }} ({{ .Annotations.summary }});{{ end }} to {{ .Receiver }}"
         default_receivers: []
         """)
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         defer { withExtendedLifetime(mastiff) {} }
-        for name in ["hook", "slack", "discord", "matrix", "ntfy", "telegram", "gotify", "mastodon"] {
+        for name in ["hook", "slack", "discord", "matrix", "ntfy", "telegram", "gotify", "mastodon", "custom"] {
             let result = try Self.cli(config, ["alerts", "test", "--receiver", name])
             #expect(result.status == 0, "\(name): \(result.stdout)\(result.stderr)")
         }
@@ -261,6 +265,23 @@ import Testing
         #expect(RecordingServer.body(mastodon)["visibility"] as? String == "direct")
         #expect((RecordingServer.body(mastodon)["status"] as? String)?.hasPrefix("@admin ") == true)
         #expect((RecordingServer.body(mastodon)["status"] as? String ?? "").count <= 500)
+        // A receiver's own title and text templates (the rule engine's Go templates).
+        let custom = try request("/custom")
+        #expect(headers(custom)["title"] == "FIRING: 1 alert(s), MastiffTestNotification")
+        #expect(custom["body"] as? String == "MastiffTestNotification=1 (A test notification from mastiff); to custom")
+    }
+
+    @Test func aBadMessageTemplateIsRefusedWithItsPosition() throws {
+        let config = try Harness.writeConfig("""
+        alerts:
+          receivers:
+            - name: chat
+              ntfy: {url: "http://127.0.0.1:9/topic"}
+              text: "{{ range .Alerts }}{{ nosuch . }}{{ end }}"
+        """)
+        let result = try Harness.run(Harness.binary, ["check-config", "--config", config])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("mastiff.yml:5:13: alerts.receivers[0].text: template: function \"nosuch\" not defined"), "\(result.stderr)")
     }
 
     // MARK: - Delivery that loses nothing

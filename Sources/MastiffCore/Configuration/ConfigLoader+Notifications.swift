@@ -175,6 +175,12 @@ extension ConfigLoader {
             guard path.hasPrefix("/") else { throw node.error("must be an absolute path") }
             spec.caFile = path
         }
+        for key in ["title", "text"] {
+            guard let node = map[key] else { continue }
+            let template = try node.string()
+            if key == "title" { spec.title = template } else { spec.text = template }
+            spec.templateLocations[key] = "\(node.file):\(node.mark): \(node.keyPath)"
+        }
         return spec
     }
 }

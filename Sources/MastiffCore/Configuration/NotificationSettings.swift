@@ -43,6 +43,14 @@ public struct ReceiverSpec: Sendable, Equatable {
     public var timeout: Duration = .seconds(10)
     /// A CA bundle for a server the system does not trust.
     public var caFile: String?
+    /// Go templates (the rule engine's) for the message title and text; nil: the channel's
+    /// default. They see `.Status`, `.Alerts` (each with `.Labels`, `.Annotations`, `.Value`,
+    /// `.Status`, `.StartsAt`), `.CommonLabels`, `.GroupLabels`, `.Receiver`, `$labels` (the
+    /// common labels) and `$value` (the first alert's).
+    public var title: String?
+    public var text: String?
+    /// Where `title` and `text` are written, for template errors found when the rules load.
+    public var templateLocations: [String: String] = [:]
 
     public init(name: String, kind: Kind) {
         self.name = name

@@ -9,18 +9,18 @@ public struct DiscordReceiver: NotificationReceiver {
     let webhookURL: Secret
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, webhookURL: Secret, caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, webhookURL: Secret, caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.webhookURL = webhookURL
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
     public func deliver(_ notification: Notification) async -> DeliveryResult {
-        var text = "**\(NotificationText.title(notification))**\n" + NotificationText.body(notification, host: host)
+        var text = "**\(format.title(notification))**\n" + format.body(notification)
         if text.count > 2000 { text = String(text.prefix(1999)) + "…" }
         return await ReceiverHTTP.json(.object(["content": .string(text), "username": .string("mastiff")]), to: webhookURL.reveal(),
                                        caFile: caFile, timeout: timeout)

@@ -11,17 +11,17 @@ public struct EmailReceiver: NotificationReceiver {
     let settings: EmailSettings
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, settings: EmailSettings, caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, settings: EmailSettings, caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.settings = settings
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
-    public static func message(_ notification: Notification, from: String, to: [String], host: String, now: Double) -> String {
+    public static func message(_ notification: Notification, from: String, to: [String], format: MessageFormat, now: Double) -> String {
         var date = time_t(now)
         var parts = tm()
         gmtime_r(&date, &parts)
@@ -29,11 +29,11 @@ public struct EmailReceiver: NotificationReceiver {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let dateHeader = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
-        let body = NotificationText.body(notification, host: host).split(separator: "\n", omittingEmptySubsequences: false)
+        let body = format.body(notification).split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
         return [
-            "From: mastiff <\(from)>", "To: " + to.joined(separator: ", "), "Subject: " + NotificationText.title(notification).replacingNewlines,
-            "Date: " + dateHeader, "Message-ID: <\(notification.id).\(Int(notification.createdAt))@mastiff.\(host)>",
+            "From: mastiff <\(from)>", "To: " + to.joined(separator: ", "), "Subject: " + format.title(notification).replacingNewlines,
+            "Date: " + dateHeader, "Message-ID: <\(notification.id).\(Int(notification.createdAt))@mastiff.\(format.host)>",
             "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", body, "",
         ].joined(separator: "\r\n")
     }
@@ -48,7 +48,7 @@ public struct EmailReceiver: NotificationReceiver {
                                     caFile: caFile, timeoutMilliseconds: Int(timeout.seconds * 1000))
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let message = Self.message(notification, from: settings.from, to: settings.to, host: host, now: Double(now.tv_sec))
+        let message = Self.message(notification, from: settings.from, to: settings.to, format: format, now: Double(now.tv_sec))
         do {
             try await client.send(from: settings.from, recipients: settings.to, message: Array(message.utf8))
             return .delivered(answer: "accepted by \(settings.smarthost)")

@@ -11,21 +11,21 @@ public struct GotifyReceiver: NotificationReceiver {
     let priority: Int
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, url: String, token: Secret, priority: Int, caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, url: String, token: Secret, priority: Int, caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.url = url
         self.token = token
         self.priority = priority
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
     public func deliver(_ notification: Notification) async -> DeliveryResult {
-        let body: JSONValue = .object(["title": .string(NotificationText.title(notification)),
-                                       "message": .string(NotificationText.body(notification, host: host)),
+        let body: JSONValue = .object(["title": .string(format.title(notification)),
+                                       "message": .string(format.body(notification)),
                                        "priority": .number(Double(notification.status == .resolved ? min(priority, 2) : priority))])
         return await ReceiverHTTP.json(body, to: url + "/message", headers: ["X-Gotify-Key: \(token.reveal())"], caFile: caFile, timeout: timeout)
     }

@@ -12,20 +12,20 @@ public struct MastodonReceiver: NotificationReceiver {
     let to: String
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, instanceURL: String, accessToken: Secret, to: String, caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, instanceURL: String, accessToken: Secret, to: String, caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.instanceURL = instanceURL
         self.accessToken = accessToken
         self.to = to
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
     public func deliver(_ notification: Notification) async -> DeliveryResult {
-        var text = "\(to) \(NotificationText.title(notification))\n" + NotificationText.body(notification, host: host)
+        var text = "\(to) \(format.title(notification))\n" + format.body(notification)
         if text.count > 500 { text = String(text.prefix(499)) + "…" }
         return await ReceiverHTTP.json(.object(["status": .string(text), "visibility": .string("direct")]), to: instanceURL + "/api/v1/statuses",
                                        headers: ["Authorization: Bearer \(accessToken.reveal())",

@@ -13,21 +13,21 @@ public struct MatrixReceiver: NotificationReceiver {
     let accessToken: Secret
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, homeserver: String, roomID: String, accessToken: Secret, caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, homeserver: String, roomID: String, accessToken: Secret, caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.homeserver = homeserver
         self.roomID = roomID
         self.accessToken = accessToken
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
     public func deliver(_ notification: Notification) async -> DeliveryResult {
         let url = "\(homeserver)/_matrix/client/v3/rooms/\(roomID.pathEscaped)/send/m.room.message/mastiff-\(notification.id)-\(Int(notification.createdAt))"
-        let body = NotificationText.title(notification) + "\n" + NotificationText.body(notification, host: host)
+        let body = format.title(notification) + "\n" + format.body(notification)
         return await ReceiverHTTP.json(.object(["msgtype": .string("m.text"), "body": .string(body)]), to: url, method: "PUT",
                                        headers: ["Authorization: Bearer \(accessToken.reveal())"], caFile: caFile, timeout: timeout)
     }

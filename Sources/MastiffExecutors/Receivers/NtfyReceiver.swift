@@ -13,9 +13,9 @@ public struct NtfyReceiver: NotificationReceiver {
     let tags: [String]
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, topicURL: String, token: Secret?, priority: String?, tags: [String], caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, topicURL: String, token: Secret?, priority: String?, tags: [String], caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.topicURL = topicURL
         self.token = token
@@ -23,16 +23,16 @@ public struct NtfyReceiver: NotificationReceiver {
         self.tags = tags
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
     public func deliver(_ notification: Notification) async -> DeliveryResult {
         let critical = notification.firing.contains { $0.labels.value(of: "severity") == "critical" }
         let chosen = priority ?? (notification.status == .resolved ? "low" : critical ? "high" : "default")
-        var headers = ["Title: \(NotificationText.title(notification).replacingNewlines)", "Priority: \(chosen)",
+        var headers = ["Title: \(format.title(notification).replacingNewlines)", "Priority: \(chosen)",
                        "Tags: " + (tags + [notification.status == .firing ? "rotating_light" : "white_check_mark"]).joined(separator: ",")]
         if let token { headers.append("Authorization: Bearer \(token.reveal())") }
         return await ReceiverHTTP.send(HTTPRequest(method: "POST", url: topicURL, headers: headers + ["Content-Type: text/plain; charset=utf-8"],
-                                                   caFile: caFile, body: Array(NotificationText.body(notification, host: host).utf8)), timeout: timeout)
+                                                   caFile: caFile, body: Array(format.body(notification).utf8)), timeout: timeout)
     }
 }

@@ -8,18 +8,18 @@ public struct SlackReceiver: NotificationReceiver {
     let webhookURL: Secret
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, webhookURL: Secret, caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, webhookURL: Secret, caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.webhookURL = webhookURL
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
     public func deliver(_ notification: Notification) async -> DeliveryResult {
-        let text = "*\(NotificationText.title(notification))*\n" + NotificationText.body(notification, host: host)
+        let text = "*\(format.title(notification))*\n" + format.body(notification)
         return await ReceiverHTTP.json(.object(["text": .string(text)]), to: webhookURL.reveal(), caFile: caFile, timeout: timeout)
     }
 }

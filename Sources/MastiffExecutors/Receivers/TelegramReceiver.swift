@@ -11,20 +11,20 @@ public struct TelegramReceiver: NotificationReceiver {
     let apiURL: String
     let caFile: String?
     let timeout: Duration
-    let host: String
+    let format: MessageFormat
 
-    public init(name: String, botToken: Secret, chatID: String, apiURL: String, caFile: String?, timeout: Duration, host: String) {
+    public init(name: String, botToken: Secret, chatID: String, apiURL: String, caFile: String?, timeout: Duration, format: MessageFormat) {
         self.name = name
         self.botToken = botToken
         self.chatID = chatID
         self.apiURL = apiURL
         self.caFile = caFile
         self.timeout = timeout
-        self.host = host
+        self.format = format
     }
 
     public func deliver(_ notification: Notification) async -> DeliveryResult {
-        var text = NotificationText.title(notification) + "\n" + NotificationText.body(notification, host: host)
+        var text = format.title(notification) + "\n" + format.body(notification)
         if text.count > 4096 { text = String(text.prefix(4095)) + "…" }
         let chat: JSONValue = Int64(chatID).map { .number(Double($0)) } ?? .string(chatID)
         return await ReceiverHTTP.json(.object(["chat_id": chat, "text": .string(text), "disable_web_page_preview": .bool(true)]),
