@@ -21,7 +21,9 @@ dir=$(mktemp -d /tmp/mastiff-demo.XXXXXX)
 chmod 755 "$dir"   # the postgres user must reach the cluster inside it
 sidekiq_pid=""
 statsd_pid=""
+web_pid=""
 cleanup() {
+  [[ -n "$web_pid" ]] && kill "$web_pid" 2>/dev/null || true
   [[ -n "$sidekiq_pid" ]] && kill "$sidekiq_pid" 2>/dev/null || true
   [[ -n "$statsd_pid" ]] && kill "$statsd_pid" 2>/dev/null || true
   scripts/services.sh stop "$dir/services"
@@ -46,6 +48,16 @@ statsd_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socke
 python3 bench/statsd_corpus.py 127.0.0.1 "$statsd_port" 200 &
 statsd_pid=$!
 
+# A stand-in for the instance's web front end, so that the default probes (instance.url) answer:
+# stop it (kill the PID printed below) and InstanceDown fires 45 s later in mastiff's log.
+mkdir -p "$dir/www/api/v1/streaming" "$dir/www/api/v2"
+echo OK >"$dir/www/health"
+echo OK >"$dir/www/api/v1/streaming/health"
+echo '{"domain": "demo.example"}' >"$dir/www/api/v2/instance"
+web_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$dir/www" >/dev/null 2>&1 &
+web_pid=$!
+
 cat >"$dir/mastiff.yml" <<YAML
 listen: 127.0.0.1:9815
 state_dir: $dir/state
@@ -56,10 +68,16 @@ collectors:
   redis: {url: "$REDIS_URL"}
 statsd:
   udp: 127.0.0.1:$statsd_port
+instance:
+  url: "http://127.0.0.1:$web_port"
+alerts:
+  group_wait: 5s
 YAML
 echo "demo: config in $dir/mastiff.yml; try:" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(postgres_up|redis_up|sidekiq_queue_size|mastodon_)'" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(mastodon_web_requests_total|mastodon_sidekiq_jobs_total|statsd_)' | head -20" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
 echo "        $binary status --config $dir/mastiff.yml" >&2
+echo "        $binary alerts list --config $dir/mastiff.yml" >&2
+echo "        kill $web_pid   # the probed web server goes away: InstanceDown fires after 45 s, notified to the log" >&2
 "$binary" run --config "$dir/mastiff.yml"
