@@ -131,6 +131,9 @@ let package = Package(
             path: "bench/NotifyBench"
         ),
 
+        // One restart-policy cycle over 500 processes (bench/restarts.sh).
+        .executableTarget(name: "restart-bench", dependencies: ["MastiffPolicies", "MastiffCore"], path: "bench/RestartBench"),
+
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
         .testTarget(name: "MastiffPromQLTests", dependencies: ["MastiffPromQL", "MastiffCore"]),
         .testTarget(name: "MastiffPoliciesTests", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", "MastiffTestSupport"]),

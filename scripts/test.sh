@@ -47,6 +47,10 @@ rules_bench_status=$?
 BENCH_BUILD_DIR=.build/debug BENCH_ROUNDS=1 python3 bench/notifications.py >.build/bench-notifications-smoke.log 2>&1
 notify_bench_status=$?
 [[ $notify_bench_status -eq 0 ]] && echo "notifications benchmark smoke run: ok" || { echo "notifications benchmark smoke run failed:"; tail -20 .build/bench-notifications-smoke.log; bench_status=1; }
+# The restart-policy benchmark likewise (its figure comes from bench/restarts.sh).
+BENCH_BUILD_DIR=.build/debug BENCH_CYCLES=50 bash bench/restarts.sh >.build/bench-restarts-smoke.log 2>&1
+restart_bench_status=$?
+[[ $restart_bench_status -eq 0 ]] && echo "restarts benchmark smoke run: ok" || { echo "restarts benchmark smoke run failed:"; tail -20 .build/bench-restarts-smoke.log; bench_status=1; }
 set -e
 count() { grep -Eo 'Test run with [0-9]+ tests?' "$1" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
 failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }

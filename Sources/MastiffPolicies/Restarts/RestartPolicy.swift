@@ -1,0 +1,248 @@
+import MastiffCore
+
+/// One restart target: the processes of a group, what makes one due for a restart, and the
+/// guards around it (issue 11; docs/adr/0014-restart-policy.md). The method (systemd,
+/// supervisord, Docker, signal, command) belongs to the executor, not to the decision.
+public struct RestartTarget: Sendable, Equatable {
+    public enum MemoryLimit: Sendable, Equatable {
+        case bytes(UInt64)
+        /// A fraction of MemTotal (0.25 for 25 %).
+        case fractionOfTotal(Double)
+    }
+
+    public enum MemoryKind: String, Sendable, Equatable { case pss, rss }
+
+    public var name: String
+    /// The process group (collectors.processes) whose processes this target restarts.
+    public var group: String
+    /// Restart a process older than this (seconds since it started, from /proc), plus a
+    /// per-process jitter below `jitter`, so that several never restart together.
+    public var maxAge: Double?
+    public var jitter: Double = 0
+    public var maxMemory: MemoryLimit?
+    public var memoryKind: MemoryKind = .pss
+    /// Samples in a row over `maxMemory` before a restart.
+    public var sustainedSamples = 3
+    /// Restart the largest eligible process when one of these alerts starts firing.
+    public var onAlerts: [String] = []
+    /// A process younger than this is not restarted for memory or an alert.
+    public var minUptime: Double = 600
+    /// After a restart, a new process must appear in the group within this; else the target stops.
+    public var healthTimeout: Double = 300
+    /// At most `budget` restarts per `budgetWindow` seconds.
+    public var budget = 3
+    public var budgetWindow: Double = 3600
+    /// Decide and log, do not restart.
+    public var dryRun = false
+
+    public init(name: String, group: String) {
+        self.name = name
+        self.group = group
+    }
+}
+
+/// Why a process is restarted.
+public enum RestartReason: String, Sendable, Equatable {
+    case age = "max_age", memory = "max_memory", alert = "on_alert"
+}
+
+/// A restart to carry out: which process of which target, and why.
+public struct RestartAction: Sendable, Equatable {
+    public var target: String
+    public var pid: Int
+    /// With the pid, identifies the process (pids are reused).
+    public var startTime: Double
+    public var reason: RestartReason
+    /// For the log and the notice: "PSS 812MiB over 700MiB for 3 samples", "age 3h 12m".
+    public var detail: String
+    public var memoryBefore: UInt64?
+    public var dryRun: Bool
+}
+
+/// What became of a restart (from the executor).
+public enum RestartOutcome: Sendable, Equatable {
+    /// The executor failed to restart (the command failed, the API refused).
+    case failed(target: String, reason: String)
+}
+
+/// What the caller should log or notify.
+public enum RestartEvent: Sendable, Equatable {
+    case healthy(target: String, pid: Int, after: Double)
+    case healthTimeout(target: String, pid: Int)
+    case budgetExhausted(target: String)
+}
+
+/// Decides restarts from samples; pure, time from the caller. Guards: rolling (one process of
+/// a target at a time, the next only after the group shows a new process), `min_uptime`, a
+/// budget per window, maintenance, a quiet start (no decision in the first minute after
+/// mastiff starts, so that a restart of mastiff never triggers one), and a target that failed
+/// its health check stops until mastiff is told otherwise (reload).
+public struct RestartPolicy: Policy {
+    public typealias Action = RestartAction
+    public typealias Outcome = RestartOutcome
+
+    struct TargetState: Sendable {
+        var restarts: [Double] = []
+        var inFlight: (pid: Int, startTime: Double, startedAt: Double)?
+        var over: [String: Int] = [:]
+        var halted = false
+        var exhaustedAnnounced = false
+        /// Dry-run decisions already logged, so that they are not repeated every sample.
+        var decided: Set<String> = []
+    }
+
+    public private(set) var targets: [RestartTarget]
+    var states: [String: TargetState] = [:]
+    /// Alerts firing now (set by the caller before `observe`); an alert starts an episode once.
+    public var firingAlerts: Set<String> = []
+    var handledAlerts: Set<String> = []
+    public var maintenance = false
+    public let quietUntil: Double
+    public private(set) var events: [RestartEvent] = []
+
+    /// `startedAt`: when mastiff started; decisions begin `quietStart` seconds later.
+    public init(targets: [RestartTarget], startedAt: Double, quietStart: Double = 60) {
+        self.targets = targets
+        quietUntil = startedAt + quietStart
+    }
+
+    public mutating func takeEvents() -> [RestartEvent] {
+        defer { events = [] }
+        return events
+    }
+
+    static func key(_ pid: Int, _ startTime: Double) -> String { "\(pid)@\(Int(startTime))" }
+
+    /// A per-process offset in [0, jitter): stable for the process, different between processes.
+    static func jitter(_ target: RestartTarget, pid: Int, startTime: Double) -> Double {
+        guard target.jitter > 0 else { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(target.name)/\(pid)/\(Int(startTime))".utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return Double(hash % 1_000_000) / 1_000_000 * target.jitter
+    }
+
+    public func budgetRemaining(_ target: String, now: Double) -> Int {
+        guard let spec = targets.first(where: { $0.name == target }) else { return 0 }
+        let used = (states[target]?.restarts ?? []).filter { $0 > now - spec.budgetWindow }.count
+        return max(0, spec.budget - used)
+    }
+
+    public func lastRestart(_ target: String) -> Double? { states[target]?.restarts.last }
+
+    public mutating func observe(_ snapshot: Snapshot, now: Double) -> [RestartAction] {
+        guard let processes = snapshot.views.processes else { return [] }
+        let memoryTotal = snapshot.views.memory?.totalBytes ?? 0
+        for alert in handledAlerts where !firingAlerts.contains(alert) { handledAlerts.remove(alert) }
+        var actions: [RestartAction] = []
+        var newlyHandled: Set<String> = []
+        for target in targets {
+            var state = states[target.name] ?? TargetState()
+            defer { states[target.name] = state }
+            let members = processes.filter { $0.group == target.group }
+            // Rolling: wait for the restarted process to be replaced before anything else.
+            if let inFlight = state.inFlight {
+                if let replacement = members.first(where: { $0.startTime >= inFlight.startedAt - 1 && Self.key($0.pid, $0.startTime) != Self.key(inFlight.pid, inFlight.startTime) }) {
+                    events.append(.healthy(target: target.name, pid: replacement.pid, after: now - inFlight.startedAt))
+                    state.inFlight = nil
+                } else if now - inFlight.startedAt > target.healthTimeout {
+                    events.append(.healthTimeout(target: target.name, pid: inFlight.pid))
+                    state.inFlight = nil
+                    state.halted = true
+                    continue
+                } else {
+                    continue
+                }
+            }
+            // Memory counters run even while restarts are not allowed, so a sustained excess
+            // is known the moment they are.
+            var overMemory: [(ProcessSample, UInt64, UInt64)] = []
+            var present = Set<String>()
+            for process in members {
+                let key = Self.key(process.pid, process.startTime)
+                present.insert(key)
+                guard let limit = target.maxMemory else { continue }
+                let used = target.memoryKind == .pss ? (process.proportionalBytes ?? process.residentBytes) : process.residentBytes
+                let ceiling: UInt64
+                switch limit {
+                case .bytes(let bytes): ceiling = bytes
+                case .fractionOfTotal(let fraction): ceiling = UInt64(max(0, memoryTotal * fraction))
+                }
+                if ceiling > 0 && used > ceiling {
+                    state.over[key, default: 0] += 1
+                    if state.over[key]! >= target.sustainedSamples { overMemory.append((process, used, ceiling)) }
+                } else {
+                    state.over[key] = nil
+                }
+            }
+            state.over = state.over.filter { present.contains($0.key) }
+            state.decided = state.decided.filter { present.contains($0) }
+            guard !state.halted, !maintenance, now >= quietUntil else { continue }
+            state.restarts = state.restarts.filter { $0 > now - target.budgetWindow }
+            if state.restarts.count >= target.budget {
+                if !state.exhaustedAnnounced {
+                    events.append(.budgetExhausted(target: target.name))
+                    state.exhaustedAnnounced = true
+                }
+                continue
+            }
+            state.exhaustedAnnounced = false
+            let eligible = members.filter { now - $0.startTime >= target.minUptime && !state.decided.contains(Self.key($0.pid, $0.startTime)) }
+            func memory(_ process: ProcessSample) -> UInt64 {
+                target.memoryKind == .pss ? (process.proportionalBytes ?? process.residentBytes) : process.residentBytes
+            }
+            var chosen: (ProcessSample, RestartReason, String)?
+            if let alert = target.onAlerts.first(where: { firingAlerts.contains($0) && !handledAlerts.contains($0) }),
+               let largest = eligible.max(by: { memory($0) < memory($1) }) {
+                chosen = (largest, .alert, "\(alert) is firing; largest \(target.memoryKind.rawValue.uppercased()) \(ByteSize.format(memory(largest)))")
+                newlyHandled.insert(alert)
+            } else if let worst = overMemory.filter({ entry in eligible.contains { $0.pid == entry.0.pid } }).max(by: { $0.1 < $1.1 }) {
+                chosen = (worst.0, .memory, "\(target.memoryKind.rawValue.uppercased()) \(ByteSize.format(worst.1)) over \(ByteSize.format(worst.2)) for \(target.sustainedSamples) samples")
+            } else if let maxAge = target.maxAge,
+                      let oldest = members.filter({ now - $0.startTime >= maxAge + Self.jitter(target, pid: $0.pid, startTime: $0.startTime)
+                          && !state.decided.contains(Self.key($0.pid, $0.startTime)) }).min(by: { $0.startTime < $1.startTime }) {
+                chosen = (oldest, .age, "running for \(DurationParser.format(.seconds(Int64(now - oldest.startTime)))), max_age \(DurationParser.format(.seconds(Int64(maxAge))))")
+            }
+            guard let (process, reason, detail) = chosen else { continue }
+            let key = Self.key(process.pid, process.startTime)
+            actions.append(RestartAction(target: target.name, pid: process.pid, startTime: process.startTime, reason: reason, detail: detail,
+                                         memoryBefore: memory(process), dryRun: target.dryRun))
+            state.restarts.append(now)
+            state.over[key] = nil
+            if target.dryRun {
+                state.decided.insert(key)
+            } else {
+                state.inFlight = (process.pid, process.startTime, now)
+            }
+        }
+        handledAlerts.formUnion(newlyHandled)
+        return actions
+    }
+
+    public mutating func record(_ outcome: RestartOutcome, now: Double) {
+        switch outcome {
+        case .failed(let target, _):
+            states[target]?.inFlight = nil
+        }
+    }
+
+    // MARK: - State file
+
+    /// Restart times per target (what the budgets count), so that losing or keeping the state
+    /// file across a restart of mastiff never allows a burst.
+    public func savedState() -> JSONValue {
+        .object(states.mapValues { state in .object(["restarts": .array(state.restarts.map { .number($0) }), "halted": .bool(state.halted)]) })
+    }
+
+    public mutating func restore(_ saved: JSONValue) {
+        guard case .object(let members) = saved else { return }
+        for (name, value) in members where targets.contains(where: { $0.name == name }) {
+            var state = TargetState()
+            state.restarts = (value["restarts"]?.array ?? []).compactMap(\.double)
+            state.halted = value["halted"] == .bool(true)
+            states[name] = state
+        }
+    }
+}

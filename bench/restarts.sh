@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Issue 11's first figure: one restart-policy cycle over 500 processes (release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${BENCH_BUILD_DIR:-}
+if [[ -z "$build_dir" ]]; then
+  swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release --product restart-bench
+  build_dir=.build-release/release
+fi
+"$build_dir/restart-bench" "${BENCH_CYCLES:-2000}"
