@@ -81,14 +81,24 @@ public struct RestartPolicy: Policy {
     public typealias Action = RestartAction
     public typealias Outcome = RestartOutcome
 
+    /// A process across samples: pids are reused, so the start time is part of it.
+    struct ProcessKey: Hashable, Sendable {
+        var pid: Int
+        var startTime: Int64
+        init(_ pid: Int, _ startTime: Double) {
+            self.pid = pid
+            self.startTime = Int64(startTime)
+        }
+    }
+
     struct TargetState: Sendable {
         var restarts: [Double] = []
         var inFlight: (pid: Int, startTime: Double, startedAt: Double)?
-        var over: [String: Int] = [:]
+        var over: [ProcessKey: Int] = [:]
         var halted = false
         var exhaustedAnnounced = false
         /// Dry-run decisions already logged, so that they are not repeated every sample.
-        var decided: Set<String> = []
+        var decided: Set<ProcessKey> = []
     }
 
     public private(set) var targets: [RestartTarget]
@@ -111,7 +121,7 @@ public struct RestartPolicy: Policy {
         return events
     }
 
-    static func key(_ pid: Int, _ startTime: Double) -> String { "\(pid)@\(Int(startTime))" }
+    static func key(_ pid: Int, _ startTime: Double) -> ProcessKey { ProcessKey(pid, startTime) }
 
     /// A per-process offset in [0, jitter): stable for the process, different between processes.
     static func jitter(_ target: RestartTarget, pid: Int, startTime: Double) -> Double {
@@ -138,10 +148,11 @@ public struct RestartPolicy: Policy {
         for alert in handledAlerts where !firingAlerts.contains(alert) { handledAlerts.remove(alert) }
         var actions: [RestartAction] = []
         var newlyHandled: Set<String> = []
+        let byGroup = Dictionary(grouping: processes, by: \.group)
         for target in targets {
             var state = states[target.name] ?? TargetState()
             defer { states[target.name] = state }
-            let members = processes.filter { $0.group == target.group }
+            let members = byGroup[target.group] ?? []
             // Rolling: wait for the restarted process to be replaced before anything else.
             if let inFlight = state.inFlight {
                 if let replacement = members.first(where: { $0.startTime >= inFlight.startedAt - 1 && Self.key($0.pid, $0.startTime) != Self.key(inFlight.pid, inFlight.startTime) }) {
@@ -159,7 +170,7 @@ public struct RestartPolicy: Policy {
             // Memory counters run even while restarts are not allowed, so a sustained excess
             // is known the moment they are.
             var overMemory: [(ProcessSample, UInt64, UInt64)] = []
-            var present = Set<String>()
+            var present = Set<ProcessKey>()
             for process in members {
                 let key = Self.key(process.pid, process.startTime)
                 present.insert(key)
