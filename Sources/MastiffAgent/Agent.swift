@@ -48,6 +48,8 @@ public final class Agent: Sendable {
     public let alerting: Alerting?
     /// Routes, groups and delivers notifications of the alerts; nil without a sampler.
     public let notifier: Notifier?
+    /// Restarts leaking workers (`restarts:`); nil without a sampler.
+    public let restarts: RestartService?
 
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
                 clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil, ruleGroups: [RuleGroup] = []) {
@@ -74,12 +76,16 @@ public final class Agent: Sendable {
         self.alerting = alerting
         let notifier = sampling ? Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock) : nil
         self.notifier = notifier
+        let restarts = sampling ? RestartService(targets: config.restarts, stateStore: stateStore, logger: logger, startedAt: startTime) : nil
+        self.restarts = restarts
         sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
                                      onSample: { snapshot in
                                          history.record(snapshot.families, at: snapshot.time)
                                          let interval = runtime.withLock { $0.config.alerts.interval }
                                          alerting?.evaluate(snapshot, defaultIntervalMs: interval.map { Int64($0.seconds * 1000) })
                                          if let alerting, let notifier { notifier.observe(alerting.notifiableAlerts()) }
+                                         restarts?.observe(snapshot, firingAlerts: alerting?.firingAlertNames() ?? [],
+                                                           maintenance: notifier?.maintenanceActive() ?? false)
                                      }) {
             await runner.run(runtime.withLock { $0.collectors })
         } : nil
@@ -199,6 +205,7 @@ public final class Agent: Sendable {
         statsdBridge?.replaceMapping(newMapping)
         alerting?.replaceRules(newRules, settings: newConfig.alerts)
         notifier?.replaceSettings(newConfig.alerts)
+        restarts?.replaceTargets(newConfig.restarts, startedAt: clock.now())
         runtime.withLock { current in
             let collectors = Self.makeCollectors(newConfig, previous: current, procRoot: procRoot, processState: processState)
             current = Runtime(config: newConfig, collectors: collectors)
@@ -230,6 +237,7 @@ public final class Agent: Sendable {
             families.append(contentsOf: history.selfMetrics())
             if let alerting { families.append(contentsOf: alerting.metrics()) }
             if let notifier { families.append(contentsOf: notifier.metrics()) }
+            if let restarts { families.append(contentsOf: restarts.metrics(now: clock.now())) }
         } else {
             families = await collectNow().families
         }
@@ -285,6 +293,7 @@ public final class Agent: Sendable {
                                         "firing": .number(Double(counts.firing))])
         }
         if let notifier { object["notifications"] = notifier.statusJSON() }
+        if let restarts { object["restarts"] = restarts.recentJSON() }
         if let stateStore {
             var health: [String: JSONValue] = ["path": .string(stateStore.path), "health": .string(stateStore.health.description),
                                                "write_failures": .number(Double(stateStore.writeFailures))]

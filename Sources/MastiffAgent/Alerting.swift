@@ -202,6 +202,11 @@ public final class Alerting: Sendable {
 
     // MARK: - What others read
 
+    /// Names of the alerts firing now (restart targets' on_alert).
+    public func firingAlertNames() -> Set<String> {
+        state.withLock { Set($0.engine.activeAlerts.filter { $0.state == .firing }.map(\.rule)) }
+    }
+
     /// Firing alerts and those resolved in the last 15 minutes, for the notifier.
     public func notifiableAlerts() -> [NotifiedAlert] {
         state.withLock { state in

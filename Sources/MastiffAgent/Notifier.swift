@@ -323,6 +323,11 @@ public final class Notifier: Service, Sendable {
         }
     }
 
+    public func maintenanceActive() -> Bool {
+        let now = clock.now()
+        return state.withLock { $0.policy.maintenance(at: now).active }
+    }
+
     /// For `mastiff status`: queue per receiver, maintenance, silences (no secrets).
     public func statusJSON() -> JSONValue {
         let now = clock.now()

@@ -66,6 +66,7 @@ public struct CurlHTTPClient: Sendable {
             default: _ = mastiff_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
             }
             if let caFile = request.caFile { _ = mastiff_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+            if let socket = request.unixSocket { _ = mastiff_curl_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, socket) }
             if let body = request.body {
                 _ = mastiff_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
                 _ = body.withUnsafeBufferPointer { buffer in
@@ -154,6 +155,8 @@ public struct HTTPRequest: Sendable {
     public var certificateInfo = false
     /// A request body (POST unless `method` says otherwise).
     public var body: [UInt8]?
+    /// Connect to this Unix socket instead of the URL's host (supervisord, the Docker Engine).
+    public var unixSocket: String?
 
     public init(method: String = "GET", url: String, headers: [String] = [], acceptCompressed: Bool = false, caFile: String? = nil,
                 certificateInfo: Bool = false, body: [UInt8]? = nil) {

@@ -2,7 +2,7 @@
 /// error naming file:line:column) and what the shipped-config test checks etc/mastiff.yml
 /// documents. A new key goes here first.
 public enum ConfigKeys {
-    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance"]
+    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance", "restarts"]
     public static let log = ["level", "format"]
     public static let sampling = ["interval", "history_limit"]
     public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels", "receivers", "routes", "default_receivers",
@@ -22,6 +22,9 @@ public enum ConfigKeys {
         "mastodon": ["instance_url", "access_token", "to"],
     ]
     public static let route = ["match", "match_re", "receivers", "continue"]
+    public static let restartTarget = ["name", "group", "signal", "command", "command_timeout", "supervisord", "max_age", "jitter", "max_memory",
+                                       "memory", "for_samples", "on_alert", "min_uptime", "health_timeout", "budget", "budget_window", "dry_run"]
+    public static let supervisord = ["url", "program"]
     public static let heartbeat = ["url", "interval"]
     public static let maintenanceWindow = ["cron", "duration", "reason"]
     public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints", "probes"]
@@ -45,6 +48,6 @@ public enum ConfigKeys {
         ("collectors.processes", processes), ("collectors.processes.groups[]", processGroup), ("collectors.postgres", postgres),
         ("collectors.pgbouncer", pgbouncer), ("collectors.redis", redis), ("collectors.sidekiq", sidekiq),
         ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("collectors.probes[]", probe), ("statsd", statsd),
-        ("instance", instance),
+        ("instance", instance), ("restarts[]", restartTarget), ("restarts[].supervisord", supervisord),
     ] + receiverKinds.keys.sorted().map { ("alerts.receivers[].\($0)", receiverKinds[$0]!) }
 }

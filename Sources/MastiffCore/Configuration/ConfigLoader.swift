@@ -68,6 +68,14 @@ public enum ConfigLoader {
                 config.instance.url = url
             }
         }
+        if let node = top["restarts"] {
+            let groups = Set(config.collectors.processes.effectiveGroups.map(\.name))
+            for item in try node.list() {
+                let target = try parseRestartTarget(item, groups: groups)
+                guard !config.restarts.contains(where: { $0.name == target.name }) else { throw item.error("duplicate restart target '\(target.name)'") }
+                config.restarts.append(target)
+            }
+        }
         if let node = top["alerts"] {
             config.alerts = try parseAlerts(node)
             // Relative to the configuration file, as Prometheus resolves rule_files.

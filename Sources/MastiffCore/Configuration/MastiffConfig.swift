@@ -13,6 +13,8 @@ public struct MastiffConfig: Sendable, Equatable {
     public var sampling = SamplingSettings()
     public var alerts = AlertSettings()
     public var instance = InstanceSettings()
+    /// Restart targets (`restarts:`); none by default.
+    public var restarts: [RestartTargetSpec] = []
     /// The Unix socket for the CLI (`mastiff status`); nil: none.
     public var controlSocket: String? = "/run/mastiff/control.sock"
 

@@ -271,6 +271,17 @@ groups:
           description: "New statsd series are dropped. Map high-cardinality names away (etc/statsd-mapping-mastodon.yml), or raise statsd.max_series."
           runbook_url: "docs/alerting.md#statsdserieslimitreached"
 
+  - name: mastiff-restarts
+    rules:
+      - alert: RestartBudgetExhausted
+        expr: mastiff_restart_budget_remaining == 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "mastiff stopped restarting {{ $labels.target }}: its restart budget is spent"
+          description: "{{ $labels.target }} needed more restarts than its budget allows in the window, so mastiff stopped (a restart loop helps nobody). Look at why it leaks or crashes so fast (its log, `mastiff status`), then raise the ceiling or the budget in restarts:."
+          runbook_url: "docs/alerting.md#restartbudgetexhausted"
+
   - name: mastiff-watchdog
     rules:
       - alert: Watchdog

@@ -1,0 +1,159 @@
+import Logging
+import MastiffCore
+import MastiffExecutors
+import MastiffPolicies
+import Synchronization
+
+/// Runs the restart policy after each sample and carries out its decisions with each target's
+/// restarter (docs/restarts.md). Restart times go to the state file (section `restarts`), so
+/// budgets survive a restart of mastiff. Maintenance pauses restarts.
+public final class RestartService: Sendable {
+    private struct State {
+        var policy: RestartPolicy
+        var restarters: [String: any Restarter]
+        var counts: [String: Int] = [:]
+        var recent: [JSONValue] = []
+    }
+
+    private let state: Mutex<State>
+    private let stateStore: StateStore?
+    private let logger: Logger
+
+    public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double) {
+        self.stateStore = stateStore
+        self.logger = logger
+        var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt)
+        if let saved = stateStore?.section("restarts") { policy.restore(saved) }
+        state = Mutex(State(policy: policy, restarters: Self.restarters(targets)))
+    }
+
+    static func target(_ spec: RestartTargetSpec) -> RestartTarget {
+        var target = RestartTarget(name: spec.name, group: spec.group)
+        target.maxAge = spec.maxAge?.seconds
+        target.jitter = spec.jitter.seconds
+        switch spec.maxMemory {
+        case .bytes(let bytes)?: target.maxMemory = .bytes(bytes)
+        case .percentOfMemory(let percent)?: target.maxMemory = .fractionOfTotal(percent / 100)
+        case nil: break
+        }
+        target.memoryKind = spec.memoryKind == "rss" ? .rss : .pss
+        target.sustainedSamples = spec.sustainedSamples
+        target.onAlerts = spec.onAlerts
+        target.minUptime = spec.minUptime.seconds
+        target.healthTimeout = spec.healthTimeout.seconds
+        target.budget = spec.budget
+        target.budgetWindow = spec.budgetWindow.seconds
+        target.dryRun = spec.dryRun
+        return target
+    }
+
+    static func restarters(_ targets: [RestartTargetSpec]) -> [String: any Restarter] {
+        var result: [String: any Restarter] = [:]
+        for spec in targets {
+            switch spec.method {
+            case .signal(let name, let number): result[spec.name] = SignalRestarter(name: name, number: number)
+            case .command(let argv, let timeout): result[spec.name] = CommandRestarter(argv: argv, timeout: timeout)
+            case .supervisord(let url, let program): result[spec.name] = SupervisordRestarter(url: url, program: program)
+            }
+        }
+        return result
+    }
+
+    /// A reload: new targets; the restart history of targets that remain is kept.
+    public func replaceTargets(_ targets: [RestartTargetSpec], startedAt: Double) {
+        state.withLock { state in
+            let saved = state.policy.savedState()
+            var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 0)
+            policy.restore(saved)
+            state.policy = policy
+            state.restarters = Self.restarters(targets)
+        }
+    }
+
+    public func observe(_ snapshot: Snapshot, firingAlerts: Set<String>, maintenance: Bool) {
+        let now = snapshot.time
+        let (actions, events, restarters) = state.withLock { state -> ([RestartAction], [RestartEvent], [String: any Restarter]) in
+            state.policy.firingAlerts = firingAlerts
+            state.policy.maintenance = maintenance
+            let actions = state.policy.observe(snapshot, now: now)
+            return (actions, state.policy.takeEvents(), state.restarters)
+        }
+        for event in events {
+            switch event {
+            case .healthy(let target, let pid, let after):
+                logger.info("restarted process is back", metadata: ["restart.target": "\(target)", "pid": "\(pid)", "after_seconds": "\(Int(after))"])
+            case .healthTimeout(let target, let pid):
+                logger.error("no new process appeared after a restart; restarts of this target stop until the configuration is reloaded",
+                             metadata: ["restart.target": "\(target)", "pid": "\(pid)"])
+            case .budgetExhausted(let target):
+                logger.error("restart budget spent: no more restarts of this target in this window (RestartBudgetExhausted)",
+                             metadata: ["restart.target": "\(target)"])
+            }
+        }
+        guard !actions.isEmpty else { return }
+        save()
+        for action in actions {
+            var metadata: Logger.Metadata = ["restart.target": "\(action.target)", "pid": "\(action.pid)", "reason": "\(action.reason.rawValue)",
+                                             "detail": "\(action.detail)"]
+            if action.dryRun {
+                logger.notice("restart decided (dry run: nothing is done)", metadata: metadata)
+                count(action, "dry_run", now: now)
+                continue
+            }
+            logger.notice("restarting", metadata: metadata)
+            guard let restarter = restarters[action.target] else { continue }
+            Task {
+                let result = await restarter.restart(action)
+                switch result {
+                case .success(let what):
+                    metadata["done"] = "\(what)"
+                    self.logger.info("restart carried out", metadata: metadata)
+                    self.count(action, "restarted", now: now)
+                case .failure(let failure):
+                    metadata["error"] = "\(failure)"
+                    self.logger.error("restart failed", metadata: metadata)
+                    self.state.withLock { $0.policy.record(.failed(target: action.target, reason: failure.description), now: now) }
+                    self.count(action, "failed", now: now)
+                }
+            }
+        }
+    }
+
+    private func count(_ action: RestartAction, _ result: String, now: Double) {
+        state.withLock { state in
+            state.counts["\(action.target)\u{0}\(action.reason.rawValue)\u{0}\(result)", default: 0] += 1
+            var entry: [String: JSONValue] = ["target": .string(action.target), "pid": .number(Double(action.pid)), "reason": .string(action.reason.rawValue),
+                                              "detail": .string(action.detail), "result": .string(result), "time": .number(now)]
+            if let memory = action.memoryBefore { entry["memory_before"] = .number(Double(memory)) }
+            state.recent.append(.object(entry))
+            if state.recent.count > 50 { state.recent.removeFirst(state.recent.count - 50) }
+        }
+    }
+
+    private func save() {
+        guard let stateStore else { return }
+        stateStore.update("restarts", state.withLock { $0.policy.savedState() })
+    }
+
+    /// The latest restarts, newest last, for `mastiff status`.
+    public func recentJSON() -> JSONValue { .array(state.withLock { $0.recent }) }
+
+    public func metrics(now: Double) -> [MetricFamily] {
+        state.withLock { state in
+            let names = state.policy.targets.map(\.name)
+            var totals: [Sample] = []
+            for key in state.counts.keys.sorted() {
+                let parts = key.split(separator: "\u{0}").map(String.init)
+                totals.append(Sample(labels: [Label("target", parts[0]), Label("reason", parts[1]), Label("result", parts[2])], value: Double(state.counts[key]!)))
+            }
+            return [
+                MetricFamily(name: "mastiff_restarts_total", help: "Restarts decided by mastiff, by target, reason and result (restarted, failed, dry_run).",
+                             type: .counter, samples: totals),
+                MetricFamily(name: "mastiff_restart_last_timestamp_seconds", help: "When each target was last restarted.", type: .gauge,
+                             samples: names.compactMap { name in state.policy.lastRestart(name).map { Sample(labels: [Label("target", name)], value: $0) } }),
+                MetricFamily(name: "mastiff_restart_budget_remaining", help: "Restarts each target may still have in its budget window.", type: .gauge,
+                             samples: names.map { Sample(labels: [Label("target", $0)], value: Double(state.policy.budgetRemaining($0, now: now))) }),
+            ]
+        }
+    }
+}

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `restarts:` targets.
+extension ConfigLoader {
+    static let signals: [String: Int32] = ["TERM": SIGTERM, "INT": SIGINT, "HUP": SIGHUP, "QUIT": SIGQUIT, "USR1": SIGUSR1, "USR2": SIGUSR2,
+                                           "TSTP": SIGTSTP, "KILL": SIGKILL]
+
+    static func parseRestartTarget(_ node: ConfigNode, groups: Set<String>) throws(ConfigError) -> RestartTargetSpec {
+        let map = try node.mapping(allowing: ConfigKeys.restartTarget)
+        let nameNode = try map.required("name")
+        let name = try nameNode.string()
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+            throw nameNode.error("'\(name)' is not a usable target name (letters, digits, _ and -)")
+        }
+        let groupNode = try map.required("group")
+        let group = try groupNode.string()
+        guard groups.contains(group) else {
+            throw groupNode.error("no process group is named '\(group)' (groups: \(groups.sorted().joined(separator: ", ")))")
+        }
+        let methods = ["signal", "command", "supervisord"].filter { map[$0] != nil }
+        guard methods.count == 1 else {
+            throw node.error("a restart target needs exactly one method: signal, command or supervisord\(methods.isEmpty ? "" : " (found \(methods.joined(separator: ", ")))")")
+        }
+        let method: RestartTargetSpec.Method
+        switch methods[0] {
+        case "signal":
+            let signalNode = try map.required("signal")
+            let text = try signalNode.string().uppercased().replacingPrefix("SIG")
+            guard let number = signals[text] else { throw signalNode.error("unknown signal '\(text)' (\(signals.keys.sorted().joined(separator: ", ")))") }
+            method = .signal(name: text, number: number)
+        case "command":
+            let commandNode = try map.required("command")
+            let argv = try commandNode.stringList()
+            guard let first = argv.first, first.hasPrefix("/") else { throw commandNode.error("expected an argv list starting with an absolute path, e.g. [/usr/bin/systemctl, restart, mastodon-sidekiq]") }
+            method = .command(argv: argv, timeout: try map["command_timeout"]?.duration(atLeast: .seconds(1)) ?? .seconds(60))
+        default:
+            let supervisord = try map.required("supervisord").mapping(allowing: ConfigKeys.supervisord)
+            let urlNode = try supervisord.required("url")
+            let url = try urlNode.string()
+            guard url.hasPrefix("http://") || url.hasPrefix("unix:///") else { throw urlNode.error("expected http://host:port or unix:///path/to/supervisor.sock") }
+            method = .supervisord(url: url, program: try supervisord.required("program").string())
+        }
+        var target = RestartTargetSpec(name: name, group: group, method: method)
+        if let node = map["max_age"] { target.maxAge = try node.duration(atLeast: .seconds(60)) }
+        if let node = map["jitter"] { target.jitter = try node.duration() }
+        if let node = map["max_memory"] { target.maxMemory = try node.byteSize(allowPercent: true) }
+        if let node = map["memory"] {
+            let kind = try node.string()
+            guard kind == "pss" || kind == "rss" else { throw node.error("expected pss or rss") }
+            target.memoryKind = kind
+        }
+        if let node = map["for_samples"] { target.sustainedSamples = try node.int(in: 1...1000) }
+        if let node = map["on_alert"] { target.onAlerts = try node.stringList() }
+        if let node = map["min_uptime"] { target.minUptime = try node.duration() }
+        if let node = map["health_timeout"] { target.healthTimeout = try node.duration(atLeast: .seconds(5)) }
+        if let node = map["budget"] { target.budget = try node.int(in: 1...1000) }
+        if let node = map["budget_window"] { target.budgetWindow = try node.duration(atLeast: .seconds(60)) }
+        if let node = map["dry_run"] { target.dryRun = try node.bool() }
+        guard target.maxAge != nil || target.maxMemory != nil || !target.onAlerts.isEmpty else {
+            throw node.error("a restart target needs a trigger: max_age, max_memory or on_alert")
+        }
+        return target
+    }
+}
+
+private extension String {
+    func replacingPrefix(_ prefix: String) -> String { hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self }
+}

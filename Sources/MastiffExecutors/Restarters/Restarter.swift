@@ -1,0 +1,150 @@
+import Glibc
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// Carries out a restart the policy decided. One file per method; each says what happened in
+/// words fit for the log.
+public protocol Restarter: Sendable {
+    func restart(_ action: RestartAction) async -> Result<String, RestartFailure>
+}
+
+public struct RestartFailure: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A signal to the chosen process.
+public struct SignalRestarter: Restarter {
+    let name: String
+    let number: Int32
+
+    public init(name: String, number: Int32) {
+        self.name = name
+        self.number = number
+    }
+
+    public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
+        guard kill(pid_t(action.pid), number) == 0 else {
+            return .failure(RestartFailure("kill -\(name) \(action.pid): \(String(cString: strerror(errno)))"))
+        }
+        return .success("sent SIG\(name) to \(action.pid)")
+    }
+}
+
+/// A command (argv, no shell) with `{pid}` replaced, bounded by a timeout.
+public struct CommandRestarter: Restarter {
+    let argv: [String]
+    let timeout: Duration
+
+    public init(argv: [String], timeout: Duration) {
+        self.argv = argv
+        self.timeout = timeout
+    }
+
+    public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
+        let arguments = argv.map { $0.replacingPid(action.pid) }
+        var spawned: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        let status = posix_spawn(&spawned, arguments[0], &actions, nil, cArguments, environ)
+        guard status == 0 else { return .failure(RestartFailure("cannot run \(arguments[0]): \(String(cString: strerror(status)))")) }
+        let deadline = ContinuousClock.now + timeout
+        var exit: Int32 = 0
+        while true {
+            let waited = waitpid(spawned, &exit, WNOHANG)
+            if waited == spawned { break }
+            if ContinuousClock.now >= deadline {
+                kill(spawned, SIGKILL)
+                waitpid(spawned, &exit, 0)
+                return .failure(RestartFailure("\(arguments.joined(separator: " ")) did not finish within \(DurationParser.format(timeout)); killed"))
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let code = (exit >> 8) & 0xFF
+        return code == 0 ? .success("ran \(arguments.joined(separator: " "))")
+            : .failure(RestartFailure("\(arguments.joined(separator: " ")) exited with status \(code)"))
+    }
+}
+
+/// supervisord's XML-RPC interface: stopProcess then startProcess of the program, each waiting
+/// for the state change (supervisord.org/api.html).
+public struct SupervisordRestarter: Restarter {
+    let url: String
+    let program: String
+
+    public init(url: String, program: String) {
+        self.url = url
+        self.program = program
+    }
+
+    static func call(_ method: String, _ program: String) -> [UInt8] {
+        let escaped = program.replacingXML
+        return Array("""
+        <?xml version="1.0"?><methodCall><methodName>\(method)</methodName><params>\
+        <param><value><string>\(escaped)</string></value></param><param><value><boolean>1</boolean></value></param>\
+        </params></methodCall>
+        """.utf8)
+    }
+
+    func post(_ method: String) async -> Result<String, RestartFailure> {
+        var request = HTTPRequest(method: "POST", url: url.hasPrefix("unix://") ? "http://localhost/RPC2" : url + "/RPC2",
+                                  headers: ["Content-Type: text/xml"], body: Self.call(method, program))
+        if url.hasPrefix("unix://") { request.unixSocket = String(url.dropFirst("unix://".count)) }
+        do {
+            let response = try await CurlHTTPClient(timeoutMilliseconds: 60_000, maxBodyBytes: 64 << 10).send(request)
+            guard response.status == 200 else { return .failure(RestartFailure("supervisord answered HTTP \(response.status)")) }
+            if response.text.contains("<fault>") {
+                let message = response.text.slice(between: "<name>faultString</name><value><string>", and: "</string>") ?? response.text.prefix(200).description
+                return .failure(RestartFailure("supervisord \(method) \(program): \(message)"))
+            }
+            return .success(method)
+        } catch {
+            return .failure(RestartFailure("supervisord \(method) \(program): \(error)"))
+        }
+    }
+
+    public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
+        if case .failure(let failure) = await post("supervisor.stopProcess") { return .failure(failure) }
+        if case .failure(let failure) = await post("supervisor.startProcess") { return .failure(failure) }
+        return .success("supervisord restarted \(program)")
+    }
+}
+
+extension String {
+    func replacingPid(_ pid: Int) -> String {
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: "{pid}") {
+            result += rest[..<range.lowerBound] + String(pid)
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+
+    var replacingXML: String {
+        var result = ""
+        for character in self {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+
+    func slice(between start: String, and end: String) -> String? {
+        guard let from = firstRange(of: start) else { return nil }
+        let rest = self[from.upperBound...]
+        guard let to = rest.firstRange(of: end) else { return nil }
+        return String(rest[..<to.lowerBound])
+    }
+}
