@@ -8,7 +8,7 @@ packages=(
   pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libyaml-dev zlib1g-dev  # build
   postgresql redis-server prometheus prometheus-alertmanager python3-aiosmtpd     # tests: real peers, promtool,
   curl procps python3 openssl                                                      # Alertmanager, SMTP, TLS probes
-  pgbouncer ruby-sidekiq                                                           # tests: PgBouncer, real Sidekiq
+  pgbouncer ruby-sidekiq supervisor                                                # tests: PgBouncer, real Sidekiq, supervisord
   gcc util-linux                                                                   # bench smoke run: C tools, taskset
 )
 if [[ "${1:-}" == "--bench" ]]; then

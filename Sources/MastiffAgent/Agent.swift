@@ -76,11 +76,18 @@ public final class Agent: Sendable {
         self.alerting = alerting
         let notifier = sampling ? Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock) : nil
         self.notifier = notifier
-        let restarts = sampling ? RestartService(targets: config.restarts, stateStore: stateStore, logger: logger, startedAt: startTime) : nil
+        let restarts = sampling ? RestartService(targets: config.restarts, stateStore: stateStore, logger: logger, startedAt: startTime,
+                                                      samplingInterval: config.sampling.interval) : nil
         self.restarts = restarts
+        // The agent's own families (reload status, statsd, restarts, notifications) are part of
+        // what the rules read (ConfigReloadFailed, StatsdSeriesLimitReached,
+        // RestartBudgetExhausted); the sampler's closure reaches the agent through this box,
+        // filled once the agent exists.
+        let agentReference = AgentReference()
         sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
                                      onSample: { snapshot in
-                                         history.record(snapshot.families, at: snapshot.time)
+                                         history.record(snapshot.families + (agentReference.agent?.ownFamilies(now: snapshot.time) ?? []),
+                                                        at: snapshot.time)
                                          let interval = runtime.withLock { $0.config.alerts.interval }
                                          alerting?.evaluate(snapshot, defaultIntervalMs: interval.map { Int64($0.seconds * 1000) })
                                          if let alerting, let notifier { notifier.observe(alerting.notifiableAlerts()) }
@@ -89,6 +96,16 @@ public final class Agent: Sendable {
                                      }) {
             await runner.run(runtime.withLock { $0.collectors })
         } : nil
+        agentReference.agent = self
+    }
+
+    /// What the agent itself measures, beside the collectors: what the rules also read.
+    func ownFamilies(now: Double) -> [MetricFamily] {
+        var families = selfMetrics()
+        if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
+        if let restarts { families.append(contentsOf: restarts.metrics(now: now)) }
+        if let notifier { families.append(contentsOf: notifier.metrics()) }
+        return families
     }
 
     /// Notes this start in the state file: how many starts, and when the last one was (a crash
@@ -365,4 +382,9 @@ public final class Agent: Sendable {
                          type: .gauge, samples: [Sample(labels: [], value: status.lastSuccess)]),
         ]
     }
+}
+
+/// A weak way back to the agent for the sampler's closure, which is made before the agent is.
+private final class AgentReference: @unchecked Sendable {
+    weak var agent: Agent?
 }

@@ -19,10 +19,11 @@ public final class RestartService: Sendable {
     private let stateStore: StateStore?
     private let logger: Logger
 
-    public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double) {
+    /// `samplingInterval`: decisions start four samples after mastiff does (a minute at 15 s).
+    public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double, samplingInterval: Duration = .seconds(15)) {
         self.stateStore = stateStore
         self.logger = logger
-        var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt)
+        var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
         if let saved = stateStore?.section("restarts") { policy.restore(saved) }
         state = Mutex(State(policy: policy, restarters: Self.restarters(targets)))
     }

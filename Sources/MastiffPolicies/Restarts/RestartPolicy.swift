@@ -74,8 +74,8 @@ public enum RestartEvent: Sendable, Equatable {
 
 /// Decides restarts from samples; pure, time from the caller. Guards: rolling (one process of
 /// a target at a time, the next only after the group shows a new process), `min_uptime`, a
-/// budget per window, maintenance, a quiet start (no decision in the first minute after
-/// mastiff starts, so that a restart of mastiff never triggers one), and a target that failed
+/// budget per window, maintenance, a quiet start (no decision in the first four samples after
+/// mastiff starts — a minute at 15 s — so that a restart of mastiff never triggers one), and a target that failed
 /// its health check stops until mastiff is told otherwise (reload).
 public struct RestartPolicy: Policy {
     public typealias Action = RestartAction
