@@ -77,7 +77,12 @@ public final class Agent: Sendable {
         let notifier = sampling ? Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock) : nil
         self.notifier = notifier
         let restarts = sampling ? RestartService(targets: config.restarts, stateStore: stateStore, logger: logger, startedAt: startTime,
-                                                      samplingInterval: config.sampling.interval) : nil
+                                                      samplingInterval: config.sampling.interval) { action, what, succeeded in
+            let memory = action.memoryBefore.map { ", \(ByteSize.format($0)) before" } ?? ""
+            notifier?.announce(labels: [Label("alertname", "MastiffRestart"), Label("target", action.target), Label("reason", action.reason.rawValue)],
+                               summary: succeeded ? "Restarted \(action.target) (pid \(action.pid)): \(action.detail)" : "Restart of \(action.target) (pid \(action.pid)) failed",
+                               description: "\(succeeded ? "Restarted" : "Could not restart") \(action.target) pid \(action.pid) for \(action.reason.rawValue): \(action.detail)\(memory). \(what)")
+        } : nil
         self.restarts = restarts
         // The agent's own families (reload status, statsd, restarts, notifications) are part of
         // what the rules read (ConfigReloadFailed, StatsdSeriesLimitReached,
@@ -349,10 +354,13 @@ public final class Agent: Sendable {
             default:
                 return notifier.silences()
             }
+        case "restarts":
+            guard let restarts else { return ControlSocketService.error("this agent does not restart anything") }
+            return restarts.listJSON(now: clock.now())
         case "notify_test":
             guard let notifier else { return ControlSocketService.error("this agent does not send notifications") }
             return await notifier.sendTest(receiver: request["receiver"]?.string ?? "")
-        default: return ControlSocketService.error("unknown command '\(command)' (known: status, alerts, maintenance, silence, notify_test)")
+        default: return ControlSocketService.error("unknown command '\(command)' (known: status, alerts, maintenance, silence, notify_test, restarts)")
         }
     }
 

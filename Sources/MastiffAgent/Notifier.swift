@@ -323,6 +323,16 @@ public final class Notifier: Service, Sendable {
         }
     }
 
+    /// A notice (a restart carried out) to the receivers its labels route to.
+    public func announce(labels: Labels, summary: String, description: String) {
+        let now = clock.now()
+        let alert = NotifiedAlert(labels: (labels + [Label("notice", "true"), Label("severity", "info")]).sortedByName(),
+                                  annotations: [Label("summary", summary), Label("description", description)],
+                                  status: .firing, startsAt: now, endsAt: nil, value: 1)
+        state.withLock { $0.policy.announce(alert, now: now) }
+        Task { await self.tick() }
+    }
+
     public func maintenanceActive() -> Bool {
         let now = clock.now()
         return state.withLock { $0.policy.maintenance(at: now).active }

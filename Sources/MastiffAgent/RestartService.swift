@@ -18,11 +18,15 @@ public final class RestartService: Sendable {
     private let state: Mutex<State>
     private let stateStore: StateStore?
     private let logger: Logger
+    /// Each restart carried out or failed, as a notice for the receivers.
+    private let announce: (@Sendable (RestartAction, String, Bool) -> Void)?
 
     /// `samplingInterval`: decisions start four samples after mastiff does (a minute at 15 s).
-    public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double, samplingInterval: Duration = .seconds(15)) {
+    public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double, samplingInterval: Duration = .seconds(15),
+                announce: (@Sendable (RestartAction, String, Bool) -> Void)? = nil) {
         self.stateStore = stateStore
         self.logger = logger
+        self.announce = announce
         var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
         if let saved = stateStore?.section("restarts") { policy.restore(saved) }
         state = Mutex(State(policy: policy, restarters: Self.restarters(targets)))
@@ -110,9 +114,11 @@ public final class RestartService: Sendable {
                     metadata["done"] = "\(what)"
                     self.logger.info("restart carried out", metadata: metadata)
                     self.count(action, "restarted", now: now)
+                    self.announce?(action, what, true)
                 case .failure(let failure):
                     metadata["error"] = "\(failure)"
                     self.logger.error("restart failed", metadata: metadata)
+                    self.announce?(action, failure.description, false)
                     self.state.withLock { $0.policy.record(.failed(target: action.target, reason: failure.description), now: now) }
                     self.count(action, "failed", now: now)
                 }
@@ -138,6 +144,23 @@ public final class RestartService: Sendable {
 
     /// The latest restarts, newest last, for `mastiff status`.
     public func recentJSON() -> JSONValue { .array(state.withLock { $0.recent }) }
+
+    /// `mastiff restarts list`: each target's budget and last restart, and the latest restarts.
+    public func listJSON(now: Double) -> JSONValue {
+        state.withLock { state in
+            .object([
+                "ok": .bool(true), "now": .number(now),
+                "targets": .array(state.policy.targets.map { target in
+                    var entry: [String: JSONValue] = ["name": .string(target.name), "group": .string(target.group),
+                                                      "budget_remaining": .number(Double(state.policy.budgetRemaining(target.name, now: now))),
+                                                      "budget": .number(Double(target.budget)), "dry_run": .bool(target.dryRun)]
+                    if let last = state.policy.lastRestart(target.name) { entry["last_restart"] = .number(last) }
+                    return .object(entry)
+                }),
+                "recent": .array(state.recent),
+            ])
+        }
+    }
 
     public func metrics(now: Double) -> [MetricFamily] {
         state.withLock { state in

@@ -110,6 +110,42 @@ struct Commands {
         return AlertsCommand(socketPath: path, json: arguments.json, subcommand: arguments.subcommand ?? "list", receiver: arguments.receiver).run()
     }
 
+    /// `mastiff restarts list`: ask the running agent.
+    func restartsList() -> Int32 {
+        guard let (config, _) = loadConfig() else { return 1 }
+        guard let path = config.controlSocket else {
+            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
+            return 1
+        }
+        let answer: JSONValue
+        do {
+            answer = try ControlClient.request(.object(["command": .string("restarts")]), socket: path)
+        } catch {
+            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+            return 1
+        }
+        guard answer["ok"] == .bool(true) else {
+            StderrLogHandler.writeToStderr("mastiff: \(answer["error"]?.string ?? "the agent refused")\n")
+            return 1
+        }
+        if arguments.json {
+            print(answer.serialized(indent: true))
+            return 0
+        }
+        let now = answer["now"]?.double ?? 0
+        let targets = answer["targets"]?.array ?? []
+        if targets.isEmpty { print("no restart targets (restarts: in the configuration)") }
+        for target in targets {
+            let last = target["last_restart"]?.double.map { "last \(StatusCommand.duration(now - $0)) ago" } ?? "never restarted"
+            print("\(target["name"]?.string ?? "?") (group \(target["group"]?.string ?? "?")): \(Int(target["budget_remaining"]?.double ?? 0)) of \(Int(target["budget"]?.double ?? 0)) restarts left this window, \(last)\(target["dry_run"] == .bool(true) ? ", dry run" : "")")
+        }
+        for entry in answer["recent"]?.array ?? [] {
+            let memory = entry["memory_before"]?.double.map { ", \(ByteSize.format(UInt64($0))) before" } ?? ""
+            print("  \(StatusCommand.duration(now - (entry["time"]?.double ?? now))) ago  \(entry["target"]?.string ?? "?") pid \(Int(entry["pid"]?.double ?? 0))  \(entry["reason"]?.string ?? "")  \(entry["result"]?.string ?? "")  \(entry["detail"]?.string ?? "")\(memory)")
+        }
+        return 0
+    }
+
     /// `mastiff maintenance …` and `mastiff silence …`: ask the running agent.
     func notificationControl() -> Int32 {
         guard let (config, _) = loadConfig() else { return 1 }

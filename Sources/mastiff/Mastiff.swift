@@ -43,6 +43,7 @@ enum Mastiff {
         case .rules: status = RulesCommand(subcommand: arguments.subcommand ?? "check", files: arguments.files).run()
         case .alerts: status = commands.alerts()
         case .maintenance, .silence: status = commands.notificationControl()
+        case .restarts: status = commands.restartsList()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -34,11 +34,16 @@ import Testing
             var status: Int32 = 0
             waitpid(pid, &status, 0)
         }
+        let hook = try NotificationIntegrationTests.RecordingServer()
         let config = try Harness.writeConfig(collectors: [
             "processes": #"{groups: [{name: leaker, cmdline: 'leaker\.py .*leaker\.starts'}, {name: flapper, cmdline: 'leaker\.py .*flapper\.starts'}]}"#,
         ], """
         sampling: {interval: 1s}
         statsd: {enabled: false}
+        alerts:
+          receivers: [{name: hook, webhook: {url: "\(hook.url)/hook"}}]
+          routes: [{match: {alertname: MastiffRestart}, receivers: [hook]}]
+          default_receivers: []
         restarts:
           - {name: leaker, group: leaker, max_memory: 100MiB, for_samples: 3, min_uptime: 0s,
              supervisord: {url: "unix://\(directory)/supervisor.sock", program: leaker}}
@@ -64,6 +69,59 @@ import Testing
         #expect(sampleValue(metrics.text, #"mastiff_restart_budget_remaining{target="flapper"}"#) == 0)
         #expect(sampleValue(metrics.text, #"mastiff_alerts{alertname="RestartBudgetExhausted",severity="warning",state="firing"}"#) == 1)
         #expect(mastiff.log.contains("restart budget spent"))
+        // Each restart is a notice through the receivers.
+        let notices = hook.requests().compactMap { request -> [String: String]? in
+            ((NotificationIntegrationTests.RecordingServer.body(request)["alerts"] as? [[String: Any]])?.first?["labels"]) as? [String: String]
+        }
+        #expect(notices.filter { $0["alertname"] == "MastiffRestart" && $0["target"] == "leaker" && $0["reason"] == "max_memory" }.count == 1)
+        #expect(notices.filter { $0["target"] == "flapper" }.count == 3)
         #expect(try Harness.promtoolProblems(metrics.text) == "")
+    }
+
+    /// A Puma-like master/worker cluster: TERM to one worker at a time (the master forks a new
+    /// one); the next only after the replacement appeared, so never all workers at once.
+    @Test func workersOfAPumaLikeClusterAreRecycledOneAtATime() async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let events = directory + "/events"
+        let master = try Harness.spawn("/usr/bin/python3", [Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/pumalike.py", events, "3"],
+                                       log: directory + "/pumalike.log")
+        defer {
+            kill(master, SIGTERM)
+            var status: Int32 = 0
+            waitpid(master, &status, 0)
+        }
+        let config = try Harness.writeConfig(collectors: [
+            "processes": #"{groups: [{name: pumalike, cmdline: 'pumalike\.py'}]}"#,
+        ], """
+        sampling: {interval: 1s}
+        statsd: {enabled: false}
+        restarts:
+          - {name: workers, group: pumalike, max_memory: 100MiB, for_samples: 2, min_uptime: 0s, budget: 4, signal: TERM}
+        """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        func lines() -> [[String]] {
+            ((try? String(contentsOfFile: events, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && lines().filter({ $0.first == "exit" }).count < 4 {
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let timeline = lines()
+        #expect(timeline.filter { $0.first == "exit" }.count == 4, "four workers recycled (the budget): \(timeline)\n\(mastiff.log)")
+        // Live workers after each event: never fewer than two of three.
+        var live = 0
+        var started = 0
+        var fewest = Int.max
+        for event in timeline {
+            live += event.first == "start" ? 1 : -1
+            if event.first == "start" { started += 1 }
+            // From the moment the three first workers are up.
+            if started >= 3 { fewest = min(fewest, live) }
+        }
+        #expect(fewest >= 2, "one worker at a time: \(timeline)")
+        let metrics = try await mastiff.metrics(sampledAfter: Date())
+        #expect(sampleValue(metrics.text, #"mastiff_restarts_total{target="workers",reason="max_memory",result="restarted"}"#) == 4)
+        let list = try Harness.run(Harness.binary, ["restarts", "list", "--config", config])
+        #expect(list.status == 0 && list.stdout.contains("workers (group pumalike): 0 of 4 restarts left"), "\(list.stdout)\(list.stderr)")
     }
 }

@@ -12,6 +12,7 @@ public struct CommandLineArguments: Sendable, Equatable {
         case alerts
         case maintenance
         case silence
+        case restarts
         case version
     }
 
@@ -39,7 +40,8 @@ public struct CommandLineArguments: Sendable, Equatable {
 
     /// The subcommands each command takes.
     public static let subcommands: [Command: [String]] = [.rules: ["test", "check"], .alerts: ["list", "test"],
-                                                           .maintenance: ["on", "off", "status"], .silence: ["add", "list", "expire"]]
+                                                           .maintenance: ["on", "off", "status"], .silence: ["add", "list", "expire"],
+                                                           .restarts: ["list"]]
 
     public init() {}
 }
@@ -114,7 +116,7 @@ public enum CommandLineParser {
                 result.procRoot = try value()
             case "--once" where result.command == .collect:
                 result.once = true
-            case "--json" where [.status, .alerts, .maintenance, .silence].contains(result.command):
+            case "--json" where [.status, .alerts, .maintenance, .silence, .restarts].contains(result.command):
                 result.json = true
             case "--for" where result.command == .maintenance || result.command == .silence:
                 result.duration = try value()
@@ -255,6 +257,17 @@ public enum CommandLineParser {
               silence expire ID
 
             USAGE: mastiff silence add|list|expire … [--json] [--config PATH]
+
+            OPTIONS:
+            \(common)
+
+            """
+        case .restarts:
+            return """
+            OVERVIEW: The running agent's restart targets (budget left, last restart) and its latest
+            restarts with reason, detail and memory before (docs/restarts.md).
+
+            USAGE: mastiff restarts list [--json] [--config PATH]
 
             OPTIONS:
             \(common)

@@ -47,6 +47,9 @@ enum ReceiverHTTP {
 /// description, the host.
 public enum NotificationText {
     public static func title(_ notification: Notification) -> String {
+        if !notification.alerts.isEmpty, notification.alerts.allSatisfy({ $0.labels.value(of: "notice") == "true" }) {
+            return "[NOTICE] " + (notification.alerts.first?.annotations.value(of: "summary") ?? notification.alerts[0].name)
+        }
         let firing = notification.firing
         let names = Set(notification.alerts.map(\.name)).sorted().joined(separator: ", ")
         let severity = Set(firing.compactMap { $0.labels.value(of: "severity") }).sorted().joined(separator: ", ")
@@ -57,6 +60,10 @@ public enum NotificationText {
     public static func body(_ notification: Notification, host: String) -> String {
         var lines: [String] = []
         for alert in notification.alerts {
+            if alert.labels.value(of: "notice") == "true" {
+                lines.append(alert.annotations.value(of: "description") ?? alert.annotations.value(of: "summary") ?? alert.name)
+                continue
+            }
             let labels = alert.labels.filter { !["alertname", "severity"].contains($0.name) }
             let labelText = labels.isEmpty ? "" : " {" + labels.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + "}"
             switch alert.status {

@@ -248,6 +248,19 @@ public struct NotificationPolicy: Sendable {
         }
     }
 
+    /// A one-off notice (a restart carried out), routed like an alert but not grouped: each
+    /// receiver gets it once, through the queue (so it is retried and survives restarts).
+    public mutating func announce(_ alert: NotifiedAlert, now: Double) {
+        let alertmanagers = Set(settings.receivers.filter(\.isAlertmanager).map(\.name))
+        for name in RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
+                                            alertmanagers: alertmanagers) where !alertmanagers.contains(name) {
+            sequence += 1
+            queue.append(Notification(id: "n\(sequence)", receiver: name, groupKey: "{notice}", groupLabels: [Label("alertname", alert.name)],
+                                      alerts: [alert], createdAt: now, nextAttemptAt: now))
+            revision += 1
+        }
+    }
+
     // MARK: - Delivery
 
     /// Notifications to deliver now, in order, one in flight per receiver; a receiver over its
