@@ -31,11 +31,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (["serve"], "unknown command 'serve' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, version)"),
+        (["serve"], "unknown command 'serve' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, version)"),
         (["run", "--once"], "unknown option '--once' for 'run' (see mastiff run --help)"),
         (["run", "--config"], "--config needs a value"),
         (["run", "--config", "--log-level"], "--config needs a value"),
-        (["help", "nope"], "unknown command 'nope' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, version)"),
+        (["help", "nope"], "unknown command 'nope' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, version)"),
     ])
     func usageErrorsNameTheProblem(arguments: [String], message: String) {
         do {
