@@ -157,7 +157,7 @@ let package = Package(
         // built `mastiff` binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["mastiff", "MastiffClients", "MastiffCore", "MastiffTestSupport"],
+            dependencies: ["mastiff", "MastiffClients", "MastiffCore", "MastiffTestSupport", "MastiffExecutors", "MastiffPolicies"],
             exclude: ["Fixtures"]
         ),
     ]

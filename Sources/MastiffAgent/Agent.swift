@@ -77,7 +77,7 @@ public final class Agent: Sendable {
         let notifier = sampling ? Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock) : nil
         self.notifier = notifier
         let restarts = sampling ? RestartService(targets: config.restarts, stateStore: stateStore, logger: logger, startedAt: startTime,
-                                                      samplingInterval: config.sampling.interval) { action, what, succeeded in
+                                                      samplingInterval: config.sampling.interval, procRoot: procRoot) { action, what, succeeded in
             let memory = action.memoryBefore.map { ", \(ByteSize.format($0)) before" } ?? ""
             notifier?.announce(labels: [Label("alertname", "MastiffRestart"), Label("target", action.target), Label("reason", action.reason.rawValue)],
                                summary: succeeded ? "Restarted \(action.target) (pid \(action.pid)): \(action.detail)" : "Restart of \(action.target) (pid \(action.pid)) failed",

@@ -18,18 +18,20 @@ public final class RestartService: Sendable {
     private let state: Mutex<State>
     private let stateStore: StateStore?
     private let logger: Logger
+    private let procRoot: String
     /// Each restart carried out or failed, as a notice for the receivers.
     private let announce: (@Sendable (RestartAction, String, Bool) -> Void)?
 
     /// `samplingInterval`: decisions start four samples after mastiff does (a minute at 15 s).
     public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double, samplingInterval: Duration = .seconds(15),
-                announce: (@Sendable (RestartAction, String, Bool) -> Void)? = nil) {
+                procRoot: String = "/proc", announce: (@Sendable (RestartAction, String, Bool) -> Void)? = nil) {
+        self.procRoot = procRoot
         self.stateStore = stateStore
         self.logger = logger
         self.announce = announce
         var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
         if let saved = stateStore?.section("restarts") { policy.restore(saved) }
-        state = Mutex(State(policy: policy, restarters: Self.restarters(targets)))
+        state = Mutex(State(policy: policy, restarters: Self.restarters(targets, procRoot: procRoot)))
     }
 
     static func target(_ spec: RestartTargetSpec) -> RestartTarget {
@@ -52,13 +54,15 @@ public final class RestartService: Sendable {
         return target
     }
 
-    static func restarters(_ targets: [RestartTargetSpec]) -> [String: any Restarter] {
+    static func restarters(_ targets: [RestartTargetSpec], procRoot: String = "/proc") -> [String: any Restarter] {
         var result: [String: any Restarter] = [:]
         for spec in targets {
             switch spec.method {
             case .signal(let name, let number): result[spec.name] = SignalRestarter(name: name, number: number)
             case .command(let argv, let timeout): result[spec.name] = CommandRestarter(argv: argv, timeout: timeout)
             case .supervisord(let url, let program): result[spec.name] = SupervisordRestarter(url: url, program: program)
+            case .systemd(let unit): result[spec.name] = SystemdRestarter(unit: unit, procRoot: procRoot)
+            case .docker(let socket): result[spec.name] = DockerRestarter(socket: socket, procRoot: procRoot)
             }
         }
         return result
@@ -71,7 +75,7 @@ public final class RestartService: Sendable {
             var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 0)
             policy.restore(saved)
             state.policy = policy
-            state.restarters = Self.restarters(targets)
+            state.restarters = Self.restarters(targets, procRoot: procRoot)
         }
     }
 

@@ -22,9 +22,11 @@ public enum ConfigKeys {
         "mastodon": ["instance_url", "access_token", "to"],
     ]
     public static let route = ["match", "match_re", "receivers", "continue"]
-    public static let restartTarget = ["name", "group", "signal", "command", "command_timeout", "supervisord", "max_age", "jitter", "max_memory",
+    public static let restartTarget = ["name", "group", "signal", "command", "command_timeout", "supervisord", "systemd", "docker", "max_age", "jitter", "max_memory",
                                        "memory", "for_samples", "on_alert", "min_uptime", "health_timeout", "budget", "budget_window", "dry_run"]
     public static let supervisord = ["url", "program"]
+    public static let systemdMethod = ["unit"]
+    public static let dockerMethod = ["socket"]
     public static let heartbeat = ["url", "interval"]
     public static let maintenanceWindow = ["cron", "duration", "reason"]
     public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints", "probes"]
@@ -48,6 +50,7 @@ public enum ConfigKeys {
         ("collectors.processes", processes), ("collectors.processes.groups[]", processGroup), ("collectors.postgres", postgres),
         ("collectors.pgbouncer", pgbouncer), ("collectors.redis", redis), ("collectors.sidekiq", sidekiq),
         ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("collectors.probes[]", probe), ("statsd", statsd),
-        ("instance", instance), ("restarts[]", restartTarget), ("restarts[].supervisord", supervisord),
+        ("instance", instance), ("restarts[]", restartTarget), ("restarts[].supervisord", supervisord), ("restarts[].systemd", systemdMethod),
+        ("restarts[].docker", dockerMethod),
     ] + receiverKinds.keys.sorted().map { ("alerts.receivers[].\($0)", receiverKinds[$0]!) }
 }

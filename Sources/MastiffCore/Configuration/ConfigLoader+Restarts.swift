@@ -19,9 +19,9 @@ extension ConfigLoader {
         guard groups.contains(group) else {
             throw groupNode.error("no process group is named '\(group)' (groups: \(groups.sorted().joined(separator: ", ")))")
         }
-        let methods = ["signal", "command", "supervisord"].filter { map[$0] != nil }
+        let methods = ["signal", "command", "supervisord", "systemd", "docker"].filter { map[$0] != nil }
         guard methods.count == 1 else {
-            throw node.error("a restart target needs exactly one method: signal, command or supervisord\(methods.isEmpty ? "" : " (found \(methods.joined(separator: ", ")))")")
+            throw node.error("a restart target needs exactly one method: signal, command, supervisord, systemd or docker\(methods.isEmpty ? "" : " (found \(methods.joined(separator: ", ")))")")
         }
         let method: RestartTargetSpec.Method
         switch methods[0] {
@@ -35,6 +35,20 @@ extension ConfigLoader {
             let argv = try commandNode.stringList()
             guard let first = argv.first, first.hasPrefix("/") else { throw commandNode.error("expected an argv list starting with an absolute path, e.g. [/usr/bin/systemctl, restart, mastodon-sidekiq]") }
             method = .command(argv: argv, timeout: try map["command_timeout"]?.duration(atLeast: .seconds(1)) ?? .seconds(60))
+        case "systemd":
+            let systemd = try map.required("systemd").mapping(allowing: ConfigKeys.systemdMethod)
+            var unit: String?
+            if let unitNode = systemd["unit"] {
+                let text = try unitNode.string()
+                guard text.hasSuffix(".service"), !text.contains("/"), !text.contains(" ") else { throw unitNode.error("expected a unit name such as mastodon-sidekiq.service") }
+                unit = text
+            }
+            method = .systemd(unit: unit)
+        case "docker":
+            let docker = try map.required("docker").mapping(allowing: ConfigKeys.dockerMethod)
+            let socket = try docker["socket"]?.string() ?? "/var/run/docker.sock"
+            guard socket.hasPrefix("/") else { throw try docker.required("socket").error("must be an absolute path") }
+            method = .docker(socket: socket)
         default:
             let supervisord = try map.required("supervisord").mapping(allowing: ConfigKeys.supervisord)
             let urlNode = try supervisord.required("url")

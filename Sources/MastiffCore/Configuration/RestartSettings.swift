@@ -10,6 +10,10 @@ public struct RestartTargetSpec: Sendable, Equatable {
         /// supervisord's XML-RPC interface (`http://host:port` or `unix:///path/to/supervisor.sock`):
         /// stopProcess then startProcess of `program` (`group:name` for a group's member).
         case supervisord(url: String, program: String)
+        /// `systemctl restart UNIT`; nil: the unit found from the process's cgroup.
+        case systemd(unit: String?)
+        /// The Docker container the process runs in, through the Engine API on `socket`.
+        case docker(socket: String)
     }
 
     public var name: String

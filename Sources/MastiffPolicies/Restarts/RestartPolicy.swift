@@ -57,6 +57,16 @@ public struct RestartAction: Sendable, Equatable {
     public var detail: String
     public var memoryBefore: UInt64?
     public var dryRun: Bool
+
+    public init(target: String, pid: Int, startTime: Double, reason: RestartReason, detail: String, memoryBefore: UInt64?, dryRun: Bool) {
+        self.target = target
+        self.pid = pid
+        self.startTime = startTime
+        self.reason = reason
+        self.detail = detail
+        self.memoryBefore = memoryBefore
+        self.dryRun = dryRun
+    }
 }
 
 /// What became of a restart (from the executor).

@@ -1,0 +1,55 @@
+import Foundation
+import MastiffExecutors
+import MastiffPolicies
+import Testing
+
+/// The systemd and Docker methods. systemd cannot run as PID 1 here and no Docker engine runs,
+/// so these are checked at their edges: the exact systemctl argv (recorded instead of run), and
+/// the Engine API request (answered by a stand-in HTTP server on a unix socket). The unit and the
+/// container come from a /proc/PID/cgroup written as systemd and Docker write them.
+@Suite struct ContainerRestarterTests {
+    static func action(_ pid: Int) -> RestartAction {
+        RestartAction(target: "sidekiq", pid: pid, startTime: 1, reason: .memory, detail: "", memoryBefore: nil, dryRun: false)
+    }
+
+    @Test func systemdRestartsTheUnitFoundInTheCgroup() async throws {
+        let procRoot = try Harness.temporaryDirectory().path
+        try FileManager.default.createDirectory(atPath: procRoot + "/4242", withIntermediateDirectories: true)
+        try "0::/system.slice/system-mastodon\\x2dsidekiq.slice/mastodon-sidekiq@2.service\n"
+            .write(toFile: procRoot + "/4242/cgroup", atomically: true, encoding: .utf8)
+        final class Recorder: @unchecked Sendable { var argv: [[String]] = [] }
+        let recorder = Recorder()
+        let restarter = SystemdRestarter(unit: nil, procRoot: procRoot) { argv in
+            recorder.argv.append(argv)
+            return .success("recorded")
+        }
+        _ = await restarter.restart(Self.action(4242))
+        #expect(recorder.argv == [["/usr/bin/systemctl", "restart", "mastodon-sidekiq@2.service"]])
+        let given = SystemdRestarter(unit: "mastodon-web.service", procRoot: procRoot) { argv in
+            recorder.argv.append(argv)
+            return .success("recorded")
+        }
+        _ = await given.restart(Self.action(4242))
+        #expect(recorder.argv.last == ["/usr/bin/systemctl", "restart", "mastodon-web.service"])
+        let outside = await restarter.restart(Self.action(9999))
+        guard case .failure(let failure) = outside else { Issue.record("expected a failure"); return }
+        #expect(failure.description.contains("is in no systemd service unit"))
+    }
+
+    @Test func dockerRestartsTheContainerThroughTheEngineAPI() async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let id = String(repeating: "ab12", count: 16)
+        try FileManager.default.createDirectory(atPath: directory + "/proc/4343", withIntermediateDirectories: true)
+        try "0::/system.slice/docker-\(id).scope\n".write(toFile: directory + "/proc/4343/cgroup", atomically: true, encoding: .utf8)
+        let socket = directory + "/docker.sock"
+        let server = try Harness.spawn("/usr/bin/python3", [Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/unix_http_server.py",
+                                                            socket, directory + "/requests", "204"], log: directory + "/server.log")
+        defer { kill(server, SIGTERM) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        let result = await DockerRestarter(socket: socket, procRoot: directory + "/proc").restart(Self.action(4343))
+        guard case .success(let what) = result else { Issue.record("\(result)"); return }
+        #expect(what == "Docker restarted container ab12ab12ab12")
+        let requests = try String(contentsOfFile: directory + "/requests", encoding: .utf8)
+        #expect(requests == "POST /v1.41/containers/\(id)/restart?t=30\n")
+    }
+}
