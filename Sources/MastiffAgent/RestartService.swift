@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MastiffCore
 import MastiffExecutors
@@ -11,6 +14,10 @@ public final class RestartService: Sendable {
     private struct State {
         var policy: RestartPolicy
         var restarters: [String: any Restarter]
+        /// Targets restarted gracefully (Sidekiq): their drain timeout.
+        var drains: [String: Duration] = [:]
+        /// Busy jobs per Sidekiq process pid, from the latest sample.
+        var sidekiqBusy: [Int: Int] = [:]
         var counts: [String: Int] = [:]
         var recent: [JSONValue] = []
     }
@@ -31,7 +38,7 @@ public final class RestartService: Sendable {
         self.announce = announce
         var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
         if let saved = stateStore?.section("restarts") { policy.restore(saved) }
-        state = Mutex(State(policy: policy, restarters: Self.restarters(targets, procRoot: procRoot)))
+        state = Mutex(State(policy: policy, restarters: Self.restarters(targets, procRoot: procRoot), drains: Self.drains(targets)))
     }
 
     static func target(_ spec: RestartTargetSpec) -> RestartTarget {
@@ -52,6 +59,10 @@ public final class RestartService: Sendable {
         target.budgetWindow = spec.budgetWindow.seconds
         target.dryRun = spec.dryRun
         return target
+    }
+
+    static func drains(_ targets: [RestartTargetSpec]) -> [String: Duration] {
+        Dictionary(uniqueKeysWithValues: targets.filter(\.gracefulSidekiq).map { ($0.name, $0.drainTimeout) })
     }
 
     static func restarters(_ targets: [RestartTargetSpec], procRoot: String = "/proc") -> [String: any Restarter] {
@@ -76,16 +87,20 @@ public final class RestartService: Sendable {
             policy.restore(saved)
             state.policy = policy
             state.restarters = Self.restarters(targets, procRoot: procRoot)
+            state.drains = Self.drains(targets)
         }
     }
 
     public func observe(_ snapshot: Snapshot, firingAlerts: Set<String>, maintenance: Bool) {
         let now = snapshot.time
-        let (actions, events, restarters) = state.withLock { state -> ([RestartAction], [RestartEvent], [String: any Restarter]) in
+        let (actions, events, restarters, drains) = state.withLock { state -> ([RestartAction], [RestartEvent], [String: any Restarter], [String: Duration]) in
+            if let sidekiq = snapshot.views.sidekiqProcesses {
+                state.sidekiqBusy = Dictionary(sidekiq.compactMap { process in process.pid.map { ($0, process.busy) } }, uniquingKeysWith: { $0 + $1 })
+            }
             state.policy.firingAlerts = firingAlerts
             state.policy.maintenance = maintenance
             let actions = state.policy.observe(snapshot, now: now)
-            return (actions, state.policy.takeEvents(), state.restarters)
+            return (actions, state.policy.takeEvents(), state.restarters, state.drains)
         }
         for event in events {
             switch event {
@@ -111,7 +126,9 @@ public final class RestartService: Sendable {
             }
             logger.notice("restarting", metadata: metadata)
             guard let restarter = restarters[action.target] else { continue }
+            let drain = drains[action.target]
             Task {
+                if let drain { await self.quietAndDrain(action, timeout: drain, metadata: metadata) }
                 let result = await restarter.restart(action)
                 switch result {
                 case .success(let what):
@@ -128,6 +145,34 @@ public final class RestartService: Sendable {
                 }
             }
         }
+    }
+
+    /// Sidekiq gracefully: SIGTSTP (quiet: it stops fetching, finishes what it runs), then wait
+    /// until its busy count in Redis is 0 — read from each new sample — or the drain timeout.
+    private func quietAndDrain(_ action: RestartAction, timeout: Duration, metadata: Logger.Metadata) async {
+        guard kill(pid_t(action.pid), SIGTSTP) == 0 else {
+            logger.warning("could not quiet the Sidekiq process; restarting without a drain", metadata: metadata)
+            return
+        }
+        let started = ContinuousClock.now
+        var waitedForFreshSample = false
+        while ContinuousClock.now - started < timeout {
+            try? await Task.sleep(for: .milliseconds(500))
+            // The first sample after the TSTP may still show the old busy count; wait for one more.
+            if !waitedForFreshSample {
+                waitedForFreshSample = true
+                continue
+            }
+            // Unknown (no Sidekiq data for this pid) is not drained: keep waiting, up to the timeout.
+            let busy = state.withLock { $0.sidekiqBusy[action.pid] }
+            if busy == 0 {
+                var drained = metadata
+                drained["drain_seconds"] = "\(Int((ContinuousClock.now - started).seconds * 10) / 10)"
+                logger.info("Sidekiq process quiet and drained", metadata: drained)
+                return
+            }
+        }
+        logger.warning("Sidekiq did not drain within drain_timeout; restarting anyway (unfinished jobs go back to Redis)", metadata: metadata)
     }
 
     private func count(_ action: RestartAction, _ result: String, now: Double) {

@@ -124,4 +124,69 @@ import Testing
         let list = try Harness.run(Harness.binary, ["restarts", "list", "--config", config])
         #expect(list.status == 0 && list.stdout.contains("workers (group pumalike): 0 of 4 restarts left"), "\(list.stdout)\(list.stderr)")
     }
+
+    /// A real Sidekiq (Debian's ruby-sidekiq) under supervisord with 100 two-second jobs: restarted
+    /// gracefully (quiet, drained, restarted), every job starts and completes exactly once.
+    @Test func sidekiqIsRestartedGracefullyAndEveryJobRunsExactlyOnce() async throws {
+        let supervisord = try Harness.which("supervisord")
+        let sidekiq = try Harness.which("sidekiq")
+        let redisCLI = try Harness.which("redis-cli")
+        let port = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
+        let redisURL = "redis://127.0.0.1:\(port)/9"
+        _ = try Harness.run(redisCLI, ["-p", port, "-n", "9", "flushdb"])
+        let jobs = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/counting_jobs.rb"
+        let enqueue = try Harness.run(try Harness.which("ruby"), ["-r", jobs, "-e", "100.times { |i| CountingJob.perform_async(i.to_s) }"],
+                                      environment: ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 })
+        #expect(enqueue.status == 0, "\(enqueue.stderr)")
+        let directory = try Harness.temporaryDirectory().path
+        try """
+        [unix_http_server]
+        file=\(directory)/supervisor.sock
+        [supervisord]
+        logfile=\(directory)/supervisord.log
+        pidfile=\(directory)/supervisord.pid
+        childlogdir=\(directory)
+        nodaemon=true
+        [rpcinterface:supervisor]
+        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+        [program:sidekiq]
+        command=\(sidekiq) -r \(jobs) -c 10 -q default -t 25
+        environment=REDIS_URL="\(redisURL)"
+        stopwaitsecs=30
+        startsecs=1
+        """.write(toFile: directory + "/supervisord.conf", atomically: true, encoding: .utf8)
+        let pid = try Harness.spawn(supervisord, ["-c", directory + "/supervisord.conf"], log: directory + "/supervisord.out")
+        defer {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        let config = try Harness.writeConfig(collectors: [
+            "processes": "{}", "redis": "{url: \"\(redisURL)\"}", "sidekiq": "{}",
+        ], """
+        sampling: {interval: 1s}
+        statsd: {enabled: false}
+        restarts:
+          - {name: sidekiq, group: sidekiq, max_memory: 1MiB, for_samples: 1, min_uptime: 0s, budget: 1, graceful: sidekiq, drain_timeout: 30s,
+             supervisord: {url: "unix://\(directory)/supervisor.sock", program: sidekiq}}
+        """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        func counts(_ key: String) throws -> [String: Int] {
+            let lines = try Harness.run(redisCLI, ["-p", port, "-n", "9", "hgetall", key]).stdout.split(separator: "\n").map(String.init)
+            var result: [String: Int] = [:]
+            for index in stride(from: 0, to: lines.count - 1, by: 2) { result[lines[index]] = Int(lines[index + 1]) }
+            return result
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, try counts("mastiff-test:done").count < 100 { try await Task.sleep(for: .seconds(1)) }
+        let started = try counts("mastiff-test:started")
+        let done = try counts("mastiff-test:done")
+        #expect(done.count == 100 && done.values.allSatisfy { $0 == 1 }, "every job completed once: \(done.count) ids, \(done.filter { $0.value != 1 })")
+        #expect(started.count == 100 && started.values.allSatisfy { $0 == 1 }, "none was interrupted and run again: \(started.filter { $0.value != 1 })")
+        #expect(mastiff.log.contains("Sidekiq process quiet and drained"), "\(mastiff.log)")
+        #expect(mastiff.log.contains("restart carried out"))
+        #expect(mastiff.log.contains("restarted process is back"))
+        // The figures (docs/benchmarks.md): drain time and restart-to-healthy time.
+        for line in mastiff.log.split(separator: "\n") where line.contains("drained") || line.contains("is back") { print("figure: \(line)") }
+    }
 }

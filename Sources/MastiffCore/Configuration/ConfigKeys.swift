@@ -23,7 +23,8 @@ public enum ConfigKeys {
     ]
     public static let route = ["match", "match_re", "receivers", "continue"]
     public static let restartTarget = ["name", "group", "signal", "command", "command_timeout", "supervisord", "systemd", "docker", "max_age", "jitter", "max_memory",
-                                       "memory", "for_samples", "on_alert", "min_uptime", "health_timeout", "budget", "budget_window", "dry_run"]
+                                       "memory", "for_samples", "on_alert", "min_uptime", "health_timeout", "budget", "budget_window", "dry_run",
+                                       "graceful", "drain_timeout"]
     public static let supervisord = ["url", "program"]
     public static let systemdMethod = ["unit"]
     public static let dockerMethod = ["socket"]

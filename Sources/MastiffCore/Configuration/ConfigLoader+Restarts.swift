@@ -72,6 +72,12 @@ extension ConfigLoader {
         if let node = map["budget"] { target.budget = try node.int(in: 1...1000) }
         if let node = map["budget_window"] { target.budgetWindow = try node.duration(atLeast: .seconds(60)) }
         if let node = map["dry_run"] { target.dryRun = try node.bool() }
+        if let node = map["graceful"] {
+            let text = try node.string()
+            guard text == "sidekiq" || text == "none" else { throw node.error("expected sidekiq or none") }
+            target.gracefulSidekiq = text == "sidekiq"
+        }
+        if let node = map["drain_timeout"] { target.drainTimeout = try node.duration(atLeast: .seconds(1)) }
         guard target.maxAge != nil || target.maxMemory != nil || !target.onAlerts.isEmpty else {
             throw node.error("a restart target needs a trigger: max_age, max_memory or on_alert")
         }

@@ -32,6 +32,10 @@ public struct RestartTargetSpec: Sendable, Equatable {
     public var budget = 3
     public var budgetWindow: Duration = .seconds(3600)
     public var dryRun = false
+    /// `graceful: sidekiq`: quiet the process (SIGTSTP) and wait until it has no busy job
+    /// (from Sidekiq's process data in Redis), at most `drainTimeout`, before the restart.
+    public var gracefulSidekiq = false
+    public var drainTimeout: Duration = .seconds(60)
 
     public init(name: String, group: String, method: Method) {
         self.name = name
