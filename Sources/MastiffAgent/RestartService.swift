@@ -18,6 +18,10 @@ public final class RestartService: Sendable {
         var drains: [String: Duration] = [:]
         /// Busy jobs per Sidekiq process pid, from the latest sample.
         var sidekiqBusy: [Int: Int] = [:]
+        /// How long the last drain of each target took.
+        var drainSeconds: [String: Double] = [:]
+        /// A replacement seen before its restart was recorded (the supervisor is quick).
+        var healthyEarly: [String: (after: Double, memory: UInt64?)] = [:]
         var counts: [String: Int] = [:]
         var recent: [JSONValue] = []
     }
@@ -104,8 +108,20 @@ public final class RestartService: Sendable {
         }
         for event in events {
             switch event {
-            case .healthy(let target, let pid, let after):
+            case .healthy(let target, let pid, let after, let memory):
                 logger.info("restarted process is back", metadata: ["restart.target": "\(target)", "pid": "\(pid)", "after_seconds": "\(Int(after))"])
+                state.withLock { state in
+                    // The latest restart of this target learns how it ended; if the restarter has
+                    // not returned yet, its record will take it.
+                    guard let index = state.recent.lastIndex(where: { $0["target"]?.string == target && $0["healthy_after_seconds"] == nil }),
+                          case .object(var entry) = state.recent[index] else {
+                        state.healthyEarly[target] = (after, memory)
+                        return
+                    }
+                    entry["healthy_after_seconds"] = .number(after)
+                    if let memory { entry["memory_after"] = .number(Double(memory)) }
+                    state.recent[index] = .object(entry)
+                }
             case .healthTimeout(let target, let pid):
                 logger.error("no new process appeared after a restart; restarts of this target stop until the configuration is reloaded",
                              metadata: ["restart.target": "\(target)", "pid": "\(pid)"])
@@ -128,7 +144,10 @@ public final class RestartService: Sendable {
             guard let restarter = restarters[action.target] else { continue }
             let drain = drains[action.target]
             Task {
-                if let drain { await self.quietAndDrain(action, timeout: drain, metadata: metadata) }
+                if let drain {
+                    let seconds = await self.quietAndDrain(action, timeout: drain, metadata: metadata)
+                    self.state.withLock { $0.drainSeconds[action.target] = seconds }
+                }
                 let result = await restarter.restart(action)
                 switch result {
                 case .success(let what):
@@ -149,10 +168,11 @@ public final class RestartService: Sendable {
 
     /// Sidekiq gracefully: SIGTSTP (quiet: it stops fetching, finishes what it runs), then wait
     /// until its busy count in Redis is 0 — read from each new sample — or the drain timeout.
-    private func quietAndDrain(_ action: RestartAction, timeout: Duration, metadata: Logger.Metadata) async {
+    @discardableResult
+    private func quietAndDrain(_ action: RestartAction, timeout: Duration, metadata: Logger.Metadata) async -> Double {
         guard kill(pid_t(action.pid), SIGTSTP) == 0 else {
             logger.warning("could not quiet the Sidekiq process; restarting without a drain", metadata: metadata)
-            return
+            return 0
         }
         let started = ContinuousClock.now
         var waitedForFreshSample = false
@@ -169,10 +189,11 @@ public final class RestartService: Sendable {
                 var drained = metadata
                 drained["drain_seconds"] = "\(Int((ContinuousClock.now - started).seconds * 10) / 10)"
                 logger.info("Sidekiq process quiet and drained", metadata: drained)
-                return
+                return (ContinuousClock.now - started).seconds
             }
         }
         logger.warning("Sidekiq did not drain within drain_timeout; restarting anyway (unfinished jobs go back to Redis)", metadata: metadata)
+        return timeout.seconds
     }
 
     private func count(_ action: RestartAction, _ result: String, now: Double) {
@@ -181,6 +202,11 @@ public final class RestartService: Sendable {
             var entry: [String: JSONValue] = ["target": .string(action.target), "pid": .number(Double(action.pid)), "reason": .string(action.reason.rawValue),
                                               "detail": .string(action.detail), "result": .string(result), "time": .number(now)]
             if let memory = action.memoryBefore { entry["memory_before"] = .number(Double(memory)) }
+            if let drain = state.drainSeconds.removeValue(forKey: action.target) { entry["drain_seconds"] = .number(drain) }
+            if let early = state.healthyEarly.removeValue(forKey: action.target) {
+                entry["healthy_after_seconds"] = .number(early.after)
+                if let memory = early.memory { entry["memory_after"] = .number(Double(memory)) }
+            }
             state.recent.append(.object(entry))
             if state.recent.count > 50 { state.recent.removeFirst(state.recent.count - 50) }
         }
@@ -226,6 +252,8 @@ public final class RestartService: Sendable {
                              samples: names.compactMap { name in state.policy.lastRestart(name).map { Sample(labels: [Label("target", name)], value: $0) } }),
                 MetricFamily(name: "mastiff_restart_budget_remaining", help: "Restarts each target may still have in its budget window.", type: .gauge,
                              samples: names.map { Sample(labels: [Label("target", $0)], value: Double(state.policy.budgetRemaining($0, now: now))) }),
+                MetricFamily(name: "mastiff_restart_target_stopped", help: "1 when a target stopped because a restarted process did not come back within health_timeout.",
+                             type: .gauge, samples: names.map { Sample(labels: [Label("target", $0)], value: state.policy.isHalted($0) ? 1 : 0) }),
             ]
         }
     }

@@ -140,7 +140,10 @@ struct Commands {
             print("\(target["name"]?.string ?? "?") (group \(target["group"]?.string ?? "?")): \(Int(target["budget_remaining"]?.double ?? 0)) of \(Int(target["budget"]?.double ?? 0)) restarts left this window, \(last)\(target["dry_run"] == .bool(true) ? ", dry run" : "")")
         }
         for entry in answer["recent"]?.array ?? [] {
-            let memory = entry["memory_before"]?.double.map { ", \(ByteSize.format(UInt64($0))) before" } ?? ""
+            var memory = entry["memory_before"]?.double.map { ", \(ByteSize.format(UInt64($0))) before" } ?? ""
+            if let after = entry["memory_after"]?.double { memory += ", \(ByteSize.format(UInt64(after))) after" }
+            if let drain = entry["drain_seconds"]?.double { memory += ", drained in \(Int(drain.rounded())) s" }
+            if let healthy = entry["healthy_after_seconds"]?.double { memory += ", back after \(Int(healthy)) s" }
             print("  \(StatusCommand.duration(now - (entry["time"]?.double ?? now))) ago  \(entry["target"]?.string ?? "?") pid \(Int(entry["pid"]?.double ?? 0))  \(entry["reason"]?.string ?? "")  \(entry["result"]?.string ?? "")  \(entry["detail"]?.string ?? "")\(memory)")
         }
         return 0

@@ -186,6 +186,9 @@ import Testing
         #expect(mastiff.log.contains("Sidekiq process quiet and drained"), "\(mastiff.log)")
         #expect(mastiff.log.contains("restart carried out"))
         #expect(mastiff.log.contains("restarted process is back"))
+        let list = try Harness.run(Harness.binary, ["restarts", "list", "--config", config])
+        #expect(list.stdout.contains("max_memory  restarted") && list.stdout.contains("drained in") && list.stdout.contains("back after"),
+                "\(list.stdout)\(list.stderr)")
         // The figures (docs/benchmarks.md): drain time and restart-to-healthy time.
         for line in mastiff.log.split(separator: "\n") where line.contains("drained") || line.contains("is back") { print("figure: \(line)") }
     }

@@ -22,7 +22,7 @@ import Testing
             "StreamingDown", "InstanceUnhealthy", "PostgresDown", "PostgresConnectionsNearLimit", "PostgresLongIdleInTransaction",
             "RedisDown", "RedisPersistenceFailing", "SidekiqDown", "SidekiqQueueLatencyHigh", "SidekiqDeadJobsGrowing",
             "SidekiqRetriesGrowing", "DiskNearlyFull", "DiskFillingUp", "TLSCertificateExpiring", "CollectorFailing",
-            "ConfigReloadFailed", "StatsdSeriesLimitReached", "Watchdog", "RestartBudgetExhausted",
+            "ConfigReloadFailed", "StatsdSeriesLimitReached", "Watchdog", "RestartBudgetExhausted", "RestartTargetStopped",
         ])
         for rule in alerts {
             let severity = rule.labels.first { $0.0 == "severity" }?.1.text

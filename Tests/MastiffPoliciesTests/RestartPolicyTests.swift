@@ -40,7 +40,7 @@ import Testing
         // Until a new process appears, nothing else happens (rolling).
         #expect(policy.observe(Self.snapshot([Self.process(10, pss: 800 * Self.mib, startedAt: old)]), now: Self.start + 45).isEmpty)
         _ = policy.observe(Self.snapshot([Self.process(11, pss: 300 * Self.mib, startedAt: Self.start + 50)]), now: Self.start + 60)
-        #expect(policy.takeEvents() == [.healthy(target: "sidekiq", pid: 11, after: 30)])
+        #expect(policy.takeEvents() == [.healthy(target: "sidekiq", pid: 11, after: 30, memory: 300 * Self.mib)])
     }
 
     @Test func aYoungProcessIsNotRestartedForMemory() {

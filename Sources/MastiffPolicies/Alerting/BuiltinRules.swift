@@ -282,6 +282,15 @@ groups:
           description: "{{ $labels.target }} needed more restarts than its budget allows in the window, so mastiff stopped (a restart loop helps nobody). Look at why it leaks or crashes so fast (its log, `mastiff status`), then raise the ceiling or the budget in restarts:."
           runbook_url: "docs/alerting.md#restartbudgetexhausted"
 
+      - alert: RestartTargetStopped
+        expr: mastiff_restart_target_stopped == 1
+        labels:
+          severity: warning
+        annotations:
+          summary: "mastiff stopped restarting {{ $labels.target }}: a restarted process did not come back"
+          description: "After a restart no new process of {{ $labels.target }} appeared within health_timeout, so mastiff stopped touching it. Check that its supervisor (systemd, supervisord, Docker) starts it again, then reload mastiff (SIGHUP) to resume."
+          runbook_url: "docs/alerting.md#restarttargetstopped"
+
   - name: mastiff-watchdog
     rules:
       - alert: Watchdog

@@ -77,7 +77,7 @@ public enum RestartOutcome: Sendable, Equatable {
 
 /// What the caller should log or notify.
 public enum RestartEvent: Sendable, Equatable {
-    case healthy(target: String, pid: Int, after: Double)
+    case healthy(target: String, pid: Int, after: Double, memory: UInt64?)
     case healthTimeout(target: String, pid: Int)
     case budgetExhausted(target: String)
 }
@@ -152,6 +152,9 @@ public struct RestartPolicy: Policy {
 
     public func lastRestart(_ target: String) -> Double? { states[target]?.restarts.last }
 
+    /// Whether a target stopped after a restart whose process never came back (health_timeout).
+    public func isHalted(_ target: String) -> Bool { states[target]?.halted ?? false }
+
     public mutating func observe(_ snapshot: Snapshot, now: Double) -> [RestartAction] {
         guard let processes = snapshot.views.processes else { return [] }
         let memoryTotal = snapshot.views.memory?.totalBytes ?? 0
@@ -166,7 +169,8 @@ public struct RestartPolicy: Policy {
             // Rolling: wait for the restarted process to be replaced before anything else.
             if let inFlight = state.inFlight {
                 if let replacement = members.first(where: { $0.startTime >= inFlight.startedAt - 1 && Self.key($0.pid, $0.startTime) != Self.key(inFlight.pid, inFlight.startTime) }) {
-                    events.append(.healthy(target: target.name, pid: replacement.pid, after: now - inFlight.startedAt))
+                    let memory = target.memoryKind == .pss ? (replacement.proportionalBytes ?? replacement.residentBytes) : replacement.residentBytes
+                    events.append(.healthy(target: target.name, pid: replacement.pid, after: now - inFlight.startedAt, memory: memory))
                     state.inFlight = nil
                 } else if now - inFlight.startedAt > target.healthTimeout {
                     events.append(.healthTimeout(target: target.name, pid: inFlight.pid))
