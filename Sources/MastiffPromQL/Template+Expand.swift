@@ -410,16 +410,14 @@ struct TemplateExecutor {
     static func humanizeTimestamp(_ value: Double) throws(TemplateError) -> String {
         guard value.isFinite, Swift.abs(value) < 9.2e9 else { throw TemplateError("humanizeTimestamp: \(GoFloat.v(value)) is not a time") }
         let nanoseconds = Int64(value * 1e9)
-        var seconds = time_t(nanoseconds / 1_000_000_000)
+        var seconds = nanoseconds / 1_000_000_000
         var fraction = nanoseconds % 1_000_000_000
         if fraction < 0 {
             fraction += 1_000_000_000
             seconds -= 1
         }
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        var text = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        let time = CalendarTime.utc(Double(seconds))
+        var text = "\(time.date) \(time.clock)"
         if fraction != 0 {
             var digits = String(fraction).leftPadded(9)
             while digits.hasSuffix("0") { digits.removeLast() }

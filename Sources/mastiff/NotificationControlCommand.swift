@@ -66,11 +66,9 @@ struct NotificationControlCommand {
 }
 
 enum NotificationTime {
+    /// `2026-12-03 22:52`, host time.
     static func format(_ seconds: Double) -> String {
-        var value = time_t(seconds)
-        var parts = tm()
-        localtime_r(&value, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min))"
+        let time = CalendarTime.local(seconds)
+        return time.date + " " + String(time.clock.prefix(5))
     }
 }

@@ -22,13 +22,7 @@ public struct EmailReceiver: NotificationReceiver {
     }
 
     public static func message(_ notification: Notification, from: String, to: [String], format: MessageFormat, now: Double) -> String {
-        var date = time_t(now)
-        var parts = tm()
-        gmtime_r(&date, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let dateHeader = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+        let dateHeader = CalendarTime.utc(now).rfc5322
         let body = format.body(notification).split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
         return [

@@ -82,21 +82,14 @@ public enum NotificationText {
 
     /// `2026-12-03 22:52:20 UTC`.
     public static func time(_ seconds: Double) -> String {
-        var value = time_t(seconds.rounded(.down))
-        var parts = tm()
-        gmtime_r(&value, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
+        let time = CalendarTime.utc(seconds)
+        return "\(time.date) \(time.clock) UTC"
     }
 
     /// RFC 3339 as Alertmanager writes it: `2026-12-03T22:52:20Z`; nil: Go's zero time.
     public static func rfc3339(_ seconds: Double?) -> String {
         guard let seconds else { return "0001-01-01T00:00:00Z" }
-        var value = time_t(seconds.rounded(.down))
-        var parts = tm()
-        gmtime_r(&value, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        return CalendarTime.utc(seconds).rfc3339
     }
 
     static func labelsObject(_ labels: Labels) -> JSONValue {
