@@ -92,42 +92,20 @@ struct Commands {
 
     /// `mastiff status`: asks the running agent over the control socket.
     func status() -> Int32 {
-        guard let (config, _) = loadConfig() else { return 1 }
-        guard let path = config.controlSocket else {
-            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
-            return 1
-        }
+        guard let path = controlSocketPath() else { return 1 }
         return StatusCommand(socketPath: path, json: arguments.json).run()
     }
 
     /// `mastiff alerts list`: asks the running agent over the control socket.
     func alerts() -> Int32 {
-        guard let (config, _) = loadConfig() else { return 1 }
-        guard let path = config.controlSocket else {
-            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
-            return 1
-        }
+        guard let path = controlSocketPath() else { return 1 }
         return AlertsCommand(socketPath: path, json: arguments.json, subcommand: arguments.subcommand ?? "list", receiver: arguments.receiver).run()
     }
 
     /// `mastiff restarts list`: ask the running agent.
     func restartsList() -> Int32 {
-        guard let (config, _) = loadConfig() else { return 1 }
-        guard let path = config.controlSocket else {
-            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
-            return 1
-        }
-        let answer: JSONValue
-        do {
-            answer = try ControlClient.request(.object(["command": .string("restarts")]), socket: path)
-        } catch {
-            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
-            return 1
-        }
-        guard answer["ok"] == .bool(true) else {
-            StderrLogHandler.writeToStderr("mastiff: \(answer["error"]?.string ?? "the agent refused")\n")
-            return 1
-        }
+        guard let path = controlSocketPath() else { return 1 }
+        guard let answer = AgentRequest.send(["command": .string("restarts")], socket: path) else { return 1 }
         if arguments.json {
             print(answer.serialized(indent: true))
             return 0
@@ -151,11 +129,7 @@ struct Commands {
 
     /// `mastiff maintenance …` and `mastiff silence …`: ask the running agent.
     func notificationControl() -> Int32 {
-        guard let (config, _) = loadConfig() else { return 1 }
-        guard let path = config.controlSocket else {
-            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
-            return 1
-        }
+        guard let path = controlSocketPath() else { return 1 }
         return NotificationControlCommand(socketPath: path, arguments: arguments).run()
     }
 
@@ -191,6 +165,17 @@ struct Commands {
                           sampling: false)
         print(await agent.scrape(), terminator: "")
         return 0
+    }
+
+    /// The running agent's control socket from the configuration; nil (said why) when there is
+    /// none to ask.
+    private func controlSocketPath() -> String? {
+        guard let (config, _) = loadConfig() else { return nil }
+        guard let path = config.controlSocket else {
+            StderrLogHandler.writeToStderr("mastiff: control_socket is \"\" in \(source): the agent has no control socket to ask\n")
+            return nil
+        }
+        return path
     }
 
     private func loadRules(_ config: MastiffConfig) -> [RuleGroup]? {

@@ -27,17 +27,7 @@ struct NotificationControlCommand {
             if arguments.subcommand == "add" { request["matchers"] = .array(arguments.files.map { .string($0) }) }
             if arguments.subcommand == "expire" { request["id"] = .string(arguments.files.first ?? "") }
         }
-        let answer: JSONValue
-        do {
-            answer = try ControlClient.request(.object(request), socket: socketPath)
-        } catch {
-            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
-            return 1
-        }
-        guard answer["ok"] == .bool(true) else {
-            StderrLogHandler.writeToStderr("mastiff: \(answer["error"]?.string ?? "the agent refused")\n")
-            return 1
-        }
+        guard let answer = AgentRequest.send(request, socket: socketPath) else { return 1 }
         if arguments.json {
             print(answer.serialized(indent: true))
             return 0

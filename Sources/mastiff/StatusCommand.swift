@@ -11,17 +11,7 @@ struct StatusCommand {
     let json: Bool
 
     func run() -> Int32 {
-        let answer: JSONValue
-        do {
-            answer = try ControlClient.request(.object(["command": .string("status")]), socket: socketPath)
-        } catch {
-            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
-            return 1
-        }
-        if answer["ok"] == .bool(false) {
-            StderrLogHandler.writeToStderr("mastiff: the agent refused: \(answer["error"]?.string ?? "unknown error")\n")
-            return 1
-        }
+        guard let answer = AgentRequest.send(["command": .string("status")], socket: socketPath, refusal: "the agent refused: ") else { return 1 }
         if json {
             print(answer.serialized(indent: true))
         } else {
