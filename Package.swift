@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // recvmmsg(2), which Swift's Glibc module does not expose (it needs _GNU_SOURCE).
@@ -39,7 +40,7 @@ let package = Package(
         // Thin clients over libpq, hiredis and libcurl: one owner per handle, redacted errors.
         .target(
             name: "MastiffClients",
-            dependencies: ["CLibPQ", "CHiredis", "CCurl", "MastiffCore"]
+            dependencies: ["CLibPQ", "CHiredis", "CCurl", "CCrypto", "MastiffCore"]
         ),
         // One file per source; pure parsers beside each collector.
         .target(

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libyaml-dev zlib1g-dev  # build
+  pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev  # build
   postgresql redis-server prometheus prometheus-alertmanager python3-aiosmtpd     # tests: real peers, promtool,
   curl procps python3 openssl                                                      # Alertmanager, SMTP, TLS probes
   pgbouncer ruby-sidekiq supervisor                                                # tests: PgBouncer, real Sidekiq, supervisord
