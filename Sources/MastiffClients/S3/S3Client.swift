@@ -217,7 +217,7 @@ public struct S3Client: Sendable {
             do {
                 return try await perform(operation, method, key: key, query: query, headers: headers, body: body, length: length,
                                          payloadHash: payloadHash, responseLimit: responseLimit, stream: stream)
-            } catch let error as S3Error {
+            } catch {
                 guard error.isTransient, attempt < attempts, stream == nil || error.status != 0 else { throw error }
                 try? await Task.sleep(for: backoff * (1 << (attempt - 1)))
                 attempt += 1
