@@ -12,7 +12,7 @@ public enum Crypto {
     }
 
     public static func sha256(_ bytes: some ContiguousBytes) -> [UInt8] {
-        var digest = SHA256()
+        let digest = SHA256()
         digest.update(bytes)
         return digest.finish()
     }
@@ -100,31 +100,54 @@ public enum Crypto {
     }
 }
 
-/// A running SHA-256 over a stream. Not copyable in meaning: finish once.
-public struct SHA256: ~Copyable {
-    private let context: UnsafeMutableRawPointer
+/// A running SHA-256 over a stream; `finish` once.
+public final class SHA256: @unchecked Sendable {
+    private var context: UnsafeMutableRawPointer?
 
     public init() {
         guard let context = mastiff_sha256_new() else { fatalError("SHA-256 unavailable: is libcrypto loaded? (Crypto.checkAvailable)") }
         self.context = context
     }
 
-    public mutating func update(_ bytes: some ContiguousBytes) {
+    public func update(_ bytes: some ContiguousBytes) {
         bytes.withUnsafeBytes { _ = mastiff_sha256_update(context, $0.baseAddress, $0.count) }
     }
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public func update(_ bytes: UnsafeRawBufferPointer) {
         _ = mastiff_sha256_update(context, bytes.baseAddress, bytes.count)
     }
 
-    public consuming func finish() -> [UInt8] {
+    public func finish() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        _ = mastiff_sha256_finish(context, &out)
-        discard self
+        if let context { _ = mastiff_sha256_finish(context, &out) }
+        context = nil
         return out
     }
 
-    deinit { mastiff_sha256_free(context) }
+    deinit { if let context { mastiff_sha256_free(context) } }
+}
+
+/// A fixed buffer for one multipart part, allocated once and reused, so that a backup's memory
+/// is its part buffers and nothing grows with the database.
+public final class PartBuffer: @unchecked Sendable {
+    public let capacity: Int
+    public let pointer: UnsafeMutableRawBufferPointer
+    public var count = 0
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        pointer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 16)
+    }
+
+    public convenience init(_ bytes: [UInt8]) {
+        self.init(capacity: bytes.count)
+        bytes.withUnsafeBytes { pointer.copyMemory(from: $0) }
+        count = bytes.count
+    }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: pointer[0..<count]) }
+
+    deinit { pointer.deallocate() }
 }
 
 public struct CryptoError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -138,6 +161,9 @@ public protocol ContiguousBytes {
 }
 extension Array: ContiguousBytes where Element == UInt8 {}
 extension ArraySlice: ContiguousBytes where Element == UInt8 {}
+extension UnsafeRawBufferPointer: ContiguousBytes {
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(self) }
+}
 extension String.UTF8View: ContiguousBytes {
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try Array(self).withUnsafeBytes(body)

@@ -91,7 +91,7 @@ public struct S3Client: Sendable {
     // MARK: Operations
 
     public func put(key: String, body: [UInt8], contentType: String = "application/octet-stream") async throws(S3Error) {
-        _ = try await request("PutObject", "PUT", key: key, headers: [("content-type", contentType)], body: body)
+        _ = try await request("PutObject", "PUT", key: key, headers: [("content-type", contentType)], body: PartBuffer(body))
     }
 
     public func createMultipartUpload(key: String) async throws(S3Error) -> String {
@@ -102,10 +102,15 @@ public struct S3Client: Sendable {
         return id
     }
 
-    /// Uploads `length` bytes of `body` as part `number`; returns its ETag.
-    public func uploadPart(key: String, uploadID: String, number: Int, body: [UInt8], length: Int) async throws(S3Error) -> String {
+    /// A single-request upload of what `body` holds (objects under one part size).
+    public func put(key: String, body: PartBuffer) async throws(S3Error) {
+        _ = try await request("PutObject", "PUT", key: key, headers: [("content-type", "application/octet-stream")], body: body)
+    }
+
+    /// Uploads what `body` holds as part `number`; returns its ETag.
+    public func uploadPart(key: String, uploadID: String, number: Int, body: PartBuffer) async throws(S3Error) -> String {
         let response = try await request("UploadPart", "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                                         body: body, bodyLength: length)
+                                         body: body)
         guard let etag = response.header("etag") else {
             throw S3Error(status: response.status, code: "", message: "no ETag for part \(number)", operation: "UploadPart")
         }
@@ -119,7 +124,7 @@ public struct S3Client: Sendable {
         }
         xml += "</CompleteMultipartUpload>"
         let response = try await request("CompleteMultipartUpload", "POST", key: key, query: [("uploadId", uploadID)],
-                                         headers: [("content-type", "application/xml")], body: Array(xml.utf8))
+                                         headers: [("content-type", "application/xml")], body: PartBuffer(Array(xml.utf8)))
         // S3 may answer 200 with an <Error> body when the completion failed late.
         if let code = XMLText.values("Code", in: response.text).first, response.text.contains("<Error>") {
             throw S3Error(status: response.status, code: code, message: XMLText.values("Message", in: response.text).first ?? "",
@@ -206,12 +211,15 @@ public struct S3Client: Sendable {
     }
 
     func request(_ operation: String, _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
-                 body: [UInt8]? = nil, bodyLength: Int? = nil, responseLimit: Int = 4 << 20,
+                 body: PartBuffer? = nil, responseLimit: Int = 4 << 20,
                  stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) async throws(S3Error) -> Response {
-        let length = bodyLength ?? body?.count ?? 0
-        // The payload hash is computed once; each attempt is signed anew (its date changes).
-        let payloadHash = body.map { body in Hex.encode(Crypto.sha256(body[..<length])) }
-            ?? Hex.encode(Crypto.sha256([UInt8]()))
+        let length = body?.count ?? 0
+        // The payload hash is computed once, off the cooperative pool (a part is megabytes); each
+        // attempt is signed anew (its date changes).
+        var payloadHash = Hex.encode(Crypto.sha256([UInt8]()))
+        if let body {
+            payloadHash = (try? await BlockingWork.run { Hex.encode(Crypto.sha256(body.bytes)) }) ?? payloadHash
+        }
         var attempt = 1
         while true {
             do {
@@ -226,7 +234,7 @@ public struct S3Client: Sendable {
     }
 
     private func perform(_ operation: String, _ method: String, key: String?, query: [(String, String)], headers: [(String, String)],
-                         body: [UInt8]?, length: Int, payloadHash: String, responseLimit: Int,
+                         body: PartBuffer?, length: Int, payloadHash: String, responseLimit: Int,
                          stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)?) async throws(S3Error) -> Response {
         if let error = mastiff_curl_load_error() {
             throw S3Error(status: 0, code: "", message: "libcurl could not be loaded (Debian: libcurl4): \(String(cString: error))", operation: operation)
@@ -273,9 +281,7 @@ public struct S3Client: Sendable {
                         let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
                         let wanted = min(size * count, transfer.length - transfer.sent)
                         guard wanted > 0, let body = transfer.body else { return 0 }
-                        body.withUnsafeBytes { bytes in
-                            UnsafeMutableRawPointer(buffer!).copyMemory(from: bytes.baseAddress! + transfer.sent, byteCount: wanted)
-                        }
+                        UnsafeMutableRawPointer(buffer!).copyMemory(from: body.pointer.baseAddress! + transfer.sent, byteCount: wanted)
                         transfer.sent += wanted
                         return wanted
                     }
@@ -332,7 +338,7 @@ public struct S3Client: Sendable {
 }
 
 private final class Transfer: @unchecked Sendable {
-    let body: [UInt8]?
+    let body: PartBuffer?
     let length: Int
     var sent = 0
     var status = 0
@@ -341,7 +347,7 @@ private final class Transfer: @unchecked Sendable {
     let limit: Int
     let stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
 
-    init(body: [UInt8]?, length: Int, limit: Int, stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)?) {
+    init(body: PartBuffer?, length: Int, limit: Int, stream: (@Sendable (UnsafeRawBufferPointer) -> Bool)?) {
         self.body = body
         self.length = length
         self.limit = limit

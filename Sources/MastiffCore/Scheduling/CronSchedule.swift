@@ -29,7 +29,8 @@ public struct CronSchedule: Sendable, Equatable {
     }
 
     public init(_ text: String) throws(ParseError) {
-        let aliases = ["@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"]
+        let aliases = ["@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
+                       "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"]
         let expanded = aliases[text] ?? text
         let fields = expanded.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard fields.count == 5 else {
@@ -102,5 +103,47 @@ public struct CronSchedule: Sendable, Equatable {
             start -= 60
         }
         return nil
+    }
+
+    /// The first matching minute strictly after `time`, within a year (nil for a date that never
+    /// comes, such as `0 0 31 2 *`). Walks whole hours and days while they cannot match, so even
+    /// a yearly schedule takes a few thousand steps.
+    public func next(after time: Double) -> Double? {
+        var candidate = (time / 60).rounded(.down) * 60 + 60
+        let limit = time + 366 * 86400
+        while candidate <= limit {
+            var seconds = time_t(candidate)
+            var parts = tm()
+            localtime_r(&seconds, &parts)
+            if !months.contains(Int(parts.tm_mon) + 1) || !dayMatches(parts) {
+                // To the next local midnight (DST-safe: step an hour at a time past 23:00).
+                candidate += Double((23 - Int(parts.tm_hour)) * 3600 + (60 - Int(parts.tm_min)) * 60)
+                continue
+            }
+            if !hours.contains(Int(parts.tm_hour)) {
+                candidate += Double((60 - Int(parts.tm_min)) * 60)
+                continue
+            }
+            if minutes.contains(Int(parts.tm_min)) { return candidate }
+            candidate += 60
+        }
+        return nil
+    }
+
+    /// The last matching minute at or before `time`, looking back at most `within` seconds.
+    public func previous(atOrBefore time: Double, within: Double = 35 * 86400) -> Double? {
+        var candidate = (time / 60).rounded(.down) * 60
+        while candidate >= time - within {
+            if matches(candidate) { return candidate }
+            candidate -= 60
+        }
+        return nil
+    }
+
+    private func dayMatches(_ parts: tm) -> Bool {
+        let dayMatches = days.contains(Int(parts.tm_mday))
+        let weekdayMatches = weekdays.contains(Int(parts.tm_wday))
+        if daysRestricted && weekdaysRestricted { return dayMatches || weekdayMatches }
+        return dayMatches && weekdayMatches
     }
 }
