@@ -60,13 +60,18 @@ export MASTIFF_TEST_PG_TCP_DSN='host=127.0.0.1 port=$pg_port user=postgres dbnam
 export MASTIFF_TEST_PG_PASSWORD='mastiff-test-password'
 export MASTIFF_TEST_REDIS_PORT='$redis_port'
 ENV
-  echo "services: PostgreSQL on 127.0.0.1:$pg_port (socket $dir/pgsock), Redis on 127.0.0.1:$redis_port; env in $dir/env" >&2
+  # moto's S3 server with signature checks on (backups); its exports go into the same env file.
+  python3 "$(dirname "$0")/moto-s3.py" "$(free_port)" "$dir" >>"$dir/env"
+  echo "services: PostgreSQL on 127.0.0.1:$pg_port (socket $dir/pgsock), Redis on 127.0.0.1:$redis_port, S3 (moto) on $(grep -o "http://[0-9.:]*" "$dir/env" | head -1); env in $dir/env" >&2
 }
 
 stop() {
   [[ -d "$dir" ]] || return 0
   if [[ -f "$dir/pg/data/postmaster.pid" ]]; then
     as_pg "$(pg_bin)/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  if [[ -f "$dir/moto.pid" ]]; then
+    kill -- "-$(cat "$dir/moto.pid")" 2>/dev/null || kill "$(cat "$dir/moto.pid")" 2>/dev/null || true
   fi
   if [[ -f "$dir/redis.pid" ]]; then
     kill "$(cat "$dir/redis.pid")" 2>/dev/null || true

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev  # build
-  postgresql redis-server prometheus prometheus-alertmanager python3-aiosmtpd     # tests: real peers, promtool,
+  postgresql redis-server prometheus prometheus-alertmanager python3-aiosmtpd age # tests: real peers, promtool,
   curl procps python3 openssl                                                      # Alertmanager, SMTP, TLS probes
   pgbouncer ruby-sidekiq supervisor                                                # tests: PgBouncer, real Sidekiq, supervisord
   gcc util-linux                                                                   # bench smoke run: C tools, taskset
@@ -30,9 +30,11 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Real statsd clients for the statsd tests: Etsy-style (statsd) and DogStatsD (datadog), from PyPI.
-python_packages=(statsd==4.0.1 datadog==0.56.0)
-if ! python3 -c "import statsd, datadog" 2>/dev/null; then
+# Real statsd clients for the statsd tests: Etsy-style (statsd) and DogStatsD (datadog), from PyPI;
+# moto's S3 server (signature checks on) and awscli, for the backup tests. moto 5.2.5, not older:
+# 5.2.1 recomputes signatures wrongly for a "/" in a query value (ListObjectsV2 with prefix=a/).
+python_packages=(statsd==4.0.1 datadog==0.56.0 "moto[server]==5.2.5" awscli)
+if ! python3 -c "import statsd, datadog, flask, moto; assert moto.__version__ == '5.2.5'" 2>/dev/null || ! command -v moto_server >/dev/null || ! command -v aws >/dev/null; then
   echo "setup: installing ${python_packages[*]} (pip)" >&2
   python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"

@@ -1,0 +1,130 @@
+/// Rewrites of a libpq connection string for the tools mastiff runs (pg_dump, pg_restore), which
+/// take it on their command line, where every local user can read it in /proc: the password is
+/// taken out and handed over in PGPASSWORD instead, and the database can be swapped for another
+/// (restores, drills).
+public enum ConnectionStringParts {
+    /// The connection string without `password` (key/value) or the URI's `:password@` and
+    /// `password=` parameter, and the password (%-decoded for URIs).
+    public static func splitPassword(_ conninfo: String) -> (conninfo: String, password: String?) {
+        if isURI(conninfo) { return splitURIPassword(conninfo) }
+        var password: String?
+        let pairs = keywordValuePairs(conninfo).filter { pair in
+            if pair.key == "password" { password = pair.value; return false }
+            return true
+        }
+        return (render(pairs), password)
+    }
+
+    /// The same server and options, database `name`.
+    public static func replacingDatabase(_ conninfo: String, with name: String) -> String {
+        if isURI(conninfo) {
+            let (base, query) = splitQuery(conninfo)
+            let afterScheme = base.index(base.firstIndex(of: ":")!, offsetBy: 3)
+            let rest = base[afterScheme...]
+            let hostPart = rest.firstIndex(of: "/").map { rest[..<$0] } ?? rest
+            return String(base[..<afterScheme]) + hostPart + "/" + percentEncode(name) + (query.isEmpty ? "" : "?" + query)
+        }
+        var pairs = keywordValuePairs(conninfo).filter { $0.key != "dbname" }
+        pairs.append((key: "dbname", value: name))
+        return render(pairs)
+    }
+
+    static func isURI(_ text: String) -> Bool { text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") }
+
+    static func splitQuery(_ text: String) -> (String, String) {
+        guard let mark = text.firstIndex(of: "?") else { return (text, "") }
+        return (String(text[..<mark]), String(text[text.index(after: mark)...]))
+    }
+
+    static func splitURIPassword(_ uri: String) -> (conninfo: String, password: String?) {
+        var (base, query) = splitQuery(uri)
+        var password: String?
+        let afterScheme = base.index(base.firstIndex(of: ":")!, offsetBy: 3)
+        let authorityEnd = base[afterScheme...].firstIndex(of: "/") ?? base.endIndex
+        let authority = base[afterScheme..<authorityEnd]
+        if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+            password = percentDecode(String(authority[authority.index(after: colon)..<at]))
+            base = String(base[..<colon]) + String(base[at...])
+        }
+        let parameters = query.split(separator: "&").filter { parameter in
+            if parameter.hasPrefix("password=") {
+                password = percentDecode(String(parameter.dropFirst("password=".count)))
+                return false
+            }
+            return true
+        }
+        query = parameters.joined(separator: "&")
+        return (base + (query.isEmpty ? "" : "?" + query), password)
+    }
+
+    /// libpq's `keyword = value` syntax: values bare or single-quoted with `\'` and `\\`.
+    static func keywordValuePairs(_ text: String) -> [(key: String, value: String)] {
+        let characters = Array(text)
+        var index = 0
+        var pairs: [(key: String, value: String)] = []
+        while index < characters.count {
+            while index < characters.count, characters[index].isWhitespace { index += 1 }
+            var key = ""
+            while index < characters.count, characters[index] != "=", !characters[index].isWhitespace { key.append(characters[index]); index += 1 }
+            while index < characters.count, characters[index].isWhitespace { index += 1 }
+            guard index < characters.count, characters[index] == "=" else { break }
+            index += 1
+            while index < characters.count, characters[index].isWhitespace { index += 1 }
+            var value = ""
+            if index < characters.count, characters[index] == "'" {
+                index += 1
+                while index < characters.count, characters[index] != "'" {
+                    if characters[index] == "\\", index + 1 < characters.count { index += 1 }
+                    value.append(characters[index])
+                    index += 1
+                }
+                index += 1
+            } else {
+                while index < characters.count, !characters[index].isWhitespace { value.append(characters[index]); index += 1 }
+            }
+            if !key.isEmpty { pairs.append((key, value)) }
+        }
+        return pairs
+    }
+
+    static func render(_ pairs: [(key: String, value: String)]) -> String {
+        pairs.map { pair in
+            var quoted = ""
+            for character in pair.value {
+                if character == "'" || character == "\\" { quoted.append("\\") }
+                quoted.append(character)
+            }
+            return "\(pair.key)='\(quoted)'"
+        }.joined(separator: " ")
+    }
+
+    static func percentDecode(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "%"), utf8.count >= 2, let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func percentEncode(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x2E || byte == 0x5F {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}

@@ -1,0 +1,198 @@
+import Glibc
+import MastiffClients
+import MastiffCore
+import MastiffPolicies
+
+/// Debian's versioned PostgreSQL client tools (/usr/lib/postgresql/N/bin): pg_dump must be at
+/// least as new as the server; the one of the server's own major version is preferred.
+public enum PostgresTools {
+    public static func installedMajors(root: String = "/usr/lib/postgresql") -> [Int] {
+        guard let directory = opendir(root) else { return [] }
+        defer { closedir(directory) }
+        var majors: [Int] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if let major = Int(name), access("\(root)/\(name)/bin/pg_dump", X_OK) == 0 { majors.append(major) }
+        }
+        return majors.sorted()
+    }
+
+    /// The major version to use for a server of `serverMajor`, or why there is none.
+    public static func choose(serverMajor: Int, installed: [Int]) -> Result<Int, BackupError> {
+        if installed.contains(serverMajor) { return .success(serverMajor) }
+        if let newer = installed.filter({ $0 > serverMajor }).min() { return .success(newer) }
+        let found = installed.isEmpty ? "none is installed" : "only \(installed.map(String.init).joined(separator: ", ")) installed"
+        return .failure(BackupError("the server is PostgreSQL \(serverMajor) but pg_dump \(serverMajor) or newer is needed (\(found)); "
+            + "Debian: apt install postgresql-client-\(serverMajor) (from apt.postgresql.org for versions Debian does not ship)"))
+    }
+}
+
+/// One PostgreSQL backup: pg_dump's custom format streamed (optionally age-encrypted) into the
+/// bucket, then a HEAD size check, then the manifest. The dump runs in a repeatable-read
+/// snapshot exported by mastiff's own connection, in which the largest tables are counted too,
+/// so a restore drill can compare exact row counts.
+public struct PostgresBackup: Sendable {
+    public var storage: BackupStorage
+    public var conninfo: Secret
+    public var partSize: Int
+    /// pg_dump's -Z: `6`, `gzip:9`, `lz4`, `zstd:3` (lz4 and zstd need pg_dump 16+); nil: pg_dump's default.
+    public var compression: String?
+    public var nice: Int?
+    /// ionice class (1 realtime, 2 best-effort, 3 idle) and level.
+    public var ioniceClass: Int?
+    public var ioniceLevel: Int?
+    public var recipients: [AgeRecipient]
+    public var host: String
+    public var mastiffVersion: String
+    public var toolsRoot = "/usr/lib/postgresql"
+    public var countedTables = 5
+    public var wallClock: any WallClock = SystemWallClock()
+
+    public init(storage: BackupStorage, conninfo: Secret, partSize: Int, compression: String? = nil, nice: Int? = nil, ioniceClass: Int? = nil,
+                ioniceLevel: Int? = nil, recipients: [AgeRecipient] = [], host: String, mastiffVersion: String) {
+        self.storage = storage
+        self.conninfo = conninfo
+        self.partSize = partSize
+        self.compression = compression
+        self.nice = nice
+        self.ioniceClass = ioniceClass
+        self.ioniceLevel = ioniceLevel
+        self.recipients = recipients
+        self.host = host
+        self.mastiffVersion = mastiffVersion
+    }
+
+    public func run(progress: StreamUpload.Progress = StreamUpload.Progress()) async throws(BackupError) -> BackupManifest {
+        let secrets = ConnectionStringSecrets.values(in: conninfo.reveal())
+        @Sendable func scrub(_ text: String) -> String { Redaction.clean(Redaction.remove(secrets, from: text)) }
+        let startedAt = wallClock.now()
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(conninfo, timeoutSeconds: 10)
+        } catch {
+            throw BackupError("cannot connect to PostgreSQL: \(scrub("\(error)"))")
+        }
+        let serverMajor = connection.serverVersion / 10000
+        let major = try PostgresTools.choose(serverMajor: serverMajor, installed: PostgresTools.installedMajors(root: toolsRoot)).get()
+        let pgDump = "\(toolsRoot)/\(major)/bin/pg_dump"
+        if let compression, compression.hasPrefix("zstd") || compression.hasPrefix("lz4"), major < 16 {
+            throw BackupError("compression '\(compression)' needs pg_dump 16 or newer; pg_dump \(major) is the one that matches this server (use gzip or 0-9)")
+        }
+
+        // The snapshot pg_dump dumps, held open by this connection until the dump has ended.
+        let snapshot: String
+        var rowCounts: [String: Int] = [:]
+        let database: String
+        let serverVersion: String
+        do {
+            let results = try await connection.execute("""
+                BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot(), current_database(), current_setting('server_version')
+                """, timeout: .seconds(30))
+            guard let row = results.last?.rows.first, let exported = row[0], let name = row[1] else {
+                throw BackupError(results.compactMap(\.error).first ?? "no snapshot")
+            }
+            (snapshot, database, serverVersion) = (exported, name, row[2] ?? "")
+            let largest = try await connection.query("""
+                SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+                  AND NOT c.relispartition
+                ORDER BY pg_total_relation_size(c.oid) DESC, 1 LIMIT \(countedTables)
+                """, timeout: .seconds(60))
+            for case let table? in largest.map({ $0[0] }) {
+                if let count = try await connection.query("SELECT count(*) FROM \(table)", timeout: .seconds(3600)).first?[0].flatMap({ Int($0) }) {
+                    rowCounts[table] = count
+                }
+            }
+        } catch let error as BackupError {
+            throw error
+        } catch {
+            throw BackupError("preparing the dump: \(scrub("\(error)"))")
+        }
+        defer { Task { _ = try? await connection.execute("COMMIT", timeout: .seconds(5)) } }
+
+        let toolVersion = Self.version(of: pgDump)
+        let (dsn, password) = ConnectionStringParts.splitPassword(conninfo.reveal())
+        var argv = [pgDump, "--format=custom", "--snapshot=\(snapshot)", "--dbname=\(dsn)"]
+        if let compression { argv.insert("--compress=\(compression)", at: 2) }
+        if let ioniceClass { argv = ["/usr/bin/ionice", "-c", String(ioniceClass)] + (ioniceLevel.map { ["-n", String($0)] } ?? []) + argv }
+        if let nice { argv = ["/usr/bin/nice", "-n", String(nice)] + argv }
+        var options = ChildProcess.Options()
+        options.captureStdout = true
+        if let password { options.environment["PGPASSWORD"] = password }
+        let child: ChildProcess
+        do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
+
+        let ext = recipients.isEmpty ? "pgdump" : "pgdump.age"
+        let key = storage.dataKey(target: "postgres", startedAt: startedAt, host: host, extension: ext)
+        let upload = StreamUpload(client: storage.client, key: key, partSize: partSize)
+        let result: StreamUpload.Result
+        do {
+            let dump = FileDescriptorSource(fd: child.stdout, what: "pg_dump's output")
+            let source: ByteSource = recipients.isEmpty ? dump : try AgeEncryptingSource(dump, recipients: recipients)
+            result = try await upload.run(read: { try source.read(into: $0) }, progress: progress, beforeCommit: {
+                let code = await child.wait()
+                guard code == 0 else { throw BackupError("pg_dump exited with status \(code): \(scrub(child.stderrText.trimmingWhitespace))") }
+            })
+        } catch {
+            child.signal(SIGTERM)
+            child.closeStdout()
+            let code = await child.wait()
+            if let failure = error as? BackupError { throw failure }
+            let stderr = scrub(child.stderrText.trimmingWhitespace)
+            throw BackupError("upload failed, aborted: \(error)" + (code != 0 && !stderr.isEmpty && code != 128 + SIGTERM ? "; pg_dump: \(stderr)" : ""))
+        }
+        return try await commit(key: key, result: result, target: "postgres", database: database, serverVersion: serverVersion,
+                                toolVersion: toolVersion, format: "pg_dump-custom", startedAt: startedAt, rowCounts: rowCounts)
+    }
+
+    func commit(key: String, result: StreamUpload.Result, target: String, database: String, serverVersion: String, toolVersion: String,
+                format: String, startedAt: Double, rowCounts: [String: Int]) async throws(BackupError) -> BackupManifest {
+        try await BackupCommit.write(storage: storage, key: key, result: result, target: target, database: database, serverVersion: serverVersion,
+                                     toolVersion: toolVersion, format: format, startedAt: startedAt, finishedAt: wallClock.now(), partSize: partSize,
+                                     encrypted: !recipients.isEmpty, host: host, mastiffVersion: mastiffVersion, rowCounts: rowCounts)
+    }
+
+    static func version(of tool: String) -> String {
+        // `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` → 15.18
+        guard let child = try? ChildProcess([tool, "--version"], options: { var o = ChildProcess.Options(); o.stdoutToCapture = true; return o }()) else { return "" }
+        var status: Int32 = 0
+        waitpid(child.pid, &status, 0)
+        usleep(20_000)
+        let words = child.stderrText.split(separator: " ")
+        return words.count >= 3 ? String(words[2]).trimmingWhitespace : child.stderrText.trimmingWhitespace
+    }
+}
+
+/// The end of every backup: the object's size checked with HEAD, then the manifest written.
+enum BackupCommit {
+    static func write(storage: BackupStorage, key: String, result: StreamUpload.Result, target: String, database: String, serverVersion: String,
+                      toolVersion: String, format: String, startedAt: Double, finishedAt: Double, partSize: Int, encrypted: Bool, host: String,
+                      mastiffVersion: String, rowCounts: [String: Int]) async throws(BackupError) -> BackupManifest {
+        do {
+            let size = try await storage.client.head(key: key)
+            guard size == result.bytes else {
+                throw BackupError("the stored object \(key) is \(size.map { "\($0) bytes" } ?? "missing"), \(result.bytes) were sent")
+            }
+            var manifest = BackupManifest(target: target, dataKey: key, bytes: result.bytes, sha256: result.sha256,
+                                          encryption: encrypted ? "age-x25519" : "none", database: database, serverVersion: serverVersion,
+                                          toolVersion: toolVersion, format: format, startedAt: startedAt, finishedAt: finishedAt,
+                                          partSize: partSize, parts: result.parts, host: host, mastiffVersion: mastiffVersion)
+            manifest.rowCounts = rowCounts
+            try await storage.writeManifest(manifest)
+            return manifest
+        } catch let error as BackupError {
+            throw error
+        } catch {
+            throw BackupError("\(error)")
+        }
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        return String(slice)
+    }
+}
