@@ -50,6 +50,8 @@ public final class Agent: Sendable {
     public let notifier: Notifier?
     /// Restarts leaking workers (`restarts:`); nil without a sampler.
     public let restarts: RestartService?
+    /// Backups, restore drills and jobs on their schedules; nil without a sampler.
+    public let work: WorkScheduler?
 
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
                 clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil, ruleGroups: [RuleGroup] = []) {
@@ -84,6 +86,10 @@ public final class Agent: Sendable {
                                description: "\(succeeded ? "Restarted" : "Could not restart") \(action.target) pid \(action.pid) for \(action.reason.rawValue): \(action.detail)\(memory). \(what)")
         } : nil
         self.restarts = restarts
+        work = sampling ? WorkScheduler(config: config, stateStore: stateStore, logger: logger, procRoot: procRoot, clock: clock,
+                                        isPaused: { notifier?.maintenanceActive() ?? false }) { summary, description in
+            notifier?.announce(labels: [Label("alertname", "MastiffScheduledWork")], summary: summary, description: description)
+        } : nil
         // The agent's own families (reload status, statsd, restarts, notifications) are part of
         // what the rules read (ConfigReloadFailed, StatsdSeriesLimitReached,
         // RestartBudgetExhausted); the sampler's closure reaches the agent through this box,
@@ -110,6 +116,7 @@ public final class Agent: Sendable {
         if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
         if let restarts { families.append(contentsOf: restarts.metrics(now: now)) }
         if let notifier { families.append(contentsOf: notifier.metrics()) }
+        if let work { families.append(contentsOf: work.metrics(now: now)) }
         return families
     }
 
@@ -260,6 +267,7 @@ public final class Agent: Sendable {
             if let alerting { families.append(contentsOf: alerting.metrics()) }
             if let notifier { families.append(contentsOf: notifier.metrics()) }
             if let restarts { families.append(contentsOf: restarts.metrics(now: clock.now())) }
+            if let work { families.append(contentsOf: work.metrics(now: clock.now())) }
         } else {
             families = await collectNow().families
         }
@@ -316,6 +324,7 @@ public final class Agent: Sendable {
         }
         if let notifier { object["notifications"] = notifier.statusJSON() }
         if let restarts { object["restarts"] = restarts.recentJSON() }
+        if let work, work.hasWork { object["work"] = work.statusJSON(now: clock.now()) }
         if let stateStore {
             var health: [String: JSONValue] = ["path": .string(stateStore.path), "health": .string(stateStore.health.description),
                                                "write_failures": .number(Double(stateStore.writeFailures))]
@@ -360,7 +369,13 @@ public final class Agent: Sendable {
         case "notify_test":
             guard let notifier else { return ControlSocketService.error("this agent does not send notifications") }
             return await notifier.sendTest(receiver: request["receiver"]?.string ?? "")
-        default: return ControlSocketService.error("unknown command '\(command)' (known: status, alerts, maintenance, silence, notify_test, restarts)")
+        case "backup_run":
+            guard let work else { return ControlSocketService.error("this agent runs no scheduled work") }
+            return work.request(target: request["target"]?.string ?? "postgres")
+        case "work":
+            guard let work else { return ControlSocketService.error("this agent runs no scheduled work") }
+            return work.statusJSON(now: clock.now())
+        default: return ControlSocketService.error("unknown command '\(command)' (known: status, alerts, maintenance, silence, notify_test, restarts, backup_run, work)")
         }
     }
 

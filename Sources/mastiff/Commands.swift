@@ -39,6 +39,7 @@ struct Commands {
         ]
         if let sampler = agent.sampler { services.append(.init(service: sampler)) }
         if let notifier = agent.notifier { services.append(.init(service: notifier)) }
+        if let work = agent.work, work.hasWork { services.append(.init(service: work)) }
         if let heartbeat = config.alerts.heartbeat, let sampler = agent.sampler {
             let clock = SystemWallClock()
             services.append(.init(service: HeartbeatService(settings: heartbeat, samplingInterval: config.sampling.interval, logger: logger) {
@@ -187,7 +188,7 @@ struct Commands {
         }
     }
 
-    private func loadConfig() -> (MastiffConfig, StatsdMapping)? {
+    func loadConfig() -> (MastiffConfig, StatsdMapping)? {
         do {
             return try Agent.loadConfiguration(source)
         } catch {

@@ -44,6 +44,9 @@ enum Mastiff {
         case .alerts: status = commands.alerts()
         case .maintenance, .silence: status = commands.notificationControl()
         case .restarts: status = commands.restartsList()
+        case .backup:
+            guard let (config, _) = commands.loadConfig() else { exit(1) }
+            status = await BackupCommand(arguments: arguments, config: config).run()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -13,6 +13,7 @@ public struct CommandLineArguments: Sendable, Equatable {
         case maintenance
         case silence
         case restarts
+        case backup
         case version
     }
 
@@ -37,11 +38,23 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var reason: String?
     /// `alerts test --receiver NAME`.
     public var receiver: String?
+    /// `backup run|prune --target postgres|redis`.
+    public var target: String?
+    /// `backup restore --into DB`.
+    public var into: String?
+    /// `backup restore --jobs N`.
+    public var jobs = 1
+    /// `backup restore --force`, `backup prune --dry-run`, `backup run --standalone`.
+    public var force = false
+    public var dryRun = false
+    public var standalone = false
+    /// `backup verify|restore --identity FILE` (else backups.encryption.identity_file).
+    public var identityFile: String?
 
     /// The subcommands each command takes.
     public static let subcommands: [Command: [String]] = [.rules: ["test", "check"], .alerts: ["list", "test"],
                                                            .maintenance: ["on", "off", "status"], .silence: ["add", "list", "expire"],
-                                                           .restarts: ["list"]]
+                                                           .restarts: ["list"], .backup: ["run", "list", "prune", "verify", "restore", "drill"]]
 
     public init() {}
 }
@@ -84,7 +97,8 @@ public enum CommandLineParser {
                         throw UsageError(message: "unknown subcommand '\(argument)' for '\(result.command.rawValue)' (one of: \(allowed.joined(separator: ", ")))")
                     }
                     result.subcommand = argument
-                } else if result.command == .rules || (result.command == .silence && result.subcommand != "list") {
+                } else if result.command == .rules || (result.command == .silence && result.subcommand != "list")
+                            || (result.command == .backup && ["verify", "restore", "drill"].contains(result.subcommand!) && result.files.isEmpty) {
                     result.files.append(argument)
                 } else {
                     throw UsageError(message: "unexpected argument '\(argument)' for '\(result.command.rawValue) \(result.subcommand!)'")
@@ -116,7 +130,7 @@ public enum CommandLineParser {
                 result.procRoot = try value()
             case "--once" where result.command == .collect:
                 result.once = true
-            case "--json" where [.status, .alerts, .maintenance, .silence, .restarts].contains(result.command):
+            case "--json" where [.status, .alerts, .maintenance, .silence, .restarts, .backup].contains(result.command):
                 result.json = true
             case "--for" where result.command == .maintenance || result.command == .silence:
                 result.duration = try value()
@@ -124,6 +138,24 @@ public enum CommandLineParser {
                 result.reason = try value()
             case "--receiver" where result.command == .alerts:
                 result.receiver = try value()
+            case "--target" where result.command == .backup:
+                let target = try value()
+                guard target == "postgres" || target == "redis" else { throw UsageError(message: "--target is postgres or redis") }
+                result.target = target
+            case "--into" where result.command == .backup:
+                result.into = try value()
+            case "--jobs" where result.command == .backup:
+                let text = try value()
+                guard let jobs = Int(text), (1...64).contains(jobs) else { throw UsageError(message: "--jobs needs a number from 1 to 64") }
+                result.jobs = jobs
+            case "--identity" where result.command == .backup:
+                result.identityFile = try value()
+            case "--force" where result.command == .backup:
+                result.force = true
+            case "--dry-run" where result.command == .backup:
+                result.dryRun = true
+            case "--standalone" where result.command == .backup:
+                result.standalone = true
             default:
                 throw UsageError(message: "unknown option '\(argument)' for '\(result.command.rawValue)' (see mastiff \(result.command.rawValue) --help)")
             }
@@ -142,6 +174,10 @@ public enum CommandLineParser {
                 throw UsageError(message: "'silence expire' needs one silence ID (see silence list)")
             case (.alerts, "test"?) where result.receiver == nil:
                 throw UsageError(message: "'alerts test' needs --receiver NAME")
+            case (.backup, "restore"?) where result.files.count != 1 || result.into == nil:
+                throw UsageError(message: "'backup restore' needs a backup and a database, e.g. backup restore latest --into mastodon_restored")
+            case (.backup, "verify"?) where result.files.count != 1, (.backup, "drill"?) where result.files.count > 1:
+                throw UsageError(message: "'backup \(result.subcommand!)' takes one backup: a key from backup list, or latest")
             default: break
             }
         }
@@ -246,6 +282,34 @@ public enum CommandLineParser {
             USAGE: mastiff maintenance on|off|status [--for DURATION] [--reason TEXT] [--json] [--config PATH]
 
             OPTIONS:
+            \(common)
+
+            """
+        case .backup:
+            return """
+            OVERVIEW: Backups to S3-compatible storage (backups: in the configuration).
+              backup run [--target postgres|redis]   back up now: through the running agent (one
+                                                     piece of work at a time), or in this process
+                                                     when no agent answers or with --standalone;
+                                                     progress on a terminal, log lines otherwise
+              backup list [--json]                   backups with a manifest: time, target, size,
+                                                     encrypted, verified
+              backup prune [--target T] [--dry-run]  apply retention (keep_last, daily, weekly,
+                                                     monthly); --dry-run shows what would go
+              backup verify KEY|latest               read it back: size, SHA-256, decryption,
+                                                     pg_restore --list
+              backup restore KEY|latest --into DB [--jobs N] [--force]
+                                                     create DB and restore into it (a non-empty DB
+                                                     needs --force); --jobs > 1 spools to /var/tmp
+              backup drill [KEY|latest]              restore into the scratch database, compare
+                                                     row counts, drop it
+
+            USAGE: mastiff backup run|list|prune|verify|restore|drill … [--identity FILE] [--config PATH]
+
+            OPTIONS:
+                  --identity FILE     the age identity for encrypted backups (default:
+                                      backups.encryption.identity_file)
+                  --json              machine-readable output (list)
             \(common)
 
             """

@@ -2,7 +2,7 @@
 /// error naming file:line:column) and what the shipped-config test checks etc/mastiff.yml
 /// documents. A new key goes here first.
 public enum ConfigKeys {
-    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance", "restarts"]
+    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance", "restarts", "backups", "jobs"]
     public static let log = ["level", "format"]
     public static let sampling = ["interval", "history_limit"]
     public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels", "receivers", "routes", "default_receivers",
@@ -41,6 +41,16 @@ public enum ConfigKeys {
     public static let mastodonEndpoint = ["name", "url"]
     public static let probe = ["name", "url", "method", "status", "body_contains", "json_field", "json_equals", "timeout", "host", "ca_file"]
     public static let instance = ["url"]
+    public static let backups = ["enabled", "storage", "encryption", "once_per_cluster", "time_zone", "postgres", "redis", "retention", "drill"]
+    public static let backupStorage = ["endpoint", "region", "bucket", "prefix", "addressing", "access_key_id", "secret_access_key", "session_token",
+                                       "ca_file", "part_size", "connect_timeout", "low_speed_timeout", "attempts"]
+    public static let backupEncryption = ["recipients", "identity_file"]
+    public static let backupPostgres = ["enabled", "schedule", "jitter", "dsn", "compression", "nice", "ionice"]
+    public static let backupRedis = ["enabled", "schedule", "jitter", "url", "rdb_path", "bgsave_timeout"]
+    public static let backupRetention = ["keep_last", "daily", "weekly", "monthly"]
+    public static let backupDrill = ["schedule", "dsn", "scratch_database"]
+    public static let job = ["name", "schedule", "command", "user", "environment", "working_directory", "timeout", "kill_grace", "jitter",
+                             "min_available_memory", "defer_for", "once_per_cluster", "enabled"]
     public static let statsd = ["enabled", "udp", "tcp", "unixgram", "max_packet_size", "receive_buffer", "tcp_idle_timeout", "mapping",
                                 "mastodon_namespace", "max_series", "unmapped", "mapping_cache_size"]
 
@@ -52,6 +62,8 @@ public enum ConfigKeys {
         ("collectors.pgbouncer", pgbouncer), ("collectors.redis", redis), ("collectors.sidekiq", sidekiq),
         ("collectors.mastodon_endpoints[]", mastodonEndpoint), ("collectors.probes[]", probe), ("statsd", statsd),
         ("instance", instance), ("restarts[]", restartTarget), ("restarts[].supervisord", supervisord), ("restarts[].systemd", systemdMethod),
-        ("restarts[].docker", dockerMethod),
+        ("restarts[].docker", dockerMethod), ("backups", backups), ("backups.storage", backupStorage), ("backups.encryption", backupEncryption),
+        ("backups.postgres", backupPostgres), ("backups.redis", backupRedis), ("backups.retention", backupRetention), ("backups.drill", backupDrill),
+        ("jobs[]", job),
     ] + receiverKinds.keys.sorted().map { ("alerts.receivers[].\($0)", receiverKinds[$0]!) }
 }

@@ -76,6 +76,14 @@ public enum ConfigLoader {
                 config.restarts.append(target)
             }
         }
+        if let node = top["backups"] { config.backups = try parseBackups(node, environment: environment) }
+        if let node = top["jobs"] {
+            for item in try node.list() {
+                let job = try parseJob(item)
+                guard !config.jobs.contains(where: { $0.name == job.name }) else { throw item.error("duplicate job '\(job.name)'") }
+                config.jobs.append(job)
+            }
+        }
         if let node = top["alerts"] {
             config.alerts = try parseAlerts(node)
             // Relative to the configuration file, as Prometheus resolves rule_files.

@@ -15,6 +15,10 @@ public struct MastiffConfig: Sendable, Equatable {
     public var instance = InstanceSettings()
     /// Restart targets (`restarts:`); none by default.
     public var restarts: [RestartTargetSpec] = []
+    /// Backups to S3-compatible storage (off by default).
+    public var backups = BackupSettings()
+    /// Scheduled maintenance commands.
+    public var jobs: [JobSpec] = []
     /// The Unix socket for the CLI (`mastiff status`); nil: none.
     public var controlSocket: String? = "/run/mastiff/control.sock"
 

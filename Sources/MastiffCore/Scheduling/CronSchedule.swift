@@ -14,6 +14,8 @@ public struct CronSchedule: Sendable, Equatable {
     private let weekdays: Set<Int>
     private let daysRestricted: Bool
     private let weekdaysRestricted: Bool
+    /// Evaluate in UTC instead of the host's local time.
+    public var utc = false
 
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let description: String
@@ -26,6 +28,18 @@ public struct CronSchedule: Sendable, Equatable {
         } catch {
             return error.description
         }
+    }
+
+    public init(_ text: String, utc: Bool) throws(ParseError) {
+        try self.init(text)
+        self.utc = utc
+    }
+
+    private func breakdown(_ time: Double) -> tm {
+        var seconds = time_t(time.rounded(.down))
+        var parts = tm()
+        if utc { gmtime_r(&seconds, &parts) } else { localtime_r(&seconds, &parts) }
+        return parts
     }
 
     public init(_ text: String) throws(ParseError) {
@@ -81,9 +95,7 @@ public struct CronSchedule: Sendable, Equatable {
 
     /// Whether the schedule fires in the minute containing `time` (seconds since the epoch).
     public func matches(_ time: Double) -> Bool {
-        var seconds = time_t(time.rounded(.down))
-        var parts = tm()
-        localtime_r(&seconds, &parts)
+        let parts = breakdown(time)
         guard minutes.contains(Int(parts.tm_min)), hours.contains(Int(parts.tm_hour)), months.contains(Int(parts.tm_mon) + 1) else {
             return false
         }
@@ -112,9 +124,7 @@ public struct CronSchedule: Sendable, Equatable {
         var candidate = (time / 60).rounded(.down) * 60 + 60
         let limit = time + 366 * 86400
         while candidate <= limit {
-            var seconds = time_t(candidate)
-            var parts = tm()
-            localtime_r(&seconds, &parts)
+            let parts = breakdown(candidate)
             if !months.contains(Int(parts.tm_mon) + 1) || !dayMatches(parts) {
                 // To the next local midnight (DST-safe: step an hour at a time past 23:00).
                 candidate += Double((23 - Int(parts.tm_hour)) * 3600 + (60 - Int(parts.tm_min)) * 60)
