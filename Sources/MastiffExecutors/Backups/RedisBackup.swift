@@ -37,7 +37,7 @@ public struct RedisBackup: Sendable {
     }
 
     static func info(_ text: String, _ field: String) -> String? {
-        for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix(field + ":") {
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix(field + ":") {  // "\r\n" is one Character
             return String(line.dropFirst(field.count + 1))
         }
         return nil
