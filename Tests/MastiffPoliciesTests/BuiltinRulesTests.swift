@@ -23,6 +23,7 @@ import Testing
             "RedisDown", "RedisPersistenceFailing", "SidekiqDown", "SidekiqQueueLatencyHigh", "SidekiqDeadJobsGrowing",
             "SidekiqRetriesGrowing", "DiskNearlyFull", "DiskFillingUp", "TLSCertificateExpiring", "CollectorFailing",
             "ConfigReloadFailed", "StatsdSeriesLimitReached", "Watchdog", "RestartBudgetExhausted", "RestartTargetStopped",
+            "BackupFailed", "BackupStale", "BackupDrillFailed", "JobFailed",
         ])
         for rule in alerts {
             let severity = rule.labels.first { $0.0 == "severity" }?.1.text

@@ -291,6 +291,48 @@ groups:
           description: "After a restart no new process of {{ $labels.target }} appeared within health_timeout, so mastiff stopped touching it. Check that its supervisor (systemd, supervisord, Docker) starts it again, then reload mastiff (SIGHUP) to resume."
           runbook_url: "docs/alerting.md#restarttargetstopped"
 
+  - name: mastiff-backups
+    rules:
+      - alert: BackupFailed
+        expr: mastiff_backup_last_run_successful == 0
+        labels:
+          severity: critical
+        annotations:
+          summary: "The last {{ $labels.target }} backup failed"
+          description: "mastiff's last {{ $labels.target }} backup did not complete; the unfinished upload was aborted and no manifest written, so it does not count. Its log line 'scheduled work failed' and `mastiff status` give the error (pg_dump's message, or the storage's answer). Run `mastiff backup run --target {{ $labels.target }}` once it is fixed."
+          runbook_url: "docs/alerting.md#backupfailed"
+
+      - alert: BackupStale
+        # The second clause holds a new install back until mastiff has run for one interval + 2 h.
+        expr: |
+          time() - mastiff_backup_last_success_timestamp_seconds > mastiff_backup_schedule_interval_seconds + 7200
+          and on(target)
+          time() - mastiff_backup_schedule_interval_seconds - 7200 > on() group_left() mastiff_start_time_seconds
+        labels:
+          severity: critical
+        annotations:
+          summary: "No good {{ $labels.target }} backup for {{ $value | humanizeDuration }}"
+          description: "The newest good {{ $labels.target }} backup is older than its schedule's interval plus two hours (26 h for a daily schedule). Check that mastiff runs, that backups.enabled is true, and the backups' log lines; `mastiff backup list` shows what exists."
+          runbook_url: "docs/alerting.md#backupstale"
+
+      - alert: BackupDrillFailed
+        expr: mastiff_backup_drill_last_run_successful == 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "The last restore drill failed"
+          description: "Restoring the newest PostgreSQL backup into the scratch database failed or gave different row counts: the backups may not restore. Run `mastiff backup drill` to see the error, then `mastiff backup verify latest`."
+          runbook_url: "docs/alerting.md#backupdrillfailed"
+
+      - alert: JobFailed
+        expr: mastiff_job_last_run_successful == 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "Scheduled job {{ $labels.job }} failed"
+          description: "The job's last run exited non-zero, ran over its timeout and was stopped, or could not start for lack of memory. Its output's last lines are in mastiff's log ('job output'); the next good run resolves this."
+          runbook_url: "docs/alerting.md#jobfailed"
+
   - name: mastiff-watchdog
     rules:
       - alert: Watchdog
