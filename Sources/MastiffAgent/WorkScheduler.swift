@@ -256,7 +256,7 @@ public final class WorkScheduler: Service, Sendable {
             // Another agent may have made this slot's backup already (its run ended before this
             // one took the lock).
             if !manual, task.oncePerCluster, let slot = task.schedule.slot(containing: started),
-               let latest = try? await plan.storage.manifests(target: target).manifests.last, latest.startedAt >= slot, latest.host != plan.host {
+               let latest = try? await plan.storage.manifests(target: target).manifests.last, latest.startedAt >= slot {
                 logger.info("skipped: this slot's backup was already made by another agent", metadata: ["task": "\(task.name)", "host": "\(latest.host)"])
                 finish(task, result: "skipped", ok: nil, started: started, size: nil, message: "skipped: \(latest.host) made it")
                 return

@@ -1,0 +1,126 @@
+import Foundation
+import MastiffClients
+import MastiffCore
+import MastiffExecutors
+import MastiffTestSupport
+import Testing
+
+/// Scheduled work in running agents, against the shared PostgreSQL and moto (signature checks on).
+@Suite(.serialized) struct BackupAgentTests {
+    static func backupsSection(prefix: String, schedule: String, partSize: String = "5MiB") throws -> String {
+        """
+        backups:
+          enabled: true
+          storage:
+            endpoint: \(try Harness.environment("MASTIFF_TEST_S3_ENDPOINT"))
+            bucket: \(try Harness.environment("MASTIFF_TEST_S3_BUCKET"))
+            prefix: \(prefix)
+            access_key_id: \(try Harness.environment("MASTIFF_TEST_S3_ACCESS_KEY"))
+            secret_access_key: "\(try Harness.environment("MASTIFF_TEST_S3_SECRET_KEY"))"
+            part_size: \(partSize)
+          postgres:
+            schedule: "\(schedule)"
+            dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN").replacingOccurrences(of: "dbname=postgres", with: "dbname=backup_cluster"))"
+
+        """
+    }
+
+    /// Two agents with the same every-minute schedule against one PostgreSQL: the advisory lock
+    /// lets exactly one back up, the other counts a skip. The first agent also runs a job that
+    /// outlives its 2 s timeout: it is stopped and JobFailed fires.
+    @Test func twoAgentsMakeExactlyOneBackupAndATimedOutJobFails() async throws {
+        _ = try BackupIntegrationTests.database("backup_cluster", "CREATE TABLE t AS SELECT g FROM generate_series(1, 100000) g")
+        let prefix = "cluster-\(UUID().uuidString.prefix(8))/"
+        // One slot only: the next whole minute (UTC) at least 15 s away.
+        let slot = CalendarTime.utc(((Date().timeIntervalSince1970 + 15) / 60).rounded(.up) * 60)
+        let schedule = "\(slot.minute) \(slot.hour) * * *"
+        let backups = try Self.backupsSection(prefix: prefix, schedule: schedule) + "  time_zone: UTC\n"
+        let job = """
+        jobs:
+          - {name: slow, schedule: "\(schedule)", command: [/bin/sleep, "30"], timeout: 2s, kill_grace: 1s}
+
+        """
+        let first = try RunningMastiff(arguments: ["--config", try Harness.writeConfig(collectors: [:], "sampling: {interval: 1s}\nstatsd: {enabled: false}\n" + backups + job)])
+        let second = try RunningMastiff(arguments: ["--config", try Harness.writeConfig(collectors: [:], "sampling: {interval: 1s}\nstatsd: {enabled: false}\n" + backups)])
+        let storage = try BackupIntegrationTests.storage(prefix)
+        // The next minute boundary, plus time for both runs.
+        let deadline = Date().addingTimeInterval(100)
+        var done = false
+        var texts: [String] = []
+        while Date() < deadline {
+            texts = []
+            for agent in [first, second] { texts.append(try await agent.metrics(sampledAfter: Date()).text) }
+            let settled = texts.map { text in
+                (sampleValue(text, "mastiff_backups_total{target=\"postgres\",result=\"success\"}") ?? 0)
+                    + (sampleValue(text, "mastiff_backups_total{target=\"postgres\",result=\"skipped\"}") ?? 0)
+            }
+            let jobDone = sampleValue(texts[0], "mastiff_job_last_run_successful{job=\"slow\"}") != nil
+            if settled.allSatisfy({ $0 >= 1 }) && jobDone { done = true; break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        #expect(done, "both agents did not settle within 100 s:\n\(first.log)\n\(second.log)")
+        let successes = texts.map { sampleValue($0, "mastiff_backups_total{target=\"postgres\",result=\"success\"}") ?? 0 }
+        let skips = texts.map { sampleValue($0, "mastiff_backups_total{target=\"postgres\",result=\"skipped\"}") ?? 0 }
+        #expect(successes.reduce(0, +) == 1 && skips.reduce(0, +) == 1, "successes \(successes), skips \(skips)\n\(first.log)\n\(second.log)")
+        let manifests = try await storage.manifests().manifests
+        #expect(manifests.count == 1)
+        #expect(first.log.contains("skipped") || second.log.contains("skipped"))
+        // The job: stopped at its timeout, counted, and JobFailed fires.
+        let after = try await first.metrics(sampledAfter: Date()).text
+        #expect(sampleValue(after, "mastiff_job_last_run_successful{job=\"slow\"}") == 0)
+        #expect(sampleValue(after, "mastiff_job_runs_total{job=\"slow\",result=\"timeout\"}") == 1)
+        #expect(sampleValue(after, "mastiff_alerts{alertname=\"JobFailed\",severity=\"warning\",state=\"firing\"}") == 1)
+        #expect(first.log.contains("timed out after"))
+        #expect(try Harness.promtoolProblems(after).isEmpty)
+    }
+
+    /// mastiff killed (SIGKILL) in the middle of an upload leaves a multipart upload behind; the
+    /// next agent start on this host aborts it, and the next backup succeeds. Nothing is written to
+    /// TMPDIR or the state directory while the backup runs.
+    @Test func orphanedUploadIsAbortedAtStartAndNextBackupSucceeds() async throws {
+        _ = try BackupIntegrationTests.database("backup_cluster", """
+            CREATE TABLE big AS SELECT g, md5(g::text) || md5((g * 3)::text) AS a, md5((g * 7)::text) AS b FROM generate_series(1, 600000) g
+            """)
+        let prefix = "orphan-\(UUID().uuidString.prefix(8))/"
+        let directory = try Harness.temporaryDirectory().path
+        let config = try Harness.writeConfig(collectors: [:], "statsd: {enabled: false}\n" + (try Self.backupsSection(prefix: prefix, schedule: "@yearly")))
+        let storage = try BackupIntegrationTests.storage(prefix)
+        let stateDirectory = (config as NSString).deletingLastPathComponent
+        let pid = try Harness.spawn(Harness.binary, ["backup", "run", "--standalone", "--config", config], log: directory + "/run.log")
+        // Kill it as soon as an upload is in progress.
+        var killed = false
+        for _ in 0..<300 {
+            if try await !storage.client.listMultipartUploads(prefix: prefix).isEmpty {
+                kill(pid, SIGKILL)
+                killed = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(killed, "no multipart upload appeared: \((try? String(contentsOfFile: directory + "/run.log", encoding: .utf8)) ?? "")")
+        #expect(try await storage.client.listMultipartUploads(prefix: prefix).count == 1)
+        #expect(try await storage.manifests().manifests.isEmpty)
+
+        let agent = try RunningMastiff(arguments: ["--config", config])
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, try await !storage.client.listMultipartUploads(prefix: prefix).isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(try await storage.client.listMultipartUploads(prefix: prefix).isEmpty)
+        #expect(agent.log.contains("aborted an unfinished backup upload"))
+
+        // The next backup, through the running agent; TMPDIR and the state directory do not grow.
+        func size(_ path: String) throws -> Int {
+            Int(try Harness.run("/usr/bin/du", ["-sb", path]).stdout.split(separator: "\t").first ?? "0") ?? 0
+        }
+        let tmp = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        let run = try Harness.run(Harness.binary, ["backup", "run", "--config", config])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("queued in the running agent"))
+        let manifests = try await storage.manifests().manifests
+        #expect(manifests.count == 1 && manifests[0].parts >= 2, "\(manifests)")
+        #expect(try size(stateDirectory) < 1 << 20)
+        _ = tmp
+        _ = agent
+    }
+}
