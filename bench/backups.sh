@@ -32,7 +32,7 @@ for ((start = 1; start <= rows; start += batch)); do
     md5(g::text) || ' ' || md5((g*3)::text) || ' ' || md5((g*7)::text) || ' ' || md5((g*11)::text),
     'https://example.social/users/u' || (g % 100000) || '/statuses/' || g FROM generate_series($start, $end) g"
 done
-"${psql[@]}" -d bench -c "CREATE INDEX ON statuses (account_id); VACUUM ANALYZE statuses"
+"${psql[@]}" -d bench -c "CREATE INDEX ON statuses (account_id)" -c "VACUUM ANALYZE statuses"
 db_bytes=$("${psql[@]}" -d bench -c "SELECT pg_database_size('bench')")
 dsn="host=$MASTIFF_TEST_PG_SOCKET_DIR port=$MASTIFF_TEST_PG_PORT user=postgres dbname=bench"
 pg_dump="$MASTIFF_TEST_PG_BIN/pg_dump"
