@@ -54,17 +54,34 @@ backups:
   postgres:
     dsn: "$dsn"
     nice: 0
+    ionice: best-effort:4
 YAML
 
 seconds() { local start end; start=$(date +%s.%N); "$@"; end=$(date +%s.%N); python3 -c "print(f'{$end - $start:.2f}')"; }
 dump_only=$(seconds bash -c "'$pg_dump' -Fc '$dsn' >/dev/null")
 dump_aws=$(seconds bash -c "'$pg_dump' -Fc '$dsn' | aws --endpoint-url '$MASTIFF_TEST_S3_ENDPOINT' s3 cp - s3://$MASTIFF_TEST_S3_BUCKET/bench/awscli.pgdump >/dev/null")
-start=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$services/rss" "$mastiff" backup run --standalone --config "$services/mastiff.yml" >"$services/run.log" 2>&1 \
-  || { cat "$services/run.log"; exit 1; }
-end=$(date +%s.%N)
-mastiff_seconds=$(python3 -c "print(f'{$end - $start:.2f}')")
-rss_kib=$(tail -1 "$services/rss")
+# mastiff's own peak (VmHWM of its process, not pg_dump's), read every 50 ms until it exits.
+read -r mastiff_seconds rss_kib < <(python3 - "$mastiff" "$services" <<'PY'
+import subprocess, sys, time
+mastiff, directory = sys.argv[1], sys.argv[2]
+start = time.time()
+with open(f"{directory}/run.log", "w") as log:
+    process = subprocess.Popen([mastiff, "backup", "run", "--standalone", "--config", f"{directory}/mastiff.yml"], stdout=log, stderr=log)
+    peak = 0
+    while process.poll() is None:
+        try:
+            for line in open(f"/proc/{process.pid}/status"):
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.05)
+if process.returncode != 0:
+    sys.stderr.write(open(f"{directory}/run.log").read())
+    sys.exit(1)
+print(f"{time.time() - start:.2f} {peak}")
+PY
+)
 dump_bytes=$(grep -o 'done: .*' "$services/run.log" | head -1)
 python3 - "$db_bytes" "$dump_only" "$dump_aws" "$mastiff_seconds" "$rss_kib" "$dump_bytes" <<'PY'
 import sys

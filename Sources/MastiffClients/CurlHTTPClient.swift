@@ -132,13 +132,7 @@ extension CurlHTTPClient {
             clock = fields[1].split(separator: ":").compactMap { Int($0) }
         }
         guard year > 0, (1...12).contains(month), (1...31).contains(day), clock.count == 3 else { return nil }
-        // Days since the epoch of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
+        let days = CalendarTime.daysSinceEpoch(year: year, month: month, day: day)
         return Double(days * 86400 + clock[0] * 3600 + clock[1] * 60 + clock[2])
     }
 }

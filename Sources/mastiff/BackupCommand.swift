@@ -12,10 +12,8 @@ struct BackupCommand {
     let config: MastiffConfig
 
     func run() async -> Int32 {
-        guard config.backups.enabled || arguments.subcommand == "list" || arguments.subcommand == "verify" || arguments.subcommand == "restore"
-                || arguments.subcommand == "prune" || arguments.subcommand == "drill" || config.backups.storage.endpoint != "" else {
-            return fail("backups are not enabled (backups.enabled and backups.storage in the configuration)")
-        }
+        // Reading and restoring work with backups disabled on this host (a restore host, say), as
+        // long as the storage is configured; BackupPlan names what is missing.
         let plan: BackupPlan
         do { plan = try BackupPlan(config: config) } catch { return fail(error.description) }
         do {
@@ -122,7 +120,7 @@ struct BackupCommand {
         let (manifests, problems) = try await plan.storage.manifests(target: arguments.target)
         for problem in problems { StderrLogHandler.writeToStderr("mastiff: unreadable manifest: \(problem)\n") }
         if arguments.json {
-            print("[" + manifests.map { $0.json().trimmingCharacters() }.joined(separator: ",\n") + "]")
+            print("[" + manifests.map { $0.json().trimmingWhitespace }.joined(separator: ",\n") + "]")
             return 0
         }
         if manifests.isEmpty {
@@ -196,14 +194,5 @@ struct BackupCommand {
         print("ok: restored \(manifest.dataKey) into \(report.database) in \(Int(report.seconds)) s and dropped it; row counts equal: "
             + (report.compared.isEmpty ? "no tables counted" : report.compared.map { "\($0.table) \($0.restored)" }.joined(separator: ", ")))
         return 0
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var slice = Substring(self)
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        return String(slice)
     }
 }

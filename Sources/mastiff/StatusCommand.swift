@@ -50,6 +50,19 @@ struct StatusCommand {
             let health = state["health"]?.string ?? "?"
             lines.append("state: \(state["path"]?.string ?? "?") \(state["ok"] == .bool(true) ? good(health) : bad(health))")
         }
+        // Scheduled work: backups, drills, jobs — when each ran, how it ended, when it runs next.
+        for task in status["work"]?["tasks"]?.array ?? [] {
+            let name = task["name"]?.string ?? "?"
+            var parts: [String] = []
+            if let last = task["last_run"]?.double {
+                let ok = task["last_ok"] == .bool(true)
+                parts.append("last \(duration(now - last)) ago " + (ok ? good("ok") : bad("failed")) + (ok ? "" : ": \(task["last_message"]?.string ?? "")"))
+            } else {
+                parts.append("not run yet")
+            }
+            if let next = task["next"]?.double { parts.append("next in \(duration(max(0, next - now)))") }
+            lines.append("\(name): " + parts.joined(separator: ", "))
+        }
         if status["reload"]?["successful"] == .bool(false) {
             lines.append(bad("the last configuration reload failed; the previous configuration is running"))
         }

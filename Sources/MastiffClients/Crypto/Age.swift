@@ -336,12 +336,3 @@ enum Bech32 {
         return (String(decoding: hrp, as: UTF8.self), data)
     }
 }
-
-extension String {
-    var trimmingWhitespace: String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
-    }
-}

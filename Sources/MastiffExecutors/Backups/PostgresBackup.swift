@@ -66,51 +66,48 @@ public struct PostgresBackup: Sendable {
         let secrets = ConnectionStringSecrets.values(in: conninfo.reveal())
         @Sendable func scrub(_ text: String) -> String { Redaction.clean(Redaction.remove(secrets, from: text)) }
         let startedAt = wallClock.now()
-        let connection: PostgresConnection
-        do {
-            connection = try await PostgresConnection.connect(conninfo, timeoutSeconds: 10)
-        } catch {
-            throw BackupError("cannot connect to PostgreSQL: \(scrub("\(error)"))")
-        }
-        let serverMajor = connection.serverVersion / 10000
-        let major = try PostgresTools.choose(serverMajor: serverMajor, installed: PostgresTools.installedMajors(root: toolsRoot)).get()
-        let pgDump = "\(toolsRoot)/\(major)/bin/pg_dump"
-        if let compression, compression.hasPrefix("zstd") || compression.hasPrefix("lz4"), major < 16 {
-            throw BackupError("compression '\(compression)' needs pg_dump 16 or newer; pg_dump \(major) is the one that matches this server (use gzip or 0-9)")
-        }
-
-        // The snapshot pg_dump dumps, held open by this connection until the dump has ended.
+        // The snapshot pg_dump dumps, held open by a psql session until the dump has ended.
+        let session: SnapshotSession
         let snapshot: String
         var rowCounts: [String: Int] = [:]
         let database: String
         let serverVersion: String
+        let major: Int
         do {
-            let results = try await connection.execute("""
-                BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot(), current_database(), current_setting('server_version')
-                """, timeout: .seconds(30))
-            guard let row = results.last?.rows.first, let exported = row[0], let name = row[1] else {
-                throw BackupError(results.compactMap(\.error).first ?? "no snapshot")
-            }
-            (snapshot, database, serverVersion) = (exported, name, row[2] ?? "")
-            let largest = try await connection.query("""
-                SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-                  AND NOT c.relispartition
-                ORDER BY pg_total_relation_size(c.oid) DESC, 1 LIMIT \(countedTables)
-                """, timeout: .seconds(60))
-            for case let table? in largest.map({ $0[0] }) {
-                if let count = try await connection.query("SELECT count(*) FROM \(table)", timeout: .seconds(3600)).first?[0].flatMap({ Int($0) }) {
-                    rowCounts[table] = count
+            session = try await SnapshotSession.open(conninfo: conninfo, toolsRoot: toolsRoot)
+            let row = try await session.query("""
+                BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+                SELECT pg_export_snapshot(), current_database(), current_setting('server_version'), current_setting('server_version_num')
+                """, secrets: secrets).last?.split(separator: "|", omittingEmptySubsequences: false).map(String.init) ?? []
+            guard row.count == 4, let number = Int(row[3]) else { throw BackupError("no snapshot from the server") }
+            (snapshot, database, serverVersion) = (row[0], row[1], row[2])
+            major = try PostgresTools.choose(serverMajor: number / 10000, installed: PostgresTools.installedMajors(root: toolsRoot)).get()
+            if countedTables > 0 {
+                let largest = try await session.query("""
+                    SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+                      AND NOT c.relispartition
+                    ORDER BY pg_total_relation_size(c.oid) DESC, 1 LIMIT \(countedTables)
+                    """, secrets: secrets)
+                for table in largest where !table.isEmpty {
+                    if let count = try await session.query("SELECT count(*) FROM \(table)", secrets: secrets).last.flatMap({ Int($0) }) {
+                        rowCounts[table] = count
+                    }
                 }
             }
         } catch let error as BackupError {
-            throw error
+            throw BackupError("cannot prepare the dump: \(scrub(error.description))")
         } catch {
-            throw BackupError("preparing the dump: \(scrub("\(error)"))")
+            throw BackupError("cannot prepare the dump: \(scrub("\(error)"))")
         }
-        defer { Task { _ = try? await connection.execute("COMMIT", timeout: .seconds(5)) } }
+        let pgDump = "\(toolsRoot)/\(major)/bin/pg_dump"
+        if let compression, compression.hasPrefix("zstd") || compression.hasPrefix("lz4"), major < 16 {
+            await session.close()
+            throw BackupError("compression '\(compression)' needs pg_dump 16 or newer; pg_dump \(major) is the one that matches this server (use gzip or 0-9)")
+        }
+        defer { Task { await session.close() } }
 
-        let toolVersion = Self.version(of: pgDump)
+        let toolVersion = await Self.version(of: pgDump)
         let (dsn, password) = ConnectionStringParts.splitPassword(conninfo.reveal())
         var argv = [pgDump, "--format=custom", "--snapshot=\(snapshot)", "--dbname=\(dsn)"]
         if let compression { argv.insert("--compress=\(compression)", at: 2) }
@@ -152,12 +149,12 @@ public struct PostgresBackup: Sendable {
                                      encrypted: !recipients.isEmpty, host: host, mastiffVersion: mastiffVersion, rowCounts: rowCounts)
     }
 
-    static func version(of tool: String) -> String {
+    static func version(of tool: String) async -> String {
         // `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` → 15.18
-        guard let child = try? ChildProcess([tool, "--version"], options: { var o = ChildProcess.Options(); o.stdoutToCapture = true; return o }()) else { return "" }
-        var status: Int32 = 0
-        waitpid(child.pid, &status, 0)
-        usleep(20_000)
+        var options = ChildProcess.Options()
+        options.stdoutToCapture = true
+        guard let child = try? ChildProcess([tool, "--version"], options: options) else { return "" }
+        _ = await child.wait()
         let words = child.stderrText.split(separator: " ")
         return words.count >= 3 ? String(words[2]).trimmingWhitespace : child.stderrText.trimmingWhitespace
     }
@@ -185,14 +182,5 @@ enum BackupCommit {
         } catch {
             throw BackupError("\(error)")
         }
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
     }
 }

@@ -40,7 +40,7 @@ public struct BackupRetention: Sendable, Equatable {
             for (index, manifest) in ordered.enumerated() {
                 guard seen.count < count else { break }
                 let time = localTime ? CalendarTime.local(manifest.finishedAt) : CalendarTime.utc(manifest.finishedAt)
-                let key = bucket(time, Self.dayNumber(time))
+                let key = bucket(time, time.daysSinceEpoch)
                 if seen.insert(key).inserted { reasons[index].append("\(name) \(key)") }
             }
         }
@@ -56,15 +56,6 @@ public struct BackupRetention: Sendable, Equatable {
             if reasons[index].isEmpty { decision.delete.append(manifest) } else { decision.keep.append((manifest, reasons[index])) }
         }
         return decision
-    }
-
-    /// Days since 1970-01-01 of a calendar date (Howard Hinnant's days_from_civil).
-    static func dayNumber(_ time: CalendarTime) -> Int {
-        let y = time.month <= 2 ? time.year - 1 : time.year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (time.month + (time.month > 2 ? -3 : 9)) + 2) / 5 + time.day - 1
-        return era * 146_097 + yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear - 719_468
     }
 
     static func date(ofDay day: Int) -> String { CalendarTime.utc(Double(day) * 86400).date }
