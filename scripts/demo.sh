@@ -58,6 +58,7 @@ web_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 
 python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$dir/www" >/dev/null 2>&1 &
 web_pid=$!
 
+age-keygen -o "$dir/backup-key.txt" 2>/dev/null
 cat >"$dir/mastiff.yml" <<YAML
 listen: 127.0.0.1:9815
 state_dir: $dir/state
@@ -72,6 +73,28 @@ instance:
   url: "http://127.0.0.1:$web_port"
 alerts:
   group_wait: 5s
+# Backups to the demo's moto S3 server (signature checks on): every 10 minutes, encrypted to a
+# key made here, Redis too, retention as shipped, a restore drill every hour.
+backups:
+  enabled: true
+  storage:
+    endpoint: $MASTIFF_TEST_S3_ENDPOINT
+    bucket: $MASTIFF_TEST_S3_BUCKET
+    access_key_id: $MASTIFF_TEST_S3_ACCESS_KEY
+    secret_access_key: "$MASTIFF_TEST_S3_SECRET_KEY"
+  encryption:
+    recipients: [$(age-keygen -y "$dir/backup-key.txt")]
+    identity_file: $dir/backup-key.txt
+  postgres:
+    schedule: "*/10 * * * *"
+  redis:
+    enabled: true
+    schedule: "*/10 * * * *"
+  drill:
+    schedule: "@hourly"
+jobs:
+  - {name: vacuum-analyze, schedule: "*/15 * * * *", timeout: 5m,
+     command: [$MASTIFF_TEST_PG_BIN/psql, -h, $MASTIFF_TEST_PG_SOCKET_DIR, -p, "$MASTIFF_TEST_PG_PORT", -U, postgres, -d, mastodon_production, -c, "VACUUM ANALYZE"]}
 YAML
 echo "demo: config in $dir/mastiff.yml; try:" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(postgres_up|redis_up|sidekiq_queue_size|mastodon_)'" >&2
@@ -79,5 +102,6 @@ echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(mastodon_web_re
 echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
 echo "        $binary status --config $dir/mastiff.yml" >&2
 echo "        $binary alerts list --config $dir/mastiff.yml" >&2
+echo "        $binary backup run --config $dir/mastiff.yml     # now, with progress; then: backup list, verify latest, drill" >&2
 echo "        kill $web_pid   # the probed web server goes away: InstanceDown fires after 45 s, notified to the log" >&2
 "$binary" run --config "$dir/mastiff.yml"

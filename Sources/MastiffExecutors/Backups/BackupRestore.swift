@@ -265,7 +265,8 @@ public struct PostgresRestore: Sendable {
     func dropDatabase(_ database: String) async throws(BackupError) {
         let connection = try await connect()
         do {
-            _ = try await connection.query("DROP DATABASE IF EXISTS \(Self.identifier(database)) WITH (FORCE)", timeout: .seconds(120))
+            // No NOTICE on stderr when it does not exist (libpq prints notices there).
+            _ = try await connection.query("SET client_min_messages = warning; DROP DATABASE IF EXISTS \(Self.identifier(database)) WITH (FORCE)", timeout: .seconds(120))
         } catch {
             throw BackupError("dropping database \(database): \(error)")
         }
