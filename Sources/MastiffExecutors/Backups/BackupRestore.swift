@@ -266,7 +266,9 @@ public struct PostgresRestore: Sendable {
         let connection = try await connect()
         do {
             // No NOTICE on stderr when it does not exist (libpq prints notices there).
-            _ = try await connection.query("SET client_min_messages = warning; DROP DATABASE IF EXISTS \(Self.identifier(database)) WITH (FORCE)", timeout: .seconds(120))
+            // (Two statements: DROP DATABASE cannot run in the implicit transaction of one string.)
+            _ = try await connection.query("SET client_min_messages = warning")
+            _ = try await connection.query("DROP DATABASE IF EXISTS \(Self.identifier(database)) WITH (FORCE)", timeout: .seconds(120))
         } catch {
             throw BackupError("dropping database \(database): \(error)")
         }
