@@ -85,7 +85,8 @@ import Testing
         let directory = try Harness.temporaryDirectory().path
         let config = try Harness.writeConfig(collectors: [:], "statsd: {enabled: false}\n" + (try Self.backupsSection(prefix: prefix, schedule: "@yearly")))
         let storage = try BackupIntegrationTests.storage(prefix)
-        let stateDirectory = (config as NSString).deletingLastPathComponent
+        let stateDirectory = try String(contentsOfFile: config, encoding: .utf8).split(separator: "\n")
+            .first { $0.hasPrefix("state_dir: ") }.map { String($0.dropFirst("state_dir: ".count)) } ?? ""
         let pid = try Harness.spawn(Harness.binary, ["backup", "run", "--standalone", "--config", config], log: directory + "/run.log")
         // Kill it as soon as an upload is in progress.
         var killed = false
@@ -103,7 +104,9 @@ import Testing
         #expect(try await storage.client.listMultipartUploads(prefix: prefix).count == 1)
         #expect(try await storage.manifests().manifests.isEmpty)
 
-        let agent = try RunningMastiff(arguments: ["--config", config])
+        // The agent's TMPDIR is a fresh empty directory: it must stay empty through the backup.
+        let tmp = try Harness.temporaryDirectory().path
+        let agent = try RunningMastiff(arguments: ["--config", config], environment: ["TMPDIR": tmp])
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, try await !storage.client.listMultipartUploads(prefix: prefix).isEmpty { try await Task.sleep(for: .milliseconds(200)) }
         #expect(try await storage.client.listMultipartUploads(prefix: prefix).isEmpty)
@@ -113,14 +116,15 @@ import Testing
         func size(_ path: String) throws -> Int {
             Int(try Harness.run("/usr/bin/du", ["-sb", path]).stdout.split(separator: "\t").first ?? "0") ?? 0
         }
-        let tmp = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         let run = try Harness.run(Harness.binary, ["backup", "run", "--config", config])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.contains("queued in the running agent"))
         let manifests = try await storage.manifests().manifests
         #expect(manifests.count == 1 && manifests[0].parts >= 2, "\(manifests)")
         #expect(try size(stateDirectory) < 1 << 20)
-        _ = tmp
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty)
+        let stateFiles = try FileManager.default.contentsOfDirectory(atPath: stateDirectory)
+        #expect(stateFiles.allSatisfy { $0.hasPrefix("state.json") }, "\(stateFiles)")
         _ = agent
     }
 }

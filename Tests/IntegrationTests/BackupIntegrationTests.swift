@@ -1,5 +1,5 @@
 import Foundation
-import MastiffClients
+@testable import MastiffClients
 import MastiffCore
 import MastiffExecutors
 import MastiffPolicies
@@ -196,6 +196,33 @@ import Testing
         }
         #expect(try await storage.client.list(prefix: storage.prefix).isEmpty)
         #expect(try await storage.client.listMultipartUploads(prefix: storage.prefix).isEmpty)
+    }
+
+    /// Redis: BGSAVE, wait, the RDB file streamed up with a manifest; an unreadable file is a
+    /// clear error naming it.
+    @Test func redisBackupAndUnreadableFile() async throws {
+        let storage = try Self.storage()
+        let url = try RedisURL.parse("redis://127.0.0.1:\(try Harness.environment("MASTIFF_TEST_REDIS_PORT"))").get()
+        _ = try Harness.run("/usr/bin/redis-cli", ["-p", try Harness.environment("MASTIFF_TEST_REDIS_PORT"), "SET", "mastiff:backup:test", "1"])
+        let manifest = try await RedisBackup(storage: storage, url: url, partSize: 5 << 20, host: "test-host", mastiffVersion: "test").run()
+        #expect(manifest.target == "redis" && manifest.format == "rdb" && manifest.dataKey.hasSuffix(".rdb"))
+        let path = try Harness.temporaryDirectory().appendingPathComponent("dump.rdb").path
+        #expect(try Self.aws(["s3", "cp", "s3://mastiff-backups/\(manifest.dataKey)", path]).status == 0)
+        #expect(try Self.sha256(ofFile: path) == manifest.sha256)
+        #expect(try String(decoding: Data(contentsOf: URL(fileURLWithPath: path)).prefix(5), as: UTF8.self) == "REDIS")
+        var unreadable = RedisBackup(storage: storage, url: url, rdbPath: "/nonexistent/dump.rdb", partSize: 5 << 20, host: "test-host", mastiffVersion: "test")
+        unreadable.bgsaveTimeout = .seconds(30)
+        await #expect { try await unreadable.run() } throws: { "\($0)".contains("cannot read Redis's RDB file /nonexistent/dump.rdb") }
+    }
+
+    @Test func virtualHostAddressingPutsTheBucketInTheHost() {
+        let endpoint = S3Endpoint(url: "https://s3.eu-central-1.amazonaws.com", region: "eu-central-1", bucket: "my-backups", pathStyle: false,
+                                  accessKeyID: "k", secretAccessKey: Secret("s"))
+        #expect(endpoint.hostAndPath(key: "mastiff/x.pgdump") == ("https", "my-backups.s3.eu-central-1.amazonaws.com", "/mastiff/x.pgdump"))
+        var path = endpoint
+        path.pathStyle = true
+        #expect(path.hostAndPath(key: "mastiff/x.pgdump") == ("https", "s3.eu-central-1.amazonaws.com", "/my-backups/mastiff/x.pgdump"))
+        #expect(path.hostAndPath(key: nil) == ("https", "s3.eu-central-1.amazonaws.com", "/my-backups"))
     }
 
     @Test func pgDumpVersionChoice() throws {

@@ -51,6 +51,6 @@ import Testing
         let agent = try Self.agent()
         let answer = await agent.handleControl("reboot", .object(["command": .string("reboot")]))
         #expect(answer["ok"] == .bool(false))
-        #expect(answer["error"]?.string == "unknown command 'reboot' (known: status, alerts, maintenance, silence, notify_test, restarts)")
+        #expect(answer["error"]?.string == "unknown command 'reboot' (known: status, alerts, maintenance, silence, notify_test, restarts, backup_run, work)")
     }
 }

@@ -21,6 +21,13 @@ import Testing
         #expect(try CommandLineParser.parse(["--version"]).command == .version)
     }
 
+    @Test func backupRestoreTakesItsBackupDatabaseAndOptions() throws {
+        let parsed = try CommandLineParser.parse(["backup", "restore", "latest", "--into", "mastodon_restored", "--jobs", "4", "--force", "--identity", "/etc/k.txt"])
+        #expect(parsed.command == .backup && parsed.subcommand == "restore" && parsed.files == ["latest"])
+        #expect(parsed.into == "mastodon_restored" && parsed.jobs == 4 && parsed.force && parsed.identityFile == "/etc/k.txt")
+        #expect(try CommandLineParser.parse(["backup", "prune", "--dry-run", "--target", "redis"]).dryRun)
+    }
+
     @Test func help() throws {
         let help = try CommandLineParser.parse(["help", "collect"])
         #expect(help.helpRequested && help.command == .collect)
@@ -31,11 +38,15 @@ import Testing
     }
 
     @Test(arguments: [
-        (["serve"], "unknown command 'serve' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, version)"),
+        (["serve"], "unknown command 'serve' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, backup, version)"),
         (["run", "--once"], "unknown option '--once' for 'run' (see mastiff run --help)"),
         (["run", "--config"], "--config needs a value"),
         (["run", "--config", "--log-level"], "--config needs a value"),
-        (["help", "nope"], "unknown command 'nope' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, version)"),
+        (["help", "nope"], "unknown command 'nope' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, backup, version)"),
+        (["backup", "restore", "latest"], "'backup restore' needs a backup and a database, e.g. backup restore latest --into mastodon_restored"),
+        (["backup", "run", "--target", "mysql"], "--target is postgres or redis"),
+        (["backup", "verify"], "'backup verify' takes one backup: a key from backup list, or latest"),
+        (["backup", "restore", "latest", "--into", "x", "--jobs", "0"], "--jobs needs a number from 1 to 64"),
     ])
     func usageErrorsNameTheProblem(arguments: [String], message: String) {
         do {
