@@ -63,14 +63,23 @@ public struct RedisBackup: Sendable {
                 }
                 path = directory + "/" + name
             }
+            // LASTSAVE has a resolution of a second, so two saves within one second look like
+            // one: rdb_saves (Redis 7+) counts every save; LASTSAVE is the fallback before 7.
+            let persistenceBefore = Self.text(try await redis.command(["INFO", "persistence"])) ?? ""
+            let savesBefore = Self.info(persistenceBefore, "rdb_saves").flatMap { Int($0) }
             let before = try await redis.command(["LASTSAVE"])
             let reply = try await redis.command(["BGSAVE"])
             if case .error(let message) = reply, !message.contains("already in progress") { throw BackupError("BGSAVE: \(message)") }
             let deadline = ContinuousClock.now + bgsaveTimeout
             while true {
                 let persistence = Self.text(try await redis.command(["INFO", "persistence"])) ?? ""
-                let last = try await redis.command(["LASTSAVE"])
-                if Self.info(persistence, "rdb_bgsave_in_progress") == "0" && last != before {
+                let saved: Bool
+                if let savesBefore, let saves = Self.info(persistence, "rdb_saves").flatMap({ Int($0) }) {
+                    saved = saves > savesBefore
+                } else {
+                    saved = try await redis.command(["LASTSAVE"]) != before
+                }
+                if Self.info(persistence, "rdb_bgsave_in_progress") == "0" && saved {
                     guard Self.info(persistence, "rdb_last_bgsave_status") == "ok" else {
                         throw BackupError("Redis's BGSAVE failed (rdb_last_bgsave_status: \(Self.info(persistence, "rdb_last_bgsave_status") ?? "?")); see Redis's log")
                     }
