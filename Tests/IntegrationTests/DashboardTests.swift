@@ -1,0 +1,100 @@
+import Foundation
+import MastiffTestSupport
+import Testing
+
+/// dashboards/ against live data: Debian's Prometheus scrapes a mastiff connected to the real
+/// PostgreSQL, Redis (with Sidekiq's queues), moto (a backup made) and a probed web server; every
+/// expression of every panel, with the dashboard variables substituted, must parse and return at
+/// least one series through Prometheus's HTTP API.
+@Suite(.serialized) struct DashboardTests {
+    static func dashboards() throws -> [(file: String, json: [String: Any])] {
+        let directory = Harness.packageRoot + "/dashboards"
+        return try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted().map { file in
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
+            guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw HarnessError("\(file) is not a JSON object") }
+            return (file, json)
+        }
+    }
+
+    static func expressions(_ dashboard: [String: Any]) -> [(panel: String, expr: String)] {
+        ((dashboard["panels"] as? [[String: Any]]) ?? []).flatMap { panel in
+            ((panel["targets"] as? [[String: Any]]) ?? []).compactMap { target in
+                (target["expr"] as? String).map { (panel["title"] as? String ?? "?", $0) }
+            }
+        }
+    }
+
+    /// Structure Grafana needs to import them on any host: unique uids, a datasource variable
+    /// that every panel and target uses, an instance variable over mastiff_build_info, and the
+    /// committed files equal to what scripts/dashboards.py writes.
+    @Test func dashboardsAreImportableAndGenerated() throws {
+        let dashboards = try Self.dashboards()
+        #expect(dashboards.count >= 5)
+        #expect(Set(dashboards.compactMap { $0.json["uid"] as? String }).count == dashboards.count)
+        for (file, json) in dashboards {
+            let variables = ((json["templating"] as? [String: Any])?["list"] as? [[String: Any]]) ?? []
+            #expect(variables.contains { $0["name"] as? String == "datasource" && $0["type"] as? String == "datasource" }, "\(file)")
+            #expect(variables.contains { $0["name"] as? String == "instance" && ($0["definition"] as? String ?? "").contains("mastiff_build_info") }, "\(file)")
+            for panel in (json["panels"] as? [[String: Any]]) ?? [] {
+                #expect((panel["datasource"] as? [String: Any])?["uid"] as? String == "${datasource}", "\(file): \(panel["title"] ?? "")")
+            }
+            #expect(Self.expressions(json).allSatisfy { $0.expr.contains("$instance") }, "\(file): an expression ignores the instance variable")
+        }
+        let check = try Harness.run("/usr/bin/python3", [Harness.packageRoot + "/scripts/dashboards.py", "--check"])
+        #expect(check.status == 0, "\(check.stderr)")
+    }
+
+    @Test func everyPanelQueryReturnsSeriesFromALiveMastiff() async throws {
+        // A database with tables, Sidekiq's queues in their own Redis database, a probed web server.
+        let dsn = try BackupIntegrationTests.database("dashboards", """
+            CREATE TABLE statuses AS SELECT g AS id, md5(g::text) AS text FROM generate_series(1, 20000) g;
+            """)
+        let redisPort = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
+        let now = Date().timeIntervalSince1970
+        for command in [["-n", "6", "FLUSHDB"], ["-n", "6", "SADD", "queues", "default"],
+                        ["-n", "6", "LPUSH", "queue:default", "{\"class\":\"ActivityPub::DeliveryWorker\",\"args\":[],\"queue\":\"default\",\"jid\":\"d1\",\"created_at\":\(now - 30),\"enqueued_at\":\(now - 30)}"]] {
+            _ = try Harness.run("/usr/bin/redis-cli", ["-p", redisPort] + command)
+        }
+        let www = try Harness.temporaryDirectory()
+        try "OK".write(to: www.appendingPathComponent("health"), atomically: true, encoding: .utf8)
+        let web = try HTTPFixtureServer(directory: www.path)
+        let prefix = "dashboards-\(UUID().uuidString.prefix(8))/"
+        let config = try Harness.writeConfig(collectors: [
+            "processes": "{enabled: true}",
+            "postgres": "{dsn: \"\(dsn)\"}",
+            "redis": "{url: \"redis://127.0.0.1:\(redisPort)/6\"}",
+            "sidekiq": "{redis_url: \"redis://127.0.0.1:\(redisPort)/6\"}",
+            "probes": "[{name: web, url: \"http://127.0.0.1:\(web.port)/health\", body_contains: OK, timeout: 1s}]",
+        ], "sampling: {interval: 1s}\nstatsd: {enabled: false}\n"
+            + (try BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly"))
+            + "jobs:\n  - {name: cleanup, schedule: \"@yearly\", command: [/bin/true]}\n")
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        let backup = try Harness.run(Harness.binary, ["backup", "run", "--config", config])
+        #expect(backup.status == 0, "\(backup.stdout)\(backup.stderr)")
+        let prometheus = try PrometheusServer(scraping: "127.0.0.1:\(mastiff.port)")
+        // Enough scrapes (1 s apart) for rate() over a minute to have samples to work on;
+        // Prometheus's first scrape comes after its discovery's 5 s throttle.
+        for _ in 0..<60 {
+            if let count = try? prometheus.query("count_over_time(mastiff_build_info[1m])").first?.value, count >= 4 { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let instance = "127.0.0.1:\(mastiff.port)"
+        var empty: [String] = []
+        var checked = 0
+        for (file, json) in try Self.dashboards() {
+            for (panel, expr) in Self.expressions(json) {
+                let substituted = expr.replacingOccurrences(of: "$instance", with: instance)
+                    .replacingOccurrences(of: "$__rate_interval", with: "1m")
+                checked += 1
+                do {
+                    if try prometheus.query(substituted).isEmpty { empty.append("\(file) \"\(panel)\": \(substituted)") }
+                } catch {
+                    empty.append("\(file) \"\(panel)\": \(substituted) failed: \(error)")
+                }
+            }
+        }
+        #expect(checked >= 50)
+        #expect(empty.isEmpty, "expressions without a series:\n\(empty.joined(separator: "\n"))")
+        _ = mastiff
+    }
+}
