@@ -51,6 +51,10 @@ notify_bench_status=$?
 BENCH_BUILD_DIR=.build/debug BENCH_CYCLES=50 bash bench/restarts.sh >.build/bench-restarts-smoke.log 2>&1
 restart_bench_status=$?
 [[ $restart_bench_status -eq 0 ]] && echo "restarts benchmark smoke run: ok" || { echo "restarts benchmark smoke run failed:"; tail -20 .build/bench-restarts-smoke.log; bench_status=1; }
+# The doctor benchmark with 50 extra processes (its figure comes from bench/doctor.sh).
+BENCH_BUILD_DIR=.build/debug BENCH_PROCESSES=50 bash bench/doctor.sh >.build/bench-doctor-smoke.log 2>&1
+doctor_bench_status=$?
+[[ $doctor_bench_status -eq 0 ]] && echo "doctor benchmark smoke run: ok" || { echo "doctor benchmark smoke run failed:"; tail -20 .build/bench-doctor-smoke.log; bench_status=1; }
 # The backup benchmark on a 60 MB database (its figures come from bench/backups.sh, 1 GB, release).
 BENCH_BUILD_DIR=.build/debug BENCH_DB_MB=60 bash bench/backups.sh >.build/bench-backups-smoke.log 2>&1
 backups_bench_status=$?

@@ -47,6 +47,9 @@ enum Mastiff {
         case .backup:
             guard let (config, _) = commands.loadConfig() else { exit(1) }
             status = await BackupCommand(arguments: arguments, config: config).run()
+        case .doctor:
+            guard let (config, _) = commands.loadConfig() else { exit(1) }
+            status = await DoctorCommand(config: config, procRoot: arguments.procRoot, json: arguments.json).run()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -14,6 +14,7 @@ public struct CommandLineArguments: Sendable, Equatable {
         case silence
         case restarts
         case backup
+        case doctor
         case version
     }
 
@@ -130,7 +131,7 @@ public enum CommandLineParser {
                 result.procRoot = try value()
             case "--once" where result.command == .collect:
                 result.once = true
-            case "--json" where [.status, .alerts, .maintenance, .silence, .restarts, .backup].contains(result.command):
+            case "--json" where [.status, .alerts, .maintenance, .silence, .restarts, .backup, .doctor].contains(result.command):
                 result.json = true
             case "--for" where result.command == .maintenance || result.command == .silence:
                 result.duration = try value()
@@ -282,6 +283,23 @@ public enum CommandLineParser {
             USAGE: mastiff maintenance on|off|status [--for DURATION] [--reason TEXT] [--json] [--config PATH]
 
             OPTIONS:
+            \(common)
+
+            """
+        case .doctor:
+            return """
+            OVERVIEW: Check this host against what Mastodon admins learned the hard way: Puma
+            workers' memory against RAM, Sidekiq's concurrency against cores and RAM, DB_POOL
+            against Sidekiq's threads, jemalloc or MALLOC_ARENA_MAX, connections against
+            max_connections, RAILS_LOG_LEVEL, swap on small hosts, memory headroom for media
+            conversion, remote media cleanup, a recent backup. Reads /proc, instance.env_file,
+            PostgreSQL and the backup bucket; prints each finding as ok / warn / fail with the
+            measured value, the recommendation and why. Exit 0 without a fail, 1 otherwise.
+
+            USAGE: mastiff doctor [--json] [--config PATH]
+
+            OPTIONS:
+                  --json              the findings as JSON
             \(common)
 
             """

@@ -67,6 +67,11 @@ public enum ConfigLoader {
                 guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw urlNode.error("'\(url)' is not an http:// or https:// URL") }
                 config.instance.url = url
             }
+            if let envNode = map["env_file"] {
+                let path = try envNode.string()
+                guard path.hasPrefix("/") else { throw envNode.error("must be an absolute path") }
+                config.instance.envFile = path
+            }
         }
         if let node = top["restarts"] {
             let groups = Set(config.collectors.processes.effectiveGroups.map(\.name))

@@ -152,6 +152,8 @@ public struct ProbeSpec: Sendable, Equatable {
 public struct InstanceSettings: Sendable, Equatable {
     /// Its public URL; nil: not set (no default probes).
     public var url: String?
+    /// Mastodon's environment file, which `mastiff doctor` reads (never printed).
+    public var envFile = "/home/mastodon/live/.env.production"
     public init() {}
 }
 
