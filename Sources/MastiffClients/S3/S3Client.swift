@@ -355,9 +355,10 @@ private final class Transfer: @unchecked Sendable {
     }
 }
 
-/// Just enough XML for S3's answers: the text of every `<name>…</name>` element, entities
-/// decoded. S3's answers are flat, so no tree is built.
-enum XMLText {
+/// Just enough XML for S3's and supervisord's answers: the text of every `<name>…</name>`
+/// element, entities decoded, and escaping for the text mastiff writes. The answers are flat, so
+/// no tree is built.
+public enum XMLText {
     static func elements(_ name: String, in text: String) -> [String] {
         let bytes = Array(text.utf8)
         let open = Array("<\(name)>".utf8), close = Array("</\(name)>".utf8)
@@ -405,7 +406,7 @@ enum XMLText {
         return out + rest
     }
 
-    static func escape(_ text: String) -> String {
+    public static func escape(_ text: String) -> String {
         var out = ""
         for character in text {
             switch character {

@@ -177,7 +177,7 @@ public struct PostgresRestore: Sendable {
             }
             let elapsed = ContinuousClock.now - started
             return DrillReport(database: scratch, compared: compared,
-                               seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                               seconds: elapsed.seconds)
         } catch {
             try? await dropDatabase(scratch)
             if let failure = error as? BackupError { throw failure }

@@ -46,7 +46,7 @@ public struct JobRunner: Sendable {
         let (code, timedOut) = await child.wait(timeout: job.timeout, grace: job.killGrace)
         let elapsed = ContinuousClock.now - started
         return Outcome(exitCode: code, timedOut: timedOut,
-                       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                       seconds: elapsed.seconds,
                        output: child.stderrText)
     }
 }

@@ -85,7 +85,7 @@ public struct SupervisordRestarter: Restarter {
     }
 
     static func call(_ method: String, _ program: String) -> [UInt8] {
-        let escaped = program.replacingXML
+        let escaped = XMLText.escape(program)
         return Array("""
         <?xml version="1.0"?><methodCall><methodName>\(method)</methodName><params>\
         <param><value><string>\(escaped)</string></value></param><param><value><boolean>1</boolean></value></param>\
@@ -126,19 +126,6 @@ extension String {
             rest = rest[range.upperBound...]
         }
         return result + rest
-    }
-
-    var replacingXML: String {
-        var result = ""
-        for character in self {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            default: result.append(character)
-            }
-        }
-        return result
     }
 
     func slice(between start: String, and end: String) -> String? {
