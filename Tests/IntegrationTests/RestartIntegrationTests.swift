@@ -8,32 +8,17 @@ import Testing
 /// RestartBudgetExhausted fires.
 @Suite(.serialized) struct RestartIntegrationTests {
     @Test func supervisordProgramsAreRestartedOnceAndStopAtTheBudget() async throws {
-        let supervisord = try Harness.which("supervisord")
         let directory = try Harness.temporaryDirectory().path
         let leaker = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/leaker.py"
-        try """
-        [unix_http_server]
-        file=\(directory)/supervisor.sock
-        [supervisord]
-        logfile=\(directory)/supervisord.log
-        pidfile=\(directory)/supervisord.pid
-        childlogdir=\(directory)
-        nodaemon=true
-        [rpcinterface:supervisor]
-        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+        let supervisor = try SupervisordServer(directory: directory, programs: """
         [program:leaker]
         command=/usr/bin/python3 \(leaker) \(directory)/leaker.starts once
         startsecs=1
         [program:flapper]
         command=/usr/bin/python3 \(leaker) \(directory)/flapper.starts always
         startsecs=1
-        """.write(toFile: directory + "/supervisord.conf", atomically: true, encoding: .utf8)
-        let pid = try Harness.spawn(supervisord, ["-c", directory + "/supervisord.conf"], log: directory + "/supervisord.out")
-        defer {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        """)
+        defer { withExtendedLifetime(supervisor) {} }  // runs until the test ends
         let hook = try NotificationIntegrationTests.RecordingServer()
         let config = try Harness.writeConfig(collectors: [
             "processes": #"{groups: [{name: leaker, cmdline: 'leaker\.py .*leaker\.starts'}, {name: flapper, cmdline: 'leaker\.py .*flapper\.starts'}]}"#,
@@ -128,7 +113,6 @@ import Testing
     /// A real Sidekiq (Debian's ruby-sidekiq) under supervisord with 100 two-second jobs: restarted
     /// gracefully (quiet, drained, restarted), every job starts and completes exactly once.
     @Test func sidekiqIsRestartedGracefullyAndEveryJobRunsExactlyOnce() async throws {
-        let supervisord = try Harness.which("supervisord")
         let sidekiq = try Harness.which("sidekiq")
         let redisCLI = try Harness.which("redis-cli")
         let port = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
@@ -139,28 +123,14 @@ import Testing
                                       environment: ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 })
         #expect(enqueue.status == 0, "\(enqueue.stderr)")
         let directory = try Harness.temporaryDirectory().path
-        try """
-        [unix_http_server]
-        file=\(directory)/supervisor.sock
-        [supervisord]
-        logfile=\(directory)/supervisord.log
-        pidfile=\(directory)/supervisord.pid
-        childlogdir=\(directory)
-        nodaemon=true
-        [rpcinterface:supervisor]
-        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+        let supervisor = try SupervisordServer(directory: directory, programs: """
         [program:sidekiq]
         command=\(sidekiq) -r \(jobs) -c 10 -q default -t 25
         environment=REDIS_URL="\(redisURL)"
         stopwaitsecs=30
         startsecs=1
-        """.write(toFile: directory + "/supervisord.conf", atomically: true, encoding: .utf8)
-        let pid = try Harness.spawn(supervisord, ["-c", directory + "/supervisord.conf"], log: directory + "/supervisord.out")
-        defer {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        """)
+        defer { withExtendedLifetime(supervisor) {} }  // runs until the test ends
         let config = try Harness.writeConfig(collectors: [
             "processes": "{}", "redis": "{url: \"\(redisURL)\"}", "sidekiq": "{}",
         ], """
@@ -191,5 +161,33 @@ import Testing
                 "\(list.stdout)\(list.stderr)")
         // The figures (docs/benchmarks.md): drain time and restart-to-healthy time.
         for line in mastiff.log.split(separator: "\n") where line.contains("drained") || line.contains("is back") { print("figure: \(line)") }
+    }
+}
+
+/// Debian's supervisord in `directory`, serving the given `[program:…]` sections over
+/// `directory/supervisor.sock`; stopped when released.
+final class SupervisordServer {
+    let pid: pid_t
+
+    init(directory: String, programs: String) throws {
+        try """
+        [unix_http_server]
+        file=\(directory)/supervisor.sock
+        [supervisord]
+        logfile=\(directory)/supervisord.log
+        pidfile=\(directory)/supervisord.pid
+        childlogdir=\(directory)
+        nodaemon=true
+        [rpcinterface:supervisor]
+        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+        \(programs)
+        """.write(toFile: directory + "/supervisord.conf", atomically: true, encoding: .utf8)
+        pid = try Harness.spawn(try Harness.which("supervisord"), ["-c", directory + "/supervisord.conf"], log: directory + "/supervisord.out")
+    }
+
+    deinit {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
     }
 }
