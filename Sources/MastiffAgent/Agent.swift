@@ -52,6 +52,8 @@ public final class Agent: Sendable {
     public let restarts: RestartService?
     /// Backups, restore drills and jobs on their schedules; nil without a sampler.
     public let work: WorkScheduler?
+    /// The status page's sparkline series in the history; nil without a sampler.
+    let statusHistory: StatusHistory?
 
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, source: ConfigLoader.Source, logger: Logger, procRoot: String = "/proc",
                 clock: any WallClock = SystemWallClock(), sampling: Bool = true, stateStore: StateStore? = nil, ruleGroups: [RuleGroup] = []) {
@@ -73,6 +75,7 @@ public final class Agent: Sendable {
         statsdBridge = config.statsd.enabled ? StatsdBridge(settings: config.statsd, mapping: statsdMapping, clock: clock) : nil
         let history = HistoryStore(limitBytes: config.sampling.historyLimit, sampleInterval: config.sampling.interval)
         self.history = history
+        statusHistory = sampling ? StatusHistory(history: history, logger: logger) : nil
         let alerting = sampling ? Alerting(groups: ruleGroups, settings: config.alerts, history: history, logger: logger,
                                            stateStore: stateStore, now: startTime) : nil
         self.alerting = alerting
@@ -142,6 +145,8 @@ public final class Agent: Sendable {
     }
 
     public var config: MastiffConfig { runtime.withLock { $0.config } }
+
+    func clockNow() -> Double { clock.now() }
 
     /// The collectors the configuration turns on. Those of `previous` whose settings are the
     /// same in `config` are reused, so a reload keeps their connections, caches and backoff.

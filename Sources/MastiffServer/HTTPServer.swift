@@ -18,13 +18,16 @@ public struct HTTPEndpoints: Sendable {
     public var health: @Sendable () -> (healthy: Bool, body: String)
     /// /api/v1/status: the agent's status as JSON (read-only; nothing over HTTP changes state).
     public var status: (@Sendable () async -> String)?
+    /// /: the status page's HTML; without it, / links to the other endpoints.
+    public var page: (@Sendable () async -> String)?
 
     public init(metrics: @escaping @Sendable () async -> String,
                 health: @escaping @Sendable () -> (healthy: Bool, body: String) = { (true, "ok\n") },
-                status: (@Sendable () async -> String)? = nil) {
+                status: (@Sendable () async -> String)? = nil, page: (@Sendable () async -> String)? = nil) {
         self.metrics = metrics
         self.health = health
         self.status = status
+        self.page = page
     }
 }
 
@@ -49,7 +52,7 @@ public struct HTTPLimits: Sendable {
     public init() {}
 }
 
-/// HTTP/1.1 server for /metrics and /healthz on SwiftNIO, run as a Service.
+/// HTTP/1.1 server for /metrics, /healthz, /api/v1/status and the status page on SwiftNIO, run as a Service.
 public final class HTTPServer: Service, Sendable {
     private let address: ListenAddress
     private let endpoints: HTTPEndpoints
@@ -199,6 +202,10 @@ public final class HTTPServer: Service, Sendable {
         case "/healthz":
             let health = endpoints.health()
             try await respond(outbound, request, status: health.healthy ? .ok : .serviceUnavailable, body: health.body, keepAlive: keepAlive)
+        case "/" where endpoints.page != nil:
+            let body = await endpoints.page!()
+            try await respond(outbound, request, status: .ok, body: body, keepAlive: keepAlive,
+                              extraHeaders: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")])
         case "/":
             let body = "<html><head><title>mastiff</title></head><body><h1>mastiff</h1><p><a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/api/v1/status\">Status (JSON)</a></p></body></html>\n"
             try await respond(outbound, request, status: .ok, body: body, keepAlive: keepAlive,

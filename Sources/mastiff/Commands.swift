@@ -30,7 +30,8 @@ struct Commands {
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = HTTPServer(
             address: config.listen,
-            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }, status: { agent.status().serialized() }),
+            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }, status: { agent.statusDocument().serialized() },
+                                     page: { StatusPage.render(agent.statusReport()) }),
             logger: logger,
             eventLoopGroup: eventLoopGroup)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

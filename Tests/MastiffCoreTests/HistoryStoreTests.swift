@@ -84,4 +84,34 @@ import Testing
         history.record([family], at: 1000)
         #expect(history.series(id, now: 1000).map(\.points) == [[HistoryStore.Point(time: 1000, value: 4)]])
     }
+
+    /// A downsampled registration keeps one point per step, the step's largest (or smallest)
+    /// value, so a spike between points is kept; an end marker starts a point of its own.
+    @Test func downsampledSeriesKeepOnePointPerStep() throws {
+        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
+        let highest = try history.register(consumer: "status page", metric: "process_group_processes", retention: .seconds(3600),
+                                            maxSeries: 4, resolution: .seconds(120))
+        let lowest = try history.register(consumer: "status page", metric: "process_group_processes", retention: .seconds(3600),
+                                           maxSeries: 4, resolution: .seconds(120), downsampling: .minimum)
+        // 16 samples over 240 s: a spike to 9 at 60 s, a dip to 0 at 150 s.
+        for step in 0..<16 {
+            let value: Double = step == 4 ? 9 : step == 10 ? 0 : 3
+            history.record(processes(["sidekiq": value]), at: 1000 + Double(step) * 15)
+        }
+        let high = try #require(history.series(highest, now: 1225).first)
+        #expect(high.points.map(\.time) == [1000, 1120])
+        #expect(high.points.map(\.value) == [9, 3])
+        let low = try #require(history.series(lowest, now: 1225).first)
+        #expect(low.points.map(\.value) == [3, 0])
+        // Gone, then back within the same step: the marker and the return are points of their own.
+        history.record([], at: 1240)
+        history.record(processes(["sidekiq": 5]), at: 1255)
+        let after = try #require(history.series(highest, now: 1255).first).points
+        #expect(after.count == 4)
+        #expect(HistoryStore.isStale(after[2].value))
+        #expect(after[3] == HistoryStore.Point(time: 1255, value: 5))
+        // 1 h at 2 min: 31 points of 16 B per series, where every 15 s sample would be 241.
+        #expect(history.reservedBytes(consumer: "status page") == 2 * 31 * 16)
+        #expect(history.maximumBytes(consumer: "status page") == 2 * 4 * 31 * 16)
+    }
 }

@@ -66,6 +66,12 @@ public final class HistoryStore: Sendable {
         public var name: String
         public var labels: [Label]
         public var points: [Point]
+
+        public init(name: String, labels: [Label], points: [Point]) {
+            self.name = name
+            self.labels = labels
+            self.points = points
+        }
     }
 
     private struct Ring {
@@ -75,6 +81,8 @@ public final class HistoryStore: Sendable {
         var count = 0
         var lastWasStale = false
         var lastTime = -Double.infinity
+        /// Start of the step the newest point stands for (downsampled registrations only).
+        var stepStart = -Double.infinity
 
         init(capacity: Int) {
             times = [Double](repeating: 0, count: capacity)
@@ -88,6 +96,20 @@ public final class HistoryStore: Sendable {
             count = min(count + 1, times.count)
             lastWasStale = HistoryStore.isStale(value)
             lastTime = time
+        }
+
+        /// Downsampled recording: a value within `step` of the newest point's start is folded
+        /// into that point (its maximum or minimum), so a short spike between points survives.
+        /// An end marker always starts a new point, and so does the first value after one.
+        mutating func fold(_ time: Double, _ value: Double, step: Double, keep: Downsampling) {
+            let newest = (next - 1 + times.count) % times.count
+            if count > 0, !lastWasStale, !HistoryStore.isStale(value), time - stepStart < step {
+                values[newest] = keep == .maximum ? Swift.max(values[newest], value) : Swift.min(values[newest], value)
+                lastTime = time
+                return
+            }
+            append(time, value)
+            stepStart = time
         }
 
         func points(since start: Double) -> [Point] {
@@ -106,6 +128,10 @@ public final class HistoryStore: Sendable {
         var labels: [Label]
     }
 
+    /// Which value a downsampled point keeps of the samples in its step: the largest (queue
+    /// latency, memory used: a spike must show) or the smallest (memory available: a dip must).
+    public enum Downsampling: Sendable { case maximum, minimum }
+
     /// Where a registration's points come from: the sampler's collections, or what mastiff
     /// derives from them (recording rules' results, `ALERTS`), recorded separately so that one
     /// does not end the other's series.
@@ -119,6 +145,9 @@ public final class HistoryStore: Sendable {
         let maxSeries: Int
         let capacity: Int
         let source: Source
+        /// One point per this many seconds, folded (nil: every sample is a point).
+        let step: Double?
+        let downsampling: Downsampling
         var series: [SeriesKey: Ring] = [:]
 
         var ringBytes: Int { capacity * HistoryStore.bytesPerPoint }
@@ -144,12 +173,18 @@ public final class HistoryStore: Sendable {
     /// Keeps `metric`'s series that match `matchers` for `retention`, at most `maxSeries` of
     /// them (more are not stored, and counted). Returns an id for `series(_:)`. Refused when a
     /// single series of it could not fit in the limit.
+    ///
+    /// With `resolution` (longer than the sampling interval), a series keeps one point per
+    /// resolution step, folding the samples of a step as `downsampling` says: 24 hours at 2
+    /// minutes is 721 points (11.5 KiB) where every 15 s sample would be 5,761 (90 KiB).
     @discardableResult
     public func register(consumer: String, metric: String, matching matchers: [LabelMatcher] = [], retention: Duration,
-                         maxSeries: Int, source: Source = .sample) throws(RegistrationError) -> Int {
-        let capacity = Int((retention.seconds / sampleInterval).rounded(.up)) + 1
+                         maxSeries: Int, source: Source = .sample, resolution: Duration? = nil,
+                         downsampling: Downsampling = .maximum) throws(RegistrationError) -> Int {
+        let step = resolution.map(\.seconds).flatMap { $0 > sampleInterval ? $0 : nil }
+        let capacity = Int((retention.seconds / (step ?? sampleInterval)).rounded(.up)) + 1
         let registration = Registration(consumer: consumer, metric: metric, matchers: matchers, retention: retention.seconds,
-                                        maxSeries: maxSeries, capacity: capacity, source: source)
+                                        maxSeries: maxSeries, capacity: capacity, source: source, step: step, downsampling: downsampling)
         guard registration.ringBytes <= limitBytes else {
             throw RegistrationError(description:
                 "history for \(metric) (\(consumer)) needs \(ByteSize.format(UInt64(registration.ringBytes))) per series (\(capacity) points of \(Self.bytesPerPoint) B for \(DurationParser.format(retention))), more than sampling.history_limit (\(ByteSize.format(UInt64(limitBytes)))): shorten the range or raise the limit")
@@ -203,7 +238,11 @@ public final class HistoryStore: Sendable {
                     state.reservedBytes += registration.ringBytes
                     registration.series[key] = Ring(capacity: registration.capacity)
                 }
-                registration.series[key]!.append(time, sample.value)
+                if let step = registration.step {
+                    registration.series[key]!.fold(time, sample.value, step: step, keep: registration.downsampling)
+                } else {
+                    registration.series[key]!.append(time, sample.value)
+                }
             }
         }
         // Series gone from this sample end with a staleness marker, once; those that have been
@@ -225,6 +264,21 @@ public final class HistoryStore: Sendable {
             return registration.series.map { key, ring in
                 Series(name: key.name, labels: key.labels, points: ring.points(since: now - registration.retention))
             }.sorted { $0.labels.lexicographicallyPrecedes($1.labels) { ($0.name, $0.value) < ($1.name, $1.value) } }
+        }
+    }
+
+    /// The most memory `consumer`'s registrations can reserve: each one's ring size times its
+    /// maximum number of series (what the status page's bound is stated as).
+    public func maximumBytes(consumer: String) -> Int {
+        state.withLock { state in
+            state.registrations.values.filter { $0.consumer == consumer }.reduce(0) { $0 + $1.maxSeries * $1.ringBytes }
+        }
+    }
+
+    /// The memory `consumer`'s series hold now.
+    public func reservedBytes(consumer: String) -> Int {
+        state.withLock { state in
+            state.registrations.values.filter { $0.consumer == consumer }.reduce(0) { $0 + $1.series.count * $1.ringBytes }
         }
     }
 

@@ -1,0 +1,74 @@
+import Logging
+import MastiffCore
+
+/// The history the status page draws its 24 h sparklines from: a few series registered in the
+/// agent's history store at two-minute resolution (721 points, 11.5 KiB per series), each with
+/// a maximum number of series, so the page's share of the store is bounded by construction:
+/// `maximumBytes` (74 series, 0.81 MiB), within sampling.history_limit.
+public struct StatusHistory: Sendable {
+    public static let consumer = "status page"
+    static let resolution = Duration.seconds(120)
+
+    /// Each trend's registration: how many series it may keep and which value of a step it keeps.
+    static let registrations: [(series: StatusReport.TrendSeries, matchers: [(String, String)], maxSeries: Int, keep: HistoryStore.Downsampling)] = [
+        (.memoryAvailable, [], 1, .minimum),
+        (.memoryPressure, [("resource", "memory"), ("kind", "some"), ("window", "10s")], 1, .maximum),
+        (.groupPSS, [], 16, .maximum),
+        (.queueLatency, [], 16, .maximum),
+        (.postgresConnections, [], 32, .maximum),
+        (.probeDuration, [], 8, .maximum),
+    ]
+
+    private let ids: [StatusReport.TrendSeries: Int]
+
+    public init(history: HistoryStore, logger: Logger) {
+        var ids: [StatusReport.TrendSeries: Int] = [:]
+        for registration in Self.registrations {
+            do {
+                let matchers = try registration.matchers.map { name, value throws(ConfigErrorReason) in try LabelMatcher(name, .equal, value) }
+                ids[registration.series] = try history.register(consumer: Self.consumer, metric: registration.series.rawValue, matching: matchers,
+                                                                retention: .seconds(StatusReport.trendWindow), maxSeries: registration.maxSeries,
+                                                                resolution: Self.resolution, downsampling: registration.keep)
+            } catch {
+                logger.warning("the status page draws no trend of this series", metadata: ["metric": "\(registration.series.rawValue)", "error": "\(error)"])
+            }
+        }
+        self.ids = ids
+    }
+
+    public func series(in history: HistoryStore, now: Double) -> [StatusReport.TrendSeries: [HistoryStore.Series]] {
+        ids.mapValues { history.series($0, now: now) }
+    }
+}
+
+extension Agent {
+    /// `/api/v1/status`: the agent's status (what `mastiff status` shows) and the status page's
+    /// report, in one object.
+    public func statusDocument() -> JSONValue {
+        guard case .object(var object) = status() else { return status() }
+        object.merge(statusReport().json) { agent, _ in agent }
+        return .object(object)
+    }
+
+    /// What the status page and `/api/v1/status` show, from the last sample (none before the
+    /// first one), the agent's own state and the history.
+    public func statusReport() -> StatusReport {
+        let now = clockNow()
+        let latest = sampler?.latest
+        let alerts = (alerting.map { $0.notifiableAlerts() } ?? []).filter { $0.status == .firing }.map { alert in
+            StatusReport.Alert(name: alert.labels.first { $0.name == "alertname" }?.value ?? "?",
+                               severity: alert.labels.first { $0.name == "severity" }?.value ?? "",
+                               summary: alert.annotations.first { $0.name == "summary" }?.value ?? "", since: alert.startsAt)
+        }
+        let restarts = (restarts?.recentJSON().array ?? []).compactMap { entry -> StatusReport.Restart? in
+            guard let time = entry["time"]?.double, let target = entry["target"]?.string else { return nil }
+            return StatusReport.Restart(time: time, target: target, pid: Int(entry["pid"]?.double ?? 0), reason: entry["reason"]?.string ?? "",
+                                        result: entry["result"]?.string ?? "")
+        }
+        return StatusReport.build(StatusReport.Inputs(
+            now: now, version: MastiffVersion.current, instanceURL: config.instance.url, sampledAt: latest?.time,
+            collectors: latest?.collectors ?? [], families: (latest?.families ?? []) + ownFamilies(now: now),
+            views: latest?.views ?? SnapshotViews(), alerts: alerts, restarts: restarts,
+            history: statusHistory?.series(in: history, now: now) ?? [:]))
+    }
+}
