@@ -132,6 +132,13 @@ let package = Package(
             path: "bench/NotifyBench"
         ),
 
+        // The status page's render time and history memory after a day of samples (bench/status-page.sh).
+        .executableTarget(
+            name: "status-page-bench",
+            dependencies: ["MastiffAgent", "MastiffServer", "MastiffCore", .product(name: "Logging", package: "swift-log")],
+            path: "bench/StatusPageBench"
+        ),
+
         // One restart-policy cycle over 500 processes (bench/restarts.sh).
         .executableTarget(name: "restart-bench", dependencies: ["MastiffPolicies", "MastiffCore"], path: "bench/RestartBench"),
 

@@ -9,6 +9,7 @@ packages=(
   postgresql redis-server prometheus prometheus-alertmanager python3-aiosmtpd age # tests: real peers, promtool,
   curl procps python3 openssl                                                      # Alertmanager, SMTP, TLS probes
   pgbouncer ruby-sidekiq supervisor                                                # tests: PgBouncer, real Sidekiq, supervisord
+  chromium                                                                         # tests: the status page in a browser
   gcc util-linux                                                                   # bench smoke run: C tools, taskset
 )
 if [[ "${1:-}" == "--bench" ]]; then

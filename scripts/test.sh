@@ -49,6 +49,7 @@ smoke rules .build/bench-rules-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_
 smoke notifications .build/bench-notifications-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_ROUNDS=1 python3 bench/notifications.py
 smoke restarts .build/bench-restarts-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_CYCLES=50 bash bench/restarts.sh
 # 50 extra processes, a 60 MB database: the figures take 300 and 1 GB.
+smoke status-page .build/bench-status-page-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_RENDERS=50 bash bench/status-page.sh
 smoke doctor .build/bench-doctor-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_PROCESSES=50 bash bench/doctor.sh
 smoke backups .build/bench-backups-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_DB_MB=60 bash bench/backups.sh
 set -e

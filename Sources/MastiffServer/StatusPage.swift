@@ -112,7 +112,7 @@ public enum StatusPage {
             html += "<section id=\"backups\"><h2>Backups</h2><table><thead><tr><th>Target</th><th>Last good</th><th class=\"num\">Size</th><th>Last run</th></tr></thead><tbody>"
             for backup in report.backups {
                 html += "<tr><td>\(escape(backup.target))</td><td>\(backup.lastSuccess.map { time($0, now: report.now) } ?? "never")</td>"
-                html += "<td class=\"num\">\(backup.sizeBytes.map(bytes) ?? "–")</td><td class=\"\(backup.lastRunSuccessful == false ? "bad" : "ok")\">\(outcome(backup.lastRunSuccessful))</td></tr>"
+                html += "<td class=\"num\">\(backup.sizeBytes.map(bytes) ?? "–")</td><td class=\"\(outcomeClass(backup.lastRunSuccessful))\">\(outcome(backup.lastRunSuccessful))</td></tr>"
             }
             html += "</tbody></table></section>\n"
         }
@@ -121,7 +121,7 @@ public enum StatusPage {
             html += "<section id=\"jobs\"><h2>Jobs</h2><table><thead><tr><th>Job</th><th>Last good</th><th class=\"num\">Took</th><th>Last run</th></tr></thead><tbody>"
             for job in report.jobs {
                 html += "<tr><td>\(escape(job.name))</td><td>\(job.lastSuccess.map { time($0, now: report.now) } ?? "never")</td>"
-                html += "<td class=\"num\">\(job.durationSeconds.map(duration) ?? "–")</td><td class=\"\(job.lastRunSuccessful == false ? "bad" : "ok")\">\(outcome(job.lastRunSuccessful))</td></tr>"
+                html += "<td class=\"num\">\(job.durationSeconds.map(duration) ?? "–")</td><td class=\"\(outcomeClass(job.lastRunSuccessful))\">\(outcome(job.lastRunSuccessful))</td></tr>"
             }
             html += "</tbody></table></section>\n"
         }
@@ -223,6 +223,8 @@ public enum StatusPage {
         let text = age < 0 ? "in \(duration(-age))" : age < 1 ? "just now" : "\(duration(age)) ago"
         return "<time datetime=\"\(stamp)\" title=\"\(stamp)\">\(text)</time>"
     }
+
+    static func outcomeClass(_ successful: Bool?) -> String { successful.map { $0 ? "ok" : "bad" } ?? "quiet" }
 
     static func outcome(_ successful: Bool?) -> String {
         switch successful {
