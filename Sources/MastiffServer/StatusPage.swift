@@ -188,20 +188,7 @@ public enum StatusPage {
         return tenths < 100 ? "\(tenths / 10).\(tenths % 10) %" : "\(tenths / 10) %"
     }
 
-    /// 1536 → "1.5 KiB", 734003200 → "700 MiB": three significant figures at most.
-    static func bytes(_ value: Double) -> String {
-        guard value.isFinite, value >= 0 else { return "–" }
-        var scaled = value
-        var unit = 0
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        while scaled >= 1024, unit < units.count - 1 {
-            scaled /= 1024
-            unit += 1
-        }
-        if unit == 0 || scaled >= 100 { return "\(Int(scaled.rounded())) \(units[unit])" }
-        let tenths = Int((scaled * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
-    }
+    static func bytes(_ value: Double) -> String { ByteSize.approximate(value) }
 
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "–" }

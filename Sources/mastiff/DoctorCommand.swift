@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import MastiffAgent
 import MastiffClients
 import MastiffCollectors
@@ -12,6 +13,10 @@ struct DoctorCommand {
     let config: MastiffConfig
     let procRoot: String
     let json: Bool
+    /// Where the Sidekiq unit is looked for; the first directory holding a unit of a name wins,
+    /// as in systemd.
+    var systemdDirectories = Self.systemdDirectories
+    static let systemdDirectories = ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]
 
     func run() async -> Int32 {
         let findings = DoctorChecks.run(await gather())
@@ -42,10 +47,25 @@ struct DoctorCommand {
         facts.env = (try? FileSystemAccess.readRegularFile(config.instance.envFile, limit: 1 << 20)).map(Self.parseEnv)
         facts.jobCommands = config.jobs.map(\.command)
         if config.collectors.postgres.enabled,
-           let connection = try? await PostgresConnection.connect(config.collectors.postgres.dsn, timeoutSeconds: 3),
-           let value = try? await connection.query("SHOW max_connections").first?[0] {
-            facts.postgresMaxConnections = Int(value)
+           let connection = try? await PostgresConnection.connect(config.collectors.postgres.dsn, timeoutSeconds: 3) {
+            if let value = try? await connection.query("SHOW max_connections").first?[0] { facts.postgresMaxConnections = Int(value) }
+            let settings = "SELECT name, setting, coalesce(unit, '') FROM pg_settings"
+                + " WHERE name IN ('shared_buffers', 'effective_cache_size', 'work_mem', 'maintenance_work_mem')"
+            for row in (try? await connection.query(settings)) ?? [] {
+                guard row.count == 3, let name = row[0], let setting = row[1].flatMap({ UInt64($0) }) else { continue }
+                let unit: UInt64 = switch row[2] ?? "" { case "8kB": 8192; case "kB": 1024; case "MB": 1 << 20; default: 1 }
+                facts.postgresMemorySettings[name] = setting * unit
+            }
         }
+        if config.collectors.redis.enabled { facts.redisPersistence = await Self.redisPersistence(config.collectors.redis.url) }
+        if config.collectors.sidekiq.enabled {
+            let sidekiq = SidekiqCollector(url: config.collectors.sidekiq.redisURL ?? config.collectors.redis.url,
+                                           namespace: config.collectors.sidekiq.namespace, collectorTimeout: .seconds(5))
+            let collection = await CollectorRunner(timeout: .seconds(5), logger: Logger(label: "doctor") { _ in SwiftLogNoOpLogHandler() }).run([sidekiq])
+            facts.sidekiqQueues = collection.views.sidekiqProcesses?.map(\.queues)
+        }
+        facts.sidekiqUnits = Self.sidekiqUnits(in: systemdDirectories)
+        if let env = facts.env, env["S3_ENABLED"] == "true" { facts.mediaBucket = await Self.mediaBucket(env) }
         if config.backups.enabled, let plan = try? BackupPlan(config: config) {
             facts.backupsConfigured = true
             if let newest = try? await plan.storage.manifests(target: "postgres").manifests.last {
@@ -53,6 +73,54 @@ struct DoctorCommand {
             }
         }
         return facts
+    }
+
+    /// INFO persistence, and the save and appendonly settings (CONFIG may be renamed: then only INFO).
+    static func redisPersistence(_ url: RedisURL) async -> [String: String]? {
+        guard let redis = try? await RedisConnection.connect(url, timeoutMilliseconds: 3000),
+              case .string(let info)? = try? await redis.command(["INFO", "persistence"]) else { return nil }
+        var fields = RedisInfoParser.parse(info)
+        for name in ["save", "appendonly"] {
+            if case .array(let pair)? = try? await redis.command(["CONFIG", "GET", name]), pair.count == 2, case .string(let value) = pair[1] {
+                fields[name] = value
+            }
+        }
+        return fields
+    }
+
+    /// Units whose ExecStart runs Sidekiq, with their drop-ins appended (a later setting wins).
+    static func sidekiqUnits(in directories: [String]) -> [DoctorFacts.UnitFile] {
+        var seen = Set<String>()
+        var units: [DoctorFacts.UnitFile] = []
+        for directory in directories {
+            for name in ((try? FileSystemAccess.listDirectory(directory)) ?? []).sorted() where name.hasSuffix(".service") && !seen.contains(name) {
+                guard let text = try? FileSystemAccess.readRegularFile(directory + "/" + name, limit: 1 << 20),
+                      text.split(separator: "\n").contains(where: { $0.hasPrefix("ExecStart") && $0.contains("sidekiq") }) else { continue }
+                seen.insert(name)
+                var combined = text
+                for dropIn in ((try? FileSystemAccess.listDirectory(directory + "/" + name + ".d")) ?? []).sorted() where dropIn.hasSuffix(".conf") {
+                    combined += "\n" + ((try? FileSystemAccess.readRegularFile(directory + "/" + name + ".d/" + dropIn, limit: 1 << 20)) ?? "")
+                }
+                units.append(DoctorFacts.UnitFile(path: directory + "/" + name, text: combined))
+            }
+        }
+        return units
+    }
+
+    /// An anonymous ListObjectsV2 of one key on Mastodon's media bucket, path-style: S3_ENDPOINT,
+    /// or S3_PROTOCOL://S3_HOSTNAME, or AWS's endpoint of S3_REGION. No credentials are sent.
+    static func mediaBucket(_ env: [String: String]) async -> DoctorFacts.MediaBucketListing? {
+        guard let bucket = env["S3_BUCKET"], !bucket.isEmpty else { return nil }
+        var endpoint = env["S3_ENDPOINT"] ?? env["S3_HOSTNAME"].map { "\(env["S3_PROTOCOL"] ?? "https")://\($0)" }
+            ?? "https://s3.\(env["S3_REGION"] ?? "us-east-1").amazonaws.com"
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        let url = endpoint + "/" + bucket
+        do {
+            let response = try await CurlHTTPClient(timeoutMilliseconds: 5000).get(url + "?list-type=2&max-keys=1")
+            return DoctorFacts.MediaBucketListing(url: url, status: response.status, listed: response.status == 200 && response.text.contains("<ListBucketResult"))
+        } catch {
+            return DoctorFacts.MediaBucketListing(url: url, status: nil, listed: false, error: "\(error)")
+        }
     }
 
     /// Ruby, Node and the rest, from /proc: comm and argv for all; environment, PSS and maps only
@@ -78,6 +146,10 @@ struct DoctorCommand {
                 }
                 if let rollup = try? FileSystemAccess.readBytes(base + "/smaps_rollup") { process.pssBytes = ProcessParsers.smapsRollup(rollup)?.pss }
                 if let maps = try? FileSystemAccess.readFile(base + "/maps", maxBytes: 16 << 20) { process.jemalloc = maps.contains("jemalloc") }
+            }
+            if process.isNginx || process.isPostgres || process.isStreaming {
+                process.openFDs = (try? FileSystemAccess.listDirectory(base + "/fd"))?.count
+                process.openFileLimit = (try? FileSystemAccess.readBytes(base + "/limits")).flatMap(ProcessParsers.openFilesSoftLimit)
             }
             found.append(process)
         }

@@ -49,7 +49,8 @@ enum Mastiff {
             status = await BackupCommand(arguments: arguments, config: config).run()
         case .doctor:
             guard let (config, _) = commands.loadConfig() else { exit(1) }
-            status = await DoctorCommand(config: config, procRoot: arguments.procRoot, json: arguments.json).run()
+            status = await DoctorCommand(config: config, procRoot: arguments.procRoot, json: arguments.json,
+                                   systemdDirectories: arguments.systemdDirectories.isEmpty ? DoctorCommand.systemdDirectories : arguments.systemdDirectories).run()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -28,4 +28,101 @@ import Testing
         let text = try Harness.run(Harness.binary, ["doctor", "--config", config])
         #expect(text.stdout.contains("WARN  rails-log-level: RAILS_LOG_LEVEL=debug"), "\(text.stdout)")
     }
+
+    /// The checks of the services, against real ones: PostgreSQL's memory settings and open
+    /// files (it runs here), Redis's persistence, a real Sidekiq serving the scheduler queue read
+    /// from Redis, Mastodon's sample systemd unit (TimeoutSec=15 < Sidekiq's 25 s), and a media
+    /// bucket on a moto without authentication, where anyone can list it.
+    @Test func servicesBesideMastodonAreChecked() async throws {
+        let redisPort = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
+        let redisURL = "redis://127.0.0.1:\(redisPort)/12"
+        _ = try Harness.run(try Harness.which("redis-cli"), ["-p", redisPort, "-n", "12", "FLUSHDB"])
+        let directory = try Harness.temporaryDirectory()
+        let log = directory.appendingPathComponent("sidekiq.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let sidekiq = Process()
+        sidekiq.executableURL = URL(fileURLWithPath: try Harness.which("sidekiq"))
+        sidekiq.arguments = ["-r", SidekiqIntegrationTests.fixtures + "/jobs.rb", "-c", "2", "-q", "default", "-q", "scheduler", "-t", "1"]
+        sidekiq.environment = ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 }
+        sidekiq.standardOutput = FileHandle(forWritingAtPath: log)
+        sidekiq.standardError = FileHandle(forWritingAtPath: log)
+        try sidekiq.run()
+        defer {
+            sidekiq.terminate()
+            sidekiq.waitUntilExit()
+        }
+        for _ in 0..<100 {
+            let members = try Harness.run(try Harness.which("redis-cli"), ["-p", redisPort, "-n", "12", "SCARD", "processes"])
+            if members.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+
+        // A moto without signature checks answers anonymous requests, as a bucket open to anyone does.
+        let motoPort = try AlertingIntegrationTests.HealthServer.freePort()
+        // The python3 on PATH is the one scripts/setup.sh installed moto for (scripts/moto-s3.py too).
+        let moto = try Harness.spawn("/usr/bin/env", ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", "\(motoPort)"], log: directory.appendingPathComponent("moto.log").path)
+        defer { kill(moto, SIGKILL) }
+        var created = false
+        for _ in 0..<100 where !created {
+            created = (try? Harness.run(try Harness.which("curl"), ["-sf", "-X", "PUT", "http://127.0.0.1:\(motoPort)/media-files"]).status) == 0
+            if !created { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(created, "moto did not start")
+
+        let units = directory.appendingPathComponent("units")
+        try FileManager.default.createDirectory(at: units, withIntermediateDirectories: true)
+        // Mastodon's dist/mastodon-sidekiq.service, as admins copy it.
+        try """
+            [Unit]
+            Description=mastodon-sidekiq
+            After=network.target
+
+            [Service]
+            Type=simple
+            User=mastodon
+            WorkingDirectory=/home/mastodon/live
+            Environment="RAILS_ENV=production"
+            Environment="DB_POOL=25"
+            Environment="MALLOC_ARENA_MAX=2"
+            ExecStart=/home/mastodon/.rbenv/shims/bundle exec sidekiq -c 25
+            TimeoutSec=15
+            Restart=always
+            """.write(to: units.appendingPathComponent("mastodon-sidekiq.service"), atomically: true, encoding: .utf8)
+        let envFile = directory.appendingPathComponent(".env.production").path
+        try """
+            S3_ENABLED=true
+            S3_BUCKET=media-files
+            S3_ENDPOINT=http://127.0.0.1:\(motoPort)/
+            AWS_SECRET_ACCESS_KEY=doctor-must-not-print-this-either
+            """.write(toFile: envFile, atomically: true, encoding: .utf8)
+        let config = try Harness.writeConfig(collectors: [
+            "postgres": "{dsn: \"\(try Harness.environment("MASTIFF_TEST_PG_DSN"))\"}",
+            "redis": "{url: \"\(redisURL)\"}",
+            "sidekiq": "{redis_url: \"\(redisURL)\"}",
+        ], "statsd: {enabled: false}\ninstance: {env_file: \(envFile)}\n")
+        let result = try Harness.run(Harness.binary, ["doctor", "--json", "--config", config, "--systemd-dir", units.path])
+        #expect(result.status == 1, "a fail exits 1: \(result.stderr)")
+        let findings = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: String]] ?? []
+        let byCheck = Dictionary(findings.map { ($0["check"] ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+
+        let sharedBuffers = try Harness.psql(["-c", "SELECT pg_size_bytes(current_setting('shared_buffers'))"])
+        let postgres = try #require(byCheck["postgres-memory"], "PostgreSQL runs on this host: \(result.stdout)")
+        #expect(postgres["measured"]?.hasPrefix("shared_buffers ") == true && postgres["recommended"]?.hasPrefix("PgTune (web): shared_buffers ") == true)
+        #expect(Int(sharedBuffers) == 32 << 20 ? postgres["measured"]?.hasPrefix("shared_buffers 32.0 MiB") == true : true, "\(postgres)")
+        #expect(byCheck["open-files"]?["measured"]?.contains("postgres ") == true, "\(byCheck["open-files"] ?? [:])")
+
+        let save = try Harness.run(try Harness.which("redis-cli"), ["-p", redisPort, "CONFIG", "GET", "save"]).stdout.split(separator: "\n")
+        let persistence = try #require(byCheck["redis-persistence"])
+        #expect(persistence["measured"]?.hasPrefix("save \"\(save.count > 1 ? String(save[1]) : "")\"") == true, "\(persistence)")
+
+        let scheduler = try #require(byCheck["sidekiq-scheduler"])
+        #expect(scheduler["level"] == "ok" && scheduler["measured"] == "1 of 1 Sidekiq processes in Redis (all hosts) serve the scheduler queue", "\(scheduler)")
+
+        let unit = try #require(byCheck["sidekiq-stop-timeout"])
+        #expect(unit["level"] == "fail" && unit["measured"] == "mastodon-sidekiq.service: stop timeout 15 s, Sidekiq -t 25 s")
+
+        let bucket = try #require(byCheck["media-bucket"])
+        #expect(bucket["level"] == "fail" && bucket["measured"] == "http://127.0.0.1:\(motoPort)/media-files lists its objects to anyone (HTTP 200)", "\(bucket)")
+        #expect(!result.stdout.contains("doctor-must-not-print-this-either"))
+    }
 }

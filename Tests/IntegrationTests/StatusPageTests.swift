@@ -14,8 +14,8 @@ import Testing
     @Test func statusPageShowsTheHostAndKeepsSecrets() async throws {
         let redisPort = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
         let now = Date().timeIntervalSince1970
-        for command in [["-n", "7", "FLUSHDB"], ["-n", "7", "SADD", "queues", "default", "push"],
-                        ["-n", "7", "LPUSH", "queue:default", "{\"class\":\"ActivityPub::DeliveryWorker\",\"args\":[],\"queue\":\"default\",\"jid\":\"s1\",\"created_at\":\(now - 30),\"enqueued_at\":\(now - 30)}"]] {
+        for command in [["-n", "11", "FLUSHDB"], ["-n", "11", "SADD", "queues", "default", "push"],
+                        ["-n", "11", "LPUSH", "queue:default", "{\"class\":\"ActivityPub::DeliveryWorker\",\"args\":[],\"queue\":\"default\",\"jid\":\"s1\",\"created_at\":\(now - 30),\"enqueued_at\":\(now - 30)}"]] {
             _ = try Harness.run("/usr/bin/redis-cli", ["-p", redisPort] + command)
         }
         _ = try BackupIntegrationTests.database("status_page", "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
@@ -30,8 +30,8 @@ import Testing
         let config = try Harness.writeConfig(collectors: [
             "processes": "{enabled: true}",
             "postgres": "{dsn: \"\(try Harness.environment("MASTIFF_TEST_PG_TCP_DSN")) password=\(pgPassword)\"}",
-            "redis": "{url: \"redis://127.0.0.1:\(redisPort)/7\"}",
-            "sidekiq": "{redis_url: \"redis://127.0.0.1:\(redisPort)/7\"}",
+            "redis": "{url: \"redis://127.0.0.1:\(redisPort)/11\"}",
+            "sidekiq": "{redis_url: \"redis://127.0.0.1:\(redisPort)/11\"}",
             "probes": "[{name: web, url: \"http://127.0.0.1:\(web.port)/health\", body_contains: OK, timeout: 1s}, {name: streaming, url: \"http://127.0.0.1:9/api/v1/streaming/health\", timeout: 1s}]",
         ], """
             sampling: {interval: 1s}

@@ -23,6 +23,8 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var logLevel: String?
     /// Hidden: the /proc root, for tests and benchmarks on fixture trees.
     public var procRoot = "/proc"
+    /// `doctor --systemd-dir`: where to look for the Sidekiq unit instead of systemd's directories.
+    public var systemdDirectories: [String] = []
     public var once = false
     /// `status --json`.
     public var json = false
@@ -129,6 +131,8 @@ public enum CommandLineParser {
                 result.logLevel = try value()
             case "--proc-root":
                 result.procRoot = try value()
+            case "--systemd-dir" where result.command == .doctor:
+                result.systemdDirectories.append(try value())
             case "--once" where result.command == .collect:
                 result.once = true
             case "--json" where [.status, .alerts, .maintenance, .silence, .restarts, .backup, .doctor].contains(result.command):
@@ -291,14 +295,20 @@ public enum CommandLineParser {
             OVERVIEW: Check this host against what Mastodon admins learned the hard way: Puma
             workers' memory against RAM, Sidekiq's concurrency against cores and RAM, DB_POOL
             against Sidekiq's threads, jemalloc or MALLOC_ARENA_MAX, connections against
-            max_connections, RAILS_LOG_LEVEL, swap on small hosts, memory headroom for media
-            conversion, remote media cleanup, a recent backup. Reads /proc, instance.env_file,
-            PostgreSQL and the backup bucket; prints each finding as ok / warn / fail with the
-            measured value, the recommendation and why. Exit 0 without a fail, 1 otherwise.
+            max_connections, PostgreSQL's memory settings (PgTune), open-file limits of nginx,
+            PostgreSQL and streaming, one Sidekiq serving the scheduler queue, RAILS_LOG_LEVEL,
+            remote media cleanup, a recent backup, Redis persistence, swap on small hosts, the
+            Sidekiq unit's stop timeout, the media bucket's anonymous listing, memory headroom
+            for media conversion, Elasticsearch's heap. Reads /proc, instance.env_file,
+            PostgreSQL, Redis, systemd's unit files, the media and backup buckets; prints each
+            finding as ok / warn / fail with the measured value, the recommendation and why.
+            Exit 0 without a fail, 1 otherwise.
 
-            USAGE: mastiff doctor [--json] [--config PATH]
+            USAGE: mastiff doctor [--json] [--systemd-dir DIR]... [--config PATH]
 
             OPTIONS:
+                  --systemd-dir DIR   read unit files here instead of /etc/systemd/system,
+                                      /lib/systemd/system and /usr/lib/systemd/system
                   --json              the findings as JSON
             \(common)
 

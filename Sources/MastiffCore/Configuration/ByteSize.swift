@@ -48,6 +48,22 @@ public enum ByteSize: Sendable, Equatable, CustomStringConvertible {
         return "\(bytes)B"
     }
 
+    /// For people rather than configuration: 1536 → "1.5 KiB", 734003200 → "700 MiB", one
+    /// decimal below 100 of a unit (the status page, doctor's findings).
+    public static func approximate(_ bytes: Double) -> String {
+        guard bytes.isFinite, bytes >= 0 else { return "–" }
+        var scaled = bytes
+        var unit = 0
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        while scaled >= 1024, unit < units.count - 1 {
+            scaled /= 1024
+            unit += 1
+        }
+        if unit == 0 || scaled >= 100 { return "\(Int(scaled.rounded())) \(units[unit])" }
+        let tenths = Int((scaled * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+
     public var description: String {
         switch self {
         case .bytes(let value): return "\(value)B"

@@ -10,18 +10,28 @@ public struct DoctorFacts: Sendable, Equatable {
         public var pssBytes: UInt64?
         /// jemalloc mapped (/proc/PID/maps).
         public var jemalloc: Bool
-        public init(pid: Int, comm: String, cmdline: [String], environment: [String: String] = [:], pssBytes: UInt64? = nil, jemalloc: Bool = false) {
+        /// Open descriptors and the soft limit, read for nginx, PostgreSQL and streaming only.
+        public var openFDs: Int?
+        public var openFileLimit: UInt64?
+        public init(pid: Int, comm: String, cmdline: [String], environment: [String: String] = [:], pssBytes: UInt64? = nil, jemalloc: Bool = false,
+                    openFDs: Int? = nil, openFileLimit: UInt64? = nil) {
             self.pid = pid
             self.comm = comm
             self.cmdline = cmdline
             self.environment = environment
             self.pssBytes = pssBytes
             self.jemalloc = jemalloc
+            self.openFDs = openFDs
+            self.openFileLimit = openFileLimit
         }
         var commandLine: String { cmdline.joined(separator: " ") }
         public var isSidekiq: Bool { commandLine.hasPrefix("sidekiq") || comm == "sidekiq" || cmdline.contains { $0 == "sidekiq" || $0.hasSuffix("/sidekiq") } }
         public var isPumaWorker: Bool { commandLine.hasPrefix("puma: cluster worker") }
         public var isPumaMaster: Bool { commandLine.hasPrefix("puma ") && !isPumaWorker }
+        public var isNginx: Bool { comm == "nginx" }
+        public var isPostgres: Bool { comm == "postgres" || comm == "postmaster" }
+        public var isStreaming: Bool { comm == "node" && commandLine.contains("streaming") }
+        public var isElasticsearch: Bool { comm == "java" && (commandLine.contains("org.elasticsearch") || commandLine.contains("org.opensearch")) }
     }
 
     public var memTotalBytes: UInt64 = 0
@@ -37,6 +47,42 @@ public struct DoctorFacts: Sendable, Equatable {
     public var backupsConfigured = false
     /// Commands of scheduled jobs (mastiff's `jobs:`).
     public var jobCommands: [[String]] = []
+    /// shared_buffers, effective_cache_size, work_mem and maintenance_work_mem in bytes.
+    public var postgresMemorySettings: [String: UInt64] = [:]
+    /// Redis's INFO persistence fields and CONFIG GET save / appendonly, when Redis answered.
+    public var redisPersistence: [String: String]?
+    /// The queues of every Sidekiq process in Redis's processes set (all hosts), when read.
+    public var sidekiqQueues: [[String]]?
+    /// systemd unit files that start Sidekiq.
+    public var sidekiqUnits: [UnitFile] = []
+
+    public struct UnitFile: Sendable, Equatable {
+        public var path: String
+        public var text: String
+        public init(path: String, text: String) {
+            self.path = path
+            self.text = text
+        }
+    }
+    /// An anonymous ListObjects on Mastodon's media bucket (from .env.production).
+    public var mediaBucket: MediaBucketListing?
+
+    public struct MediaBucketListing: Sendable, Equatable {
+        /// The bucket's URL, without credentials.
+        public var url: String
+        /// The HTTP status of the anonymous listing; nil when the request failed.
+        public var status: Int?
+        /// Whether the answer was a listing (ListBucketResult).
+        public var listed: Bool
+        public var error: String?
+
+        public init(url: String, status: Int?, listed: Bool, error: String? = nil) {
+            self.url = url
+            self.status = status
+            self.listed = listed
+            self.error = error
+        }
+    }
 
     public init() {}
 }
@@ -61,11 +107,12 @@ public struct DoctorFinding: Sendable, Equatable {
 /// The checks, each a pure function of the facts; nil when it does not apply (nothing to judge).
 public enum DoctorChecks {
     public static func run(_ facts: DoctorFacts) -> [DoctorFinding] {
-        [pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, logLevel, swap, headroom, mediaCleanup, backup]
+        [pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, postgresMemory, openFiles, scheduler, logLevel,
+         mediaCleanup, backup, redisPersistence, swap, sidekiqStopTimeout, mediaBucket, headroom, elasticsearchHeap]
             .compactMap { $0(facts) }
     }
 
-    static func mib(_ bytes: UInt64) -> String { ByteSize.format(bytes) }
+    static func mib(_ bytes: UInt64) -> String { ByteSize.approximate(Double(bytes)) }
 
     /// `-c N` or `--concurrency N` of a Sidekiq command line (Sidekiq's default is 5 in
     /// Mastodon's config/sidekiq.yml).
