@@ -233,8 +233,8 @@ public final class Agent: Sendable {
         }
         if newConfig.statsd.enabled != old.statsd.enabled || StatsdListenerSettings(newConfig.statsd) != StatsdListenerSettings(old.statsd)
             || newConfig.statsd.maxSeries != old.statsd.maxSeries || newConfig.statsd.unmapped != old.statsd.unmapped
-            || newConfig.statsd.mappingCacheSize != old.statsd.mappingCacheSize {
-            logger.warning("statsd listeners, max_series, unmapped and mapping_cache_size take effect after a restart; the new mapping is in use")
+            || newConfig.statsd.mappingCacheSize != old.statsd.mappingCacheSize || newConfig.statsd.counterSuffix != old.statsd.counterSuffix {
+            logger.warning("statsd listeners, max_series, unmapped, mapping_cache_size and counter_suffix take effect after a restart; the new mapping is in use")
         }
         statsdBridge?.replaceMapping(newMapping)
         alerting?.replaceRules(newRules, settings: newConfig.alerts)

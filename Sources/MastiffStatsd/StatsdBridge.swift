@@ -24,9 +24,9 @@ public final class StatsdBridge: Sendable {
     private let clock: any WallClock
 
     public init(mapping: StatsdMapping, maxSeries: Int, unmapped: UnmappedNames, cacheCapacity: Int = 10_000,
-                clock: any WallClock = SystemWallClock()) {
+                appendTotalToCounters: Bool = true, clock: any WallClock = SystemWallClock()) {
         let store = StatsdSeriesStore(mapper: StatsdMapper(mapping: mapping), maxSeries: maxSeries, unmapped: unmapped,
-                                      cacheCapacity: cacheCapacity)
+                                      cacheCapacity: cacheCapacity, appendTotalToCounters: appendTotalToCounters)
         state = Mutex(State(store: store))
         self.clock = clock
     }

@@ -21,6 +21,6 @@ extension StatsdListenerSettings {
 extension StatsdBridge {
     public convenience init(settings: StatsdSettings, mapping: StatsdMapping, clock: any WallClock = SystemWallClock()) {
         self.init(mapping: mapping, maxSeries: settings.maxSeries, unmapped: UnmappedNames(rawValue: settings.unmapped) ?? .escape,
-                  cacheCapacity: settings.mappingCacheSize, clock: clock)
+                  cacheCapacity: settings.mappingCacheSize, appendTotalToCounters: settings.counterSuffix != "as_mapped", clock: clock)
     }
 }

@@ -149,11 +149,16 @@ public final class StatsdSeriesStore {
     /// Bumped whenever a series or family is removed, so cached references are re-checked.
     private var generation = 0
 
-    public init(mapper: StatsdMapper, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape, cacheCapacity: Int = 10_000) {
+    /// statsd.counter_suffix: total (true) or as_mapped (false).
+    let appendTotalToCounters: Bool
+
+    public init(mapper: StatsdMapper, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape, cacheCapacity: Int = 10_000,
+                appendTotalToCounters: Bool = true) {
         self.mapper = mapper
         self.maxSeries = maxSeries
         self.unmapped = unmapped
         self.cacheCapacity = cacheCapacity
+        self.appendTotalToCounters = appendTotalToCounters
     }
 
     public var cacheCount: Int { targets.count }
@@ -213,8 +218,9 @@ public final class StatsdSeriesStore {
             labels = ruleLabels
         }
         guard !name.isEmpty else { return Target(disposition: .drop("empty_name")) }
-        // promtool wants counters to end in _total; statsd names rarely do.
-        if type == .counter, !name.hasSuffix("_total") { name += "_total" }
+        // promtool wants counters to end in _total; statsd names rarely do. `as_mapped` keeps
+        // statsd_exporter's names, so its dashboards move over unchanged.
+        if type == .counter, appendTotalToCounters, !name.hasSuffix("_total") { name += "_total" }
         let ruleKey = (ruleIndex ?? -1) * 4 + StatsdMetricType.allCases.firstIndex(of: type)!
         let settings = settingsByRule[ruleKey] ?? Settings(rule: rule, mapping: mapping, type: type)
         settingsByRule[ruleKey] = settings

@@ -24,6 +24,18 @@ import Testing
         }
     }
 
+    /// The mastiff queries of docs/migration.md's rewrite table: the last backticked cell of each
+    /// row under "Rewrites of popular dashboard queries".
+    static func migrationRewrites() throws -> [(panel: String, expr: String)] {
+        let text = try String(contentsOfFile: Harness.packageRoot + "/docs/migration.md", encoding: .utf8)
+        guard let section = text.range(of: "## Rewrites of popular dashboard queries") else { throw HarnessError("docs/migration.md has no rewrite table") }
+        return text[section.upperBound...].split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| panel") }.compactMap { row in
+            let cells = row.split(separator: "`")
+            guard cells.count >= 4 else { return nil }
+            return (String(row.dropFirst(2).prefix { $0 != "|" }).trimmingCharacters(in: .whitespaces), String(cells[cells.count - 2]))
+        }
+    }
+
     /// Structure Grafana needs to import them on any host: unique uids, a datasource variable
     /// that every panel and target uses, an instance variable over mastiff_build_info, and the
     /// committed files equal to what scripts/dashboards.py writes.
@@ -66,7 +78,7 @@ import Testing
             "sidekiq": "{redis_url: \"redis://127.0.0.1:\(redisPort)/6\"}",
             "probes": "[{name: web, url: \"http://127.0.0.1:\(web.port)/health\", body_contains: OK, timeout: 1s}]",
         ], "sampling: {interval: 1s}\nstatsd: {enabled: false}\n"
-            + (try BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly"))
+            + (try BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly")).replacingOccurrences(of: "dbname=backup_cluster", with: "dbname=dashboards")
             + "jobs:\n  - {name: cleanup, schedule: \"@yearly\", command: [/bin/true]}\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let backup = try Harness.run(Harness.binary, ["backup", "run", "--config", config])
@@ -93,7 +105,18 @@ import Testing
                 }
             }
         }
-        #expect(checked >= 50)
+        let rewrites = try Self.migrationRewrites()
+        #expect(rewrites.count >= 20)
+        for (panel, expr) in rewrites {
+            let substituted = expr.replacingOccurrences(of: "$instance", with: instance).replacingOccurrences(of: "$__rate_interval", with: "1m")
+            checked += 1
+            do {
+                if try prometheus.query(substituted).isEmpty { empty.append("docs/migration.md \"\(panel)\": \(substituted)") }
+            } catch {
+                empty.append("docs/migration.md \"\(panel)\": \(substituted) failed: \(error)")
+            }
+        }
+        #expect(checked >= 70)
         #expect(empty.isEmpty, "expressions without a series:\n\(empty.joined(separator: "\n"))")
         _ = mastiff
     }

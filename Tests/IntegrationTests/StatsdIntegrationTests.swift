@@ -220,4 +220,27 @@ import Testing
         #expect(sampleValue(metrics, #"statsd_events_dropped_total{reason="reserved_name"}"#) == 6)
     }
 
+
+    /// A statsd_exporter mapping file moved over with `counter_suffix: as_mapped`: the series are
+    /// named as statsd_exporter names them (no `_total` added), and promtool says what that costs.
+    @Test func countersAsMappedGiveStatsdExportersSeries() async throws {
+        let directory = try Harness.temporaryDirectory()
+        let mapping = directory.appendingPathComponent("mapping.yml").path
+        try """
+            mappings:
+            - match: "app.*.hits"
+              name: "app_hits"
+              labels: {page: "$1"}
+            """.write(toFile: mapping, atomically: true, encoding: .utf8)
+        let (mastiff, udp, _) = try Self.start("  mapping: \(mapping)\n  counter_suffix: as_mapped")
+        let sender = try StatsdSender(port: udp)
+        sender.send("app.home.hits:2|c\nother.thing:1|c")
+        let text = try await Self.waitFor(mastiff, #"app_hits{page="home"}"#, 2)
+        #expect(text.contains("# TYPE app_hits counter"))
+        #expect(sampleValue(text, "other_thing") == 1)
+        #expect(!text.contains("app_hits_total") && !text.contains("other_thing_total"))
+        let problems = try Harness.promtoolProblems(text)
+        #expect(problems.contains("app_hits counter metrics should have \"_total\" suffix"), "\(problems)")
+        withExtendedLifetime(mastiff) {}
+    }
 }

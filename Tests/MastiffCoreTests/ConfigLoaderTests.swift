@@ -68,6 +68,7 @@ import Testing
         ("listen: [unclosed\n", "bad.yml:2:1: YAML syntax error"),
         ("statsd: {udp: 8125}\n", "bad.yml:1:15: statsd.udp: '8125' is not a listen address"),
         ("statsd: {unmapped: keep}\n", "bad.yml:1:20: statsd.unmapped: unknown value 'keep' (escape, escape_exact, drop)"),
+        ("statsd:\n  counter_suffix: none\n", "bad.yml:2:19: statsd.counter_suffix: unknown value 'none' (total, as_mapped)"),
         ("statsd: {mapping: mapping.yml}\n", "bad.yml:1:19: statsd.mapping: must be an absolute path"),
         ("statsd: {mastodon_namespace: 'Mastodon production'}\n", "bad.yml:1:30: statsd.mastodon_namespace: 'Mastodon production' is not a statsd namespace"),
         ("statsd: {max_packet_size: 10GiB}\n", "bad.yml:1:27: statsd.max_packet_size: must be from 512 bytes to 1MiB"),

@@ -7,9 +7,9 @@ struct Bridge {
     let store: StatsdSeriesStore
     var now = 1_000.0
 
-    init(_ yaml: String, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape) throws {
+    init(_ yaml: String, maxSeries: Int = 10_000, unmapped: UnmappedNames = .escape, appendTotalToCounters: Bool = true) throws {
         store = StatsdSeriesStore(mapper: StatsdMapper(mapping: try StatsdMapping.parse(yaml, file: "mapping.yml")),
-                                  maxSeries: maxSeries, unmapped: unmapped)
+                                  maxSeries: maxSeries, unmapped: unmapped, appendTotalToCounters: appendTotalToCounters)
     }
 
     func send(_ packet: String) {
@@ -53,6 +53,27 @@ struct Bridge {
             #"signup_events_total{job="foo_product_server",outcome="failure",provider="facebook"} 1"#,
             "test_web_server_foo_bar_total 1",
         ])
+    }
+
+    /// `counter_suffix: as_mapped`: the README's results exactly as statsd_exporter documents
+    /// them, the unmapped counter without `_total`, and a mapped counter named without it.
+    @Test func countersAsMappedKeepStatsdExportersNames() throws {
+        let bridge = try Bridge("""
+            mappings:
+            - match: "test.dispatcher.*.*.*"
+              name: "dispatcher_events_total"
+              labels: {processor: "$1", action: "$2", outcome: "$3", job: "test_dispatcher"}
+            - match: "api.*.requests"
+              name: "api_requests"
+              labels: {endpoint: "$1"}
+            """, appendTotalToCounters: false)
+        bridge.send("test.dispatcher.FooProcessor.send.success:1|c\ntest.web-server.foo.bar:1|c\napi.statuses.requests:3|c\napi.latency:12|ms")
+        #expect(bridge.lines().filter { !$0.hasPrefix("api_latency") } == [
+            #"api_requests{endpoint="statuses"} 3"#,
+            #"dispatcher_events_total{action="send",job="test_dispatcher",outcome="success",processor="FooProcessor"} 1"#,
+            "test_web_server_foo_bar 1",
+        ])
+        #expect(bridge.exposition().contains("# TYPE api_requests counter"))
     }
 
     /// The regex example of the README.

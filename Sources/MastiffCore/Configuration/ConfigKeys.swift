@@ -52,7 +52,7 @@ public enum ConfigKeys {
     public static let job = ["name", "schedule", "command", "user", "environment", "working_directory", "timeout", "kill_grace", "jitter",
                              "min_available_memory", "defer_for", "once_per_cluster", "enabled"]
     public static let statsd = ["enabled", "udp", "tcp", "unixgram", "max_packet_size", "receive_buffer", "tcp_idle_timeout", "mapping",
-                                "mastodon_namespace", "max_series", "unmapped", "mapping_cache_size"]
+                                "mastodon_namespace", "max_series", "unmapped", "mapping_cache_size", "counter_suffix"]
 
     /// Each section's keys under the path where they are written.
     public static let all: [(section: String, keys: [String])] = [

@@ -56,6 +56,11 @@ extension ConfigLoader {
             settings.unmapped = text
         }
         if let size = map["mapping_cache_size"] { settings.mappingCacheSize = try size.int(in: 0...10_000_000) }
+        if let suffix = map["counter_suffix"] {
+            let text = try suffix.string()
+            guard ["total", "as_mapped"].contains(text) else { throw suffix.error("unknown value '\(text)' (total, as_mapped)") }
+            settings.counterSuffix = text
+        }
         return settings
     }
 }

@@ -84,6 +84,9 @@ public struct StatsdSettings: Sendable, Equatable {
     /// escape, escape_exact or drop (see UnmappedNames).
     public var unmapped = "escape"
     public var mappingCacheSize = 10_000
+    /// `total`: counters get `_total` appended when their name lacks it (promtool's rule);
+    /// `as_mapped`: the name as the mapping gives it, as statsd_exporter exposes it.
+    public var counterSuffix = "total"
     public init() {}
 }
 
