@@ -5,7 +5,7 @@ import Testing
 /// Debian's PgBouncer in front of the test PostgreSQL; mastiff reads its admin console and is
 /// compared with what SHOW POOLS / SHOW STATS print through psql.
 @Suite(.serialized) struct PgBouncerIntegrationTests {
-    private final class RunningPgBouncer {
+    final class RunningPgBouncer {
         let directory: String
         let port: Int
         init(postgresPort: String, password: String) throws {
