@@ -113,6 +113,9 @@ DASHBOARDS = {
         ("CPU by group", "percentunit", [(f'rate(process_group_cpu_seconds_total{{{I}}}[$__rate_interval])', "{{group}}")], "timeseries"),
         ("Swap", "bytes", [(f'system_swap_total_bytes{{{I}}} - system_swap_free_bytes{{{I}}}', "used {{instance}}")], "timeseries"),
         ("OOM kills", "none", [(f'increase(system_oom_kills_total{{{I}}}[1h])', "{{instance}}")], "stat"),
+        # Counted only once a restart happened; 0 per configured target until then.
+        ("Restarts by mastiff (per hour)", "none", [(f'sum by (target, reason) (increase(mastiff_restarts_total{{{I}}}[1h])) or on(target) (mastiff_restart_budget_remaining{{{I}}} * 0)', "{{target}} {{reason}}")], "timeseries"),
+        ("Restart budget left", "none", [(f'mastiff_restart_budget_remaining{{{I}}}', "{{target}}")], "stat"),
     ]),
 }
 

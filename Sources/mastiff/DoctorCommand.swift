@@ -17,6 +17,9 @@ struct DoctorCommand {
     /// as in systemd.
     var systemdDirectories = Self.systemdDirectories
     static let systemdDirectories = ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]
+    /// Crontabs: files, or directories whose files are read (root's and users').
+    var cronPaths = Self.cronPaths
+    static let cronPaths = ["/etc/crontab", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly", "/var/spool/cron/crontabs"]
 
     func run() async -> Int32 {
         let findings = DoctorChecks.run(await gather())
@@ -56,6 +59,11 @@ struct DoctorCommand {
                 let unit: UInt64 = switch row[2] ?? "" { case "8kB": 8192; case "kB": 1024; case "MB": 1 << 20; default: 1 }
                 facts.postgresMemorySettings[name] = setting * unit
             }
+            // Mastodon's admin settings are YAML in the settings table ("--- 7\n", "--- '7'\n"); the
+            // table exists only when the DSN names Mastodon's database.
+            if let value = try? await connection.query("SELECT value FROM settings WHERE var = 'media_cache_retention_period' AND thing_type IS NULL").first?[0] {
+                facts.mediaCacheRetentionDays = Int(String(value.dropFirst(3).filter(\.isNumber)))
+            }
         }
         if config.collectors.redis.enabled { facts.redisPersistence = await Self.redisPersistence(config.collectors.redis.url) }
         if config.collectors.sidekiq.enabled {
@@ -65,6 +73,7 @@ struct DoctorCommand {
             facts.sidekiqQueues = collection.views.sidekiqProcesses?.map(\.queues)
         }
         facts.sidekiqUnits = Self.sidekiqUnits(in: systemdDirectories)
+        facts.cronTootctlLines = Self.cronTootctlLines(cronPaths)
         if let env = facts.env, env["S3_ENABLED"] == "true" { facts.mediaBucket = await Self.mediaBucket(env) }
         if config.backups.enabled, let plan = try? BackupPlan(config: config) {
             facts.backupsConfigured = true
@@ -105,6 +114,24 @@ struct DoctorCommand {
             }
         }
         return units
+    }
+
+    /// Lines that run tootctl in the crontabs at `paths` (files, or directories of files), each
+    /// prefixed with its file; comments skipped.
+    static func cronTootctlLines(_ paths: [String]) -> [String] {
+        var files: [String] = []
+        for path in paths {
+            if let names = try? FileSystemAccess.listDirectory(path) {
+                files += names.sorted().map { path + "/" + $0 }
+            } else {
+                files.append(path)
+            }
+        }
+        return files.flatMap { file -> [String] in
+            guard let text = try? FileSystemAccess.readRegularFile(file, limit: 1 << 20) else { return [] }
+            return text.split(separator: "\n").map { String($0).trimmingWhitespace }
+                .filter { !$0.hasPrefix("#") && $0.contains("tootctl") }.map { file + ": " + $0 }
+        }
     }
 
     /// An anonymous ListObjectsV2 of one key on Mastodon's media bucket, path-style: S3_ENDPOINT,

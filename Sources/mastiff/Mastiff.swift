@@ -50,7 +50,8 @@ enum Mastiff {
         case .doctor:
             guard let (config, _) = commands.loadConfig() else { exit(1) }
             status = await DoctorCommand(config: config, procRoot: arguments.procRoot, json: arguments.json,
-                                   systemdDirectories: arguments.systemdDirectories.isEmpty ? DoctorCommand.systemdDirectories : arguments.systemdDirectories).run()
+                                   systemdDirectories: arguments.systemdDirectories.isEmpty ? DoctorCommand.systemdDirectories : arguments.systemdDirectories,
+                                   cronPaths: arguments.cronPaths.isEmpty ? DoctorCommand.cronPaths : arguments.cronPaths).run()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -31,22 +31,15 @@ import Testing
 
     /// The checks of the services, against real ones: PostgreSQL's memory settings and open
     /// files (it runs here), Redis's persistence, a real Sidekiq serving the scheduler queue read
-    /// from Redis, Mastodon's sample systemd unit (TimeoutSec=15 < Sidekiq's 25 s), and a media
-    /// bucket on a moto without authentication, where anyone can list it.
+    /// from Redis, Mastodon's sample systemd unit (TimeoutSec=15 < Sidekiq's 25 s), a crontab
+    /// and Mastodon's retention setting for the media cleanup, and a media bucket on a moto
+    /// without authentication, where anyone can list it.
     @Test func servicesBesideMastodonAreChecked() async throws {
         let redisPort = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
         let redisURL = "redis://127.0.0.1:\(redisPort)/12"
         _ = try Harness.run(try Harness.which("redis-cli"), ["-p", redisPort, "-n", "12", "FLUSHDB"])
         let directory = try Harness.temporaryDirectory()
-        let log = directory.appendingPathComponent("sidekiq.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let sidekiq = Process()
-        sidekiq.executableURL = URL(fileURLWithPath: try Harness.which("sidekiq"))
-        sidekiq.arguments = ["-r", SidekiqIntegrationTests.fixtures + "/jobs.rb", "-c", "2", "-q", "default", "-q", "scheduler", "-t", "1"]
-        sidekiq.environment = ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 }
-        sidekiq.standardOutput = FileHandle(forWritingAtPath: log)
-        sidekiq.standardError = FileHandle(forWritingAtPath: log)
-        try sidekiq.run()
+        let (sidekiq, _) = try SidekiqIntegrationTests.startSidekiq(redisURL: redisURL, ["-c", "2", "-q", "default", "-q", "scheduler", "-t", "1"])
         defer {
             sidekiq.terminate()
             sidekiq.waitUntilExit()
@@ -95,12 +88,24 @@ import Testing
             S3_ENDPOINT=http://127.0.0.1:\(motoPort)/
             AWS_SECRET_ACCESS_KEY=doctor-must-not-print-this-either
             """.write(toFile: envFile, atomically: true, encoding: .utf8)
+        // Mastodon's admin settings table with a media cache retention period of 14 days, and a
+        // crontab that runs tootctl media remove.
+        let dsn = try BackupIntegrationTests.database("doctor_mastodon", """
+            CREATE TABLE settings (id bigserial PRIMARY KEY, var character varying NOT NULL, value text, thing_type character varying, thing_id bigint);
+            INSERT INTO settings (var, value) VALUES ('media_cache_retention_period', E'--- 14\\n'), ('site_title', E'--- Example\\n');
+            """)
+        let cron = directory.appendingPathComponent("cron.d")
+        try FileManager.default.createDirectory(at: cron, withIntermediateDirectories: true)
+        try """
+            # m h dom mon dow user command
+            0 3 * * * mastodon cd /home/mastodon/live && RAILS_ENV=production bin/tootctl media remove --days 7
+            """.write(to: cron.appendingPathComponent("mastodon"), atomically: true, encoding: .utf8)
         let config = try Harness.writeConfig(collectors: [
-            "postgres": "{dsn: \"\(try Harness.environment("MASTIFF_TEST_PG_DSN"))\"}",
+            "postgres": "{dsn: \"\(dsn)\"}",
             "redis": "{url: \"\(redisURL)\"}",
             "sidekiq": "{redis_url: \"\(redisURL)\"}",
         ], "statsd: {enabled: false}\ninstance: {env_file: \(envFile)}\n")
-        let result = try Harness.run(Harness.binary, ["doctor", "--json", "--config", config, "--systemd-dir", units.path])
+        let result = try Harness.run(Harness.binary, ["doctor", "--json", "--config", config, "--systemd-dir", units.path, "--cron-dir", cron.path])
         #expect(result.status == 1, "a fail exits 1: \(result.stderr)")
         let findings = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: String]] ?? []
         let byCheck = Dictionary(findings.map { ($0["check"] ?? "", $0) }, uniquingKeysWith: { a, _ in a })
@@ -120,6 +125,9 @@ import Testing
 
         let unit = try #require(byCheck["sidekiq-stop-timeout"])
         #expect(unit["level"] == "fail" && unit["measured"] == "mastodon-sidekiq.service: stop timeout 15 s, Sidekiq -t 25 s")
+
+        let cleanup = try #require(byCheck["media-cleanup"])
+        #expect(cleanup["level"] == "ok" && cleanup["measured"] == "a cron entry runs tootctl media remove (\(cron.path)/mastodon); Mastodon's media cache retention period, 14 days", "\(cleanup)")
 
         let bucket = try #require(byCheck["media-bucket"])
         #expect(bucket["level"] == "fail" && bucket["measured"] == "http://127.0.0.1:\(motoPort)/media-files lists its objects to anyone (HTTP 200)", "\(bucket)")

@@ -8,6 +8,20 @@ import Testing
 @Suite(.serialized) struct SidekiqIntegrationTests {
     static let fixtures = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/sidekiq"
 
+    /// Debian's Sidekiq with the fixture jobs on `redisURL`, its output in a log file.
+    static func startSidekiq(redisURL: String, _ arguments: [String]) throws -> (process: Process, log: String) {
+        let log = try Harness.temporaryDirectory().appendingPathComponent("sidekiq.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let sidekiq = Process()
+        sidekiq.executableURL = URL(fileURLWithPath: try Harness.which("sidekiq"))
+        sidekiq.arguments = ["-r", fixtures + "/jobs.rb"] + arguments
+        sidekiq.environment = ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 }
+        sidekiq.standardOutput = FileHandle(forWritingAtPath: log)
+        sidekiq.standardError = FileHandle(forWritingAtPath: log)
+        try sidekiq.run()
+        return (sidekiq, log)
+    }
+
     private func ruby(_ script: String, redisURL: String) throws -> [String: Double] {
         let result = try Harness.run(try Harness.which("ruby"), [Self.fixtures + "/" + script],
                                      environment: ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 })
@@ -28,15 +42,7 @@ import Testing
         let redisCLI = try Harness.which("redis-cli")
         _ = try Harness.run(redisCLI, ["-p", port, "-n", "7", "flushdb"])
 
-        let log = try Harness.temporaryDirectory().appendingPathComponent("sidekiq.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let sidekiq = Process()
-        sidekiq.executableURL = URL(fileURLWithPath: try Harness.which("sidekiq"))
-        sidekiq.arguments = ["-r", Self.fixtures + "/jobs.rb", "-c", "3", "-q", "default", "-q", "push", "-t", "1"]
-        sidekiq.environment = ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 }
-        sidekiq.standardOutput = FileHandle(forWritingAtPath: log)
-        sidekiq.standardError = FileHandle(forWritingAtPath: log)
-        try sidekiq.run()
+        let (sidekiq, log) = try Self.startSidekiq(redisURL: redisURL, ["-c", "3", "-q", "default", "-q", "push", "-t", "1"])
         defer {
             sidekiq.terminate()
             sidekiq.waitUntilExit()

@@ -80,6 +80,16 @@ import Testing
         #expect(finding(facts, "media-cleanup")?.level == .warn)
         facts.jobCommands = [["/home/mastodon/live/bin/tootctl", "media", "remove", "--days", "7"]]
         #expect(finding(facts, "media-cleanup")?.level == .ok)
+        // A crontab line, or Mastodon's own retention setting, serves as well.
+        facts.jobCommands = []
+        facts.cronTootctlLines = ["/etc/cron.d/mastodon: 0 3 * * * mastodon RAILS_ENV=production /home/mastodon/live/bin/tootctl media remove --days 7"]
+        #expect(finding(facts, "media-cleanup")?.measured == "a cron entry runs tootctl media remove (/etc/cron.d/mastodon)")
+        facts.cronTootctlLines = ["/etc/cron.d/mastodon: 0 3 * * * mastodon /home/mastodon/live/bin/tootctl accounts cull"]
+        #expect(finding(facts, "media-cleanup")?.level == .warn, "another tootctl command is not a media cleanup")
+        facts.mediaCacheRetentionDays = 14
+        #expect(finding(facts, "media-cleanup")?.measured == "Mastodon's media cache retention period, 14 days")
+        facts.mediaCacheRetentionDays = 0
+        #expect(finding(facts, "media-cleanup")?.level == .warn, "0 days is Mastodon's way of saying never")
         #expect(finding(facts, "backup")?.level == .warn)
         facts.backupsConfigured = true
         #expect(finding(facts, "backup")?.level == .fail)

@@ -11,23 +11,10 @@ import MastiffServer
 import Glibc
 #endif
 
-let environment = ProcessInfo.environment
-let renders = Int(environment["BENCH_RENDERS"] ?? "") ?? 2000
+func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+let renders = Int(environment("BENCH_RENDERS") ?? "") ?? 2000
 let interval = 15.0
-let samples = Int(environment["BENCH_SAMPLES"] ?? "") ?? Int((86_400 + 600) / interval)
-
-enum ProcessInfo {
-    static var environment: [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") { result[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
-            pointer += 1
-        }
-        return result
-    }
-}
+let samples = Int(environment("BENCH_SAMPLES") ?? "") ?? Int((86_400 + 600) / interval)
 
 func seconds() -> Double {
     var now = timespec()

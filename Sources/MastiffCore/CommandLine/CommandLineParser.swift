@@ -25,6 +25,8 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var procRoot = "/proc"
     /// `doctor --systemd-dir`: where to look for the Sidekiq unit instead of systemd's directories.
     public var systemdDirectories: [String] = []
+    /// `doctor --cron-dir`: crontabs (files or directories) to read instead of the system's.
+    public var cronPaths: [String] = []
     public var once = false
     /// `status --json`.
     public var json = false
@@ -133,6 +135,8 @@ public enum CommandLineParser {
                 result.procRoot = try value()
             case "--systemd-dir" where result.command == .doctor:
                 result.systemdDirectories.append(try value())
+            case "--cron-dir" where result.command == .doctor:
+                result.cronPaths.append(try value())
             case "--once" where result.command == .collect:
                 result.once = true
             case "--json" where [.status, .alerts, .maintenance, .silence, .restarts, .backup, .doctor].contains(result.command):
@@ -304,11 +308,14 @@ public enum CommandLineParser {
             finding as ok / warn / fail with the measured value, the recommendation and why.
             Exit 0 without a fail, 1 otherwise.
 
-            USAGE: mastiff doctor [--json] [--systemd-dir DIR]... [--config PATH]
+            USAGE: mastiff doctor [--json] [--systemd-dir DIR]... [--cron-dir PATH]... [--config PATH]
 
             OPTIONS:
                   --systemd-dir DIR   read unit files here instead of /etc/systemd/system,
                                       /lib/systemd/system and /usr/lib/systemd/system
+                  --cron-dir PATH     read crontabs here (a file or a directory) instead of
+                                      /etc/crontab, /etc/cron.d, /etc/cron.daily,
+                                      /etc/cron.weekly and /var/spool/cron/crontabs
                   --json              the findings as JSON
             \(common)
 

@@ -246,13 +246,17 @@ extension StatusReport {
         func label(_ series: HistoryStore.Series, _ name: String) -> String? { series.labels.first { $0.name == name }?.value }
         let samples = Dictionary(inputs.families.map { ($0.name, $0.samples) }, uniquingKeysWith: { first, _ in first })
         func value(_ sample: Sample, _ name: String) -> String? { sample.labels.first { $0.name == name }?.value }
+        /// A family's values by one label's value (`probe`, `queue`, `target`, `job`).
+        func values(_ family: String, by label: String) -> [String: Double] {
+            Dictionary((samples[family] ?? []).compactMap { sample in value(sample, label).map { ($0, sample.value) } },
+                       uniquingKeysWith: { first, _ in first })
+        }
 
         // Components: every collector, then every probe.
         for collector in inputs.collectors {
             report.components.append(Component(name: collector.name, kind: "collector", ok: collector.succeeded, detail: collector.detail))
         }
-        let durations = Dictionary((samples["probe_duration_seconds"] ?? []).compactMap { sample in value(sample, "probe").map { ($0, sample.value) } },
-                                   uniquingKeysWith: { first, _ in first })
+        let durations = values("probe_duration_seconds", by: "probe")
         for sample in samples["probe_success"] ?? [] {
             guard let probe = value(sample, "probe") else { continue }
             report.components.append(Component(name: probe, kind: "probe", ok: sample.value == 1,
@@ -282,8 +286,7 @@ extension StatusReport {
                              trend: trend(.groupPSS, where: { label($0, "group") == name }, sum: true))
             }
         }
-        let latencies = Dictionary((samples["sidekiq_queue_latency_seconds"] ?? []).compactMap { sample in value(sample, "queue").map { ($0, sample.value) } },
-                                   uniquingKeysWith: { first, _ in first })
+        let latencies = values("sidekiq_queue_latency_seconds", by: "queue")
         report.queues = (samples["sidekiq_queue_size"] ?? []).compactMap { sample in
             guard let queue = value(sample, "queue") else { return nil }
             return Queue(name: queue, size: sample.value, latencySeconds: latencies[queue] ?? 0,
@@ -294,18 +297,14 @@ extension StatusReport {
                                        maxConnections: samples["postgres_max_connections"]?.first?.value,
                                        trend: trend(.postgresConnections, sum: true))
         }
-        let sizes = Dictionary((samples["mastiff_backup_last_size_bytes"] ?? []).compactMap { sample in value(sample, "target").map { ($0, sample.value) } },
-                               uniquingKeysWith: { first, _ in first })
-        let backupOK = Dictionary((samples["mastiff_backup_last_run_successful"] ?? []).compactMap { sample in value(sample, "target").map { ($0, sample.value == 1) } },
-                                  uniquingKeysWith: { first, _ in first })
+        let sizes = values("mastiff_backup_last_size_bytes", by: "target")
+        let backupOK = values("mastiff_backup_last_run_successful", by: "target").mapValues { $0 == 1 }
         report.backups = (samples["mastiff_backup_last_success_timestamp_seconds"] ?? []).compactMap { sample in
             guard let target = value(sample, "target") else { return nil }
             return Backup(target: target, lastSuccess: sample.value > 0 ? sample.value : nil, sizeBytes: sizes[target], lastRunSuccessful: backupOK[target])
         }
-        let jobOK = Dictionary((samples["mastiff_job_last_run_successful"] ?? []).compactMap { sample in value(sample, "job").map { ($0, sample.value == 1) } },
-                               uniquingKeysWith: { first, _ in first })
-        let jobDuration = Dictionary((samples["mastiff_job_last_duration_seconds"] ?? []).compactMap { sample in value(sample, "job").map { ($0, sample.value) } },
-                                     uniquingKeysWith: { first, _ in first })
+        let jobOK = values("mastiff_job_last_run_successful", by: "job").mapValues { $0 == 1 }
+        let jobDuration = values("mastiff_job_last_duration_seconds", by: "job")
         report.jobs = (samples["mastiff_job_last_success_timestamp_seconds"] ?? []).compactMap { sample in
             guard let job = value(sample, "job") else { return nil }
             return Job(name: job, lastSuccess: sample.value > 0 ? sample.value : nil, lastRunSuccessful: jobOK[job], durationSeconds: jobDuration[job])

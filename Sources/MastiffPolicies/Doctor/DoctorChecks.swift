@@ -47,6 +47,10 @@ public struct DoctorFacts: Sendable, Equatable {
     public var backupsConfigured = false
     /// Commands of scheduled jobs (mastiff's `jobs:`).
     public var jobCommands: [[String]] = []
+    /// Crontab lines that run tootctl (with the file they are in).
+    public var cronTootctlLines: [String] = []
+    /// Mastodon's admin setting "Media cache retention period" (days; settings table), when read.
+    public var mediaCacheRetentionDays: Int?
     /// shared_buffers, effective_cache_size, work_mem and maintenance_work_mem in bytes.
     public var postgresMemorySettings: [String: UInt64] = [:]
     /// Redis's INFO persistence fields and CONFIG GET save / appendonly, when Redis answered.
@@ -208,10 +212,15 @@ public enum DoctorChecks {
     }
 
     static func mediaCleanup(_ facts: DoctorFacts) -> DoctorFinding? {
-        let scheduled = facts.jobCommands.contains { $0.contains("media") && $0.contains("remove") }
-        let retention = facts.env?["MEDIA_CACHE_RETENTION_PERIOD"] != nil
-        return DoctorFinding("media-cleanup", scheduled || retention ? .ok : .warn,
-                             measured: scheduled ? "a mastiff job runs tootctl media remove" : retention ? "Mastodon's content retention (MEDIA_CACHE_RETENTION_PERIOD)" : "none found",
+        var found: [String] = []
+        if facts.jobCommands.contains(where: { $0.contains("media") && $0.contains("remove") }) { found.append("a mastiff job runs tootctl media remove") }
+        if let line = facts.cronTootctlLines.first(where: { $0.contains("media") && $0.contains("remove") }) {
+            found.append("a cron entry runs tootctl media remove (\(line.prefix { $0 != ":" }))")
+        }
+        if let days = facts.mediaCacheRetentionDays, days > 0 { found.append("Mastodon's media cache retention period, \(days) days") }
+        if facts.env?["MEDIA_CACHE_RETENTION_PERIOD"] != nil { found.append("MEDIA_CACHE_RETENTION_PERIOD") }
+        return DoctorFinding("media-cleanup", found.isEmpty ? .warn : .ok,
+                             measured: found.isEmpty ? "none found (mastiff jobs, crontabs, Mastodon's content retention)" : found.joined(separator: "; "),
                              recommended: "tootctl media remove --days 7 daily (a job in jobs:) or a media cache retention period",
                              why: "remote media is cached forever otherwise; it is what fills a small server's disk")
     }
