@@ -115,7 +115,9 @@ import Testing
         try await Self.waitFor(config, "InstanceDown", nil, within: 5)
         #expect(mastiff.log.split(separator: "\n").contains { $0.contains("alert resolved") && $0.contains("alertname=InstanceDown") })
         #expect(try services.pgCtl(["start"]) == 0)
-        try await Self.waitFor(config, "PostgresDown", nil, within: 10)
+        // A minute of outage has grown the collector's reconnect back-off to its 30 s maximum
+        // (ReconnectingSession): the next attempt may come up to 30 s after PostgreSQL is back.
+        try await Self.waitFor(config, "PostgresDown", nil, within: 35)
     }
 
     @Test func badRuleFilesAreRefusedWithTheirPositions() throws {
