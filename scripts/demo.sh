@@ -13,7 +13,7 @@ swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .bui
 binary=.build-release/release/mastiff
 
 if [[ "${1:-}" == "--defaults" ]]; then
-  echo "demo: mastiff on its embedded defaults; try: curl -s http://127.0.0.1:9815/metrics | head" >&2
+  echo "demo: mastiff on its embedded defaults; open http://127.0.0.1:9815/ (the status page), or: curl -s http://127.0.0.1:9815/metrics | head" >&2
   exec "$binary" run
 fi
 
@@ -96,11 +96,12 @@ jobs:
   - {name: vacuum-analyze, schedule: "*/15 * * * *", timeout: 5m,
      command: [$MASTIFF_TEST_PG_BIN/psql, -h, $MASTIFF_TEST_PG_SOCKET_DIR, -p, "$MASTIFF_TEST_PG_PORT", -U, postgres, -d, mastodon_production, -c, "VACUUM ANALYZE"]}
 YAML
-echo "demo: config in $dir/mastiff.yml; try:" >&2
+echo "demo: config in $dir/mastiff.yml; open the status page at http://127.0.0.1:9815/ (or curl -s http://127.0.0.1:9815/api/v1/status); try:" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(postgres_up|redis_up|sidekiq_queue_size|mastodon_)'" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(mastodon_web_requests_total|mastodon_sidekiq_jobs_total|statsd_)' | head -20" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
 echo "        $binary status --config $dir/mastiff.yml" >&2
+echo "        $binary doctor --config $dir/mastiff.yml    # tuning checks of this host (ok / warn / fail)" >&2
 echo "        $binary alerts list --config $dir/mastiff.yml" >&2
 echo "        $binary backup run --config $dir/mastiff.yml     # now, with progress; then: backup list, verify latest, drill" >&2
 echo "        kill $web_pid   # the probed web server goes away: InstanceDown fires after 45 s, notified to the log" >&2
