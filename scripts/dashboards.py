@@ -77,6 +77,13 @@ DASHBOARDS = {
         ("Sidekiq queue latency", "s", [(f'sidekiq_queue_latency_seconds{{{I}}}', "{{queue}}")], "timeseries"),
         ("Sidekiq scheduled jobs", "none", [(f'sidekiq_scheduled_jobs{{{I}}}', "{{instance}}")], "timeseries"),
         ("Sidekiq up", "none", [(f'sidekiq_up{{{I}}}', "{{instance}}")], "stat"),
+        ("Sidekiq threads busy of configured", "none", [(f'sum by (hostname) (sidekiq_busy_threads{{{I}}})', "busy {{hostname}}"),
+                                                        (f'sum by (hostname) (sidekiq_concurrency{{{I}}})', "configured {{hostname}}")], "timeseries"),
+        ("Sidekiq processes by host", "none", [(f'sidekiq_processes{{{I}}}', "{{hostname}}")], "timeseries"),
+        ("Sidekiq heartbeat age", "s", [(f'sidekiq_heartbeat_age_seconds{{{I}}}', "{{hostname}}")], "timeseries"),
+        ("Sidekiq jobs processed and failed per second", "ops", [(f'rate(sidekiq_processed_jobs_total{{{I}}}[$__rate_interval])', "processed"),
+                                                                  (f'rate(sidekiq_failed_jobs_total{{{I}}}[$__rate_interval])', "failed")], "timeseries"),
+        ("Sidekiq retries and dead jobs", "none", [(f'sidekiq_retry_jobs{{{I}}}', "retry"), (f'sidekiq_dead_jobs{{{I}}}', "dead")], "timeseries"),
     ]),
     # Mastodon's own figures: from its database (postgres collector), Redis (MAU), statsd
     # (Mastodon <= 4.2, the built-in mapping) and its Prometheus endpoints (4.2+, collectors.mastodon_endpoints).

@@ -82,9 +82,18 @@ import Testing
         let endpoints = try HTTPFixtureServer(directory: StatsdIntegrationTests.endpointFixtures)
         let redisPort = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
         let now = Date().timeIntervalSince1970
-        for command in [["-n", "6", "FLUSHDB"], ["-n", "6", "SADD", "queues", "default"],
-                        ["-n", "6", "LPUSH", "queue:default", "{\"class\":\"ActivityPub::DeliveryWorker\",\"args\":[],\"queue\":\"default\",\"jid\":\"d1\",\"created_at\":\(now - 30),\"enqueued_at\":\(now - 30)}"]] {
+        // A job waiting in default (no worker listens there), and a real Sidekiq working push:
+        // one job that works and one that fails, so processed, failed and retries move.
+        for command in [["-n", "6", "FLUSHDB"], ["-n", "6", "SADD", "queues", "default", "push"],
+                        ["-n", "6", "LPUSH", "queue:default", "{\"class\":\"ActivityPub::DeliveryWorker\",\"args\":[],\"queue\":\"default\",\"jid\":\"d1\",\"created_at\":\(now - 30),\"enqueued_at\":\(now - 30)}"],
+                        ["-n", "6", "LPUSH", "queue:push", "{\"class\":\"SlowJob\",\"args\":[0],\"queue\":\"push\",\"jid\":\"p1\",\"retry\":true,\"created_at\":\(now),\"enqueued_at\":\(now)}",
+                         "{\"class\":\"FailingJob\",\"args\":[],\"queue\":\"push\",\"jid\":\"p2\",\"retry\":1,\"created_at\":\(now),\"enqueued_at\":\(now)}"]] {
             _ = try Harness.run("/usr/bin/redis-cli", ["-p", redisPort] + command)
+        }
+        let (sidekiq, _) = try SidekiqIntegrationTests.startSidekiq(redisURL: "redis://127.0.0.1:\(redisPort)/6", ["-c", "2", "-q", "push", "-t", "1"])
+        defer {
+            sidekiq.terminate()
+            sidekiq.waitUntilExit()
         }
         let www = try Harness.temporaryDirectory()
         try "OK".write(to: www.appendingPathComponent("health"), atomically: true, encoding: .utf8)
