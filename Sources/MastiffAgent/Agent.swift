@@ -34,7 +34,7 @@ public final class Agent: Sendable {
     private let processState: ProcessCollectorState
     private let reloadStatus = Mutex<(successful: Bool, lastSuccess: Double)>((true, 0))
     private let startTime: Double
-    private let clock: any WallClock
+    let clock: any WallClock
     /// The statsd series and counters; kept across reloads (a reload swaps only its mapping).
     /// nil when statsd is disabled at start.
     public let statsdBridge: StatsdBridge?
@@ -145,8 +145,6 @@ public final class Agent: Sendable {
     }
 
     public var config: MastiffConfig { runtime.withLock { $0.config } }
-
-    func clockNow() -> Double { clock.now() }
 
     /// The collectors the configuration turns on. Those of `previous` whose settings are the
     /// same in `config` are reused, so a reload keeps their connections, caches and backoff.

@@ -53,7 +53,7 @@ extension Agent {
     /// What the status page and `/api/v1/status` show, from the last sample (none before the
     /// first one), the agent's own state and the history.
     public func statusReport() -> StatusReport {
-        let now = clockNow()
+        let now = clock.now()
         let latest = sampler?.latest
         let alerts = (alerting.map { $0.notifiableAlerts() } ?? []).filter { $0.status == .firing }.map { alert in
             StatusReport.Alert(name: alert.labels.first { $0.name == "alertname" }?.value ?? "?",
