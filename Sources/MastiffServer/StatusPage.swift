@@ -203,9 +203,7 @@ public enum StatusPage {
 
     /// "3 min ago", with the UTC time as a tooltip and in the `datetime` attribute.
     static func time(_ seconds: Double, now: Double) -> String {
-        let utc = CalendarTime.utc(seconds)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let stamp = "\(utc.year)-\(two(utc.month))-\(two(utc.day))T\(two(utc.hour)):\(two(utc.minute)):\(two(utc.second))Z"
+        let stamp = CalendarTime.utc(seconds).rfc3339
         let age = now - seconds
         let text = age < 0 ? "in \(duration(-age))" : age < 1 ? "just now" : "\(duration(age)) ago"
         return "<time datetime=\"\(stamp)\" title=\"\(stamp)\">\(text)</time>"

@@ -7,7 +7,7 @@ import Testing
 
 /// Scheduled work in running agents, against the shared PostgreSQL and moto (signature checks on).
 @Suite(.serialized) struct BackupAgentTests {
-    static func backupsSection(prefix: String, schedule: String, partSize: String = "5MiB") throws -> String {
+    static func backupsSection(prefix: String, schedule: String, partSize: String = "5MiB", database: String = "backup_cluster") throws -> String {
         """
         backups:
           enabled: true
@@ -20,7 +20,7 @@ import Testing
             part_size: \(partSize)
           postgres:
             schedule: "\(schedule)"
-            dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN").replacingOccurrences(of: "dbname=postgres", with: "dbname=backup_cluster"))"
+            dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN").replacingOccurrences(of: "dbname=postgres", with: "dbname=\(database)"))"
 
         """
     }

@@ -108,7 +108,7 @@ import Testing
             "pgbouncer": "{dsn: \"host=127.0.0.1 port=\(bouncer.port) dbname=pgbouncer user=stats\"}",
             "mastodon_endpoints": "[{name: streaming, url: \"http://127.0.0.1:\(endpoints.port)/streaming-4.3.prom\"}, {name: web, url: \"http://127.0.0.1:\(endpoints.port)/prometheus-exporter-web.prom\"}]",
         ], "sampling: {interval: 1s}\nstatsd: {udp: 127.0.0.1:0, tcp: 127.0.0.1:0}\n"
-            + (try BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly")).replacingOccurrences(of: "dbname=backup_cluster", with: "dbname=dashboards")
+            + (try BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly", database: "dashboards"))
             + "jobs:\n  - {name: cleanup, schedule: \"@yearly\", command: [/bin/true]}\n"
             + "restarts:\n  - {name: sidekiq, group: sidekiq, max_memory: 700MiB, signal: TERM, dry_run: true}\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])

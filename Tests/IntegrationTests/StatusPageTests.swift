@@ -42,8 +42,7 @@ import Testing
                 - {name: hook, webhook: {url: "http://127.0.0.1:9/hooks/\(hookToken)", bearer_token: "\(bearer)"}}
 
             """
-            + (try BackupAgentTests.backupsSection(prefix: "status-\(UUID().uuidString.prefix(8))/", schedule: "@yearly"))
-                .replacingOccurrences(of: "dbname=backup_cluster", with: "dbname=status_page")
+            + (try BackupAgentTests.backupsSection(prefix: "status-\(UUID().uuidString.prefix(8))/", schedule: "@yearly", database: "status_page"))
             + "jobs:\n  - {name: media-cleanup, schedule: \"@yearly\", command: [/bin/true]}\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         defer { withExtendedLifetime(web) {} }
