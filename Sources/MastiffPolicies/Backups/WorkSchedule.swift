@@ -14,10 +14,8 @@ public struct WorkSchedule: Sendable {
         self.name = name
         self.cron = cron
         let seconds = jitter.seconds
-        // FNV-1a of the name: stable across processes (Swift's hashValue is seeded per process).
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        offset = seconds > 0 ? Double(hash % UInt64(seconds.rounded(.down) + 1)) : 0
+        // Of the name, so every host of a cluster derives the same offset.
+        offset = seconds > 0 ? Double(FNV1a.hash(name) % UInt64(seconds.rounded(.down) + 1)) : 0
     }
 
     /// The time of the next run. `atStart`: the agent has just started, so a missed slot counts.

@@ -27,12 +27,7 @@ public struct NotifiedAlert: Sendable, Equatable {
     }
 
     public static func fingerprint(_ labels: Labels) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in labels.sortedByName().key.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
+        let hex = String(FNV1a.hash(labels.sortedByName().key), radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 

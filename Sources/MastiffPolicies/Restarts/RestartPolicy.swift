@@ -136,12 +136,7 @@ public struct RestartPolicy: Policy {
     /// A per-process offset in [0, jitter): stable for the process, different between processes.
     static func jitter(_ target: RestartTarget, pid: Int, startTime: Double) -> Double {
         guard target.jitter > 0 else { return 0 }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(target.name)/\(pid)/\(Int(startTime))".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return Double(hash % 1_000_000) / 1_000_000 * target.jitter
+        return Double(FNV1a.hash("\(target.name)/\(pid)/\(Int(startTime))") % 1_000_000) / 1_000_000 * target.jitter
     }
 
     public func budgetRemaining(_ target: String, now: Double) -> Int {
