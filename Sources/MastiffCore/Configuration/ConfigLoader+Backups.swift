@@ -142,11 +142,7 @@ extension ConfigLoader {
 
     static func parseJob(_ node: ConfigNode) throws(ConfigError) -> JobSpec {
         let map = try node.mapping(allowing: ConfigKeys.job)
-        let nameNode = try map.required("name")
-        let name = try nameNode.string()
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-            throw nameNode.error("'\(name)' is not a usable job name (letters, digits, _ and -)")
-        }
+        let name = try identifierName(map, "job")
         let commandNode = try map.required("command")
         let command = try commandNode.stringList()
         guard let first = command.first, first.hasPrefix("/") else {

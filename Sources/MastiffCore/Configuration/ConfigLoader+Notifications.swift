@@ -73,11 +73,7 @@ extension ConfigLoader {
 
     static func parseReceiver(_ node: ConfigNode, environment: (String) -> String?) throws(ConfigError) -> ReceiverSpec {
         let map = try node.mapping(allowing: ConfigKeys.receiver)
-        let nameNode = try map.required("name")
-        let name = try nameNode.string()
-        guard !name.isEmpty, name.utf8.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-            throw nameNode.error("'\(name)' is not a usable receiver name (letters, digits, _ and -)")
-        }
+        let name = try identifierName(map, "receiver", maxBytes: 64)
         let kinds = ConfigKeys.receiverKinds.keys.filter { map[$0] != nil }.sorted()
         guard kinds.count == 1, let kindName = kinds.first, let kindNode = map[kindName] else {
             throw node.error("a receiver needs exactly one of \(ConfigKeys.receiverKinds.keys.sorted().joined(separator: ", "))\(kinds.isEmpty ? "" : " (found \(kinds.joined(separator: ", ")))")")

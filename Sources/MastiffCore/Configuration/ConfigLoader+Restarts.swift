@@ -7,13 +7,20 @@ extension ConfigLoader {
     static let signals: [String: Int32] = ["TERM": SIGTERM, "INT": SIGINT, "HUP": SIGHUP, "QUIT": SIGQUIT, "USR1": SIGUSR1, "USR2": SIGUSR2,
                                            "TSTP": SIGTSTP, "KILL": SIGKILL]
 
-    static func parseRestartTarget(_ node: ConfigNode, groups: Set<String>) throws(ConfigError) -> RestartTargetSpec {
-        let map = try node.mapping(allowing: ConfigKeys.restartTarget)
+    /// The required `name` of a job, restart target or receiver: letters, digits, _ and - (it
+    /// becomes a label value and a state-file key), at most `maxBytes` when given.
+    static func identifierName(_ map: ConfigMapping, _ what: String, maxBytes: Int? = nil) throws(ConfigError) -> String {
         let nameNode = try map.required("name")
         let name = try nameNode.string()
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-            throw nameNode.error("'\(name)' is not a usable target name (letters, digits, _ and -)")
+        guard !name.isEmpty, name.utf8.count <= maxBytes ?? .max, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+            throw nameNode.error("'\(name)' is not a usable \(what) name (letters, digits, _ and -)")
         }
+        return name
+    }
+
+    static func parseRestartTarget(_ node: ConfigNode, groups: Set<String>) throws(ConfigError) -> RestartTargetSpec {
+        let map = try node.mapping(allowing: ConfigKeys.restartTarget)
+        let name = try identifierName(map, "target")
         let groupNode = try map.required("group")
         let group = try groupNode.string()
         guard groups.contains(group) else {
