@@ -25,8 +25,16 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  # Package scripts try to start services through invoke-rc.d; the tests start their own
-  # instances on free ports, so the packaged ones are not needed (and there may be no systemd).
+  # The tests and the demo start their own instances on free loopback ports; the packaged
+  # servers are not wanted. Keep the package scripts from starting them, the Debian way
+  # (invoke-rc.d asks /usr/sbin/policy-rc.d; 101 = "action forbidden"), and touch nothing
+  # that already runs: on a Mastodon host the packaged PostgreSQL and Redis are the instance's.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# mastiff scripts/setup.sh: no service starts while packages install\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -41,16 +49,4 @@ if ! python3 -c "import statsd, datadog, flask, moto; assert moto.__version__ ==
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
 fi
 
-# The packaged servers are not used: stop them if a package script started them, so they
-# neither take memory nor skew benchmarks.
-for pidfile in /var/run/redis/redis-server.pid; do
-  [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
-done
-command -v pg_ctlcluster >/dev/null && pg_ctlcluster 15 main stop 2>/dev/null || true
-pkill -x prometheus 2>/dev/null || true
-pkill -x pgbouncer 2>/dev/null || true
-pkill -x prometheus-node-exporter 2>/dev/null || true
-pkill -f prometheus-process-exporter 2>/dev/null || true
-pkill -f prometheus-postgres-exporter 2>/dev/null || true
-pkill -f prometheus-redis-exporter 2>/dev/null || true
 exit 0
