@@ -127,7 +127,7 @@ public final class Agent: Sendable {
     /// loop shows there before anything else).
     public func recordStart() {
         guard let stateStore else { return }
-        let starts = stateStore.section("agent")?["starts"]?.double ?? 0
+        let starts = Double(max(0, min(stateStore.section("agent")?["starts"]?.integer ?? 0, 1 << 50)))
         stateStore.update("agent", .object(["starts": .number(starts + 1), "last_start": .number(startTime),
                                              "version": .string(MastiffVersion.current)]))
     }
@@ -346,7 +346,9 @@ public final class Agent: Sendable {
             return alerting.alertsJSON(now: clock.now(), deliveries: notifier?.deliveries() ?? [:])
         case "maintenance":
             guard let notifier else { return ControlSocketService.error("this agent does not send notifications") }
-            return notifier.maintenance(action: request["action"]?.string ?? "status", seconds: request["seconds"]?.double, reason: request["reason"]?.string)
+            let seconds = request["seconds"]
+            if let seconds, Self.holdSeconds(seconds) == nil { return ControlSocketService.error(Self.holdSecondsProblem) }
+            return notifier.maintenance(action: request["action"]?.string ?? "status", seconds: seconds.flatMap(Self.holdSeconds), reason: request["reason"]?.string)
         case "silence":
             guard let notifier else { return ControlSocketService.error("this agent does not send notifications") }
             switch request["action"]?.string {
@@ -359,7 +361,8 @@ public final class Agent: Sendable {
                     matchers.append(parsed)
                 }
                 guard !matchers.isEmpty else { return ControlSocketService.error("a silence needs at least one matcher, e.g. alertname=SidekiqRetriesGrowing") }
-                guard let seconds = request["seconds"]?.double, seconds > 0 else { return ControlSocketService.error("a silence needs --for, e.g. --for 2h") }
+                guard let value = request["seconds"] else { return ControlSocketService.error("a silence needs --for, e.g. --for 2h") }
+                guard let seconds = Self.holdSeconds(value) else { return ControlSocketService.error(Self.holdSecondsProblem) }
                 return notifier.addSilence(matchers: matchers, seconds: seconds, comment: request["comment"]?.string ?? "")
             case "expire":
                 return notifier.expireSilence(request["id"]?.string ?? "")
@@ -382,14 +385,24 @@ public final class Agent: Sendable {
         }
     }
 
-    /// `label=value` or `label=~regex`.
+    /// The longest maintenance or silence a request may ask for: ten years.
+    static let maxHoldSeconds = 10 * 365 * 86400.0
+    static let holdSecondsProblem = "'seconds' must be a number of seconds above 0 and at most ten years"
+
+    /// A maintenance's or a silence's length from a control request: a number in (0, ten years].
+    static func holdSeconds(_ value: JSONValue) -> Double? {
+        guard case .number(let seconds) = value, seconds.isFinite, seconds > 0, seconds <= maxHoldSeconds else { return nil }
+        return seconds
+    }
+
+    /// `label=value` or `label=~regex`; the name as Alertmanager takes it (`[a-zA-Z_][a-zA-Z0-9_]*`).
     static func parseMatcher(_ text: String) -> RouteMatcher? {
         guard let equals = text.firstIndex(of: "=") else { return nil }
         let name = String(text[..<equals])
         var value = text[text.index(after: equals)...]
         let regex = value.hasPrefix("~")
         if regex { value = value.dropFirst() }
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+        guard MetricName.isValidLabelName(name) else { return nil }
         if regex, POSIXRegex.validate("^(" + value + ")$") != nil { return nil }
         return RouteMatcher(name: name, value: String(value), regex: regex)
     }

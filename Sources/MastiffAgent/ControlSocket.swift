@@ -24,6 +24,8 @@ public final class ControlSocketService: Service, Sendable {
     private let procRoot: String
     private let listening = Mutex<Int32?>(nil)
     private let stopping = Atomic<Bool>(false)
+    /// Connections being served now.
+    private let serving = Mutex(0)
     static let maxRequestBytes = 64 * 1024
 
     public init(path: String, logger: Logger, procRoot: String = "/proc", handler: @escaping Handler) {
@@ -45,18 +47,48 @@ public final class ControlSocketService: Service, Sendable {
         }
         listening.withLock { $0 = fd }
         logger.info("control socket listening", metadata: ["control.path": "\(path)"])
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                _ = try? await BlockingWork.run { [self] in acceptLoop(fd) }
-            } onGracefulShutdown: { [self] in
-                stop()
+        // The accept loop blocks on a thread of its own and hands each connection to this
+        // task's group, so every connection being served belongs to the service.
+        let (connections, sink) = AsyncStream<Int32>.makeStream()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withGracefulShutdownHandler {
+                        _ = try? await BlockingWork.run { [self] in acceptLoop(fd, into: sink) }
+                    } onGracefulShutdown: { [self] in
+                        stop()
+                    }
+                } onCancel: { [self] in
+                    stop()
+                }
+                sink.finish()
             }
-        } onCancel: { [self] in
-            stop()
+            for await connection in connections {
+                // A bounded number at once, each with a bounded life (maxRequestSeconds): a
+                // client that trickles a byte at a time holds one slot for five seconds, no more.
+                let admitted = serving.withLock { count in
+                    guard count < Self.maxConnections else { return false }
+                    count += 1
+                    return true
+                }
+                guard admitted else {
+                    group.addTask { _ = try? await BlockingWork.run { Self.answer(connection, Self.error("the agent is serving \(Self.maxConnections) control requests; try again")) } }
+                    continue
+                }
+                group.addTask { [self] in
+                    await serve(connection)
+                    serving.withLock { $0 -= 1 }
+                }
+            }
         }
         close(fd)
         unlink(path)
     }
+
+    /// Connections served at once; more are told to try again.
+    static let maxConnections = 16
+    /// The whole request must arrive within this, however slowly its bytes come.
+    static let maxRequestSeconds = 5
 
     private func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
@@ -65,31 +97,43 @@ public final class ControlSocketService: Service, Sendable {
         }
     }
 
-    private func acceptLoop(_ fd: Int32) {
+    private func acceptLoop(_ fd: Int32, into sink: AsyncStream<Int32>.Continuation) {
         while !stopping.load(ordering: .relaxed), let connection = SocketCalls.acceptNext(fd) {
-            Task { [self] in await serve(connection) }
+            sink.yield(connection)
         }
     }
 
     private func serve(_ fd: Int32) async {
-        defer { close(fd) }
-        SocketCalls.setTimeout(fd, .seconds(5), alsoSending: true)
         let answer: JSONValue
         // The request is read even from a refused peer: closing with it unread would reset the
         // connection, and the peer would never see why.
-        let request = (try? await BlockingWork.run { Self.readRequest(fd) }) ?? nil
+        let request = (try? await BlockingWork.run { Self.readRequest(fd) }) ?? .incomplete
         if let refusal = checkPeer(fd) {
             logger.warning("control socket: peer refused", metadata: ["control.peer": "\(refusal)"])
             answer = Self.error("permission denied: only root, mastiff's user or the socket's group may use the control socket")
-        } else if let text = request {
-            if let request = JSONValue.parse(text), let command = request["command"]?.string {
-                answer = await handler(command, request)
-            } else {
-                answer = Self.error("a request is one JSON object with a \"command\" string, then a newline")
-            }
         } else {
-            answer = Self.error("no complete request within 5 s or \(Self.maxRequestBytes) bytes")
+            switch request {
+            case .line(let text):
+                if let request = JSONValue.parse(text), let command = request["command"]?.string {
+                    answer = await handler(command, request)
+                } else {
+                    answer = Self.error("a request is one JSON object with a \"command\" string, then a newline")
+                }
+            case .tooLarge:
+                answer = Self.error("the request is larger than \(Self.maxRequestBytes) bytes")
+            case .incomplete:
+                answer = Self.error("no complete request within \(Self.maxRequestSeconds) s")
+            }
         }
+        _ = try? await BlockingWork.run { Self.answer(fd, answer) }
+    }
+
+    /// Sends `answer` and closes. What the peer still sends is read and dropped first (for the
+    /// rest of the request's time): closing with unread bytes would reset the connection, and
+    /// the peer would see "connection reset" instead of the answer.
+    static func answer(_ fd: Int32, _ answer: JSONValue) {
+        defer { close(fd) }
+        SocketCalls.setTimeout(fd, .seconds(maxRequestSeconds), alsoSending: true)
         let bytes = Array((answer.serialized() + "\n").utf8)
         var sent = 0
         while sent < bytes.count {
@@ -97,6 +141,19 @@ public final class ControlSocketService: Service, Sendable {
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { return }
             sent += count
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        let deadline = ContinuousClock.now + .seconds(maxRequestSeconds)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var drained = 0
+        while drained < 16 << 20, ContinuousClock.now < deadline {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let remaining = Int32(max(1, (deadline - ContinuousClock.now).seconds * 1000))
+            guard poll(&descriptor, 1, remaining) > 0 else { return }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return }
+            drained += count
         }
     }
 
@@ -121,22 +178,35 @@ public final class ControlSocketService: Service, Sendable {
         return "uid \(credentials.uid), gid \(credentials.gid), pid \(credentials.pid)"
     }
 
-    /// One line, at most `maxRequestBytes`; nil on timeout, overflow or EOF before a newline
-    /// with nothing read.
-    static func readRequest(_ fd: Int32) -> String? {
+    enum Request: Equatable {
+        case line(String)
+        case tooLarge
+        case incomplete
+    }
+
+    /// One line, at most `maxRequestBytes`, all of it within `maxRequestSeconds` (a deadline for
+    /// the whole request, not per read: a byte every few seconds does not keep it open).
+    static func readRequest(_ fd: Int32) -> Request {
+        let deadline = ContinuousClock.now + .seconds(maxRequestSeconds)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while received.count <= maxRequestBytes {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0, errno == EINTR { continue }
-            if count <= 0 { return received.isEmpty ? nil : String(decoding: received, as: UTF8.self) }
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return .incomplete }
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(max(1, remaining.seconds * 1000)))
+            if ready < 0, errno == EINTR { continue }
+            guard ready > 0 else { return .incomplete }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count < 0, errno == EINTR || errno == EAGAIN { continue }
+            if count <= 0 { return received.isEmpty ? .incomplete : .line(String(decoding: received, as: UTF8.self)) }
             if let newline = buffer[0..<count].firstIndex(of: 0x0A) {
                 received.append(contentsOf: buffer[0..<newline])
-                return String(decoding: received, as: UTF8.self)
+                return received.count <= maxRequestBytes ? .line(String(decoding: received, as: UTF8.self)) : .tooLarge
             }
             received.append(contentsOf: buffer[0..<count])
+            if received.count > maxRequestBytes { return .tooLarge }
         }
-        return nil
     }
 
     struct SocketError: Error, CustomStringConvertible {

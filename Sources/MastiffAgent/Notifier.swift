@@ -9,7 +9,9 @@ import Synchronization
 
 /// Delivers notifications: takes the alerts after each evaluation, lets the policy group and
 /// queue them, and delivers what is due every second (and at once when something new is due),
-/// one notification in flight per receiver. The queue, groups, silences and maintenance live
+/// one notification in flight per receiver. Each delivery is a child task of `run`'s group and
+/// nothing waits for it but its own receiver: a receiver that hangs for its whole timeout
+/// delays no other. The queue, groups, silences and maintenance live
 /// in the state file, written after every change (so a crash between a receiver's 2xx and the
 /// write can repeat a notification, never lose one: docs/notifications.md).
 ///
@@ -21,12 +23,12 @@ public final class Notifier: Service, Sendable {
         var policy: NotificationPolicy
         var receivers: [String: any NotificationReceiver]
         var alertmanagers: [String: AlertmanagerReceiver]
-        var lastAlertmanagerPush: [String: Double] = [:]
-        var alertmanagerSignature: [String: String] = [:]
-        var ticking = false
-        var again = false
         var savedRevision = -1
     }
+
+    /// Wakes `run`'s loop for a round: a new evaluation, a delivery that ended, a control request.
+    private let wakeups: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
 
     private let state: Mutex<State>
     private let stateStore: StateStore?
@@ -49,7 +51,11 @@ public final class Notifier: Service, Sendable {
             }
         }
         state = Mutex(State(policy: policy, receivers: receivers, alertmanagers: alertmanagers))
+        (wakeups, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// Asks for a round soon; several asks before it runs make one round.
+    private func wake() { waker.yield() }
 
     /// The policy's settings and the receivers of a configuration.
     private static func build(_ settings: AlertSettings, logger: Logger)
@@ -111,103 +117,78 @@ public final class Notifier: Service, Sendable {
     public func observe(_ alerts: [NotifiedAlert]) {
         let now = clock.now()
         state.withLock { $0.policy.observe(alerts, now: now) }
-        Task { await self.tick() }
+        wake()
     }
 
-    public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    await self.tick()
-                    // Wake for the next flush or retry when it comes sooner than a second, so
-                    // that a group goes out group_wait after it formed, not up to 1 s later.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            // The timer: a round at the next flush or retry, at the latest every second, so
+            // that a group goes out group_wait after it formed, not up to 1 s later.
+            group.addTask {
+                while !Task.isCancelled {
                     let now = self.clock.now()
                     let next = self.state.withLock { $0.policy.nextDue() } ?? now + 1
-                    try await Task.sleep(for: .milliseconds(Int64(max(5, min(1000, (next - now) * 1000 + 5)))))
+                    try? await Task.sleep(for: .milliseconds(Int64(saturating: max(5, min(1000, (next - now) * 1000 + 5)))))
+                    self.wake()
                 }
             }
-        } catch is CancellationError {
-            return
-        }
-    }
-
-    /// One round: flush due groups, deliver what is due, push to Alertmanagers, save.
-    public func tick() async {
-        let proceed = state.withLock { state -> Bool in
-            if state.ticking {
-                state.again = true
-                return false
+            for await _ in wakeups.cancelOnGracefulShutdown() {
+                round(in: &group)
             }
-            state.ticking = true
-            return true
+            // Shutdown: deliveries in flight are abandoned (their notifications stay queued in
+            // the state file and go out after the restart), and the timer stops.
+            group.cancelAll()
         }
-        guard proceed else { return }
-        repeat {
-            state.withLock { $0.again = false }
-            await round()
-        } while state.withLock({ state -> Bool in
-            if state.again { return true }
-            state.ticking = false
-            return false
-        })
     }
 
-    private func round() async {
+    /// One round: flush due groups, start what is due (each delivery a task of its own, which
+    /// wakes the loop again when it ends), push to Alertmanagers, save.
+    private func round(in group: inout DiscardingTaskGroup) {
         let now = clock.now()
-        let (due, receivers) = state.withLock { state -> ([Notification], [String: any NotificationReceiver]) in
+        let (due, receivers, pushes, pushers) = state.withLock { state in
             state.policy.flush(now: now)
-            return (state.policy.due(now: now), state.receivers)
+            return (state.policy.due(now: now), state.receivers, state.policy.alertmanagerPushes(now: now), state.alertmanagers)
         }
         logEvents()
         save()
-        await withTaskGroup(of: Void.self) { group in
-            for notification in due {
-                group.addTask {
-                    let result: DeliveryResult
-                    if let receiver = receivers[notification.receiver] {
-                        result = await receiver.deliver(notification)
-                    } else {
-                        result = .failed(reason: "receiver \(notification.receiver) is no longer configured")
-                    }
-                    let finished = self.clock.now()
-                    self.state.withLock { $0.policy.record(notification.id, result, now: finished, jitter: self.random()) }
-                    if case .delivered(let answer) = result {
-                        self.logger.info("notification delivered", metadata: ["receiver": "\(notification.receiver)", "notification": "\(notification.id)",
-                                                                              "title": "\(NotificationText.title(notification))", "answer": "\(answer)"])
-                    }
-                    self.save()
+        for notification in due {
+            group.addTask {
+                let result: DeliveryResult
+                if let receiver = receivers[notification.receiver] {
+                    result = await receiver.deliver(notification)
+                } else {
+                    result = .failed(reason: "receiver \(notification.receiver) is no longer configured")
                 }
-            }
-            for (name, pusher, alerts) in alertmanagerPushes(now: now) {
-                group.addTask {
-                    let result = await pusher.push(alerts, now: now)
-                    self.state.withLock { $0.policy.recordAlertmanager(name, result, alerts: alerts, now: self.clock.now()) }
-                    if case .delivered = result {} else {
-                        self.logger.warning("alertmanager push failed; retrying", metadata: ["receiver": "\(name)", "error": "\(result)"])
-                        self.state.withLock { $0.lastAlertmanagerPush[name] = nil }
-                    }
+                guard !Task.isCancelled else { return }
+                let finished = self.clock.now()
+                self.state.withLock { $0.policy.record(notification.id, result, now: finished, jitter: self.random()) }
+                if case .delivered(let answer) = result {
+                    self.logger.info("notification delivered", metadata: ["receiver": "\(notification.receiver)", "notification": "\(notification.id)",
+                                                                          "title": "\(NotificationText.title(notification))", "answer": "\(answer)"])
                 }
+                self.logEvents()
+                self.save()
+                self.wake()
             }
         }
-        logEvents()
-    }
-
-    /// Alertmanagers get the current alerts every minute, and at once when they change.
-    private func alertmanagerPushes(now: Double) -> [(String, AlertmanagerReceiver, [NotifiedAlert])] {
-        state.withLock { state in
-            var pushes: [(String, AlertmanagerReceiver, [NotifiedAlert])] = []
-            if state.policy.maintenance(at: now).active { return [] }
-            for (name, pusher) in state.alertmanagers {
-                let alerts = state.policy.alertmanagerAlerts(for: name, now: now)
-                let signature = alerts.map { "\($0.fingerprint)\($0.status.rawValue)" }.sorted().joined()
-                let last = state.lastAlertmanagerPush[name]
-                guard !alerts.isEmpty || state.alertmanagerSignature[name].map({ !$0.isEmpty }) == true else { continue }
-                guard last == nil || now - last! >= 60 || signature != state.alertmanagerSignature[name] else { continue }
-                state.lastAlertmanagerPush[name] = now
-                state.alertmanagerSignature[name] = signature
-                pushes.append((name, pusher, alerts))
+        for (name, alerts) in pushes {
+            guard let pusher = pushers[name] else { continue }
+            group.addTask {
+                let result = await pusher.push(alerts, now: now)
+                guard !Task.isCancelled else { return }
+                let (worthSaying, failures) = self.state.withLock { state in
+                    (state.policy.recordAlertmanager(name, result, alerts: alerts, now: self.clock.now()), state.policy.alertmanagerFailures(name))
+                }
+                if worthSaying {
+                    if case .delivered = result {
+                        self.logger.info("alertmanager push works again", metadata: ["receiver": "\(name)"])
+                    } else {
+                        self.logger.warning("alertmanager push failed; retrying with back-off up to a minute (logged again when it works)",
+                                            metadata: ["receiver": "\(name)", "error": "\(result)", "failures": "\(failures)"])
+                    }
+                }
+                self.wake()
             }
-            return pushes
         }
     }
 
@@ -226,7 +207,7 @@ public final class Notifier: Service, Sendable {
             case .retrying(let notification, let reason, let next):
                 logger.warning("notification delivery failed; retrying", metadata: [
                     "receiver": "\(notification.receiver)", "notification": "\(notification.id)", "attempt": "\(notification.attempts)",
-                    "retry_in_seconds": "\(Int((next - clock.now()).rounded()))", "error": "\(reason)"])
+                    "retry_in_seconds": "\(Int(saturating: (next - clock.now()).rounded()))", "error": "\(reason)"])
             case .maintenanceStarted(let reason):
                 logger.notice("maintenance: notifications are held", metadata: ["reason": "\(reason)"])
             case .maintenanceEnded:
@@ -235,15 +216,33 @@ public final class Notifier: Service, Sendable {
         }
     }
 
-    /// Writes the state file section when what it holds changed.
-    private func save() {
-        guard let stateStore else { return }
+    /// Writes the state file section when what it holds changed. False when the write failed
+    /// (the change holds in memory, and is written with the next write that succeeds).
+    @discardableResult
+    private func save() -> Bool {
+        guard let stateStore else { return true }
         let saved = state.withLock { state -> JSONValue? in
             guard state.policy.revision != state.savedRevision else { return nil }
             state.savedRevision = state.policy.revision
             return state.policy.savedState()
         }
-        if let saved { stateStore.update("notifications", saved) }
+        guard let saved else { return true }
+        if stateStore.update("notifications", saved) { return true }
+        // Written again at the next change, not lost: the revision is not taken as saved.
+        state.withLock { $0.savedRevision = -1 }
+        return false
+    }
+
+    /// A control answer for a change the admin asked for, saying when it could not be saved: it
+    /// then lasts only until mastiff restarts, and the CLI says so and exits 1.
+    private func answer(_ members: [String: JSONValue], persisted: Bool) -> JSONValue {
+        var members = members
+        if !persisted {
+            members["persisted"] = .bool(false)
+            members["warning"] = .string("the change is in effect but could not be written to the state file (\(stateStore?.health.description ?? "no state file")): "
+                + "it will not survive a restart of mastiff")
+        }
+        return .object(members)
     }
 
     // MARK: - Control
@@ -258,28 +257,27 @@ public final class Notifier: Service, Sendable {
             }
             return state.policy.maintenance(at: now)
         }
-        save()
-        Task { await self.tick() }
-        var answer: [String: JSONValue] = ["ok": .bool(true), "active": .bool(status.0), "now": .number(now)]
+        let persisted = save()
+        wake()
+        var members: [String: JSONValue] = ["ok": .bool(true), "active": .bool(status.0), "now": .number(now)]
         if status.0 {
-            answer["reason"] = .string(status.1)
-            if let until = status.2 { answer["until"] = .number(until) }
+            members["reason"] = .string(status.1)
+            if let until = status.2 { members["until"] = .number(until) }
         }
-        return .object(answer)
+        return answer(members, persisted: action == "status" || persisted)
     }
 
     public func addSilence(matchers: [RouteMatcher], seconds: Double, comment: String) -> JSONValue {
         let now = clock.now()
         let silence = state.withLock { $0.policy.addSilence(matchers: matchers, startsAt: now, endsAt: now + seconds, comment: comment) }
-        save()
-        return .object(["ok": .bool(true), "silence": Self.json(silence)])
+        return answer(["ok": .bool(true), "silence": Self.json(silence)], persisted: save())
     }
 
     public func expireSilence(_ id: String) -> JSONValue {
         let now = clock.now()
         let expired = state.withLock { $0.policy.expireSilence(id, now: now) }
-        save()
-        return expired ? .object(["ok": .bool(true)]) : .object(["ok": .bool(false), "error": .string("no active silence has ID \(id)")])
+        let persisted = save()
+        return expired ? answer(["ok": .bool(true)], persisted: persisted) : .object(["ok": .bool(false), "error": .string("no active silence has ID \(id)")])
     }
 
     public func silences() -> JSONValue {
@@ -330,7 +328,7 @@ public final class Notifier: Service, Sendable {
                                   annotations: [Label("summary", summary), Label("description", description)],
                                   status: .firing, startsAt: now, endsAt: nil, value: 1)
         state.withLock { $0.policy.announce(alert, now: now) }
-        Task { await self.tick() }
+        wake()
     }
 
     public func maintenanceActive() -> Bool {

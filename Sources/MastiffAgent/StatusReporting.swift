@@ -62,7 +62,7 @@ extension Agent {
         }
         let restarts = (restarts?.recentJSON().array ?? []).compactMap { entry -> StatusReport.Restart? in
             guard let time = entry["time"]?.double, let target = entry["target"]?.string else { return nil }
-            return StatusReport.Restart(time: time, target: target, pid: Int(entry["pid"]?.double ?? 0), reason: entry["reason"]?.string ?? "",
+            return StatusReport.Restart(time: time, target: target, pid: Int(saturating: entry["pid"]?.double ?? 0), reason: entry["reason"]?.string ?? "",
                                         result: entry["result"]?.string ?? "")
         }
         return StatusReport.build(StatusReport.Inputs(

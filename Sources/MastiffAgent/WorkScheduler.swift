@@ -345,13 +345,14 @@ public final class WorkScheduler: Service, Sendable {
         var records: [String: Record] = [:]
         for (name, value) in tasks {
             var record = Record()
-            record.lastRun = value["last_run"]?.double
-            record.lastSuccess = value["last_success"]?.double
+            // Checked like input: times within 1970–5000, sizes and counts whole and finite.
+            record.lastRun = value["last_run"]?.timestamp
+            record.lastSuccess = value["last_success"]?.timestamp
             if case .bool(let ok)? = value["last_ok"] { record.lastOK = ok }
-            record.lastDuration = value["last_duration"]?.double
-            record.lastSize = value["last_size"]?.double
-            record.lastMessage = value["last_message"]?.string
-            if case .object(let results)? = value["results"] { record.results = results.compactMapValues(\.double) }
+            record.lastDuration = value["last_duration"]?.finite.map { Swift.max(0, $0) }
+            record.lastSize = value["last_size"]?.integer.map { Double(Swift.max(0, $0)) }
+            record.lastMessage = value["last_message"]?.string.map { String($0.prefix(4096)) }
+            if case .object(let results)? = value["results"] { record.results = results.compactMapValues { $0.integer.map { Double(Swift.max(0, $0)) } } }
             records[name] = record
         }
         return records

@@ -22,6 +22,10 @@ public struct HTTPResponse: Sendable {
 public struct CurlHTTPClient: Sendable {
     public var timeoutMilliseconds: Int
     public var maxBodyBytes: Int
+    /// With false (the default) a body over `maxBodyBytes` fails the request; with true the
+    /// first `maxBodyBytes` are kept and the rest is read and discarded, so the status still
+    /// counts (a receiver's 2xx with a large answer is a delivery).
+    public var truncateBody = false
 
     public init(timeoutMilliseconds: Int = 5000, maxBodyBytes: Int = 32 << 20) {
         self.timeoutMilliseconds = timeoutMilliseconds
@@ -41,14 +45,21 @@ public struct CurlHTTPClient: Sendable {
         let url = request.url
         let headers = request.headers
         let acceptCompressed = request.acceptCompressed
-        return try await BlockingWork.run {
+        let truncate = truncateBody
+        // A header value carrying CR, LF or NUL would end its line and start a header of the
+        // sender's choosing; whatever built it, it does not go out.
+        if let bad = headers.first(where: { $0.unicodeScalars.contains(where: \.isControlCharacter) }) {
+            let name = bad.split(separator: ":", maxSplits: 1).first.map(String.init) ?? "a header"
+            throw ClientError(.transport, system: "http", reason: "refusing to send header \(name.escapingControlCharacters): it contains a control character")
+        }
+        return try await BlockingWork.runAbandoningOnCancel {
             // libcurl is loaded on first use (CCurl/shim.h).
             if let loadError = mastiff_curl_load_error() {
                 throw ClientError(.transport, system: "http", reason: "libcurl could not be loaded (Debian: libcurl4): \(String(cString: loadError))")
             }
             guard let handle = mastiff_curl_easy_init() else { throw ClientError(.transport, system: "http", reason: "curl_easy_init failed") }
             defer { mastiff_curl_easy_cleanup(handle) }
-            let sink = BodySink(limit: maxBody)
+            let sink = BodySink(limit: maxBody, truncate: truncate)
             let context = Unmanaged.passUnretained(sink).toOpaque()
             var headerList: UnsafeMutablePointer<curl_slist>?
             for header in headers { headerList = mastiff_curl_slist_append(headerList, header) }
@@ -80,7 +91,12 @@ public struct CurlHTTPClient: Sendable {
             _ = mastiff_curl_setopt_write_function(handle) { data, size, count, context in
                 let sink = Unmanaged<BodySink>.fromOpaque(context!).takeUnretainedValue()
                 let length = size * count
-                guard sink.bytes.count + length <= sink.limit else { return 0 }
+                guard sink.bytes.count + length <= sink.limit else {
+                    guard sink.truncate else { return 0 }
+                    let room = sink.limit - sink.bytes.count
+                    if room > 0 { sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: room)) }
+                    return length
+                }
                 sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
                 return length
             }
@@ -91,7 +107,7 @@ public struct CurlHTTPClient: Sendable {
                 let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
                 if line.hasPrefix("HTTP/") {
                     sink.headers.removeAll()   // a new response (after 100-continue or a redirect)
-                } else if let colon = line.firstIndex(of: ":") {
+                } else if sink.headers.count < 200, let colon = line.firstIndex(of: ":") {   // a peer's header flood is not kept
                     let name = line[..<colon].lowercased()
                     let value = line[line.index(after: colon)...].trimmingCharacters()
                     sink.headers.append((name, String(value)))
@@ -168,5 +184,9 @@ private final class BodySink {
     var bytes: [UInt8] = []
     var headers: [(name: String, value: String)] = []
     let limit: Int
-    init(limit: Int) { self.limit = limit }
+    let truncate: Bool
+    init(limit: Int, truncate: Bool) {
+        self.limit = limit
+        self.truncate = truncate
+    }
 }

@@ -28,7 +28,7 @@ public struct CurlSMTPClient: Sendable {
     /// Sends `message` (a whole RFC 5322 message, CRLF line ends) from `from` to `recipients`.
     public func send(from: String, recipients: [String], message: [UInt8]) async throws {
         let configuration = self
-        try await BlockingWork.run {
+        try await BlockingWork.runAbandoningOnCancel {
             if let loadError = mastiff_curl_load_error() {
                 throw ClientError(.transport, system: "smtp", reason: "libcurl could not be loaded (Debian: libcurl4): \(String(cString: loadError))")
             }

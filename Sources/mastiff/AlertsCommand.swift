@@ -31,9 +31,9 @@ struct AlertsCommand {
         if json {
             print(answer.serialized(indent: true))
         } else if answer["ok"] == .bool(true) {
-            print("\(receiver ?? ""): delivered — \(answer["answer"]?.string ?? "")")
+            print("\(receiver ?? ""): delivered — \(answer["answer"]?.string ?? "")".escapingControlCharacters)
         } else {
-            print("\(receiver ?? ""): \(answer["result"]?.string ?? "error") — \(answer["error"]?.string ?? "")")
+            print("\(receiver ?? ""): \(answer["result"]?.string ?? "error") — \(answer["error"]?.string ?? "")".escapingControlCharacters)
         }
         return answer["ok"] == .bool(true) ? 0 : 1
     }
@@ -41,7 +41,7 @@ struct AlertsCommand {
     static func table(_ answer: JSONValue) -> String {
         let now = answer["now"]?.double ?? 0
         let alerts = answer["alerts"]?.array ?? []
-        guard !alerts.isEmpty else { return "no pending or firing alerts (\(Int(answer["rules"]?.double ?? 0)) rules loaded)\n" }
+        guard !alerts.isEmpty else { return "no pending or firing alerts (\(Int(saturating: answer["rules"]?.double ?? 0)) rules loaded)\n" }
         var lines: [String] = []
         for alert in alerts {
             let state = alert["state"]?.string ?? "?"
@@ -61,6 +61,8 @@ struct AlertsCommand {
                 }
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        // Labels and annotations come from data (a queue's name, a peer's answer): escape
+        // what would otherwise act on the admin's terminal.
+        return lines.map(\.escapingControlCharacters).joined(separator: "\n") + "\n"
     }
 }

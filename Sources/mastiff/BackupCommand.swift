@@ -40,7 +40,7 @@ struct BackupCommand {
 
     static func progressLine(bytes: Double, parts: Int, elapsed: Double) -> String {
         let rate = elapsed > 0 ? bytes / elapsed : 0
-        let minutes = Int(elapsed) / 60, seconds = Int(elapsed) % 60
+        let minutes = Int(saturating: elapsed) / 60, seconds = Int(saturating: elapsed) % 60
         return "\(ByteSize.format(UInt64(bytes))) read, \(ByteSize.format(UInt64(rate)))/s, \(parts) parts uploaded, \(minutes):\(seconds < 10 ? "0" : "")\(seconds) elapsed"
     }
 
@@ -81,7 +81,7 @@ struct BackupCommand {
             let manifest = target == "postgres" ? try await plan.postgresBackup().run(progress: progress) : try await plan.redisBackup().run(progress: progress)
             reporter.cancel()
             if interactive { print("") }
-            print("done: \(manifest.dataKey), \(ByteSize.format(UInt64(manifest.bytes))) in \(manifest.parts) parts, \(Int(manifest.finishedAt - manifest.startedAt)) s, sha256 \(manifest.sha256)")
+            print("done: \(manifest.dataKey), \(ByteSize.format(UInt64(manifest.bytes))) in \(manifest.parts) parts, \(Int(saturating: manifest.finishedAt - manifest.startedAt)) s, sha256 \(manifest.sha256)")
             let decision = try await plan.prune(target: target, dryRun: false)
             for deleted in decision.delete { print("retention: deleted \(deleted.dataKey)") }
             return 0
@@ -108,7 +108,7 @@ struct BackupCommand {
                 return result == "success" ? 0 : 1
             }
             if let current = answer["current"], current["task"]?.string == task {
-                show(Self.progressLine(bytes: current["bytes"]?.double ?? 0, parts: Int(current["parts"]?.double ?? 0), elapsed: current["elapsed"]?.double ?? 0),
+                show(Self.progressLine(bytes: current["bytes"]?.double ?? 0, parts: Int(saturating: current["parts"]?.double ?? 0), elapsed: current["elapsed"]?.double ?? 0),
                      lastPrint: &lastPrint, now: (ContinuousClock.now - started).seconds)
             }
         }
@@ -191,7 +191,7 @@ struct BackupCommand {
     func drill(_ plan: BackupPlan) async throws -> Int32 {
         let manifest = try await plan.storage.find(arguments.files.first ?? "latest", target: "postgres")
         let report = try await restorer(plan).drill(manifest, scratch: config.backups.drill.scratchDatabase)
-        print("ok: restored \(manifest.dataKey) into \(report.database) in \(Int(report.seconds)) s and dropped it; row counts equal: "
+        print("ok: restored \(manifest.dataKey) into \(report.database) in \(Int(saturating: report.seconds)) s and dropped it; row counts equal: "
             + (report.compared.isEmpty ? "no tables counted" : report.compared.map { "\($0.table) \($0.restored)" }.joined(separator: ", ")))
         return 0
     }

@@ -21,6 +21,13 @@ struct Commands {
     func run() async -> Int32 {
         guard let (config, mapping) = loadConfig(), let rules = loadRules(config), let logger = bootstrapLogging(config.log) else { return 1 }
         logger.info("starting", metadata: ["config.source": "\(source)", "version": "\(MastiffVersion.current)"])
+        // Held until the process exits: one agent per state_dir.
+        let stateLock: StateDirectoryLock
+        do { stateLock = try StateDirectoryLock.acquire(config.stateDirectory) } catch {
+            logger.critical("cannot start: \(error)")
+            return 1
+        }
+        defer { withExtendedLifetime(stateLock) {} }
         let stateStore = StateStore(directory: config.stateDirectory, logger: logger)
         let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot,
                           stateStore: stateStore, ruleGroups: rules)
@@ -117,14 +124,14 @@ struct Commands {
         if targets.isEmpty { print("no restart targets (restarts: in the configuration)") }
         for target in targets {
             let last = target["last_restart"]?.double.map { "last \(StatusCommand.duration(now - $0)) ago" } ?? "never restarted"
-            print("\(target["name"]?.string ?? "?") (group \(target["group"]?.string ?? "?")): \(Int(target["budget_remaining"]?.double ?? 0)) of \(Int(target["budget"]?.double ?? 0)) restarts left this window, \(last)\(target["dry_run"] == .bool(true) ? ", dry run" : "")")
+            print("\(target["name"]?.string ?? "?") (group \(target["group"]?.string ?? "?")): \(Int(saturating: target["budget_remaining"]?.double ?? 0)) of \(Int(saturating: target["budget"]?.double ?? 0)) restarts left this window, \(last)\(target["dry_run"] == .bool(true) ? ", dry run" : "")")
         }
         for entry in answer["recent"]?.array ?? [] {
             var memory = entry["memory_before"]?.double.map { ", \(ByteSize.format(UInt64($0))) before" } ?? ""
             if let after = entry["memory_after"]?.double { memory += ", \(ByteSize.format(UInt64(after))) after" }
-            if let drain = entry["drain_seconds"]?.double { memory += ", drained in \(Int(drain.rounded())) s" }
-            if let healthy = entry["healthy_after_seconds"]?.double { memory += ", back after \(Int(healthy)) s" }
-            print("  \(StatusCommand.duration(now - (entry["time"]?.double ?? now))) ago  \(entry["target"]?.string ?? "?") pid \(Int(entry["pid"]?.double ?? 0))  \(entry["reason"]?.string ?? "")  \(entry["result"]?.string ?? "")  \(entry["detail"]?.string ?? "")\(memory)")
+            if let drain = entry["drain_seconds"]?.double { memory += ", drained in \(Int(saturating: drain.rounded())) s" }
+            if let healthy = entry["healthy_after_seconds"]?.double { memory += ", back after \(Int(saturating: healthy)) s" }
+            print("  \(StatusCommand.duration(now - (entry["time"]?.double ?? now))) ago  \(entry["target"]?.string ?? "?") pid \(Int(saturating: entry["pid"]?.double ?? 0))  \(entry["reason"]?.string ?? "")  \(entry["result"]?.string ?? "")  \(entry["detail"]?.string ?? "")\(memory)")
         }
         return 0
     }

@@ -37,7 +37,7 @@ struct StatusCommand {
         if let sample = status["sample"] {
             let time = sample["time"]?.double ?? 0
             let interval = status["interval_seconds"]?.double.map { "every \(duration($0))" } ?? ""
-            lines.append("last sample #\(Int(sample["sequence"]?.double ?? 0)) \(duration(now - time)) ago, took \(milliseconds(sample["duration_seconds"]?.double ?? 0)), \(interval)")
+            lines.append("last sample #\(Int(saturating: sample["sequence"]?.double ?? 0)) \(duration(now - time)) ago, took \(milliseconds(sample["duration_seconds"]?.double ?? 0)), \(interval)")
         } else {
             lines.append("no sample yet")
         }
@@ -84,7 +84,7 @@ struct StatusCommand {
     }
 
     static func duration(_ seconds: Double) -> String {
-        let total = Int(max(0, seconds).rounded())
+        let total = Int(saturating: max(0, seconds).rounded())
         if total < 60 { return "\(total) s" }
         if total < 3600 { return "\(total / 60) min \(total % 60) s" }
         if total < 86400 { return "\(total / 3600) h \(total % 3600 / 60) min" }
@@ -92,6 +92,6 @@ struct StatusCommand {
     }
 
     static func milliseconds(_ seconds: Double) -> String {
-        seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : "\((seconds * 10).rounded() / 10) s"
+        seconds < 1 ? "\(Int(saturating: (seconds * 1000).rounded())) ms" : "\((seconds * 10).rounded() / 10) s"
     }
 }

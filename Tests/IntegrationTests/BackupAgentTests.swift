@@ -124,7 +124,7 @@ import Testing
         #expect(try size(stateDirectory) < 1 << 20)
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty)
         let stateFiles = try FileManager.default.contentsOfDirectory(atPath: stateDirectory)
-        #expect(stateFiles.allSatisfy { $0.hasPrefix("state.json") }, "\(stateFiles)")
+        #expect(stateFiles.allSatisfy { $0.hasPrefix("state.json") || $0 == "lock" }, "\(stateFiles)")
         _ = agent
     }
 }

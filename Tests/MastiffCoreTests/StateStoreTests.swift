@@ -38,7 +38,59 @@ import Testing
         #expect(second.section("agent")?["starts"]?.double == 3)
         let text = read(directory + "/state.json") ?? ""
         #expect(text.contains("\"format_version\":1"))
-        #expect(!text.isEmpty && read(directory + "/state.json.tmp") == nil, "no temporary file is left after a write")
+        #expect(!text.isEmpty && entries(directory) == ["state.json"], "no temporary file is left after a write")
+    }
+
+    private func entries(_ directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// A local user who can guess mastiff's file names plants symlinks under them: writes and
+    /// the start-up probe never go through them (issue "The watchdog must not die", item 13).
+    @Test func symlinksPlantedUnderTheTemporaryNamesAreNeverFollowed() throws {
+        let directory = scratchDirectory()
+        let victim = scratchDirectory() + "/precious"
+        write("keep me", to: victim)
+        for name in ["state.json.tmp", ".mastiff-write-test", "state.json.tmp.XXXXXX"] { symlink(victim, directory + "/" + name) }
+        let (logger, _) = RecordingLogHandler.logger()
+        let store = StateStore(directory: directory, logger: logger, wallClock: FixedWallClock())
+        #expect(store.update("agent", .object(["starts": .number(1)])))
+        #expect(read(victim) == "keep me", "the symlinks' target is neither written nor truncated")
+        #expect(StateStore(directory: directory, logger: logger).section("agent")?["starts"]?.double == 1)
+    }
+
+    /// Two agents on one state_dir would both deliver every notification: the second refuses,
+    /// naming the first one's PID (item 14); a directory others can write to is refused too.
+    @Test func aSecondAgentOnTheSameStateDirIsRefusedByName() throws {
+        let directory = scratchDirectory()
+        do {
+            let first = try StateDirectoryLock.acquire(directory, pid: 4242)
+            let refusal = #expect(throws: StateDirectoryLock.Refusal.self) { try StateDirectoryLock.acquire(directory, pid: 4343) }
+            #expect(refusal?.description.contains("PID 4242") == true, "\(String(describing: refusal))")
+            withExtendedLifetime(first) {}
+        }
+        // Released when the holder goes (its process exits): the next agent gets it.
+        let next = try StateDirectoryLock.acquire(directory, pid: 4343)
+        withExtendedLifetime(next) {}
+    }
+
+    @Test func aStateDirOthersCanWriteToIsRefused() throws {
+        let directory = scratchDirectory()
+        chmod(directory, 0o777)
+        let refusal = #expect(throws: StateDirectoryLock.Refusal.self) { try StateDirectoryLock.acquire(directory) }
+        #expect(refusal?.description.contains("chmod go-w") == true)
+        chmod(directory, 0o700)
+        // Another user's directory: they could swap the files in it.
+        chown(directory, 12345, 12345)
+        #expect(throws: StateDirectoryLock.Refusal.self) { try StateDirectoryLock.acquire(directory, owner: 54321) }
+        _ = try StateDirectoryLock.acquire(directory, owner: 12345)
     }
 
     /// kill -9 after the temporary file was written and before the rename: the old file is
@@ -109,7 +161,7 @@ import Testing
         #expect(!store.update("history", big))
         #expect(store.writeFailures == 1)
         #expect(read(mountpoint + "/state.json") == before, "the old file is whole")
-        #expect(read(mountpoint + "/state.json.tmp") == nil)
+        #expect(!entries(mountpoint).contains { $0.hasPrefix("state.json.tmp") }, "the failed temporary file is removed")
         #expect(log.all.contains { $0.level == .error && $0.message.contains("cannot write the state file") })
         unlink(mountpoint + "/filler")
         #expect(store.update("agent", .object(["starts": .number(2)])))

@@ -193,3 +193,136 @@ import Testing
         #expect(after.map { $0.alerts.map(\.name) } == [["Pending"]], "the queued one is delivered; Announced is not repeated")
     }
 }
+
+/// What a hostile or broken receiver answers, and what a damaged state file holds, must never
+/// stop notifications (issue "The watchdog must not die", items 1, 2 and 5).
+@Suite struct NotificationPolicyHostileInputTests {
+    typealias Fixture = NotificationPolicyTests
+
+    @Test(arguments: [Double.infinity, 1e300, 999_999_999, -5, .nan])
+    func anyRetryAfterIsCappedAndNeverPastGiveUp(_ hint: Double) {
+        var policy = Fixture.policy(receivers: [.init(name: "hook", giveUpAfter: 600)])
+        var attempts: [Double] = []
+        _ = Fixture.run(&policy, [Fixture.alert("A")], from: 1000, to: 1700) { _ in
+            attempts.append(0)
+            return .retry(reason: "HTTP 429", retryAfter: hint)
+        }
+        // Created at 1030 (group_wait), given up at 1630 at the latest, whatever the hint said.
+        #expect(policy.queue.isEmpty)
+        #expect(policy.counters["hook"]?["failed"] == 1)
+        for notification in policy.queue { #expect(notification.nextAttemptAt <= notification.createdAt + 600) }
+        if hint.isNaN || hint < 0 {
+            #expect(attempts.count >= 2, "a hint that is no number of seconds is ignored: the back-off applies")
+        } else {
+            #expect(attempts.count == 1, "a huge hint waits until give_up_after, where the notification is given up")
+        }
+    }
+
+    @Test func aNotificationWaitingOnRetryAfterHoldsBackNoOther() {
+        var policy = Fixture.policy()
+        var sent: [String: Double] = [:]
+        var time = 1000.0
+        while time <= 1200 {
+            // B starts firing a minute after A.
+            policy.observe(time < 1060 ? [Fixture.alert("A")] : [Fixture.alert("A"), Fixture.alert("B")], now: time)
+            policy.flush(now: time)
+            for notification in policy.due(now: time) {
+                let name = notification.alerts[0].name
+                if name == "A" {
+                    policy.record(notification.id, .retry(reason: "HTTP 429", retryAfter: 999_999_999), now: time, jitter: 0.5)
+                } else {
+                    sent[name] = time
+                    policy.record(notification.id, .delivered(answer: "ok"), now: time, jitter: 0.5)
+                }
+            }
+            time += 1
+        }
+        #expect(sent["B"] == 1090, "B goes out group_wait after it fired, not after A's Retry-After")
+        #expect(policy.queue.count == 1 && policy.queue[0].nextAttemptAt == 1030 + NotificationPolicy.maxRetryAfter)
+    }
+
+    @Test func aNotificationIsGivenUpOnTimeEvenWhileWaitingForItsNextAttempt() {
+        var policy = Fixture.policy(receivers: [.init(name: "hook", giveUpAfter: 120)])
+        _ = Fixture.run(&policy, [Fixture.alert("A")], from: 1000, to: 1031) { _ in .retry(reason: "refused", retryAfter: 3600) }
+        #expect(policy.queue.count == 1)
+        _ = Fixture.run(&policy, [Fixture.alert("A")], from: 1032, to: 1150) { _ in .delivered(answer: "ok") }
+        #expect(policy.queue.isEmpty, "given up at 1030 + 120, not at the next attempt an hour later")
+        #expect(policy.counters["hook"]?["failed"] == 1)
+        #expect(policy.takeEvents().contains { if case .gaveUp = $0 { return true } else { return false } })
+    }
+
+    @Test func alertmanagerPushesBackOffWhileItFails() {
+        var policy = Fixture.policy(receivers: [.init(name: "am", isAlertmanager: true)])
+        policy.observe([Fixture.alert("A")], now: 1000)
+        var pushes: [Double] = []
+        var time = 1000.0
+        while time < 1120 {
+            for push in policy.alertmanagerPushes(now: time) {
+                pushes.append(time)
+                policy.recordAlertmanager(push.receiver, .retry(reason: "refused", retryAfter: nil), alerts: push.alerts, now: time)
+            }
+            time += 0.5
+        }
+        // 1, 2, 4, 8, 16, 32 s, then every 60 s: 8 pushes in two minutes, not 240.
+        #expect(pushes == [1000, 1001, 1003, 1007, 1015, 1031, 1063], "\(pushes)")
+        #expect(policy.alertmanagerFailures("am") == 7)
+        let recovered = policy.alertmanagerPushes(now: 1123)
+        #expect(recovered.count == 1)
+        let worthSaying = policy.recordAlertmanager("am", .delivered(answer: "ok"), alerts: recovered[0].alerts, now: 1123)
+        #expect(worthSaying, "the recovery is worth a log line")
+        let next = policy.alertmanagerPushes(now: 1124)
+        #expect(next.isEmpty, "then every minute again")
+    }
+
+    /// Numbers a state file may hold after corruption or tampering: restoring never traps, and
+    /// what cannot be a time is skipped.
+    @Test func absurdNumbersInTheStateFileAreSkippedNotFatal() throws {
+        let text = #"""
+        {"v": 1, "seq": 1e300,
+         "alerts": {"f1": {"l": {"alertname": "A"}, "a": {}, "s": 1e300}, "f2": {"l": {"alertname": "B"}, "a": {}, "s": 1000}},
+         "queue": [{"id": "n1", "r": "hook", "c": 1e300, "x": [["f2", 1]]},
+                   {"id": "n2", "r": "hook", "c": 1000, "n": -1e308, "x": [["f2", 1]]},
+                   {"id": "n3", "r": "hook", "c": 1000, "t": 1e19, "x": [["f1", 1]]},
+                   {"id": "n4", "r": "hook", "c": 1000, "t": 1e19, "x": [["f2", "NaN"]]}],
+         "groups": [{"r": "hook", "g": "{}", "c": -1e300, "x": []}],
+         "silences": [{"id": "s99999999999999999999", "s": 0, "e": 1e300, "m": []}],
+         "maintenance": {"until": 1e300, "reason": "x"},
+         "last_success": {"hook": 1e300}}
+        """#
+        let state = try #require(JSONValue.parse(text))
+        var policy = Fixture.policy()
+        let restored = policy.restore(state)
+        #expect(restored.queued == 1, "only n4 is whole: n1's creation, n2's next attempt and n3's alert time are no times")
+        #expect(policy.queue.first?.attempts == 0, "1e19 attempts is no count")
+        #expect(policy.manualMaintenance == nil && policy.silences.isEmpty && policy.lastSuccess.isEmpty)
+        // And it keeps working: a new notification gets a number, goes out and is recorded.
+        let sent = Fixture.run(&policy, [Fixture.alert("C")], from: 2000, to: 2100)
+        #expect(sent.contains { $0.alerts[0].name == "C" })
+    }
+
+    /// Random valid JSON where the state file's numbers and shapes go: restore never traps.
+    @Test func randomStateFilesNeverCrashTheRestore() {
+        var generator = BackupRetentionTests.SeededGenerator(state: 20)
+        let numbers: [JSONValue] = [.number(1e300), .number(-1e300), .number(.greatestFiniteMagnitude), .number(-0.0), .number(9.3e18), .number(-9.3e18),
+                                    .number(0.5), .number(1000), .string("NaN"), .string("+Inf"), .null, .bool(true), .array([]), .object([:])]
+        func value(_ depth: Int) -> JSONValue {
+            switch generator.next() % (depth > 2 ? 3 : 6) {
+            case 0: return numbers[Int(generator.next() % UInt64(numbers.count))]
+            case 1: return .string(["f1", "hook", "n1", "s1", "", "{}"][Int(generator.next() % 6)])
+            case 2: return .number(Double(bitPattern: generator.next()))
+            case 3: return .array((0..<Int(generator.next() % 4)).map { _ in value(depth + 1) })
+            default:
+                let keys = ["v", "seq", "alerts", "queue", "groups", "silences", "maintenance", "last_success", "id", "r", "c", "n", "t", "x", "s", "e",
+                            "l", "a", "g", "gl", "nf", "lf", "ln", "m", "until", "f1", "hook"]
+                return .object(Dictionary((0..<Int(generator.next() % 6)).map { _ in (keys[Int(generator.next() % UInt64(keys.count))], value(depth + 1)) },
+                                          uniquingKeysWith: { a, _ in a }))
+            }
+        }
+        for _ in 0..<3000 {
+            var policy = Fixture.policy()
+            policy.restore(value(0))
+            _ = Fixture.run(&policy, [Fixture.alert("A")], from: 1000, to: 1040)
+            _ = policy.savedState()
+        }
+    }
+}

@@ -67,8 +67,7 @@ extension ConfigLoader {
                 }
                 guard !settings.mastodonEndpoints.contains(where: { $0.name == name }) else { throw nameNode.error("duplicate endpoint name '\(name)'") }
                 let urlNode = try endpointMap.required("url")
-                let url = try urlNode.string()
-                guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw urlNode.error("'\(url)' is not an http:// or https:// URL") }
+                let url = try urlNode.httpURL()
                 settings.mastodonEndpoints.append(MastodonEndpoint(name: name, url: url))
             }
         }
@@ -90,8 +89,7 @@ extension ConfigLoader {
             throw nameNode.error("'\(name)' is not a usable probe name")
         }
         let urlNode = try map.required("url")
-        let url = try urlNode.string()
-        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw urlNode.error("'\(url)' is not an http:// or https:// URL") }
+        let url = try urlNode.httpURL()
         var probe = ProbeSpec(name: name, url: url)
         if let method = map["method"] {
             let text = try method.string()

@@ -54,7 +54,7 @@ extension ConfigLoader {
             let heartbeat = try node.mapping(allowing: ConfigKeys.heartbeat)
             let urlNode = try heartbeat.required("url")
             let url = try urlNode.secret(environment: environment)
-            guard url.reveal().hasPrefix("http://") || url.reveal().hasPrefix("https://") else { throw urlNode.error("not an http:// or https:// URL") }
+            guard URLText.isHTTP(url.reveal()) else { throw urlNode.error("not an http:// or https:// URL (the value is not shown: it may hold a token)") }
             var spec = HeartbeatSettings(url: url)
             if let interval = heartbeat["interval"] { spec.interval = try interval.duration(atLeast: .seconds(5)) }
             settings.heartbeat = spec
@@ -81,14 +81,13 @@ extension ConfigLoader {
         let kindMap = try kindNode.mapping(allowing: ConfigKeys.receiverKinds[kindName]!)
         func url(_ key: String) throws(ConfigError) -> String {
             let urlNode = try kindMap.required(key)
-            let text = try urlNode.string()
-            guard text.hasPrefix("http://") || text.hasPrefix("https://") else { throw urlNode.error("'\(text)' is not an http:// or https:// URL") }
+            let text = try urlNode.httpURL()
             return text.hasSuffix("/") ? String(text.dropLast()) : text
         }
         func secretURL(_ key: String) throws(ConfigError) -> Secret {
             let urlNode = try kindMap.required(key)
             let secret = try urlNode.secret(environment: environment)
-            guard secret.reveal().hasPrefix("http://") || secret.reveal().hasPrefix("https://") else {
+            guard URLText.isHTTP(secret.reveal()) else {
                 throw urlNode.error("not an http:// or https:// URL (the value is not shown: it may hold a token)")
             }
             return secret
@@ -102,8 +101,7 @@ extension ConfigLoader {
             let urlsNode = try kindMap.required("urls")
             var urls: [String] = []
             for item in try urlsNode.list() {
-                let text = try item.string()
-                guard text.hasPrefix("http://") || text.hasPrefix("https://") else { throw item.error("'\(text)' is not an http:// or https:// URL") }
+                let text = try item.httpURL()
                 urls.append(text.hasSuffix("/") ? String(text.dropLast()) : text)
             }
             guard !urls.isEmpty else { throw urlsNode.error("at least one Alertmanager URL") }

@@ -63,9 +63,7 @@ public enum ConfigLoader {
         if let node = top["instance"] {
             let map = try node.mapping(allowing: ConfigKeys.instance)
             if let urlNode = map["url"] {
-                let url = try urlNode.string()
-                guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw urlNode.error("'\(url)' is not an http:// or https:// URL") }
-                config.instance.url = url
+                config.instance.url = try urlNode.httpURL()
             }
             if let envNode = map["env_file"] {
                 let path = try envNode.string()

@@ -22,6 +22,30 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// A whole number within ±2^53 (a count, a size, a sequence number), else nil: what a
+    /// file may hold where a fraction, an infinity or 1e300 can only be corruption or tampering.
+    public var integer: Int? {
+        if case .number(let value) = self { return Int(exactWhole: value) }
+        return nil
+    }
+
+    /// A finite number, else nil.
+    public var finite: Double? {
+        if case .number(let value) = self, value.isFinite { return value }
+        return nil
+    }
+
+    /// Seconds since the Unix epoch that a state file or a peer may plausibly hold: finite and
+    /// between 1970 and the year 5000 (1e300 or -1 there is corruption, and arithmetic on it
+    /// would overflow where it is turned into a duration or a date).
+    public var timestamp: Double? {
+        if case .number(let value) = self, value.isFinite, value >= 0, value <= Self.latestTimestamp { return value }
+        return nil
+    }
+
+    /// 95,617,584,000 s: 5000-01-01T00:00:00Z.
+    public static let latestTimestamp = 95_617_584_000.0
+
     public var array: [JSONValue]? {
         if case .array(let items) = self { return items }
         return nil

@@ -53,7 +53,9 @@ public struct StderrLogHandler: LogHandler {
             let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
             line += " \(key)=" + (needsQuotes ? "\"" + value.replacingAll("\"", with: "\\\"") + "\"" : value)
         }
-        return line.replacingAll("\n", with: "\\n")
+        // One event, one line, and nothing that acts on a terminal: values carry text from
+        // peers and data (queue names, error messages), so every control character is escaped.
+        return line.escapingControlCharacters
     }
 
     private func jsonLine(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata) -> String {

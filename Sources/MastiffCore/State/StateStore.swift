@@ -179,20 +179,31 @@ public final class StateStore: Sendable {
     /// missing directory is created (its parent must exist): outside systemd's StateDirectory=.
     private func probeWritable() {
         if access(directory, F_OK) != 0 { mkdir(directory, 0o700) }
-        let probe = directory + "/.mastiff-write-test"
-        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if fd >= 0 {
+        do {
+            let (fd, probe) = try Self.createUniqueFile(directory + "/.mastiff-write-test")
             close(fd)
             unlink(probe)
-            return
+        } catch {
+            let reason = error.description
+            state.withLock {
+                $0.health = .writeFailing(reason)
+                $0.writeFailures += 1
+            }
+            logger.error("state directory is not writable; state will not survive a restart",
+                         metadata: ["state.path": "\(path)", "error": "\(reason)"])
         }
-        let reason = "\(directory): \(String(cString: strerror(errno)))"
-        state.withLock {
-            $0.health = .writeFailing(reason)
-            $0.writeFailures += 1
-        }
-        logger.error("state directory is not writable; state will not survive a restart",
-                     metadata: ["state.path": "\(path)", "error": "\(reason)"])
+    }
+
+    /// A new file `<prefix>.XXXXXX`, created with O_EXCL (mkstemp): an existing file, a
+    /// symlink or a hard link planted under a predictable name is never opened, so nobody can
+    /// make mastiff write through it or truncate its target.
+    static func createUniqueFile(_ prefix: String) throws(WriteError) -> (Int32, String) {
+        var template = Array((prefix + ".XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw WriteError(description: "\(prefix).XXXXXX: \(String(cString: strerror(errno)))") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let name = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (fd, name)
     }
 
     private func moveAside(reason: String) {
@@ -205,9 +216,7 @@ public final class StateStore: Sendable {
     }
 
     private func writeAtomically(_ text: String) throws(WriteError) {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw WriteError(description: "\(temporary): \(String(cString: strerror(errno)))") }
+        let (fd, temporary) = try Self.createUniqueFile(path + ".tmp")
         var failure: String?
         let bytes = Array(text.utf8)
         var written = 0

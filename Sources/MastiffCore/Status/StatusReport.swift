@@ -233,7 +233,7 @@ extension StatusReport {
     }
 
     public static func build(_ inputs: Inputs) -> StatusReport {
-        var report = StatusReport(now: inputs.now, version: inputs.version, instance: inputs.instanceURL.flatMap(hostOnly),
+        var report = StatusReport(now: inputs.now, version: inputs.version, instance: inputs.instanceURL.flatMap(URLText.host),
                                   sampledAt: inputs.sampledAt)
         let start = inputs.now - trendWindow
         func trend(_ series: TrendSeries, where matches: (HistoryStore.Series) -> Bool = { _ in true },
@@ -340,16 +340,6 @@ extension StatusReport {
             }
         }
         return Trend(start: start, step: step, values: total)
-    }
-
-    /// `https://user:secret@social.example:8443/path` → `social.example:8443`: the page shows
-    /// where it watches, never credentials a URL may carry.
-    static func hostOnly(_ url: String) -> String? {
-        var rest = Substring(url)
-        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") { rest = rest[rest.index(colon, offsetBy: 3)...] }
-        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
-        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
-        return rest.isEmpty ? nil : String(rest)
     }
 }
 

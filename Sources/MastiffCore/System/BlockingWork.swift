@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -17,6 +18,30 @@ public enum BlockingWork {
             WorkerPool.shared.submit {
                 do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
             }
+        }
+    }
+
+    /// Like `run`, but a cancelled caller stops waiting at once (CancellationError) while the
+    /// work goes on to its own end on its thread, its result dropped: for a request whose
+    /// answer nobody needs any more once its service is shutting down (a notification stays
+    /// queued; a probe's scrape is over). The work must bound itself (a timeout).
+    public static func runAbandoningOnCancel<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let waiter = Mutex<CheckedContinuation<T, Error>?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+                waiter.withLock { $0 = continuation }
+                // Cancelled before the continuation was stored: the handler found nothing to resume.
+                if Task.isCancelled, let waiting = waiter.withLock({ $0.take() }) {
+                    waiting.resume(throwing: CancellationError())
+                    return
+                }
+                WorkerPool.shared.submit {
+                    let result = Result { try body() }
+                    waiter.withLock { $0.take() }?.resume(with: result)
+                }
+            }
+        } onCancel: {
+            waiter.withLock { $0.take() }?.resume(throwing: CancellationError())
         }
     }
 }

@@ -19,7 +19,10 @@ public struct CalendarTime: Sendable, Equatable {
     public static func local(_ seconds: Double) -> CalendarTime { broken(seconds, local: true) }
 
     private static func broken(_ seconds: Double, local: Bool) -> CalendarTime {
-        var value = time_t(seconds.rounded(.down))
+        // Clamped to years 0–5000 (NaN as the epoch): a corrupt time shows as a strange date,
+        // never as a trap in the conversion.
+        let bounded = seconds.isNaN ? 0 : Swift.min(Swift.max(seconds, -62_167_219_200), JSONValue.latestTimestamp)
+        var value = time_t(bounded.rounded(.down))
         var parts = tm()
         if local { localtime_r(&value, &parts) } else { gmtime_r(&value, &parts) }
         return CalendarTime(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday), hour: Int(parts.tm_hour),

@@ -23,11 +23,15 @@ public struct EmailReceiver: NotificationReceiver {
 
     public static func message(_ notification: Notification, from: String, to: [String], format: MessageFormat, now: Double) -> String {
         let dateHeader = CalendarTime.utc(now).rfc5322
-        let body = format.body(notification).split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
+        // Lines are split on every line end a value may carry (CR, LF, CRLF — one Character in
+        // Swift), and what is left of control characters goes, so that text from an alert can
+        // neither start a header nor end the message early.
+        let body = format.body(notification).unicodeScalars.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" }
+            .map { String(String.UnicodeScalarView($0)).replacingControlCharacters }
+            .map { $0.hasPrefix(".") ? "." + $0 : $0 }.joined(separator: "\r\n")
         return [
-            "From: mastiff <\(from)>", "To: " + to.joined(separator: ", "), "Subject: " + format.title(notification).replacingNewlines,
-            "Date: " + dateHeader, "Message-ID: <\(notification.id).\(Int(notification.createdAt))@mastiff.\(format.host)>",
+            "From: mastiff <\(from.replacingControlCharacters)>", "To: " + to.joined(separator: ", ").replacingControlCharacters, "Subject: " + format.title(notification).replacingControlCharacters,
+            "Date: " + dateHeader, "Message-ID: <\(notification.id).\(Int(saturating: notification.createdAt))@mastiff.\(format.host.replacingControlCharacters)>",
             "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", body, "",
         ].joined(separator: "\r\n")
     }
@@ -39,7 +43,7 @@ public struct EmailReceiver: NotificationReceiver {
         let port = Int(settings.smarthost[settings.smarthost.index(after: colon)...]) ?? 25
         let security: CurlSMTPClient.Security = settings.security == .tls ? .tls : settings.security == .starttls ? .starttls : .none
         let client = CurlSMTPClient(host: smtpHost, port: port, security: security, username: settings.username, password: settings.password,
-                                    caFile: caFile, timeoutMilliseconds: Int(timeout.seconds * 1000))
+                                    caFile: caFile, timeoutMilliseconds: Int(saturating: timeout.seconds * 1000))
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let message = Self.message(notification, from: settings.from, to: settings.to, format: format, now: Double(now.tv_sec))

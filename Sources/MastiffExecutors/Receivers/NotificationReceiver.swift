@@ -16,17 +16,23 @@ enum ReceiverHTTP {
     /// 2xx delivered; 408, 429 (with Retry-After) and 5xx retried; other 4xx failed for good,
     /// with the status and a cut of the body. Transport errors (refused, timeout, TLS) are
     /// retried. Messages never contain the URL (it may hold a token).
-    static func send(_ request: HTTPRequest, timeout: Duration) async -> DeliveryResult {
+    ///
+    /// A 2xx is a delivery whatever the size of its body: only its first 64 KiB are read, the
+    /// rest is discarded (a chat service that answers with a large document must not make
+    /// mastiff send the same message again and again).
+    static func send(_ request: HTTPRequest, timeout: Duration, now: @Sendable () -> Double = { SystemWallClock().now() }) async -> DeliveryResult {
         let response: HTTPResponse
         do {
-            response = try await CurlHTTPClient(timeoutMilliseconds: Int(timeout.seconds * 1000), maxBodyBytes: 64 << 10).send(request)
+            var client = CurlHTTPClient(timeoutMilliseconds: Int(saturating: timeout.seconds * 1000), maxBodyBytes: 64 << 10)
+            client.truncateBody = true
+            response = try await client.send(request)
         } catch {
             return .retry(reason: "\(error)", retryAfter: nil)
         }
         let answer = "HTTP \(response.status)" + (response.body.isEmpty ? "" : ": " + cut(response.text))
         switch response.status {
         case 200...299: return .delivered(answer: answer)
-        case 429: return .retry(reason: answer, retryAfter: response.header("retry-after").flatMap { Double($0.trimmingSpacesForReceivers) })
+        case 429: return .retry(reason: answer, retryAfter: response.header("retry-after").flatMap { RetryAfter.seconds($0, now: now()) })
         case 408, 500...599: return .retry(reason: answer, retryAfter: nil)
         default: return .failed(reason: answer)
         }
@@ -38,7 +44,7 @@ enum ReceiverHTTP {
     }
 
     static func cut(_ text: String, _ limit: Int = 300) -> String {
-        let flat = text.replacingNewlines
+        let flat = text.replacingControlCharacters
         return flat.count <= limit ? flat : String(flat.prefix(limit)) + "…"
     }
 }
@@ -104,13 +110,6 @@ public enum NotificationText {
 }
 
 extension String {
-    var replacingNewlines: String { String(map { $0 == "\n" || $0 == "\r" ? " " : $0 }) }
-    var trimmingSpacesForReceivers: String {
-        var scalars = Substring(self)
-        while scalars.first == " " { scalars.removeFirst() }
-        while scalars.last == " " || scalars.last == "\r" { scalars.removeLast() }
-        return String(scalars)
-    }
     /// Percent-encoding for a URL path segment.
     var pathEscaped: String {
         var result = ""

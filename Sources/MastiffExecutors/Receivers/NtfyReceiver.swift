@@ -29,7 +29,7 @@ public struct NtfyReceiver: NotificationReceiver {
     public func deliver(_ notification: Notification) async -> DeliveryResult {
         let critical = notification.firing.contains { $0.labels.value(of: "severity") == "critical" }
         let chosen = priority ?? (notification.status == .resolved ? "low" : critical ? "high" : "default")
-        var headers = ["Title: \(format.title(notification).replacingNewlines)", "Priority: \(chosen)",
+        var headers = ["Title: \(format.title(notification).replacingControlCharacters)", "Priority: \(chosen)",
                        "Tags: " + (tags + [notification.status == .firing ? "rotating_light" : "white_check_mark"]).joined(separator: ",")]
         if let token { headers.append("Authorization: Bearer \(token.reveal())") }
         return await ReceiverHTTP.send(HTTPRequest(method: "POST", url: topicURL, headers: headers + ["Content-Type: text/plain; charset=utf-8"],

@@ -7,7 +7,7 @@ import MastiffPromQL
 extension NotificationPolicy {
     private static func number(_ value: Double) -> JSONValue { value.isFinite ? .number(value) : .string(GoFloat.v(value)) }
     private static func double(_ value: JSONValue?) -> Double? {
-        if let number = value?.double { return number }
+        if case .number(let number)? = value { return number }
         switch value?.string {
         case "+Inf"?: return .infinity
         case "-Inf"?: return -.infinity
@@ -25,6 +25,9 @@ extension NotificationPolicy {
         alert.status == .firing ? .array([.string(alert.fingerprint), number(alert.value)])
             : .array([.string(alert.fingerprint), number(alert.value), alert.endsAt.map { .number($0) } ?? .null])
     }
+
+    /// Notification and silence numbers stay far from overflow however long mastiff runs.
+    static let maxSequence = 1 << 50
 
     public func savedState() -> JSONValue {
         var table: [String: JSONValue] = [:]
@@ -76,18 +79,23 @@ extension NotificationPolicy {
         func alert(_ reference: JSONValue) -> NotifiedAlert? {
             // [fingerprint, value] while firing; [fingerprint, value, endsAt] once resolved.
             guard case .array(let parts) = reference, parts.count == 2 || parts.count == 3, let fingerprint = parts[0].string,
-                  let entry = table[fingerprint], let startsAt = entry["s"]?.double else { return nil }
+                  let entry = table[fingerprint], let startsAt = entry["s"]?.timestamp else { return nil }
+            // A resolved alert's end must be a time too; a firing one has none.
+            let endsAt = parts.count == 3 ? parts[2].timestamp : nil
+            guard parts.count == 2 || endsAt != nil else { return nil }
             var result = NotifiedAlert(labels: Self.labels(entry["l"]), annotations: Self.labels(entry["a"]),
-                                       status: parts.count == 2 ? .firing : .resolved, startsAt: startsAt, endsAt: parts.count == 3 ? parts[2].double : nil,
+                                       status: parts.count == 2 ? .firing : .resolved, startsAt: startsAt, endsAt: endsAt,
                                        value: Self.double(parts[1]) ?? .nan)
             result.fingerprint = fingerprint
             return result
         }
-        sequence = max(sequence, Int(state["seq"]?.double ?? 0))
+        // Every number is checked like input: a state file is written by mastiff, but a file
+        // that crashes every start is a crash loop no restart can end.
+        sequence = max(sequence, min(state["seq"]?.integer ?? 0, Self.maxSequence))
         var ids = Set(queue.map(\.id))
         for entry in state["queue"]?.array ?? [] {
-            guard let id = entry["id"]?.string, let receiver = entry["r"]?.string, let created = entry["c"]?.double,
-                  case .array(let references)? = entry["x"] else {
+            guard let id = entry["id"]?.string, let receiver = entry["r"]?.string, let created = entry["c"]?.timestamp,
+                  case .array(let references)? = entry["x"], entry["n"] == nil || entry["n"]?.timestamp != nil else {
                 skipped += 1
                 continue
             }
@@ -98,13 +106,13 @@ extension NotificationPolicy {
             }
             let groupLabels = Self.labels(entry["gl"])
             var notification = Notification(id: id, receiver: receiver, groupKey: groupLabels.promQLText, groupLabels: groupLabels,
-                                             alerts: alerts, createdAt: created, nextAttemptAt: entry["n"]?.double ?? created)
-            notification.attempts = Int(entry["t"]?.double ?? 0)
+                                             alerts: alerts, createdAt: created, nextAttemptAt: entry["n"]?.timestamp ?? created)
+            notification.attempts = min(max(entry["t"]?.integer ?? 0, 0), 1_000_000)
             notification.lastError = entry["e"]?.string
             queue.append(notification)
         }
         for entry in state["groups"]?.array ?? [] {
-            guard let receiver = entry["r"]?.string, let key = entry["g"]?.string, let created = entry["c"]?.double,
+            guard let receiver = entry["r"]?.string, let key = entry["g"]?.string, let created = entry["c"]?.timestamp,
                   case .array(let references)? = entry["x"] else {
                 skipped += 1
                 continue
@@ -112,24 +120,27 @@ extension NotificationPolicy {
             var group = Group(receiver: receiver, key: key, labels: Self.labels(entry["gl"]), createdAt: created)
             for reference in references { if let restored = alert(reference) { group.alerts[restored.fingerprint] = restored } }
             group.notifiedFiring = Set((entry["nf"]?.array ?? []).compactMap(\.string))
-            group.lastFlush = entry["lf"]?.double
-            group.lastNotification = entry["ln"]?.double
+            group.lastFlush = entry["lf"]?.timestamp
+            group.lastNotification = entry["ln"]?.timestamp
             groups[receiver + "\u{0}" + key] = group
         }
         for entry in state["silences"]?.array ?? [] {
-            guard let id = entry["id"]?.string, let startsAt = entry["s"]?.double, let endsAt = entry["e"]?.double else { continue }
+            guard let id = entry["id"]?.string, let startsAt = entry["s"]?.timestamp, let endsAt = entry["e"]?.timestamp else {
+                skipped += 1
+                continue
+            }
             let matchers = (entry["m"]?.array ?? []).compactMap { matcher -> RouteMatcher? in
                 guard case .array(let parts) = matcher, parts.count == 3, let name = parts[0].string, let value = parts[1].string else { return nil }
                 return RouteMatcher(name: name, value: value, regex: parts[2] == .bool(true))
             }
             silences.append(Silence(id: id, matchers: matchers, startsAt: startsAt, endsAt: endsAt, comment: entry["comment"]?.string ?? ""))
-            if let number = Int(id.dropFirst()) { sequence = max(sequence, number) }
+            if let number = Int(id.dropFirst()) { sequence = max(sequence, min(number, Self.maxSequence)) }
         }
-        if let until = state["maintenance"]?["until"]?.double {
+        if let until = state["maintenance"]?["until"]?.timestamp {
             manualMaintenance = (until, state["maintenance"]?["reason"]?.string ?? "")
         }
         if case .object(let members)? = state["last_success"] {
-            for (name, value) in members { if let time = value.double { lastSuccess[name] = time } }
+            for (name, value) in members { if let time = value.timestamp { lastSuccess[name] = time } }
         }
         let names = Set(settings.receivers.map(\.name))
         let before = queue.count

@@ -95,6 +95,7 @@ public struct NotificationPolicy: Sendable {
     public internal(set) var counters: [String: [String: Int]] = [:]
     public internal(set) var lastSuccess: [String: Double] = [:]
     public internal(set) var events: [Event] = []
+    var alertmanagerCadence: [String: AlertmanagerCadence] = [:]
     /// Changes whenever something the state file holds changes, so that the caller writes it
     /// only then (serializing a long queue every second would cost for nothing).
     public internal(set) var revision = 0
@@ -263,14 +264,21 @@ public struct NotificationPolicy: Sendable {
 
     // MARK: - Delivery
 
+    /// The longest a receiver's Retry-After is honoured: past it, a hint is taken as this (a
+    /// receiver asking for a day of silence is more likely broken than busy).
+    public static let maxRetryAfter = 3600.0
+
     /// Notifications to deliver now, in order, one in flight per receiver; a receiver over its
-    /// hourly limit waits.
+    /// hourly limit waits. A notification waiting for its next attempt does not hold back the
+    /// ones behind it: each is scheduled on its own. What has waited `give_up_after` since it
+    /// was queued is given up here, on time, whether or not an attempt is under way elsewhere.
     public mutating func due(now: Double) -> [Notification] {
+        expire(now: now)
         var result: [Notification] = []
         var busy = Set(queue.filter { inFlight.contains($0.id) }.map(\.receiver))
         for notification in queue where !inFlight.contains(notification.id) && !busy.contains(notification.receiver) {
-            busy.insert(notification.receiver)
             guard notification.nextAttemptAt <= now else { continue }
+            busy.insert(notification.receiver)
             if let limit = receiver(notification.receiver)?.maxPerHour, limit > 0 {
                 let recent = (sentTimes[notification.receiver] ?? []).filter { $0 > now - 3600 }
                 sentTimes[notification.receiver] = recent
@@ -280,6 +288,21 @@ public struct NotificationPolicy: Sendable {
             result.append(notification)
         }
         return result
+    }
+
+    /// Gives up queued notifications older than their receiver's `give_up_after`.
+    mutating func expire(now: Double) {
+        let expired = queue.filter { notification in
+            !inFlight.contains(notification.id) && now - notification.createdAt >= (receiver(notification.receiver)?.giveUpAfter ?? 86400)
+        }
+        guard !expired.isEmpty else { return }
+        let ids = Set(expired.map(\.id))
+        queue.removeAll { ids.contains($0.id) }
+        for notification in expired {
+            counters[notification.receiver, default: [:]]["failed", default: 0] += 1
+            events.append(.gaveUp(notification, reason: notification.lastError ?? "not delivered within give_up_after"))
+        }
+        revision += 1
     }
 
     /// The outcome of delivering `id`. `jitter` in [0, 1) spreads retries.
@@ -299,16 +322,19 @@ public struct NotificationPolicy: Sendable {
         case .retry(let reason, let retryAfter):
             notification.attempts += 1
             notification.lastError = reason
-            let giveUpAfter = receiver(name)?.giveUpAfter ?? 86400
-            if now - notification.createdAt >= giveUpAfter {
+            let giveUpAt = notification.createdAt + (receiver(name)?.giveUpAfter ?? 86400)
+            if now >= giveUpAt {
                 queue.remove(at: index)
                 counters[name, default: [:]]["failed", default: 0] += 1
                 events.append(.gaveUp(notification, reason: reason))
                 return
             }
             counters[name, default: [:]]["retried", default: 0] += 1
-            let backoff = min(600, 5 * pow2(notification.attempts - 1)) * (0.8 + 0.4 * jitter)
-            notification.nextAttemptAt = now + max(backoff, retryAfter ?? 0)
+            let backoff = min(600, 5 * pow2(notification.attempts - 1)) * (0.8 + 0.4 * Swift.min(Swift.max(jitter, 0), 1))
+            // A hint that is no number of seconds (NaN, negative) is ignored; a huge one is
+            // capped; and no retry is planned past the time the notification is given up.
+            let hinted = retryAfter.map { $0.isNaN || $0 < 0 ? 0 : Swift.min($0, Self.maxRetryAfter) } ?? 0
+            notification.nextAttemptAt = Swift.min(now + Swift.max(backoff, hinted), giveUpAt)
             queue[index] = notification
             events.append(.retrying(notification, reason: reason, next: notification.nextAttemptAt))
         case .failed(let reason):
@@ -336,21 +362,72 @@ public struct NotificationPolicy: Sendable {
         }
     }
 
-    public mutating func recordAlertmanager(_ receiver: String, _ result: DeliveryResult, alerts: [NotifiedAlert], now: Double) {
+    /// When each Alertmanager was last pushed to, what it was told, and how a failing one backs off.
+    struct AlertmanagerCadence: Sendable {
+        var lastPush: Double?
+        var signature = ""
+        var pushing = false
+        var failures = 0
+        var retryAt: Double?
+    }
+
+    /// Pushes due now, one in flight per Alertmanager: every minute, at once when the alerts it
+    /// should hold change, and while it fails, after a back-off (1 s doubling to 60 s) instead of
+    /// every round. Nothing during maintenance.
+    public mutating func alertmanagerPushes(now: Double) -> [(receiver: String, alerts: [NotifiedAlert])] {
+        if maintenance(at: now).active { return [] }
+        var pushes: [(receiver: String, alerts: [NotifiedAlert])] = []
+        for receiver in settings.receivers where receiver.isAlertmanager {
+            var cadence = alertmanagerCadence[receiver.name] ?? AlertmanagerCadence()
+            guard !cadence.pushing else { continue }
+            let alerts = alertmanagerAlerts(for: receiver.name, now: now)
+            let signature = alerts.map { "\($0.fingerprint)\($0.status.rawValue)" }.sorted().joined()
+            guard !alerts.isEmpty || !cadence.signature.isEmpty else { continue }
+            if let retryAt = cadence.retryAt {
+                guard now >= retryAt else { continue }
+            } else {
+                guard cadence.lastPush.map({ now - $0 >= 60 }) ?? true || signature != cadence.signature else { continue }
+            }
+            cadence.lastPush = now
+            cadence.signature = signature
+            cadence.pushing = true
+            alertmanagerCadence[receiver.name] = cadence
+            pushes.append((receiver.name, alerts))
+        }
+        return pushes
+    }
+
+    /// Failed pushes in a row to an Alertmanager.
+    public func alertmanagerFailures(_ receiver: String) -> Int { alertmanagerCadence[receiver]?.failures ?? 0 }
+
+    /// The outcome of a push. Returns whether the caller should log it: the first failure of a
+    /// spell and the recovery, not every retry.
+    @discardableResult
+    public mutating func recordAlertmanager(_ receiver: String, _ result: DeliveryResult, alerts: [NotifiedAlert], now: Double) -> Bool {
+        var cadence = alertmanagerCadence[receiver] ?? AlertmanagerCadence()
+        cadence.pushing = false
+        defer { alertmanagerCadence[receiver] = cadence }
         if case .delivered = result {
             counters[receiver, default: [:]]["sent", default: 0] += 1
             lastSuccess[receiver] = now
             for alert in alerts { deliveries[alert.fingerprint, default: [:]][receiver] = now }
-        } else {
-            counters[receiver, default: [:]]["retried", default: 0] += 1
+            let recovered = cadence.failures > 0
+            cadence.failures = 0
+            cadence.retryAt = nil
+            return recovered
         }
+        counters[receiver, default: [:]]["retried", default: 0] += 1
+        cadence.failures += 1
+        cadence.retryAt = now + min(60, pow2(cadence.failures - 1))
+        return cadence.failures == 1
     }
 
     /// When something is next due: a group's flush or a queued notification's next attempt.
     public func nextDue() -> Double? {
         let flushes = groups.values.map { group in group.lastFlush.map { $0 + settings.groupInterval } ?? group.createdAt + settings.groupWait }
         let attempts = queue.filter { !inFlight.contains($0.id) }.map(\.nextAttemptAt)
-        return (flushes + attempts).min()
+        let pushes = alertmanagerCadence.values.compactMap { $0.pushing ? nil : $0.retryAt }
+        return (flushes + attempts + pushes).min()
     }
 
     public func queueLength(_ receiver: String) -> Int { queue.filter { $0.receiver == receiver }.count }

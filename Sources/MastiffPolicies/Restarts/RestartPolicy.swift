@@ -260,7 +260,8 @@ public struct RestartPolicy: Policy {
         guard case .object(let members) = saved else { return }
         for (name, value) in members where targets.contains(where: { $0.name == name }) {
             var state = TargetState()
-            state.restarts = (value["restarts"]?.array ?? []).compactMap(\.double)
+            // Only times 1970–5000, and no more than a budget could ever hold.
+            state.restarts = Array((value["restarts"]?.array ?? []).compactMap(\.timestamp).suffix(10_000))
             state.halted = value["halted"] == .bool(true)
             states[name] = state
         }
