@@ -337,6 +337,20 @@ public final class Agent: Sendable {
         return .object(object)
     }
 
+    /// /healthz: unhealthy when the sampler has not completed a sample for three intervals
+    /// (plus the collectors' timeout): mastiff then watches nothing, whatever else still answers.
+    public func health() -> (healthy: Bool, body: String) {
+        guard let sampler else { return (true, "ok\n") }
+        let now = clock.now()
+        let allowed = 3 * sampler.interval.seconds + config.collectors.timeout.seconds
+        let last = sampler.latest?.time ?? startTime
+        let age = now - last
+        guard age <= allowed else {
+            return (false, "sampler stalled: \(sampler.latest == nil ? "no sample since the start" : "last sample") \(Int(saturating: age.rounded())) s ago (allowed \(Int(saturating: allowed)) s)\n")
+        }
+        return (true, "ok\n")
+    }
+
     /// Answers a control socket request.
     public func handleControl(_ command: String, _ request: JSONValue) async -> JSONValue {
         switch command {

@@ -12,13 +12,18 @@ import Synchronization
 /// Driven by the sampler (no timer of its own): evaluation time is the sample's time, so the
 /// rules see exactly what was sampled.
 public final class Alerting: Sendable {
-    /// Series one selector may keep; memory is bounded by sampling.history_limit in any case.
-    private static let maxSeriesPerSelector = 1000
-
     private struct Registration {
         var id: Int
         var retentionMs: Int64
+        var maxSeries: Int
         var source: HistoryStore.Source
+    }
+
+    /// A rule and the selectors it reads, for what their registrations could not keep.
+    private struct RuleSelectors {
+        var group: String
+        var rule: String
+        var selectors: [String]
     }
 
     private struct State {
@@ -26,11 +31,17 @@ public final class Alerting: Sendable {
         var registrations: [String: Registration] = [:]
         var lastEvaluation: [String: Int64] = [:]
         var lastDuration: [String: Double] = [:]
-        var failures: [String: Int] = [:]
+        /// Failed rule evaluations by group and reason (timeout, error).
+        var failures: [String: [String: Int]] = [:]
         /// Recording rules' latest results, for /metrics.
         var recorded: [String: [(Labels, Double)]] = [:]
         var lastSaved: String?
         var evaluations = 0
+        /// Counts reloads, so that an evaluation that ran across one is dropped.
+        var generation = 0
+        var ruleSelectors: [RuleSelectors] = []
+        /// Selectors whose dropped series were already logged.
+        var droppedWarned: Set<String> = []
     }
 
     private let state: Mutex<State>
@@ -51,7 +62,7 @@ public final class Alerting: Sendable {
             if restored > 0 { logger.info("restored alert states from the state file", metadata: ["alerts": "\(restored)"]) }
         }
         var initial = State(engine: engine)
-        Self.register(groups, in: &initial, history: history, logger: logger)
+        Self.register(groups, maxSeries: settings.maxSeries, in: &initial, history: history, logger: logger)
         state = Mutex(initial)
     }
 
@@ -62,8 +73,9 @@ public final class Alerting: Sendable {
             var engine = RuleEngine(groups: groups, externalLabels: settings.externalLabels)
             engine.inherit(from: state.engine)
             state.engine = engine
+            state.generation += 1
             state.recorded = [:]
-            Self.register(groups, in: &state, history: history, logger: logger)
+            Self.register(groups, maxSeries: settings.maxSeries, in: &state, history: history, logger: logger)
         }
     }
 
@@ -71,7 +83,10 @@ public final class Alerting: Sendable {
 
     /// One history registration per distinct selector, kept for its longest use: a range plus
     /// its offset, or the 5-minute lookback of an instant selector.
-    private static func register(_ groups: [RuleGroup], in state: inout State, history: HistoryStore, logger: Logger) {
+    private static func register(_ groups: [RuleGroup], maxSeries: Int, in state: inout State, history: HistoryStore, logger: Logger) {
+        state.ruleSelectors = groups.flatMap { group in
+            group.rules.map { rule in RuleSelectors(group: group.name, rule: rule.name, selectors: rule.expressions.flatMap { $0.selectors.map(\.0.key) }) }
+        }
         let derived = Set(groups.flatMap(\.rules).compactMap { rule -> String? in
             if case .record(let name) = rule.kind { return name } else { return nil }
         } + ["ALERTS"])
@@ -94,7 +109,7 @@ public final class Alerting: Sendable {
                 }
             }
         }
-        for (key, registration) in state.registrations where needed[key]?.1 != registration.retentionMs {
+        for (key, registration) in state.registrations where needed[key]?.1 != registration.retentionMs || registration.maxSeries != maxSeries {
             history.unregister(registration.id)
             state.registrations.removeValue(forKey: key)
         }
@@ -102,73 +117,119 @@ public final class Alerting: Sendable {
             let source: HistoryStore.Source = derived.contains(selector.metric) ? .derived : .sample
             do {
                 let id = try history.register(consumer: "rules", metric: selector.metric, matching: selector.matchers,
-                                              retention: .milliseconds(retention), maxSeries: maxSeriesPerSelector, source: source)
-                state.registrations[key] = Registration(id: id, retentionMs: retention, source: source)
+                                              retention: .milliseconds(retention), maxSeries: maxSeries, source: source)
+                state.registrations[key] = Registration(id: id, retentionMs: retention, maxSeries: maxSeries, source: source)
             } catch {
                 logger.error("a rule's selector cannot keep history; rules reading it see no data", metadata: ["selector": "\(key)", "error": "\(error)"])
             }
         }
     }
 
+    /// The longest one rule group's evaluation may take; past it the group's remaining rules
+    /// fail with reason "timeout" (and keep their alerts), so that no expression or template
+    /// can hold the sampler.
+    public static let maxGroupEvaluation: Duration = .seconds(5)
+
     /// Evaluates the groups due at this sample (each group every `interval`: its own, else
-    /// alerts.interval, else every sample).
+    /// alerts.interval, else every sample), each within `min(its interval / 2, 5 s)`.
+    ///
+    /// The engine is evaluated as a copy, outside the lock: scrapes, the status page and
+    /// `alerts list` read the last results meanwhile and never wait for an evaluation. A reload
+    /// during an evaluation wins: that evaluation's results are dropped.
     public func evaluate(_ snapshot: Snapshot, defaultIntervalMs: Int64?) {
         let time = Int64((snapshot.time * 1000).rounded())
         var events: [AlertEvent] = []
-        var saved: JSONValue?
-        state.withLock { state in
-            let storage = HistoryStorage(history: history, registrations: state.registrations.mapValues(\.id))
-            var derived: [String: [(Labels, Double)]] = [:]
-            var evaluatedNames = Set<String>(["ALERTS"])
-            for index in state.engine.groups.indices {
-                let group = state.engine.groups[index]
-                if let interval = group.intervalMs ?? defaultIntervalMs, let last = state.lastEvaluation[group.name],
-                   time - last < interval - interval / 10 {
-                    continue
-                }
-                let started = clock.elapsed()
-                let evaluation = state.engine.evaluate(groupAt: index, time: time, storage: storage)
-                state.lastDuration[group.name] = (clock.elapsed() - started).seconds
-                state.lastEvaluation[group.name] = time
-                for failure in evaluation.failures {
-                    state.failures[group.name, default: 0] += 1
-                    logger.warning("rule evaluation failed", metadata: ["rule.group": "\(group.name)", "rule": "\(failure.rule)", "error": "\(failure.reason)"])
-                }
-                if state.failures[group.name] == nil { state.failures[group.name] = 0 }
-                for rule in group.rules where !rule.isAlert {
-                    evaluatedNames.insert(rule.name)
-                    state.recorded[rule.name] = []
-                }
-                for sample in evaluation.samples where !isStale(sample.value) {
-                    let name = sample.labels.value(of: "__name__") ?? ""
-                    if name != "ALERTS" { state.recorded[name, default: []].append((sample.labels, sample.value)) }
-                    derived[name, default: []].append((sample.labels, sample.value))
-                }
-                events += evaluation.events
+        let (start, generation, registrations, lastEvaluation) = state.withLock { ($0.engine, $0.generation, $0.registrations, $0.lastEvaluation) }
+        var engine = start
+        let storage = HistoryStorage(history: history, registrations: registrations.mapValues(\.id))
+        var derived: [String: [(Labels, Double)]] = [:]
+        var evaluatedNames = Set<String>(["ALERTS"])
+        var recorded: [String: [(Labels, Double)]] = [:]
+        var durations: [String: Double] = [:]
+        var evaluatedAt: [String: Int64] = [:]
+        var failures: [String: [String: Int]] = [:]
+        for index in engine.groups.indices {
+            let group = engine.groups[index]
+            let interval = group.intervalMs ?? defaultIntervalMs
+            if let interval, let last = lastEvaluation[group.name], time - last < interval - interval / 10 {
+                continue
             }
-            state.evaluations += 1
-            // ALERTS from every group, pending and firing, so that groups evaluated at other
-            // times do not end each other's series.
-            derived["ALERTS"] = state.engine.activeAlerts.filter { $0.state != .inactive }.map { alert in
-                var labels = alert.labels
-                labels.set("__name__", "ALERTS")
-                labels.set("alertstate", alert.state.rawValue)
-                return (labels, 1.0)
+            let started = clock.elapsed()
+            let budget = min(Self.maxGroupEvaluation, interval.map { .milliseconds(max(1, $0 / 2)) } ?? Self.maxGroupEvaluation)
+            let clock = self.clock
+            let evaluation = engine.evaluate(groupAt: index, time: time, storage: storage, pastDeadline: { clock.elapsed() - started > budget })
+            durations[group.name] = (clock.elapsed() - started).seconds
+            evaluatedAt[group.name] = time
+            failures[group.name] = [:]
+            for failure in evaluation.failures {
+                let reason = (failure.reason == EvaluationError.deadlinePassed.description) ? "timeout" : "error"
+                failures[group.name]![reason, default: 0] += 1
+                logger.warning("rule evaluation failed", metadata: ["rule.group": "\(group.name)", "rule": "\(failure.rule)", "error": "\(failure.reason)"])
             }
-            let families = derived.filter { evaluatedNames.contains($0.key) }.map { name, samples in
-                MetricFamily(name: name, help: "", type: .gauge, samples: samples.map { Sample(labels: $0.0.withoutName, value: $0.1) })
+            if evaluation.timedOut {
+                logger.error("rule group evaluation stopped at its deadline; the rules not evaluated keep their alerts",
+                             metadata: ["rule.group": "\(group.name)", "deadline_seconds": "\(budget.seconds)"])
             }
-            history.record(families + evaluatedNames.filter { derived[$0] == nil }.map { MetricFamily(name: $0, help: "", type: .gauge) },
-                           at: snapshot.time, source: .derived, onlyMetrics: evaluatedNames)
-            let current = state.engine.savedState(now: time)
-            let fingerprint = Self.fingerprint(current)
-            if fingerprint != state.lastSaved {
-                state.lastSaved = fingerprint
-                saved = current
+            for rule in group.rules where !rule.isAlert {
+                evaluatedNames.insert(rule.name)
+                recorded[rule.name] = []
             }
+            for sample in evaluation.samples where !isStale(sample.value) {
+                let name = sample.labels.value(of: "__name__") ?? ""
+                if name != "ALERTS" { recorded[name, default: []].append((sample.labels, sample.value)) }
+                derived[name, default: []].append((sample.labels, sample.value))
+            }
+            events += evaluation.events
         }
+        // ALERTS from every group, pending and firing, so that groups evaluated at other
+        // times do not end each other's series.
+        derived["ALERTS"] = engine.activeAlerts.filter { $0.state != .inactive }.map { alert in
+            var labels = alert.labels
+            labels.set("__name__", "ALERTS")
+            labels.set("alertstate", alert.state.rawValue)
+            return (labels, 1.0)
+        }
+        let families = derived.filter { evaluatedNames.contains($0.key) }.map { name, samples in
+            MetricFamily(name: name, help: "", type: .gauge, samples: samples.map { Sample(labels: $0.0.withoutName, value: $0.1) })
+        }
+        let current = engine.savedState(now: time)
+        let fingerprint = Self.fingerprint(current)
+        let (saved, applied) = state.withLock { state -> (JSONValue?, Bool) in
+            guard state.generation == generation else { return (nil, false) }
+            state.engine = engine
+            state.evaluations += 1
+            state.lastEvaluation.merge(evaluatedAt) { $1 }
+            state.lastDuration.merge(durations) { $1 }
+            for (group, reasons) in failures {
+                for (reason, count) in reasons { state.failures[group, default: [:]][reason, default: 0] += count }
+                if state.failures[group] == nil { state.failures[group] = [:] }
+            }
+            state.recorded.merge(recorded) { $1 }
+            guard fingerprint != state.lastSaved else { return (nil, true) }
+            state.lastSaved = fingerprint
+            return (current, true)
+        }
+        guard applied else { return }
+        warnAboutDroppedSeries()
+        history.record(families + evaluatedNames.filter { derived[$0] == nil }.map { MetricFamily(name: $0, help: "", type: .gauge) },
+                       at: snapshot.time, source: .derived, onlyMetrics: evaluatedNames)
         for event in events { log(event) }
         if let saved, let stateStore { stateStore.update("alerts", saved) }
+    }
+
+    /// Once per selector: its rules do not see every series (alerts.max_series, or the
+    /// history's memory limit), which the admin must know to trust what does not fire.
+    private func warnAboutDroppedSeries() {
+        let (registrations, rules, warned) = state.withLock { ($0.registrations, $0.ruleSelectors, $0.droppedWarned) }
+        for (key, registration) in registrations.sorted(by: { $0.key < $1.key }) where !warned.contains(key) {
+            let dropped = history.droppedSeries(registration.id)
+            guard dropped > 0 else { continue }
+            let readers = rules.filter { $0.selectors.contains(key) }.map { "\($0.group)/\($0.rule)" }
+            logger.warning("a rule's selector matches more series than it may keep; the rules do not see the rest (raise alerts.max_series, or sampling.history_limit)",
+                           metadata: ["selector": "\(key)", "rules": "\(readers.joined(separator: ", "))", "alerts.max_series": "\(registration.maxSeries)",
+                                      "series_dropped": "\(dropped)"])
+            state.withLock { _ = $0.droppedWarned.insert(key) }
+        }
     }
 
     /// What identifies a saved state apart from its time and values: which alerts, in which
@@ -284,9 +345,22 @@ public final class Alerting: Sendable {
                              type: .gauge, samples: state.lastDuration.keys.sorted().map { Sample(labels: [Label("group", $0)], value: state.lastDuration[$0]!) }),
                 MetricFamily(name: "mastiff_rule_group_last_evaluation_timestamp_seconds", help: "When each rule group was last evaluated.",
                              type: .gauge, samples: state.lastEvaluation.keys.sorted().map { Sample(labels: [Label("group", $0)], value: Double(state.lastEvaluation[$0]!) / 1000) }),
-                MetricFamily(name: "mastiff_rule_evaluation_failures_total", help: "Rule evaluations that failed (for example a many-to-many match), by group.",
-                             type: .counter, samples: state.engine.groups.map { Sample(labels: [Label("group", $0.name)], value: Double(state.failures[$0.name] ?? 0)) }),
+                MetricFamily(name: "mastiff_rule_evaluation_failures_total",
+                             help: "Rule evaluations that failed, by group and reason (error: for example a many-to-many match; timeout: the group's deadline passed).",
+                             type: .counter, samples: state.engine.groups.flatMap { group in
+                                 ["error", "timeout"].map { Sample(labels: [Label("group", group.name), Label("reason", $0)], value: Double(state.failures[group.name]?[$0] ?? 0)) }
+                             }),
             ]
+            // One series per group and rule name (a group may hold two rules of one name).
+            var dropped: [String: (Labels, Int)] = [:]
+            for rule in state.ruleSelectors where !rule.selectors.isEmpty {
+                let labels: Labels = [Label("group", rule.group), Label("rule", rule.rule)]
+                let count = Set(rule.selectors).compactMap { state.registrations[$0] }.reduce(0) { $0 + history.droppedSeries($1.id) }
+                dropped[labels.key, default: (labels, 0)].1 += count
+            }
+            families.append(MetricFamily(name: "mastiff_rule_series_dropped_total",
+                                         help: "Series a rule's selectors matched but could not keep (alerts.max_series or sampling.history_limit): the rule does not see them.",
+                                         type: .counter, samples: dropped.keys.sorted().map { Sample(labels: dropped[$0]!.0, value: Double(dropped[$0]!.1)) }))
             // Names with ':' follow Prometheus's convention for recording rules; promtool's lint
             // refuses them in an exposition, and a Prometheus loading the same rule file records
             // them itself, so they stay inside mastiff (docs/adr/0012-rules-evaluated-in-the-agent.md).

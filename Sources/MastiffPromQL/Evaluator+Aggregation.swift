@@ -121,7 +121,11 @@ extension Evaluator {
                          without: Bool) throws(EvaluationError) -> [VectorSample] {
         guard case .scalar(let kValue) = parameter else { throw EvaluationError("\(aggregation.rawValue) needs a scalar parameter") }
         guard !kValue.isNaN else { throw EvaluationError("Parameter value is NaN") }
-        let k = kValue >= 9.2e18 ? Int.max : Int(kValue.rounded(.towardZero))
+        // Prometheus 3 refuses what does not fit an int64 (also when computed from data).
+        guard kValue > -9.223372036854775808e18, kValue < 9.223372036854775807e18 else {
+            throw EvaluationError("Scalar value \(GoFloat.v(kValue)) overflows int64")
+        }
+        let k = Int(kValue.rounded(.towardZero))
         guard k >= 1 else { return [] }
         var order: [String] = []
         var groups: [String: [VectorSample]] = [:]

@@ -10,13 +10,17 @@ public struct Evaluator {
     let storage: any SeriesStorage
     /// The evaluation time, in milliseconds since the epoch.
     public let time: Int64
+    /// Checked before each node: past it, the evaluation stops with `deadlinePassed`.
+    public var pastDeadline: DeadlineCheck?
 
-    public init(storage: any SeriesStorage, time: Int64) {
+    public init(storage: any SeriesStorage, time: Int64, pastDeadline: DeadlineCheck? = nil) {
         self.storage = storage
         self.time = time
+        self.pastDeadline = pastDeadline
     }
 
     public func evaluate(_ expr: Expr) throws(EvaluationError) -> Value {
+        if let pastDeadline, pastDeadline() { throw .deadlinePassed }
         switch expr {
         case .number(let value): return .scalar(value)
         case .string(let text): return .string(text)

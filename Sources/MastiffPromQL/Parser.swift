@@ -17,6 +17,25 @@ public struct PromQLParser {
     private var position = 0
     private var token: Token = .end
     private var tokenStart = 0
+    /// How deep the parser has recursed, and how deep the expression just built is: both are
+    /// bounded, so that no expression can exhaust the stack of the parser, the evaluator or the
+    /// release of the tree (2,000 nested parentheses or a 50,000-term sum did).
+    private var nesting = 0
+    private var builtDepth = 0
+
+    /// The deepest expression tree mastiff loads: parentheses, calls, aggregations and unary
+    /// minus add a level each, and so does each operator of a chain (`a + b + c` is 3 deep).
+    public static let maxDepth = 256
+    /// The longest a range or an offset may be: Go's time.Duration, as Prometheus's own
+    /// parser ("duration out of range"), about 292 years.
+    public static let maxDurationMs: Int64 = Int64.max / 1_000_000
+
+    private mutating func deeper(_ depth: Int, at offset: Int) throws(PromQLError) {
+        builtDepth = depth
+        guard depth <= Self.maxDepth else {
+            throw PromQLError(offset: offset, "expression nested deeper than \(Self.maxDepth) levels (each parenthesis, call and operator of a chain is one)")
+        }
+    }
 
     public static func parse(_ text: String) throws(PromQLError) -> Expr {
         var parser = PromQLParser(bytes: Array(text.utf8))
@@ -178,7 +197,13 @@ public struct PromQLParser {
     }
 
     private mutating func parseExpression(minimumPrecedence: Int) throws(PromQLError) -> Expr {
+        nesting += 1
+        defer { nesting -= 1 }
+        guard nesting <= Self.maxDepth else {
+            throw error("expression nested deeper than \(Self.maxDepth) levels (each parenthesis, call and operator of a chain is one)")
+        }
         var lhs = try parseUnary()
+        var depth = builtDepth
         while let op = binaryOperator(token), op.precedence >= minimumPrecedence {
             let operatorStart = tokenStart
             try advance()
@@ -206,8 +231,11 @@ public struct PromQLParser {
             }
             // `^` is right-associative; the others are left-associative.
             let rhs = try parseExpression(minimumPrecedence: op == .power ? op.precedence : op.precedence + 1)
+            try deeper(max(depth, builtDepth) + 1, at: operatorStart)
+            depth = builtDepth
             lhs = try makeBinary(op, lhs, rhs, matching: matching, returnBool: returnBool, at: operatorStart)
         }
+        builtDepth = depth
         return lhs
     }
 
@@ -250,6 +278,7 @@ public struct PromQLParser {
             }
             guard negative else { return operand }
             if case .number(let value) = operand { return .number(-value) }
+            try deeper(builtDepth + 1, at: start)
             return .negate(operand)
         }
         return try parsePostfix(try parsePrimary())
@@ -321,7 +350,9 @@ public struct PromQLParser {
             }
             guard let number = Int64(digits), size < lastUnit else { throw error("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)") }
             lastUnit = size
-            total += number * size
+            let (part, overflow) = number.multipliedReportingOverflow(by: size)
+            guard !overflow, part <= Self.maxDurationMs - total else { throw error("duration out of range: '\(text)' (at most 292 years)") }
+            total += part
         }
         try advance()
         return total
@@ -335,15 +366,18 @@ public struct PromQLParser {
                 throw error("'\(text)' is not a number\(text.last?.isLetter == true ? " (a duration is allowed only in a range or after offset)" : "")")
             }
             try advance()
+            builtDepth = 1
             return .number(value)
         case .string(let text):
             try advance()
+            builtDepth = 1
             return .string(text)
         case .symbol("("):
             try advance()
             let inner = try parseExpression(minimumPrecedence: 1)
             guard token == .symbol(")") else { throw error("expected ')', found \(describe(token))") }
             try advance()
+            try deeper(builtDepth + 1, at: start)
             return .paren(inner)
         case .symbol("{"):
             let matchers = try parseMatcherList()
@@ -352,11 +386,13 @@ public struct PromQLParser {
             }
             var rest = matchers
             let name = rest.remove(at: nameIndex).2
+            builtDepth = 1
             return .vector(try makeSelector(name, rest))
         case .identifier(let name):
             let lower = name.lowercased()
             if lower == "inf" || lower == "nan" {
                 try advance()
+                builtDepth = 1
                 return .number(lower == "inf" ? .infinity : .nan)
             }
             try advance()
@@ -381,6 +417,7 @@ public struct PromQLParser {
             if matchers.contains(where: { $0.0 == "__name__" }) {
                 throw PromQLError(offset: start, "metric name must not be set twice")
             }
+            builtDepth = 1
             return .vector(try makeSelector(name, matchers))
         default:
             throw error("unexpected \(describe(token))")
@@ -461,8 +498,10 @@ public struct PromQLParser {
         guard token == .symbol("(") else { throw error("expected '(' after '\(aggregation.rawValue)', found \(describe(token))") }
         try advance()
         var arguments: [Expr] = []
+        var deepest = 0
         while token != .symbol(")") {
             arguments.append(try parseExpression(minimumPrecedence: 1))
+            deepest = max(deepest, builtDepth)
             if token == .symbol(",") {
                 try advance()
             } else if token != .symbol(")") {
@@ -470,6 +509,7 @@ public struct PromQLParser {
             }
         }
         try advance()
+        try deeper(deepest + 1, at: start)
         if !sawGrouping && (token == .identifier("by") || token == .identifier("without")) {
             without = token == .identifier("without")
             try advance()
@@ -497,8 +537,10 @@ public struct PromQLParser {
     private mutating func parseCall(_ function: Function, at start: Int) throws(PromQLError) -> Expr {
         try advance() // '('
         var arguments: [Expr] = []
+        var deepest = 0
         while token != .symbol(")") {
             arguments.append(try parseExpression(minimumPrecedence: 1))
+            deepest = max(deepest, builtDepth)
             if token == .symbol(",") {
                 try advance()
             } else if token != .symbol(")") {
@@ -506,6 +548,7 @@ public struct PromQLParser {
             }
         }
         try advance()
+        try deeper(deepest + 1, at: start)
         let minimum = function.arguments.count - function.optional
         let maximum = function.variadic ? Int.max : function.arguments.count
         guard arguments.count >= minimum && arguments.count <= maximum else {

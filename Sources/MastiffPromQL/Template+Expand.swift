@@ -20,6 +20,24 @@ extension AlertTemplate {
 struct TemplateExecutor {
     let context: TemplateContext
     var scopes: [[String: TemplateValue]]
+    /// Actions and range iterations so far: a template is bounded in work, in output and in
+    /// time, so that no annotation can wedge the rule engine (`{{range 1000}}` three deep) or
+    /// take gigabytes (`printf "%.999999999f"`). Past a bound the expansion fails with
+    /// Prometheus's `<error expanding template: …>` text.
+    var steps = 0
+    static let maxSteps = 100_000
+    static let maxOutputBytes = 64 << 10
+
+    /// Counts one step; fails past `maxSteps`, past the context's deadline, or when `output`
+    /// has grown past `maxOutputBytes`.
+    mutating func step(_ output: String) throws(TemplateError) {
+        steps += 1
+        guard steps <= Self.maxSteps else { throw TemplateError("the template takes more than \(Self.maxSteps) steps") }
+        guard output.utf8.count <= Self.maxOutputBytes else { throw TemplateError("the template's output is over \(Self.maxOutputBytes) bytes") }
+        if steps & 255 == 0, context.pastDeadline?() == true {
+            throw TemplateError(EvaluationError.deadlinePassed.description)
+        }
+    }
 
     init(context: TemplateContext) {
         self.context = context
@@ -58,6 +76,7 @@ struct TemplateExecutor {
 
     mutating func run(_ nodes: [AlertTemplate.Node], dot: TemplateValue, into output: inout String) throws(TemplateError) {
         for node in nodes {
+            try step(output)
             switch node {
             case .text(let text):
                 output += text
@@ -81,7 +100,19 @@ struct TemplateExecutor {
                 case .samples(let samples): items = samples.enumerated().map { (.integer($0.offset), .sample($0.element)) }
                 case .labels(let pairs): items = pairs.map { (.string($0.0), .string($0.1)) }
                 case .null: items = []
-                case .integer(let count): items = (0..<max(0, count)).map { (.integer($0), .integer($0)) }
+                case .integer(let count):
+                    // Counted, not built: `range 100000000` must not allocate its numbers.
+                    guard count > 0 else { break }
+                    for number in 0..<count {
+                        try step(output)
+                        var scope: [String: TemplateValue] = [:]
+                        if let key { scope[key] = .integer(number) }
+                        if let element { scope[element] = .integer(number) }
+                        scopes.append(scope)
+                        try run(body, dot: .integer(number), into: &output)
+                        scopes.removeLast()
+                    }
+                    continue
                 default: throw TemplateError("range can't iterate over \(collection.printed)")
                 }
                 if items.isEmpty {
@@ -91,6 +122,7 @@ struct TemplateExecutor {
                     continue
                 }
                 for (itemKey, item) in items {
+                    try step(output)
                     var scope: [String: TemplateValue] = [:]
                     if let key { scope[key] = itemKey }
                     if let element { scope[element] = item }
@@ -299,7 +331,7 @@ struct TemplateExecutor {
             return .samples(sorted.map(\.element))
         case "printf":
             guard case .string(let format)? = arguments.first else { throw TemplateError("printf takes a format string first") }
-            return .string(Self.printf(format, Array(arguments.dropFirst())))
+            return .string(try Self.printf(format, Array(arguments.dropFirst())))
         case "print", "println":
             var result = ""
             for (index, argument) in arguments.enumerated() {
@@ -387,7 +419,7 @@ struct TemplateExecutor {
                 sign = "-"
                 v = -v
             }
-            let duration = Int64(v)
+            let duration = Int64(saturating: v)
             let seconds = duration % 60
             let minutes = (duration / 60) % 60
             let hours = (duration / 3600) % 24
@@ -460,7 +492,7 @@ struct TemplateExecutor {
 
     /// Go's fmt.Sprintf for the verbs templates use: %s %v %d %f %e %g %q %x %%, with flags,
     /// width and precision.
-    static func printf(_ format: String, _ arguments: [TemplateValue]) -> String {
+    static func printf(_ format: String, _ arguments: [TemplateValue]) throws(TemplateError) -> String {
         var result = ""
         var characters = Array(format)
         var index = 0
@@ -492,7 +524,12 @@ struct TemplateExecutor {
                     digits.append(characters[index])
                     index += 1
                 }
-                precision = Int(digits) ?? 0
+                precision = Int(digits) ?? Int.max
+            }
+            // Go would pad to any width; here a width or precision past the template's output
+            // bound is an error, before anything is allocated for it.
+            if (Int(width) ?? (width.isEmpty ? 0 : Int.max)) > maxOutputBytes || (precision ?? 0) > maxOutputBytes {
+                throw TemplateError("printf: width or precision over \(maxOutputBytes) in \(quoteLabelValue(String(characters[..<index])))")
             }
             let verb = characters[index]
             index += 1

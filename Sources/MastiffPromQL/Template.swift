@@ -73,6 +73,9 @@ public struct TemplateContext {
     public var notification: TemplateNotification?
     /// Evaluates a `query` (parsed at load) at the evaluation time.
     public var query: (Expr) throws(EvaluationError) -> [VectorSample]
+    /// Whether the rule group's evaluation deadline has passed (nil: no deadline); a template
+    /// still running then fails.
+    public var pastDeadline: DeadlineCheck?
 
     public init(labels: Labels, externalLabels: Labels = [], externalURL: String = "", value: Double,
                 query: @escaping (Expr) throws(EvaluationError) -> [VectorSample]) {
@@ -271,6 +274,13 @@ struct TemplateParser {
             rest = Array(rest[(declare + 1)...])
         }
         let pipeline = try parsePipeline(rest, at: open)
+        if keyword == "range", pipeline.commands.count == 1, pipeline.commands[0].count == 1, case .number(let count) = pipeline.commands[0][0],
+           count > Double(TemplateExecutor.maxSteps) {
+            throw PromQLError(offset: open, "range over \(GoFloat.v(count)) numbers: more than the \(TemplateExecutor.maxSteps) steps a template may take")
+        }
+        blocks += 1
+        defer { blocks -= 1 }
+        guard blocks <= Self.maxNesting else { throw PromQLError(offset: open, "{{\(keyword)}} nested deeper than \(Self.maxNesting) blocks") }
         let (body, terminator) = try parseList()
         var elseBody: [AlertTemplate.Node] = []
         switch terminator {
@@ -324,7 +334,27 @@ struct TemplateParser {
         return nil
     }
 
+    /// Blocks ({{if}}, {{range}}, {{with}}) and parenthesised pipelines nest at most this deep:
+    /// parsing and expanding recurse once per level.
+    static let maxNesting = 100
+    var blocks = 0
+    var parentheses = 0
+
     mutating func parsePipeline(_ tokens: [ActionToken], at offset: Int) throws(PromQLError) -> AlertTemplate.Pipeline {
+        parentheses += 1
+        defer { parentheses -= 1 }
+        guard parentheses <= Self.maxNesting else { throw PromQLError(offset: offset, "parentheses nested deeper than \(Self.maxNesting)") }
+        let pipeline = try parsePipelineTokens(tokens, at: offset)
+        // A literal format's width or precision is known now: refused at load, not at every evaluation.
+        for command in pipeline.commands where command.count >= 2 {
+            if case .identifier("printf") = command[0], case .string(let format) = command[1] {
+                do { _ = try TemplateExecutor.printf(format, []) } catch { throw PromQLError(offset: offset, error.description) }
+            }
+        }
+        return pipeline
+    }
+
+    private mutating func parsePipelineTokens(_ tokens: [ActionToken], at offset: Int) throws(PromQLError) -> AlertTemplate.Pipeline {
         var tokens = tokens
         var pipeline = AlertTemplate.Pipeline(commands: [])
         if let declare = tokens.firstIndex(where: { $0 == .symbol(":=") || $0 == .symbol("=") }) {

@@ -88,10 +88,17 @@ public protocol SeriesStorage {
     func select(_ selector: VectorSelector, after: Int64, through: Int64) -> [StoredSeries]
 }
 
-public struct EvaluationError: Error, Sendable, CustomStringConvertible {
+public struct EvaluationError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String
     public init(_ description: String) { self.description = description }
+
+    /// The evaluation went past its rule group's deadline and was stopped.
+    public static let deadlinePassed = EvaluationError("the rule group's evaluation deadline passed")
 }
+
+/// Says whether an evaluation's time is up: checked between steps of the evaluator and of
+/// templates, so that no expression or template can hold the rule engine past its deadline.
+public typealias DeadlineCheck = @Sendable () -> Bool
 
 /// Prometheus's staleness marker: a NaN with this bit pattern.
 public let staleMarkerBits: UInt64 = 0x7FF0_0000_0000_0002

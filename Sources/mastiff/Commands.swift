@@ -37,7 +37,7 @@ struct Commands {
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = HTTPServer(
             address: config.listen,
-            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }, status: { agent.statusDocument().serialized() },
+            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }, health: { agent.health() }, status: { agent.statusDocument().serialized() },
                                      page: { StatusPage.render(agent.statusReport()) }),
             logger: logger,
             eventLoopGroup: eventLoopGroup)

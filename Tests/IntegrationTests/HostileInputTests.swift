@@ -134,6 +134,91 @@ import Testing
         #expect(mastiff.log.components(separatedBy: "alertmanager push failed").count - 1 == 1, "logged once per failing spell")
     }
 
+    // MARK: Rules (items 3, 4, 6)
+
+    /// Item 4: a SIGHUP that loaded 2,000 nested parentheses killed the running agent (exit
+    /// 139, no log line). A bad file keeps the running rules, whatever makes it bad.
+    @Test(arguments: [
+        String(repeating: "(", count: 2000) + "1" + String(repeating: ")", count: 2000),
+        Array(repeating: "up", count: 50_000).joined(separator: " + "),
+        "topk(-Inf, up) + rate(up[300000000y])",
+    ])
+    func aReloadOfAnExpressionThatWouldCrashKeepsTheRunningRules(_ expression: String) async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let rules = directory + "/local.yml"
+        try "groups:\n  - name: local\n    rules:\n      - alert: AlwaysOn\n        expr: vector(1)\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        let config = try Harness.writeConfig(collectors: [:], "sampling: {interval: 1s}\nstatsd: {enabled: false}\nalerts:\n  builtin: false\n  rule_files: [\(rules)]\n")
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        try await AlertingIntegrationTests.waitFor(config, "AlwaysOn", "firing", within: 5)
+        try "groups:\n  - name: local\n    rules:\n      - alert: AlwaysOn\n        expr: '\(expression)'\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        mastiff.signal(SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while !mastiff.log.contains("configuration reload failed"), mastiff.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(mastiff.process.isRunning, "\(mastiff.log.suffix(2000))")
+        #expect(mastiff.log.contains("nested deeper than 256 levels") || mastiff.log.contains("duration out of range"), "\(mastiff.log.suffix(2000))")
+        #expect(try AlertingIntegrationTests.state(config, "AlwaysOn") == "firing")
+        let check = try Harness.run(Harness.binary, ["rules", "check", rules])
+        #expect(check.status == 1 && check.stderr.contains("local.yml:5:"), "rules check names the place: \(check.stderr.prefix(500))")
+    }
+
+    /// Item 6: one template (`range 1000` three deep) wedged /metrics, the status page, `status`
+    /// and `alerts list`. Its expansion fails within its bounds and everything keeps answering.
+    @Test func aRunawayTemplateWedgesNothing() async throws {
+        let rules = """
+        groups:
+          - name: runaway
+            rules:
+              - alert: Runaway
+                expr: vector(1)
+                annotations:
+                  summary: "{{ range 1000 }}{{ range 1000 }}{{ range 1000 }}x{{ end }}{{ end }}{{ end }}"
+        """
+        let config = try NotificationIntegrationTests.config(rules: try NotificationIntegrationTests.rules(rules), alerts: "receivers: []\ndefault_receivers: []")
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        try await AlertingIntegrationTests.waitFor(config, "Runaway", "firing", within: 10)
+        for _ in 0..<3 {
+            let started = Date()
+            let metrics = try await CurlHTTPClient(timeoutMilliseconds: 5000).get(mastiff.baseURL + "/metrics")
+            #expect(metrics.status == 200 && Date().timeIntervalSince(started) < 2)
+            let healthz = try await CurlHTTPClient(timeoutMilliseconds: 5000).get(mastiff.baseURL + "/healthz")
+            #expect(healthz.status == 200, "\(healthz.text)")
+            try await Task.sleep(for: .seconds(1))
+        }
+        let list = try NotificationIntegrationTests.cli(config, ["alerts", "list"])
+        #expect(list.stdout.contains("summary: <error expanding template: the template takes more than 100000 steps>"), "\(list.stdout.prefix(500))")
+        mastiff.signal(SIGTERM)
+        #expect(mastiff.waitForExit(timeout: 5) == 0, "stops at once: \(mastiff.log.suffix(1000))")
+    }
+
+    /// Item 11: alerts were capped at 1,000 series without a word (2,000 Sidekiq queues gave
+    /// 1,000 alerts). The limit is alerts.max_series; past it a warning names the rule and a
+    /// metric counts per rule. Here the limit is 2 and the load average has 3 series.
+    @Test func alertsPastMaxSeriesAreSaidPerRule() async throws {
+        let rules = """
+        groups:
+          - name: load
+            rules:
+              - alert: AnyLoad
+                expr: system_load_average > -1
+        """
+        let config = try Harness.writeConfig(collectors: [:], """
+        sampling: {interval: 1s}
+        statsd: {enabled: false}
+        alerts:
+          builtin: false
+          max_series: 2
+          rule_files: [\(try NotificationIntegrationTests.rules(rules))]
+        """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        try await AlertingIntegrationTests.waitFor(config, "AnyLoad", "firing", within: 10)
+        let metrics = try await mastiff.metrics(sampledAfter: Date())
+        #expect(sampleValue(metrics.text, #"mastiff_rule_series_dropped_total{group="load",rule="AnyLoad"}"#) ?? 0 >= 1, "\(metrics.text.split(separator: "\n").filter { $0.contains("dropped") })")
+        #expect(sampleValue(metrics.text, #"mastiff_alerts{alertname="AnyLoad",severity="",state="firing"}"#) == 2)
+        #expect(mastiff.log.contains("matches more series than it may keep") && mastiff.log.contains("rules=load/AnyLoad")
+            && mastiff.log.contains("alerts.max_series=2"), "\(mastiff.log.suffix(1500))")
+        #expect(try Harness.promtoolProblems(metrics.text).isEmpty)
+    }
+
     // MARK: The control socket (items 5, 9, 19)
 
     /// Item 9: the control socket's timeout was per read, so a client sending a byte every few

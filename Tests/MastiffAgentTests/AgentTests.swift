@@ -47,6 +47,29 @@ import Testing
         #expect(status["collectors"]?.array?.allSatisfy { $0["ok"] == .bool(true) } == true)
     }
 
+    /// /healthz says 503 once the sampler has completed no sample for three intervals plus the
+    /// collectors' timeout (15 s × 3 + 5 s): an agent that watches nothing is not healthy.
+    @Test func healthzFailsWhenTheSamplerStalls() async throws {
+        var config = MastiffConfig()
+        config.collectors.postgres.enabled = false
+        config.collectors.redis.enabled = false
+        config.collectors.sidekiq.enabled = false
+        config.statsd.enabled = false
+        let clock = ManualWallClock()
+        let (logger, _) = RecordingLogHandler.logger()
+        let agent = Agent(config: config, statsdMapping: try StatsdMapping.load(config.statsd), source: .embeddedDefaults, logger: logger,
+                          procRoot: Self.procRoot, clock: clock)
+        #expect(agent.health().healthy, "a fresh agent has time for its first sample")
+        clock.advance(by: 51)
+        #expect(agent.health() == (false, "sampler stalled: no sample since the start 51 s ago (allowed 50 s)\n"))
+        _ = await agent.scrape()
+        #expect(agent.health().healthy)
+        clock.advance(by: 49)
+        #expect(agent.health().healthy)
+        clock.advance(by: 2)
+        #expect(!agent.health().healthy && agent.health().body.contains("last sample 51 s ago"))
+    }
+
     @Test func anUnknownControlCommandIsAnError() async throws {
         let agent = try Self.agent()
         let answer = await agent.handleControl("reboot", .object(["command": .string("reboot")]))

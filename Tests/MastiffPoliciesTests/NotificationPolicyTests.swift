@@ -300,6 +300,25 @@ import Testing
         #expect(sent.contains { $0.alerts[0].name == "C" })
     }
 
+    /// Item 12: 1,000 alerts with 5 KB annotations pushed the state past 4 MiB, after which
+    /// nothing was saved. What the file keeps of an annotation is bounded.
+    @Test func aThousandAlertsWithLongAnnotationsFitTheStateFile() {
+        var policy = Fixture.policy(receivers: [.init(name: "hook"), .init(name: "chat")])
+        let description = String(repeating: "a very long description ", count: 220)
+        let alerts = (0..<1000).map { index in
+            NotifiedAlert(labels: [Label("alertname", "QueueLatency"), Label("queue", "queue-\(index)")].sortedByName(),
+                          annotations: [Label("summary", "queue \(index) is slow"), Label("description", description)],
+                          status: .firing, startsAt: 1000, endsAt: nil, value: 1)
+        }
+        _ = Fixture.run(&policy, alerts, from: 1000, to: 1031) { _ in .retry(reason: "down", retryAfter: nil) }
+        let text = policy.savedState().serialized(indent: false)
+        #expect(text.utf8.count < 3 << 20, "\(text.utf8.count) bytes")
+        var restored = Fixture.policy(receivers: [.init(name: "hook"), .init(name: "chat")])
+        #expect(restored.restore(JSONValue.parse(text)!).queued == policy.queue.count)
+        let kept = restored.queue.first?.alerts.first?.annotations.value(of: "description") ?? ""
+        #expect(kept.utf8.count <= 1024 && kept.hasSuffix("…"))
+    }
+
     /// Random valid JSON where the state file's numbers and shapes go: restore never traps.
     @Test func randomStateFilesNeverCrashTheRestore() {
         var generator = BackupRetentionTests.SeededGenerator(state: 20)

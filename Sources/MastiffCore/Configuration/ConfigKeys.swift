@@ -5,7 +5,7 @@ public enum ConfigKeys {
     public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance", "restarts", "backups", "jobs"]
     public static let log = ["level", "format"]
     public static let sampling = ["interval", "history_limit"]
-    public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels", "receivers", "routes", "default_receivers",
+    public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels", "max_series", "receivers", "routes", "default_receivers",
                                 "group_by", "group_wait", "group_interval", "repeat_interval", "heartbeat", "maintenance_windows"]
     public static let receiver = ["name", "send_resolved", "max_per_hour", "give_up_after", "timeout", "ca_file", "title", "text",
                                   "webhook", "alertmanager", "email", "slack", "discord", "matrix", "ntfy", "telegram", "gotify", "mastodon"]

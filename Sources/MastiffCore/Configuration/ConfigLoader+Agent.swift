@@ -66,6 +66,7 @@ extension ConfigLoader {
             }
             settings.externalLabels.sort { $0.name < $1.name }
         }
+        if let node = map["max_series"] { settings.maxSeries = try node.int(in: 1...1_000_000) }
         try parseNotifications(map, into: &settings)
         return settings
     }

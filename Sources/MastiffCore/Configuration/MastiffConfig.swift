@@ -48,6 +48,10 @@ public struct AlertSettings: Sendable, Equatable {
     public var disable: [String] = []
     /// `$externalLabels` in templates.
     public var externalLabels: [Label] = []
+    /// The most series one selector of the rules keeps (so the most alerts one rule can have);
+    /// more are not seen by the rules, and said so in the log and in
+    /// `mastiff_rule_series_dropped_total`. Memory stays bounded by sampling.history_limit.
+    public var maxSeries = 1000
     /// Where each `disable` entry is written, for the error when no rule has that name.
     public var disableLocations: [String: String] = [:]
     /// Where notifications go; none: the log.

@@ -149,6 +149,8 @@ public final class HistoryStore: Sendable {
         let step: Double?
         let downsampling: Downsampling
         var series: [SeriesKey: Ring] = [:]
+        /// Series this registration could not keep (its maxSeries, or the memory limit).
+        var dropped = 0
 
         var ringBytes: Int { capacity * HistoryStore.bytesPerPoint }
     }
@@ -197,6 +199,11 @@ public final class HistoryStore: Sendable {
         }
     }
 
+    /// Series a registration could not keep so far: past its `maxSeries` or the memory limit.
+    public func droppedSeries(_ id: Int) -> Int {
+        state.withLock { $0.registrations[id]?.dropped ?? 0 }
+    }
+
     /// Forgets a registration and frees its series' memory.
     public func unregister(_ id: Int) {
         state.withLock { state in
@@ -233,6 +240,7 @@ public final class HistoryStore: Sendable {
                     guard registration.series.count < registration.maxSeries,
                           state.reservedBytes + registration.ringBytes <= limitBytes else {
                         state.dropped += 1
+                        registration.dropped += 1
                         continue
                     }
                     state.reservedBytes += registration.ringBytes

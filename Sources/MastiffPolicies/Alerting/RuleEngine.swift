@@ -37,6 +37,8 @@ public struct GroupEvaluation: Sendable {
     /// Rules whose evaluation failed this time (a data-dependent error such as a many-to-many
     /// match), with the reason.
     public var failures: [(rule: String, reason: String)] = []
+    /// The group's deadline passed: the failures include rules that were not evaluated.
+    public var timedOut = false
 }
 
 /// Evaluates rule groups the way Prometheus's rule manager does (rules/alerting.go,
@@ -89,17 +91,21 @@ public struct RuleEngine: Sendable {
         alerts.values.flatMap(\.values).sorted { ($0.rule, $0.labels.promQLText) < ($1.rule, $1.labels.promQLText) }
     }
 
-    public mutating func evaluate(groupAt index: Int, time: Int64, storage: any SeriesStorage) -> GroupEvaluation {
+    /// Evaluates one group at `time`. With `pastDeadline`, rules still to run when it says the
+    /// time is up fail (reason: the deadline) and keep their previous alerts, as any failing
+    /// rule does; `timedOut` says so.
+    public mutating func evaluate(groupAt index: Int, time: Int64, storage: any SeriesStorage, pastDeadline: DeadlineCheck? = nil) -> GroupEvaluation {
         let group = groups[index]
         var result = GroupEvaluation(group: group.name)
         let overlay = OverlayStorage(base: storage)
         for ruleIndex in group.rules.indices {
             let rule = group.rules[ruleIndex]
             let key = Self.ruleKey(group, ruleIndex)
-            let evaluator = Evaluator(storage: overlay, time: time)
+            let evaluator = Evaluator(storage: overlay, time: time, pastDeadline: pastDeadline)
             var output: [String: Labels] = [:]
             var values: [String: Double] = [:]
             do {
+                if let pastDeadline, pastDeadline() { throw EvaluationError.deadlinePassed }
                 let vector = try Self.instantVector(try evaluator.evaluate(rule.expr))
                 switch rule.kind {
                 case .record(let name):
@@ -126,6 +132,7 @@ public struct RuleEngine: Sendable {
                     }
                 }
             } catch {
+                if (error as? EvaluationError) == .deadlinePassed { result.timedOut = true }
                 result.failures.append((rule.name, "\(error)"))
                 // Prometheus keeps the previous alerts untouched when an evaluation fails.
                 if rule.isAlert {
@@ -166,10 +173,12 @@ public struct RuleEngine: Sendable {
         var seen = Set<String>()
         var pendingUpdates: [(String, Labels, Labels, Double)] = []
         for sample in vector {
-            let context = TemplateContext(labels: sample.labels, externalLabels: externalLabels, externalURL: externalURL,
+            var context = TemplateContext(labels: sample.labels, externalLabels: externalLabels, externalURL: externalURL,
                                           value: sample.value) { (expr: Expr) throws(EvaluationError) -> [VectorSample] in
                 try Self.instantVector(try evaluator.evaluate(expr))
             }
+            context.pastDeadline = evaluator.pastDeadline
+            if let pastDeadline = evaluator.pastDeadline, pastDeadline() { throw EvaluationError.deadlinePassed }
             var labels = sample.labels.withoutName
             for (label, template) in rule.labels { labels.set(label, template.expand(context)) }
             labels.set("alertname", name)
@@ -253,7 +262,9 @@ public struct RuleEngine: Sendable {
     /// dropped. Returns how many alerts were restored.
     @discardableResult
     public mutating func restore(_ state: JSONValue, now: Int64) -> Int {
-        guard let savedAt = state["saved_at"]?.double, Double(now) / 1000 - savedAt < Double(Self.restoreToleranceMs) / 1000,
+        // Times are checked like input (a state file that crashes every start is a crash loop):
+        // a time outside 1970–5000 drops its entry.
+        guard let savedAt = state["saved_at"]?.timestamp, Double(now) / 1000 - savedAt < Double(Self.restoreToleranceMs) / 1000,
               case .object(let rules)? = state["rules"] else { return 0 }
         var known: [String: (group: String, rule: String)] = [:]
         for group in groups {
@@ -266,13 +277,15 @@ public struct RuleEngine: Sendable {
             guard let owner = known[key], case .array(let list) = entries else { continue }
             for entry in list {
                 guard case .object(let labelObject)? = entry["labels"], let stateText = entry["state"]?.string,
-                      let state = AlertState(rawValue: stateText), let activeAt = entry["active_at"]?.double else { continue }
+                      let state = AlertState(rawValue: stateText), let activeAt = entry["active_at"]?.timestamp,
+                      entry["fired_at"] == nil || entry["fired_at"]?.timestamp != nil,
+                      entry["keep_firing_since"] == nil || entry["keep_firing_since"]?.timestamp != nil else { continue }
                 let labels = labelObject.compactMap { name, value in value.string.map { Label(name, $0) } }.sortedByName()
-                let value = entry["value"]?.double ?? entry["value"]?.string.flatMap { Double($0.replacingPlusInf) } ?? .nan
+                let value = entry["value"]?.finite ?? entry["value"]?.string.flatMap { Double($0.replacingPlusInf) } ?? .nan
                 let alert = Alert(group: owner.group, rule: owner.rule, labels: labels, annotations: [], state: state, value: value,
                                   activeAt: Int64((activeAt * 1000).rounded()),
-                                  firedAt: entry["fired_at"]?.double.map { Int64(($0 * 1000).rounded()) }, resolvedAt: nil,
-                                  keepFiringSince: entry["keep_firing_since"]?.double.map { Int64(($0 * 1000).rounded()) })
+                                  firedAt: entry["fired_at"]?.timestamp.map { Int64(($0 * 1000).rounded()) }, resolvedAt: nil,
+                                  keepFiringSince: entry["keep_firing_since"]?.timestamp.map { Int64(($0 * 1000).rounded()) })
                 alerts[key, default: [:]][labels.key] = alert
                 restored += 1
             }

@@ -26,13 +26,27 @@ extension NotificationPolicy {
             : .array([.string(alert.fingerprint), number(alert.value), alert.endsAt.map { .number($0) } ?? .null])
     }
 
+    /// What of an alert's annotations the state file keeps: the rule engine renders them anew
+    /// at every evaluation, so the file needs only what a queued notification will say, and a
+    /// thousand alerts with 5 KB of description must not push the state past its 4 MiB (after
+    /// which nothing would be saved at all).
+    static let maxAnnotationBytes = 1024
+    static let maxAnnotations = 16
+
+    static func kept(_ annotations: Labels) -> Labels {
+        annotations.prefix(maxAnnotations).map { annotation in
+            guard annotation.value.utf8.count > maxAnnotationBytes else { return annotation }
+            return Label(annotation.name, String(decoding: annotation.value.utf8.prefix(maxAnnotationBytes - 3), as: UTF8.self) + "…")
+        }
+    }
+
     /// Notification and silence numbers stay far from overflow however long mastiff runs.
     static let maxSequence = 1 << 50
 
     public func savedState() -> JSONValue {
         var table: [String: JSONValue] = [:]
         func remember(_ alert: NotifiedAlert) {
-            table[alert.fingerprint] = .object(["l": Self.labels(alert.labels), "a": Self.labels(alert.annotations), "s": .number(alert.startsAt)])
+            table[alert.fingerprint] = .object(["l": Self.labels(alert.labels), "a": Self.labels(Self.kept(alert.annotations)), "s": .number(alert.startsAt)])
         }
         var queued: [JSONValue] = []
         for notification in queue {
