@@ -79,6 +79,12 @@ MASTIFF_PQ(int, PQgetisnull, (const PGresult *result, int row, int field), (resu
 MASTIFF_PQ(PGcancel *, PQgetCancel, (PGconn *conn), (conn))
 MASTIFF_PQ_VOID(PQfreeCancel, (PGcancel *cancel), (cancel))
 MASTIFF_PQ(int, PQcancel, (PGcancel *cancel, char *buffer, int size), (cancel, buffer, size))
+// The extended protocol: one statement only (the server refuses a second), values passed apart
+// from the SQL text as parameters.
+MASTIFF_PQ(int, PQsendQueryParams,
+           (PGconn *conn, const char *command, int nParams, const Oid *paramTypes, const char *const *paramValues,
+            const int *paramLengths, const int *paramFormats, int resultFormat),
+           (conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat))
 
 #undef MASTIFF_PQ
 #undef MASTIFF_PQ_VOID

@@ -24,7 +24,13 @@ public struct BackupPlan: Sendable {
         client.connectTimeoutSeconds = Int(storageSettings.connectTimeout.seconds)
         client.lowSpeedSeconds = Int(storageSettings.lowSpeedTimeout.seconds)
         client.attempts = storageSettings.attempts
-        storage = BackupStorage(client: client, prefix: storageSettings.prefix)
+        let manifestKey: [UInt8]
+        if let configured = settings.manifestKey {
+            manifestKey = Array(configured.reveal().utf8)
+        } else {
+            manifestKey = try Self.localManifestKey(stateDirectory: config.stateDirectory)
+        }
+        storage = BackupStorage(client: client, prefix: storageSettings.prefix, manifestKey: manifestKey)
         var recipients: [AgeRecipient] = []
         for text in settings.recipients {
             do { recipients.append(try AgeRecipient(text)) } catch { throw BackupError("backups.encryption.recipients: \(error)") }
@@ -33,6 +39,40 @@ public struct BackupPlan: Sendable {
         postgresDSN = settings.postgres.dsn ?? config.collectors.postgres.dsn
         redisURL = settings.redis.url ?? config.collectors.redis.url
         host = Self.hostName()
+    }
+
+    /// state_dir/backup-manifest.key: 32 random bytes (hex), made on first use with O_EXCL
+    /// and mode 0600, and read back as a regular file only. One host's agent and CLI share it;
+    /// agents of several hosts need one key set in backups.manifest_key (docs/backups.md).
+    public static func localManifestKey(stateDirectory: String) throws(BackupError) -> [UInt8] {
+        let path = stateDirectory + "/backup-manifest.key"
+        if access(path, F_OK) != 0 {
+            if access(stateDirectory, F_OK) != 0 { mkdir(stateDirectory, 0o700) }
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                let key: [UInt8]
+                do { key = try Crypto.randomBytes(32) } catch {
+                    close(fd)
+                    unlink(path)
+                    throw BackupError("cannot make a manifest key: \(error)")
+                }
+                let text = Array((Hex.encode(key) + "\n").utf8)
+                let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                fsync(fd)
+                close(fd)
+                guard written == text.count else {
+                    unlink(path)
+                    throw BackupError("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+            } else if errno != EEXIST {
+                throw BackupError("cannot create \(path) (set backups.manifest_key, or make state_dir writable): \(String(cString: strerror(errno)))")
+            }
+        }
+        let text: String
+        do { text = try FileSystemAccess.readRegularFile(path, limit: 4096) } catch { throw BackupError("cannot read the manifest key \(path): \(error)") }
+        let key = text.trimmingWhitespace
+        guard key.utf8.count >= 32 else { throw BackupError("\(path) holds no manifest key (at least 32 characters); remove it to make a new one") }
+        return Array(key.utf8)
     }
 
     public static func hostName() -> String {

@@ -93,6 +93,34 @@ public final class PostgresConnection: @unchecked Sendable {
         return result.rows
     }
 
+    /// Runs exactly one statement through the extended protocol, with `parameters` as `$1`, `$2`,
+    /// … apart from the SQL text: the server refuses a second statement, and no value can become
+    /// SQL. For anything built from data mastiff did not write itself.
+    public func query(_ sql: String, parameters: [String?], timeout: Duration = .seconds(5)) async throws -> [[String?]] {
+        let results = try await BlockingWork.run { [self] in
+            try lock.withLock { _ throws -> [PostgresResult] in
+                let deadline = ContinuousClock.now + timeout
+                let sent = withOptionalCStrings(parameters) { values in
+                    mastiff_PQsendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+                }
+                guard sent == 1 else {
+                    throw ClientError(.query, system: "postgres", reason: String(cString: mastiff_PQerrorMessage(connection)))
+                }
+                var results: [PostgresResult] = []
+                while true {
+                    try waitUntilReady(deadline: deadline)
+                    guard let result = mastiff_PQgetResult(connection) else { break }
+                    results.append(decode(result))
+                    mastiff_PQclear(result)
+                }
+                return results
+            }
+        }
+        guard let result = results.last else { return [] }
+        if let error = result.error { throw ClientError(.query, system: "postgres", reason: error) }
+        return result.rows
+    }
+
     /// Sends `sql` (one or more statements separated by `;`) in one round trip with the simple
     /// protocol, and returns one result per statement. After a failing statement the server skips
     /// the rest of the string, so callers version-gate their statements rather than probe.
@@ -191,6 +219,15 @@ public final class PostgresConnection: @unchecked Sendable {
     /// The server's version as an integer (150004 for 15.4).
     public var serverVersion: Int {
         lock.withLock { _ in Int(mastiff_PQserverVersion(connection)) }
+    }
+}
+
+private func withOptionalCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    guard !strings.isEmpty else { return body(nil) }
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
     }
 }
 

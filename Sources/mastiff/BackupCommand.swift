@@ -117,8 +117,9 @@ struct BackupCommand {
     // MARK: list, prune
 
     func list(_ plan: BackupPlan) async throws -> Int32 {
-        let (manifests, problems) = try await plan.storage.manifests(target: arguments.target)
-        for problem in problems { StderrLogHandler.writeToStderr("mastiff: unreadable manifest: \(problem)\n") }
+        let (manifests, problems, _) = try await plan.storage.manifests(target: arguments.target)
+        // Names and messages come from the bucket: escaped before they reach a terminal.
+        for problem in problems { StderrLogHandler.writeToStderr("mastiff: manifest skipped: \(problem.escapingControlCharacters)\n") }
         if arguments.json {
             print("[" + manifests.map { $0.json().trimmingWhitespace }.joined(separator: ",\n") + "]")
             return 0
@@ -131,7 +132,7 @@ struct BackupCommand {
             [CalendarTime.utc(manifest.finishedAt).rfc3339, manifest.target, ByteSize.format(UInt64(manifest.bytes)), manifest.isEncrypted ? "yes" : "no",
              manifest.verifiedAt.map { CalendarTime.utc($0).date } ?? "no", manifest.dataKey]
         }
-        printTable(["FINISHED (UTC)", "TARGET", "SIZE", "ENCRYPTED", "VERIFIED", "KEY"], rows)
+        printTable(["FINISHED (UTC)", "TARGET", "SIZE", "ENCRYPTED", "VERIFIED", "KEY"], rows.map { $0.map(\.escapingControlCharacters) })
         return 0
     }
 
@@ -166,8 +167,16 @@ struct BackupCommand {
         return restorer
     }
 
+    /// An unsigned manifest named by its key: the admin chose it, but is told what that means.
+    func warnIfUnsigned(_ manifest: BackupManifest) {
+        guard !manifest.authenticated else { return }
+        StderrLogHandler.writeToStderr("mastiff: warning: \(manifest.manifestKey.escapingControlCharacters) is not signed with this cluster's manifest key: "
+            + "its size and SHA-256 are checked against a manifest anyone with write access to the bucket could have written\n")
+    }
+
     func verify(_ plan: BackupPlan) async throws -> Int32 {
         let manifest = try await plan.storage.find(arguments.files[0])
+        warnIfUnsigned(manifest)
         if manifest.target != "postgres" {
             // An RDB file has no pg_restore: its size and SHA-256 (and decryption) are what is checked.
             try await restorer(plan).reader.stream(manifest) { _ in }
@@ -181,6 +190,7 @@ struct BackupCommand {
 
     func restore(_ plan: BackupPlan) async throws -> Int32 {
         let manifest = try await plan.storage.find(arguments.files[0], target: "postgres")
+        warnIfUnsigned(manifest)
         let database = arguments.into!
         let started = ContinuousClock.now
         try await restorer(plan).restore(manifest, into: database, jobs: arguments.jobs, force: arguments.force)
@@ -190,6 +200,7 @@ struct BackupCommand {
 
     func drill(_ plan: BackupPlan) async throws -> Int32 {
         let manifest = try await plan.storage.find(arguments.files.first ?? "latest", target: "postgres")
+        warnIfUnsigned(manifest)
         let report = try await restorer(plan).drill(manifest, scratch: config.backups.drill.scratchDatabase)
         print("ok: restored \(manifest.dataKey) into \(report.database) in \(Int(saturating: report.seconds)) s and dropped it; row counts equal: "
             + (report.compared.isEmpty ? "no tables counted" : report.compared.map { "\($0.table) \($0.restored)" }.joined(separator: ", ")))

@@ -11,6 +11,7 @@ import Testing
         """
         backups:
           enabled: true
+          manifest_key: \(BackupIntegrationTests.manifestKey)
           storage:
             endpoint: \(try Harness.environment("MASTIFF_TEST_S3_ENDPOINT"))
             bucket: \(try Harness.environment("MASTIFF_TEST_S3_BUCKET"))

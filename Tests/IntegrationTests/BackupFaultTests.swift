@@ -54,7 +54,7 @@ import Testing
         var client = S3Client(endpoint: endpoint)
         client.backoff = .milliseconds(200)
         client.lowSpeedSeconds = lowSpeedSeconds
-        return BackupStorage(client: client, prefix: "faults-\(UUID().uuidString.prefix(8))/")
+        return BackupStorage(client: client, prefix: "faults-\(UUID().uuidString.prefix(8))/", manifestKey: Array(BackupIntegrationTests.manifestKey.utf8))
     }
 
     /// Two parts reset mid-body: each is retried and the backup completes, byte for byte.
@@ -97,6 +97,7 @@ import Testing
             statsd: {enabled: false}
             backups:
               enabled: true
+              manifest_key: \(BackupIntegrationTests.manifestKey)
               storage:
                 endpoint: \(proxy.endpoint)
                 bucket: mastiff-backups

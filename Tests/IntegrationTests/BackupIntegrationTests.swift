@@ -15,10 +15,14 @@ import Testing
                    secretAccessKey: Secret(try secret ?? Harness.environment("MASTIFF_TEST_S3_SECRET_KEY")))
     }
 
+    /// The manifest key the tests' agents are configured with (backups.manifest_key), so that
+    /// a test's own BackupStorage reads their manifests as signed.
+    static let manifestKey = "mastiff-test-manifest-key-0123456789abcdef"
+
     static func storage(_ prefix: String = "test-\(UUID().uuidString.prefix(8))/") throws -> BackupStorage {
         var client = S3Client(endpoint: try endpoint())
         client.backoff = .milliseconds(100)
-        return BackupStorage(client: client, prefix: prefix)
+        return BackupStorage(client: client, prefix: prefix, manifestKey: Array(manifestKey.utf8))
     }
 
     /// awscli against the same moto, with the same key.

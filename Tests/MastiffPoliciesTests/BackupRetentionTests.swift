@@ -81,10 +81,70 @@ import Testing
 
     @Test func manifestRoundTripsThroughJSON() throws {
         var manifest = Self.manifest(base)
+        manifest.sha256 = String(repeating: "ab", count: 32)
         manifest.rowCounts = ["public.statuses": 1_300_000]
         manifest.verifiedAt = base + 5
-        #expect(try BackupManifest.parse(manifest.json(), key: "k") == manifest)
-        #expect(throws: BackupManifest.ParseError.self) { try BackupManifest.parse("{\"target\": \"postgres\"}", key: "k") }
+        #expect(try BackupManifest.parse(manifest.json(), key: manifest.manifestKey, now: base) == manifest)
+        manifest.signature = String(repeating: "0", count: 64)
+        #expect(try BackupManifest.parse(manifest.json(signature: manifest.signature), key: manifest.manifestKey, now: base).signature == manifest.signature)
+        #expect(throws: BackupManifest.ParseError.self) { try BackupManifest.parse("{\"target\": \"postgres\"}", key: "k", now: base) }
+    }
+
+    /// What someone who can write to the bucket may put in a manifest (issue "Actions that trust
+    /// nothing", items 2 and 3): each is a reported problem, never a trap or a trusted value.
+    @Test(arguments: [
+        (#""bytes": 100"#, #""bytes": 1e19"#, "'bytes' is not a whole number"),
+        (#""finished_at": 1796342400"#, #""finished_at": 1e300"#, "'finished_at' is not a time"),
+        (#""parts": 1"#, #""parts": -1e30"#, "'parts' is not a whole number"),
+        (#""part_size": 1"#, #""part_size": 0.5"#, "'part_size' is not a whole number"),
+        (#""finished_at": 1796342400"#, #""finished_at": 1896342400"#, "dated in the future"),
+        (#""started_at": 1796342340"#, #""started_at": 1796342460"#, "finished before it started"),
+        (#""version": 1"#, #""version": 1, "evil": "x""#, "unknown field 'evil'"),
+        (#""target": "postgres""#, #""target": "../../etc""#, "'target' is '../../etc', not one of"),
+    ])
+    func hostileManifestFieldsAreProblems(_ replacing: String, _ with: String, _ expected: String) throws {
+        var manifest = Self.manifest(base)
+        manifest.sha256 = String(repeating: "ab", count: 32)
+        let compact = manifest.signedText()
+        let tampered = compact.replacing(replacing.replacing(": ", with: ":"), with: with)
+        #expect(tampered != compact, "the fixture's field is there to tamper with")
+        let error = #expect(throws: BackupManifest.ParseError.self) { try BackupManifest.parse(tampered, key: manifest.manifestKey, now: base) }
+        #expect(error?.description.contains(expected) == true, "\(String(describing: error))")
+    }
+
+    /// A manifest that names another backup's data (to have it deleted along) is refused: the
+    /// data belongs to the manifest's own key.
+    @Test func aManifestNamingAnotherObjectsDataIsRefused() throws {
+        var manifest = Self.manifest(base)
+        manifest.sha256 = String(repeating: "ab", count: 32)
+        let other = Self.manifest(base - 86400)
+        let error = #expect(throws: BackupManifest.ParseError.self) { try BackupManifest.parse(manifest.json(), key: other.manifestKey, now: base) }
+        #expect(error?.description.contains("data_key does not name this manifest's own data") == true)
+    }
+
+    /// Random JSON where a manifest's fields go: parsing never traps, and what parses is in range.
+    @Test func randomManifestsNeverCrashTheParser() {
+        var random = SeededGenerator(state: 7)
+        let numbers: [JSONValue] = [.number(1e19), .number(-1e30), .number(1e300), .number(.greatestFiniteMagnitude), .number(0.5), .number(-1),
+                                    .number(9.2e18), .number(1_796_342_400), .number(100), .string("1"), .null, .bool(false), .array([]), .object([:])]
+        let names = ["version", "target", "data_key", "bytes", "sha256", "encryption", "database", "server_version", "tool_version", "format",
+                     "started_at", "finished_at", "part_size", "parts", "host", "mastiff_version", "verified_at", "row_counts", "hmac"]
+        var base = Self.manifest(self.base)
+        base.sha256 = String(repeating: "ab", count: 32)
+        guard case .object(let valid)? = JSONValue.parse(base.json()) else { Issue.record("fixture"); return }
+        var parsed = 0
+        for _ in 0..<5000 {
+            var object = valid
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                let name = names.randomElement(using: &random)!
+                object[name] = Bool.random(using: &random) ? numbers.randomElement(using: &random)! : .object(["public.t": numbers.randomElement(using: &random)!])
+            }
+            if let manifest = try? BackupManifest.parse(JSONValue.object(object).serialized(), key: base.manifestKey, now: self.base) {
+                parsed += 1
+                #expect(manifest.bytes >= 0 && manifest.parts >= 0 && manifest.finishedAt.isFinite && manifest.rowCounts.values.allSatisfy { $0 >= 0 })
+            }
+        }
+        #expect(parsed > 0, "some random changes leave a valid manifest")
     }
 
     @Test func scheduleRunsAMissedSlotOnceAtStartAndSpreadsWithFixedJitter() throws {

@@ -6,6 +6,9 @@ public struct BackupSettings: Sendable, Equatable {
     public var recipients: [String] = []
     /// The age identity file, only where verify, restore or drills run.
     public var identityFile: String?
+    /// The key manifests are signed with (HMAC-SHA256), the same on every agent of a cluster;
+    /// nil: state_dir/backup-manifest.key, made at first use (one host).
+    public var manifestKey: Secret?
     /// Take a PostgreSQL advisory lock so that one agent of a cluster runs each backup.
     public var oncePerCluster = true
     /// Schedules and retention days: the host's local time (TZ of the service) or UTC.

@@ -41,7 +41,7 @@ public enum ConfigKeys {
     public static let mastodonEndpoint = ["name", "url"]
     public static let probe = ["name", "url", "method", "status", "body_contains", "json_field", "json_equals", "timeout", "host", "ca_file"]
     public static let instance = ["url", "env_file"]
-    public static let backups = ["enabled", "storage", "encryption", "once_per_cluster", "time_zone", "postgres", "redis", "retention", "drill"]
+    public static let backups = ["enabled", "storage", "encryption", "manifest_key", "once_per_cluster", "time_zone", "postgres", "redis", "retention", "drill"]
     public static let backupStorage = ["endpoint", "region", "bucket", "prefix", "addressing", "access_key_id", "secret_access_key", "session_token",
                                        "ca_file", "part_size", "connect_timeout", "low_speed_timeout", "attempts"]
     public static let backupEncryption = ["recipients", "identity_file"]

@@ -1,6 +1,6 @@
 /// `backups:` and `jobs:`.
 extension ConfigLoader {
-    static func parseBackups(_ node: ConfigNode, environment: (String) -> String?) throws(ConfigError) -> BackupSettings {
+    static func parseBackups(_ node: ConfigNode, environment: (String) -> String?, collectorDSN: Secret? = nil) throws(ConfigError) -> BackupSettings {
         let map = try node.mapping(allowing: ConfigKeys.backups)
         var settings = BackupSettings()
         if let node = map["enabled"] { settings.enabled = try node.bool() }
@@ -45,6 +45,13 @@ extension ConfigLoader {
             settings.storage = parsed
         } else if settings.enabled {
             throw node.error("backups are enabled but have no storage: section (endpoint, bucket, keys)")
+        }
+        if let node = map["manifest_key"] {
+            let key = try node.secret(environment: environment)
+            guard key.reveal().utf8.count >= 32 else {
+                throw node.error("a manifest key is at least 32 characters (e.g. the 64 hex digits of `openssl rand -hex 32`)")
+            }
+            settings.manifestKey = key
         }
         if let node = map["encryption"] {
             let encryption = try node.mapping(allowing: ConfigKeys.backupEncryption)
@@ -127,6 +134,12 @@ extension ConfigLoader {
                 let name = try node.string()
                 guard !name.isEmpty, name.count < 64, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                     throw node.error("expected a plain database name (letters, digits, _)")
+                }
+                // Each drill drops its scratch database: never one that holds anything else.
+                let backedUp = (settings.postgres.dsn ?? collectorDSN).flatMap { ConnectionStringParts.database($0.reveal()) }
+                guard name != backedUp, !["postgres", "template0", "template1"].contains(name) else {
+                    throw node.error("'\(name)' is \(name == backedUp ? "the database that is backed up" : "one of the server's own databases"); "
+                        + "each drill drops its scratch database, so give it a name of its own (default mastiff_restore_drill)")
                 }
                 settings.drill.scratchDatabase = name
             }

@@ -79,7 +79,7 @@ public enum ConfigLoader {
                 config.restarts.append(target)
             }
         }
-        if let node = top["backups"] { config.backups = try parseBackups(node, environment: environment) }
+        if let node = top["backups"] { config.backups = try parseBackups(node, environment: environment, collectorDSN: config.collectors.postgres.dsn) }
         if let node = top["jobs"] {
             for item in try node.list() {
                 let job = try parseJob(item)

@@ -29,6 +29,18 @@ public enum ConnectionStringParts {
         return render(pairs)
     }
 
+    /// The database a connection string names, if it names one.
+    public static func database(_ conninfo: String) -> String? {
+        if isURI(conninfo) {
+            let (base, _) = splitQuery(conninfo)
+            let afterScheme = base.index(base.firstIndex(of: ":")!, offsetBy: 3)
+            guard let slash = base[afterScheme...].firstIndex(of: "/") else { return nil }
+            let name = percentDecode(String(base[base.index(after: slash)...]))
+            return name.isEmpty ? nil : name
+        }
+        return keywordValuePairs(conninfo).last { $0.key == "dbname" }?.value
+    }
+
     static func isURI(_ text: String) -> Bool { text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") }
 
     static func splitQuery(_ text: String) -> (String, String) {

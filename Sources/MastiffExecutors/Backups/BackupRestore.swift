@@ -97,55 +97,103 @@ public struct PostgresRestore: Sendable {
         let code = await child.wait()
         guard code == 0 else { throw BackupError("pg_restore --list failed (status \(code)): \(child.stderrText.trimmingWhitespace.suffix(500))") }
         let entries = child.stderrText.split(separator: "\n").filter { !$0.hasPrefix(";") && !$0.isEmpty }.count
-        var verified = manifest
-        verified.verifiedAt = Double(time(nil))
-        do { try await reader.storage.writeManifest(verified) } catch { throw BackupError("recording the verification: \(error)") }
+        // Only a manifest this cluster signed is signed again with the verification: verifying an
+        // unsigned one (named by its key) must not turn it into a trusted one.
+        if manifest.authenticated {
+            var verified = manifest
+            verified.verifiedAt = reader.storage.wallClock.now()
+            do { try await reader.storage.writeManifest(verified) } catch { throw BackupError("recording the verification: \(error)") }
+        }
         return VerifyReport(bytes: manifest.bytes, entries: entries)
     }
 
-    /// Creates `database` (or, with `force`, reuses a non-empty one, cleaning what the dump
-    /// holds) and restores the backup into it. `jobs` > 1 restores in parallel, which pg_restore
-    /// can only do from a file: the backup is then spooled to `spoolDirectory` and removed after.
+    /// Databases a restore replaces only with `force`: the server's own and the one the backup
+    /// was taken from (restoring over the live database is a decision, never a typo).
+    public static func isProtectedTarget(_ database: String, of manifest: BackupManifest) -> Bool {
+        ["postgres", "template0", "template1"].contains(database) || database == manifest.database
+    }
+
+    /// Restores the backup into `database`, which must be new or empty unless `force`.
+    ///
+    /// The backup goes into a fresh database first and takes `database`'s name only once
+    /// pg_restore succeeded and the object's size and SHA-256 matched the manifest: a corrupt,
+    /// truncated or tampered backup leaves the target as it was, and the fresh database is
+    /// dropped. `jobs` > 1 restores in parallel, which pg_restore can only do from a file: the
+    /// backup is then spooled (and checked) first, in a private directory (mkdtemp, 0700)
+    /// under `spoolDirectory`, and removed after.
     public func restore(_ manifest: BackupManifest, into database: String, jobs: Int = 1, force: Bool = false,
-                        spoolDirectory: String = "/var/tmp") async throws(BackupError) {
+                        spoolDirectory: String = FileSystemAccess.environment("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp") async throws(BackupError) {
         guard manifest.target == "postgres" else { throw BackupError("\(manifest.dataKey) is a \(manifest.target) backup; only PostgreSQL backups restore with pg_restore") }
-        let tables = try await prepare(database: database)
-        if tables > 0 && !force {
-            throw BackupError("database \(database) is not empty (\(tables) tables); restore into a new database, or pass --force to restore over it")
+        if Self.isProtectedTarget(database, of: manifest) && !force {
+            throw BackupError("refusing to restore into \(database): it is \(database == manifest.database ? "the database this backup was taken from" : "one of the server's own databases"); "
+                + "restore into a new database, or pass --force to replace \(database)")
+        }
+        let tables = try await existingTables(database)
+        if let tables, tables > 0 && !force {
+            throw BackupError("database \(database) is not empty (\(tables) tables); restore into a new database, or pass --force to replace it")
         }
         let pgRestore = try await tool("pg_restore")
-        let (dsn, password) = ConnectionStringParts.splitPassword(ConnectionStringParts.replacingDatabase(conninfo.reveal(), with: database))
-        var argv = [pgRestore, "--dbname=\(dsn)", "--exit-on-error"]
-        if force && tables > 0 { argv += ["--clean", "--if-exists"] }
-        var options = ChildProcess.Options()
-        options.stdoutToCapture = true
-        options.stderrLimit = 64 << 10
-        if let password { options.environment["PGPASSWORD"] = password }
-        if jobs > 1 {
-            let path = "\(spoolDirectory)/mastiff-restore-\(getpid()).pgdump"
-            defer { unlink(path) }
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw BackupError("cannot write \(path): \(String(cString: strerror(errno)))") }
-            do {
-                try await reader.stream(manifest) { bytes in try Self.writeAll(fd, bytes, what: path) }
-            } catch {
-                close(fd)
-                throw error
+        let fresh = "mastiff_restore_" + Hex.encode((try? Crypto.randomBytes(6)) ?? Array("\(getpid())".utf8.prefix(6)))
+        try await createDatabase(fresh)
+        do {
+            let (dsn, password) = ConnectionStringParts.splitPassword(ConnectionStringParts.replacingDatabase(conninfo.reveal(), with: fresh))
+            var argv = [pgRestore, "--dbname=\(dsn)", "--exit-on-error", "--no-owner"]
+            var options = ChildProcess.Options()
+            options.stdoutToCapture = true
+            options.stderrLimit = 64 << 10
+            if let password { options.environment["PGPASSWORD"] = password }
+            if jobs > 1 {
+                let spool = try Self.privateSpool(in: spoolDirectory)
+                defer {
+                    unlink(spool.file)
+                    rmdir(spool.directory)
+                }
+                do {
+                    try await reader.stream(manifest) { bytes in try Self.writeAll(spool.fd, bytes, what: spool.file) }
+                } catch {
+                    close(spool.fd)
+                    throw error
+                }
+                close(spool.fd)
+                argv += ["--jobs=\(jobs)", spool.file]
+                let child: ChildProcess
+                do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
+                let code = await child.wait()
+                guard code == 0 else { throw BackupError("pg_restore failed (status \(code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
+            } else {
+                options.pipeStdin = true
+                let child: ChildProcess
+                do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
+                // Throws when the object differs from the manifest, after pg_restore saw all of it.
+                try await feed(manifest, to: child)
+                let code = await child.wait()
+                guard code == 0 else { throw BackupError("pg_restore failed (status \(code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
             }
-            close(fd)
-            argv += ["--jobs=\(jobs)", path]
-            let child: ChildProcess
-            do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
-            let code = await child.wait()
-            guard code == 0 else { throw BackupError("pg_restore failed (status \(code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
-            return
+            // Checked and complete: the fresh database takes the target's place.
+            if tables != nil { try await dropDatabase(database) }
+            try await renameDatabase(fresh, to: database)
+        } catch {
+            try? await dropDatabase(fresh)
+            throw (error as? BackupError) ?? BackupError("restore: \(error)")
         }
-        options.pipeStdin = true
-        let child: ChildProcess
-        do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
-        try await feed(manifest, to: child)
-        let code = await child.wait()
-        guard code == 0 else { throw BackupError("pg_restore failed (status \(code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
+    }
+
+    /// A spool file nobody else can open or plant: a fresh directory (mkdtemp, 0700) and a file
+    /// created in it with O_EXCL|O_NOFOLLOW, 0600.
+    static func privateSpool(in parent: String) throws(BackupError) -> (directory: String, file: String, fd: Int32) {
+        var template = Array((parent + "/mastiff-restore-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw BackupError("cannot make a private directory under \(parent) for the restore spool: \(String(cString: strerror(errno)))")
+        }
+        let directory = String(cString: made)
+        let file = directory + "/backup.pgdump"
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            rmdir(directory)
+            throw BackupError("cannot create \(file): \(reason)")
+        }
+        return (directory, file, fd)
     }
 
     public struct DrillReport: Sendable, Equatable {
@@ -161,25 +209,44 @@ public struct PostgresRestore: Sendable {
     /// manifest took in the dump's own snapshot, and drops the scratch database again.
     public func drill(_ manifest: BackupManifest, scratch: String) async throws(BackupError) -> DrillReport {
         let started = ContinuousClock.now
-        try await dropDatabase(scratch)
+        guard !Self.isProtectedTarget(scratch, of: manifest) else {
+            throw BackupError("restore drill: the scratch database \(scratch) is \(scratch == manifest.database ? "the backed-up database" : "one of the server's own"); set backups.drill.scratch_database")
+        }
+        try await dropScratch(scratch)
         do {
             try await restore(manifest, into: scratch)
+            try await markScratch(scratch)
             var compared: [(table: String, expected: Int, restored: Int)] = []
             let connection = try await connect(database: scratch)
-            for (table, expected) in manifest.rowCounts.sorted(by: { $0.key < $1.key }) {
-                let restored = try await connection.query("SELECT count(*) FROM \(table)", timeout: .seconds(3600)).first?[0].flatMap { Int($0) } ?? -1
+            // Nothing from the manifest reaches SQL text: the tables are the restored catalogue's
+            // own, quoted by the server (format %I.%I), and a manifest's name only selects among
+            // them. Each count is one statement through the extended protocol.
+            let catalogue = try await connection.query("""
+                SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+                """, parameters: [], timeout: .seconds(120))
+            let tables = Set(catalogue.compactMap { $0.first ?? nil })
+            for (name, expected) in manifest.rowCounts.sorted(by: { $0.key < $1.key }) {
+                guard let table = tables.first(where: { $0 == name }) else {
+                    compared.append((name, expected, -1))
+                    continue
+                }
+                let restored = try await connection.query("SELECT count(*) FROM \(table)", parameters: [], timeout: .seconds(3600))
+                    .first?[0].flatMap { Int($0) } ?? -1
                 compared.append((table, expected, restored))
             }
-            try await dropDatabase(scratch)
+            try await dropScratch(scratch)
             let mismatches = compared.filter { $0.expected != $0.restored }
             guard mismatches.isEmpty else {
-                throw BackupError("restore drill: row counts differ: " + mismatches.map { "\($0.table) \($0.restored) restored, \($0.expected) dumped" }.joined(separator: "; "))
+                throw BackupError("restore drill: row counts differ: " + mismatches.map {
+                    $0.restored < 0 ? "\($0.table.escapingControlCharacters) is not in the restored database" : "\($0.table) \($0.restored) restored, \($0.expected) dumped"
+                }.joined(separator: "; "))
             }
             let elapsed = ContinuousClock.now - started
             return DrillReport(database: scratch, compared: compared,
                                seconds: elapsed.seconds)
         } catch {
-            try? await dropDatabase(scratch)
+            try? await dropScratch(scratch)
             if let failure = error as? BackupError { throw failure }
             throw BackupError("restore drill: \(error)")
         }
@@ -240,26 +307,65 @@ public struct PostgresRestore: Sendable {
     static func literal(_ text: String) -> String { "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'" }
     static func identifier(_ text: String) -> String { "\"" + text.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\"" }
 
-    /// Creates `database` when missing; returns how many user tables it holds.
-    func prepare(database: String) async throws(BackupError) -> Int {
+    /// How many user tables `database` holds; nil when it does not exist.
+    func existingTables(_ database: String) async throws(BackupError) -> Int? {
         let connection = try await connect()
         do {
-            let exists = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(Self.literal(database))")
-            if exists.isEmpty {
-                _ = try await connection.query("CREATE DATABASE \(Self.identifier(database))", timeout: .seconds(120))
-                return 0
-            }
+            let exists = try await connection.query("SELECT 1 FROM pg_database WHERE datname = $1", parameters: [database])
+            if exists.isEmpty { return nil }
             let target = try await connect(database: database)
             let count = try await target.query("""
                 SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-                """)
+                """, parameters: [])
             return Int(count.first?[0] ?? "0") ?? 0
         } catch let error as BackupError {
             throw error
         } catch {
-            throw BackupError("preparing database \(database): \(error)")
+            throw BackupError("inspecting database \(database): \(error)")
         }
+    }
+
+    func createDatabase(_ database: String) async throws(BackupError) {
+        let connection = try await connect()
+        do { _ = try await connection.query("CREATE DATABASE \(Self.identifier(database))", parameters: [], timeout: .seconds(120)) } catch {
+            throw BackupError("creating database \(database): \(error)")
+        }
+    }
+
+    func renameDatabase(_ database: String, to name: String) async throws(BackupError) {
+        let connection = try await connect()
+        do { _ = try await connection.query("ALTER DATABASE \(Self.identifier(database)) RENAME TO \(Self.identifier(name))", parameters: [], timeout: .seconds(120)) } catch {
+            throw BackupError("renaming the restored database \(database) to \(name): \(error)")
+        }
+    }
+
+    /// What a drill writes on its scratch database, and checks before it drops one: a database
+    /// of that name that lacks it was not made by a drill, and is never dropped.
+    static let scratchMarker = "mastiff restore drill scratch database: dropped after each drill"
+
+    func markScratch(_ database: String) async throws(BackupError) {
+        let connection = try await connect()
+        do {
+            _ = try await connection.query("COMMENT ON DATABASE \(Self.identifier(database)) IS \(Self.literal(Self.scratchMarker))", parameters: [])
+        } catch {
+            throw BackupError("marking the scratch database \(database): \(error)")
+        }
+    }
+
+    func dropScratch(_ database: String) async throws(BackupError) {
+        let connection = try await connect()
+        let rows: [[String?]]
+        do {
+            rows = try await connection.query("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", parameters: [database])
+        } catch {
+            throw BackupError("inspecting the scratch database \(database): \(error)")
+        }
+        guard let row = rows.first else { return }
+        guard row.first == Self.scratchMarker else {
+            throw BackupError("restore drill: database \(database) exists and was not made by a drill; it is left alone (set backups.drill.scratch_database to a name of its own)")
+        }
+        try await dropDatabase(database)
     }
 
     func dropDatabase(_ database: String) async throws(BackupError) {
@@ -267,8 +373,8 @@ public struct PostgresRestore: Sendable {
         do {
             // No NOTICE on stderr when it does not exist (libpq prints notices there).
             // (Two statements: DROP DATABASE cannot run in the implicit transaction of one string.)
-            _ = try await connection.query("SET client_min_messages = warning")
-            _ = try await connection.query("DROP DATABASE IF EXISTS \(Self.identifier(database)) WITH (FORCE)", timeout: .seconds(120))
+            _ = try await connection.query("SET client_min_messages = warning", parameters: [])
+            _ = try await connection.query("DROP DATABASE IF EXISTS \(Self.identifier(database)) WITH (FORCE)", parameters: [], timeout: .seconds(120))
         } catch {
             throw BackupError("dropping database \(database): \(error)")
         }

@@ -29,6 +29,11 @@ public struct BackupManifest: Sendable, Equatable {
     public var rowCounts: [String: Int] = [:]
     /// Set by `backup verify` (Unix seconds) when the object was read back and checked.
     public var verifiedAt: Double?
+    /// The HMAC-SHA256 (hex) the manifest was read with, if any; not part of what is signed.
+    public var signature: String?
+    /// Whether `signature` was checked against the cluster's manifest key (BackupStorage): only
+    /// authenticated manifests count as backups for retention, `latest`, drills and schedules.
+    public var authenticated = false
 
     public init(target: String, dataKey: String, bytes: Int, sha256: String, encryption: String, database: String, serverVersion: String,
                 toolVersion: String, format: String, startedAt: Double, finishedAt: Double, partSize: Int, parts: Int, host: String,
@@ -54,7 +59,18 @@ public struct BackupManifest: Sendable, Equatable {
     public var manifestKey: String { dataKey + Self.suffix }
     public var isEncrypted: Bool { encryption != "none" }
 
-    public func json() -> String {
+    /// The manifest's fields as JSON (sorted keys, mastiff's serializer): what is signed. The
+    /// signature itself is added by `json(signature:)`.
+    public func signedText() -> String { JSONValue.object(members()).serialized(indent: false) }
+
+    /// The manifest as written to the bucket, with its HMAC (hex) when given.
+    public func json(signature: String? = nil) -> String {
+        var members = members()
+        if let signature { members["hmac"] = .string(signature) }
+        return JSONValue.object(members).serialized(indent: true) + "\n"
+    }
+
+    private func members() -> [String: JSONValue] {
         var members: [String: JSONValue] = [
             "version": .number(1), "target": .string(target), "data_key": .string(dataKey), "bytes": .number(Double(bytes)),
             "sha256": .string(sha256), "encryption": .string(encryption), "database": .string(database),
@@ -66,33 +82,87 @@ public struct BackupManifest: Sendable, Equatable {
         ]
         if let verifiedAt { members["verified_at"] = .number(verifiedAt) }
         if !rowCounts.isEmpty { members["row_counts"] = .object(rowCounts.mapValues { .number(Double($0)) }) }
-        return JSONValue.object(members).serialized(indent: true) + "\n"
+        return members
     }
 
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
 
-    public static func parse(_ text: String, key: String) throws(ParseError) -> BackupManifest {
-        guard let value = JSONValue.parse(text), case .object = value else { throw ParseError(description: "\(key): not a JSON object") }
-        func string(_ name: String) throws(ParseError) -> String {
-            guard let text = value[name]?.string else { throw ParseError(description: "\(key): '\(name)' is missing") }
+    /// What a manifest may hold. Everything read back from a bucket is input from whoever can
+    /// write to it: fields are checked by kind and range, and one out of place makes the whole
+    /// manifest a problem to report, never a number that traps or a key that names another
+    /// backup's data.
+    static let fields: Set<String> = ["version", "target", "data_key", "bytes", "sha256", "encryption", "database", "server_version",
+                                      "tool_version", "format", "started_at", "finished_at", "started", "finished", "part_size", "parts",
+                                      "host", "mastiff_version", "verified_at", "row_counts", "hmac"]
+    static let maxBytes = 1 << 50          // 1 PiB
+    static let maxRowCounts = 1000
+    static let maxTextBytes = 512
+    /// How far ahead of this host's clock a manifest may be dated (clock skew between agents).
+    public static let allowedSkew = 3600.0
+
+    /// Parses and checks `text`, the manifest stored at `key`, against the time `now`. The
+    /// signature (if any) is returned as `signature`; checking it takes the cluster's key
+    /// (BackupStorage).
+    public static func parse(_ text: String, key: String, now: Double) throws(ParseError) -> BackupManifest {
+        func problem(_ message: String) -> ParseError { ParseError(description: "\(key): \(message)") }
+        guard text.utf8.count <= 1 << 20 else { throw problem("larger than 1 MiB: not a manifest") }
+        guard let value = JSONValue.parse(text), case .object(let object) = value else { throw problem("not a JSON object") }
+        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw problem("unknown field '\(String(unknown.prefix(64)).escapingControlCharacters)'")
+        }
+        func string(_ name: String, _ allowed: Set<String>? = nil) throws(ParseError) -> String {
+            guard let text = value[name]?.string else { throw problem("'\(name)' is missing or not a string") }
+            guard text.utf8.count <= maxTextBytes, !text.unicodeScalars.contains(where: \.isControlCharacter) else { throw problem("'\(name)' is not a plain short text") }
+            if let allowed, !allowed.contains(text) { throw problem("'\(name)' is '\(text.prefix(32))', not one of \(allowed.sorted().joined(separator: ", "))") }
             return text
         }
-        func number(_ name: String) throws(ParseError) -> Double {
-            guard case .number(let number)? = value[name] else { throw ParseError(description: "\(key): '\(name)' is missing") }
+        func whole(_ name: String, _ range: ClosedRange<Int>) throws(ParseError) -> Int {
+            guard let number = value[name]?.integer, range.contains(number) else {
+                throw problem("'\(name)' is not a whole number in \(range.lowerBound)…\(range.upperBound)")
+            }
             return number
         }
+        func time(_ name: String) throws(ParseError) -> Double {
+            guard let seconds = value[name]?.timestamp else { throw problem("'\(name)' is not a time (seconds since 1970, before the year 5000)") }
+            return seconds
+        }
+        guard value["version"]?.integer == 1 else { throw problem("version is not 1") }
+        guard key.hasSuffix(suffix) else { throw problem("a manifest's key ends in \(suffix)") }
+        // The data belongs to the manifest's own key: a manifest naming another object (another
+        // backup's data, to have it deleted with this one) is refused.
+        let dataKey = String(key.dropLast(suffix.count))
+        guard try string("data_key") == dataKey else { throw problem("data_key does not name this manifest's own data (\(dataKey))") }
+        let sha256 = try string("sha256")
+        guard sha256.utf8.count == 64, sha256.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw problem("'sha256' is not 64 lowercase hex digits")
+        }
+        let startedAt = try time("started_at"), finishedAt = try time("finished_at")
+        guard startedAt <= finishedAt else { throw problem("finished before it started") }
+        guard finishedAt <= now + allowedSkew else { throw problem("dated in the future (\(CalendarTime.utc(finishedAt).rfc3339))") }
         var verifiedAt: Double?
-        if case .number(let number)? = value["verified_at"] { verifiedAt = number }
-        var manifest = BackupManifest(target: try string("target"), dataKey: try string("data_key"), bytes: Int(try number("bytes")),
-                              sha256: try string("sha256"), encryption: try string("encryption"), database: try string("database"),
-                              serverVersion: try string("server_version"), toolVersion: try string("tool_version"), format: try string("format"),
-                              startedAt: try number("started_at"), finishedAt: try number("finished_at"),
-                              partSize: Int(try number("part_size")), parts: Int(try number("parts")), host: try string("host"),
-                              mastiffVersion: try string("mastiff_version"), verifiedAt: verifiedAt)
-        if case .object(let counts)? = value["row_counts"] {
-            for (table, count) in counts { if case .number(let number) = count { manifest.rowCounts[table] = Int(number) } }
+        if value["verified_at"] != nil {
+            verifiedAt = try time("verified_at")
+            guard verifiedAt! >= finishedAt, verifiedAt! <= now + allowedSkew else { throw problem("verified_at is out of order") }
+        }
+        var manifest = BackupManifest(target: try string("target", ["postgres", "redis"]), dataKey: dataKey, bytes: try whole("bytes", 0...maxBytes),
+                                      sha256: sha256, encryption: try string("encryption", ["none", "age-x25519"]), database: try string("database"),
+                                      serverVersion: try string("server_version"), toolVersion: try string("tool_version"),
+                                      format: try string("format", ["pg_dump-custom", "rdb"]), startedAt: startedAt, finishedAt: finishedAt,
+                                      partSize: try whole("part_size", 0...(5 << 30)), parts: try whole("parts", 0...10_000), host: try string("host"),
+                                      mastiffVersion: try string("mastiff_version"), verifiedAt: verifiedAt)
+        if let counts = value["row_counts"] {
+            guard case .object(let tables) = counts, tables.count <= maxRowCounts else { throw problem("'row_counts' is not an object of at most \(maxRowCounts) tables") }
+            for (table, count) in tables {
+                guard table.utf8.count <= maxTextBytes, !table.unicodeScalars.contains(where: \.isControlCharacter),
+                      let rows = count.integer, rows >= 0 else { throw problem("'row_counts' holds something other than table names and row counts") }
+                manifest.rowCounts[table] = rows
+            }
+        }
+        if let signature = value["hmac"] {
+            guard let hex = signature.string, hex.utf8.count == 64 else { throw problem("'hmac' is not 64 hex digits") }
+            manifest.signature = hex
         }
         return manifest
     }

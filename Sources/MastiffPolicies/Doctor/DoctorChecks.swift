@@ -234,7 +234,7 @@ public enum DoctorChecks {
             return DoctorFinding("backup", .fail, measured: "no backup with a manifest", recommended: "a good backup within 26 h",
                                  why: "backups are configured but none has completed")
         }
-        return DoctorFinding("backup", age <= 26 * 3600 ? .ok : .fail, measured: "newest good backup \(Int(age / 3600)) h old",
+        return DoctorFinding("backup", age <= 26 * 3600 ? .ok : .fail, measured: "newest good backup \(Int(saturating: age / 3600)) h old",
                              recommended: "within 26 h", why: "a day's posts are what a restore would lose")
     }
 }

@@ -1,0 +1,179 @@
+import Foundation
+@testable import MastiffClients
+import MastiffCore
+import MastiffExecutors
+import MastiffPolicies
+import Testing
+
+/// "Actions that trust nothing", backups: what mastiff reads back from a bucket is input from
+/// whoever can write to it. Against the shared PostgreSQL and moto (signature checks on), with
+/// manifests written by hand as such a person would.
+@Suite(.serialized) struct UntrustedBackupTests {
+    static func backup(_ database: String, rows: Int, storage: BackupStorage) async throws -> BackupManifest {
+        let dsn = try BackupIntegrationTests.database(database, "CREATE TABLE accounts (id int PRIMARY KEY, name text); INSERT INTO accounts SELECT g, 'user ' || g FROM generate_series(1, \(rows)) g;")
+        var backup = PostgresBackup(storage: storage, conninfo: Secret(dsn), partSize: 5 << 20, host: "test-host", mastiffVersion: "test")
+        backup.countedTables = 5
+        return try await backup.run()
+    }
+
+    static func restorer(_ storage: BackupStorage) throws -> PostgresRestore {
+        PostgresRestore(reader: BackupReader(storage: storage, identities: []), conninfo: Secret(try Harness.environment("MASTIFF_TEST_PG_DSN")))
+    }
+
+    static func config(prefix: String, database: String, extra: String = "") throws -> String {
+        try Harness.writeConfig(collectors: [:], """
+        statsd: {enabled: false}
+        backups:
+          enabled: true
+          manifest_key: \(BackupIntegrationTests.manifestKey)
+          storage:
+            endpoint: \(try Harness.environment("MASTIFF_TEST_S3_ENDPOINT"))
+            bucket: \(try Harness.environment("MASTIFF_TEST_S3_BUCKET"))
+            prefix: \(prefix)
+            access_key_id: \(try Harness.environment("MASTIFF_TEST_S3_ACCESS_KEY"))
+            secret_access_key: "\(try Harness.environment("MASTIFF_TEST_S3_SECRET_KEY"))"
+          postgres:
+            schedule: "@yearly"
+            dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN").replacingOccurrences(of: "dbname=postgres", with: "dbname=\(database)"))"
+        \(extra)
+        """)
+    }
+
+    /// Item 1: a manifest's row_counts key ran as SQL in the drill (a superuser was created, a
+    /// shell command ran as postgres, and the drill said ok). Even a manifest signed with the
+    /// cluster's key (a leaked key) cannot: tables come from the restored catalogue.
+    @Test func aDrillNeverRunsSQLFromAManifest() async throws {
+        let storage = try BackupIntegrationTests.storage()
+        var manifest = try await Self.backup("untrusted_drill", rows: 100, storage: storage)
+        #expect(manifest.rowCounts["public.accounts"] == 100)
+        let marker = try Harness.temporaryDirectory().path + "/pwned"
+        manifest.rowCounts["public.accounts; CREATE ROLE pwned SUPERUSER LOGIN; COPY (SELECT 1) TO PROGRAM 'touch \(marker)'; SELECT count(*) FROM public.accounts"] = 100
+        try await storage.writeManifest(manifest)
+        let signed = try await storage.find(manifest.dataKey)
+        #expect(signed.authenticated)
+        await #expect { _ = try await Self.restorer(storage).drill(signed, scratch: "untrusted_drill_scratch") } throws: { error in
+            "\(error)".contains("is not in the restored database")
+        }
+        #expect(try Harness.psql(["-c", "SELECT count(*) FROM pg_roles WHERE rolname = 'pwned'"]) == "0")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(try Harness.psql(["-c", "SELECT count(*) FROM pg_database WHERE datname = 'untrusted_drill_scratch' OR datname LIKE 'mastiff_restore_%'"]) == "0")
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_drill WITH (FORCE)"])
+    }
+
+    /// Items 2 and 3: someone who can write to the bucket but holds no manifest key forges
+    /// manifests — one naming the newest real backup's data (to have it pruned), future-dated
+    /// ones (to crowd out retention and make schedules skip), absurd numbers (to crash `list`,
+    /// `prune` and doctor). None of them counts; nothing real is deleted; nothing crashes.
+    @Test func forgedManifestsCountForNothingAndDeleteNothing() async throws {
+        let prefix = "untrusted-\(UUID().uuidString.prefix(8))/"
+        let storage = try BackupIntegrationTests.storage(prefix)
+        let older = try await Self.backup("untrusted_forge", rows: 50, storage: storage)
+        try await Task.sleep(for: .seconds(1.1))
+        let newest = try await Self.backup("untrusted_forge", rows: 60, storage: storage)
+        let client = storage.client
+        func put(_ key: String, _ text: String) async throws { try await client.put(key: key, body: Array(text.utf8), contentType: "application/json") }
+        // (a) A copy of the newest manifest, stored under another key: it names another's data.
+        var stolen = newest
+        stolen.sha256 = newest.sha256
+        try await put(prefix + "postgres/29990101T000000Z-evil.pgdump" + BackupManifest.suffix, newest.json(signature: storage.signature(newest)))
+        // (b) Future-dated, well-formed but unsigned manifests with data of their own.
+        for year in [2030, 2031, 2032] {
+            var forged = newest
+            forged.dataKey = prefix + "postgres/\(year)0101T000000Z-evil.pgdump"
+            forged.startedAt = Double(year - 1970) * 365.25 * 86400
+            forged.finishedAt = forged.startedAt + 1
+            try await put(forged.dataKey, "not a dump")
+            try await put(forged.manifestKey, forged.json())
+        }
+        // (c) A well-formed unsigned manifest in the past, and numbers out of Int's range.
+        var unsigned = older
+        unsigned.dataKey = prefix + "postgres/20210101T000000Z-evil.pgdump"
+        try await put(unsigned.dataKey, "not a dump")
+        try await put(unsigned.manifestKey, unsigned.json())
+        var huge = older
+        huge.dataKey = prefix + "postgres/20200101T000000Z-evil.pgdump"
+        try await put(huge.manifestKey, huge.signedText().replacing("\"bytes\":\(huge.bytes)", with: "\"bytes\":1e19"))
+        let config = try Self.config(prefix: prefix, database: "untrusted_forge", extra: "  retention: {keep_last: 1, daily: 0, weekly: 0, monthly: 0}\n")
+
+        let list = try Harness.run(Harness.binary, ["backup", "list", "--config", config])
+        #expect(list.status == 0, "\(list.stdout)\(list.stderr)")
+        #expect(list.stdout.contains(newest.dataKey) && list.stdout.contains(older.dataKey) && !list.stdout.contains("evil"), "\(list.stdout)")
+        #expect(list.stderr.contains("data_key does not name this manifest's own data"), "\(list.stderr)")
+        #expect(list.stderr.contains("2031") && list.stderr.contains("dated in the future"), "\(list.stderr)")
+        #expect(list.stderr.contains("20210101T000000Z-evil.pgdump.manifest.json: not signed with this cluster's manifest key"), "\(list.stderr)")
+        #expect(list.stderr.contains("'bytes' is not a whole number"), "\(list.stderr)")
+
+        let prune = try Harness.run(Harness.binary, ["backup", "prune", "--config", config])
+        #expect(prune.status == 0, "\(prune.stdout)\(prune.stderr)")
+        let objects = try await client.list(prefix: prefix).map(\.key)
+        #expect(objects.contains(newest.dataKey) && objects.contains(newest.manifestKey), "the newest real backup survives: \(objects)")
+        #expect(!objects.contains(older.dataKey), "retention (keep_last 1) pruned the older real one")
+        #expect(objects.filter { $0.contains("evil") }.count == 10, "nothing named by a forged manifest was touched: \(objects)")
+        let verify = try Harness.run(Harness.binary, ["backup", "verify", "latest", "--config", config])
+        #expect(verify.status == 0 && verify.stdout.contains(newest.dataKey), "\(verify.stdout)\(verify.stderr)")
+        let doctor = try Harness.run(Harness.binary, ["doctor", "--config", config])
+        #expect(doctor.status <= 1, "no crash: \(doctor.stderr.suffix(300))")
+        let backupFinding = doctor.stdout.split(separator: "\n").filter { $0.contains("backup") }.joined(separator: "\n")
+        #expect(backupFinding.contains("newest good backup 0 h old"), "the newest real backup's age, not a forged one's: \(backupFinding)")
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_forge WITH (FORCE)"])
+    }
+
+    /// Item 4: the SHA-256 was checked after the whole stream went into pg_restore, so a
+    /// tampered backup with --force left the target half-replaced. Now the target changes only
+    /// after a checked, complete restore; the fresh database of a failed one is dropped.
+    @Test func aTamperedBackupLeavesTheTargetAsItWas() async throws {
+        let storage = try BackupIntegrationTests.storage()
+        let manifest = try await Self.backup("untrusted_restore_source", rows: 2000, storage: storage)
+        // Same length, other bytes: only the SHA-256 can tell.
+        var body = try await storage.client.get(key: manifest.dataKey)
+        body[body.count / 2] ^= 0xFF
+        try await storage.client.put(key: manifest.dataKey, body: body, contentType: "application/octet-stream")
+        _ = try BackupIntegrationTests.database("untrusted_target", "CREATE TABLE precious (id int); INSERT INTO precious VALUES (42);")
+        let restorer = try Self.restorer(storage)
+        for jobs in [1, 2] {
+            await #expect { try await restorer.restore(manifest, into: "untrusted_target", jobs: jobs, force: true) } throws: { error in
+                "\(error)".contains("SHA-256") || "\(error)".contains("differs from the manifest")
+            }
+            #expect(try Harness.psql(database: "untrusted_target", ["-c", "SELECT id FROM precious"]) == "42", "the target is untouched (jobs \(jobs))")
+        }
+        #expect(try Harness.psql(["-c", "SELECT count(*) FROM pg_database WHERE datname LIKE 'mastiff_restore_%'"]) == "0")
+        // The server's own databases and the backed-up one are refused without --force.
+        for target in ["postgres", "template1", "untrusted_restore_source"] {
+            await #expect { try await restorer.restore(manifest, into: target) } throws: { "\($0)".contains("refusing to restore into \(target)") }
+        }
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_target WITH (FORCE)"])
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_restore_source WITH (FORCE)"])
+    }
+
+    /// A good backup restored with --force over a non-empty database replaces it whole; with
+    /// --jobs the spool is in a private directory under TMPDIR, and gone afterwards.
+    @Test func aForcedRestoreReplacesTheTargetAndLeavesNoSpool() async throws {
+        let storage = try BackupIntegrationTests.storage()
+        let manifest = try await Self.backup("untrusted_good_source", rows: 3000, storage: storage)
+        _ = try BackupIntegrationTests.database("untrusted_good_target", "CREATE TABLE old (id int);")
+        let spool = try Harness.temporaryDirectory().path
+        try await Self.restorer(storage).restore(manifest, into: "untrusted_good_target", jobs: 2, force: true, spoolDirectory: spool)
+        #expect(try Harness.psql(database: "untrusted_good_target", ["-c", "SELECT count(*) FROM accounts"]) == "3000")
+        #expect(try Harness.psql(database: "untrusted_good_target", ["-c", "SELECT count(*) FROM pg_tables WHERE tablename = 'old'"]) == "0")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool).isEmpty)
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_good_target WITH (FORCE)"])
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_good_source WITH (FORCE)"])
+    }
+
+    /// Item 6: drill.scratch_database could name the live database, which the drill dropped.
+    @Test func theDrillsScratchDatabaseIsNeverOneThatHoldsAnythingElse() async throws {
+        let live = try Self.config(prefix: "x/", database: "mastodon_live", extra: "  drill: {scratch_database: mastodon_live}\n")
+        let check = try Harness.run(Harness.binary, ["check-config", "--config", live])
+        #expect(check.status == 1 && check.stderr.contains("backups.drill.scratch_database: 'mastodon_live' is the database that is backed up"), "\(check.stderr)")
+        let storage = try BackupIntegrationTests.storage()
+        let manifest = try await Self.backup("untrusted_scratch_source", rows: 10, storage: storage)
+        _ = try BackupIntegrationTests.database("untrusted_precious", "CREATE TABLE keep (id int); INSERT INTO keep VALUES (7);")
+        await #expect { _ = try await Self.restorer(storage).drill(manifest, scratch: "untrusted_precious") } throws: { "\($0)".contains("was not made by a drill") }
+        #expect(try Harness.psql(database: "untrusted_precious", ["-c", "SELECT id FROM keep"]) == "7")
+        // A drill's own scratch database is dropped and made again at the next drill.
+        let report = try await Self.restorer(storage).drill(manifest, scratch: "untrusted_scratch")
+        #expect(report.compared.first?.restored == 10)
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_precious WITH (FORCE)"])
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_scratch_source WITH (FORCE)"])
+    }
+}
