@@ -70,6 +70,10 @@ public struct CurlHTTPClient: Sendable {
             _ = mastiff_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
             _ = mastiff_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
             _ = mastiff_curl_setopt_string(handle, CURLOPT_USERAGENT, "mastiff")
+            // URLs come from configuration and from files other users write (.env.production):
+            // HTTP(S) only, never gopher://, file:// or another of libcurl's protocols.
+            _ = mastiff_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+            _ = mastiff_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
             switch request.method {
             case "GET": break
             case "HEAD": _ = mastiff_curl_setopt_long(handle, CURLOPT_NOBODY, 1)

@@ -37,6 +37,7 @@ public struct CurlSMTPClient: Sendable {
             let scheme = configuration.security == .tls ? "smtps" : "smtp"
             let hostPart = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
             _ = mastiff_curl_setopt_string(handle, CURLOPT_URL, "\(scheme)://\(hostPart):\(configuration.port)")
+            _ = mastiff_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps")
             _ = mastiff_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, configuration.timeoutMilliseconds)
             _ = mastiff_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
             if configuration.security == .starttls { _ = mastiff_curl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }

@@ -141,7 +141,13 @@ struct DoctorCommand {
         var endpoint = env["S3_ENDPOINT"] ?? env["S3_HOSTNAME"].map { "\(env["S3_PROTOCOL"] ?? "https")://\($0)" }
             ?? "https://s3.\(env["S3_REGION"] ?? "us-east-1").amazonaws.com"
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
-        let url = endpoint + "/" + bucket
+        // The file belongs to the mastiff user's inferior: only http(s), and without the
+        // credentials a URL may carry (an anonymous probe sends none).
+        guard URLText.isHTTP(endpoint), let host = URLText.host(endpoint), bucket.allSatisfy({ $0.isLetter || $0.isNumber || "-._".contains($0) }) else {
+            return DoctorFacts.MediaBucketListing(url: URLText.redacted(endpoint), status: nil, listed: false,
+                                                  error: "S3_ENDPOINT/S3_HOSTNAME or S3_BUCKET is not a plain http(s) address and bucket name; not probed")
+        }
+        let url = (endpoint.hasPrefix("https://") ? "https://" : "http://") + host + "/" + bucket
         do {
             let response = try await CurlHTTPClient(timeoutMilliseconds: 5000).get(url + "?list-type=2&max-keys=1")
             return DoctorFacts.MediaBucketListing(url: url, status: response.status, listed: response.status == 200 && response.text.contains("<ListBucketResult"))

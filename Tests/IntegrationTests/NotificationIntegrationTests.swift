@@ -26,20 +26,7 @@ import Testing
         func start(statuses: String) throws {
             pid = try Harness.spawn(try Harness.which("python3"), [NotificationIntegrationTests.fixtures + "/recording_server.py", String(port), log, statuses],
                                     log: log + ".server.log")
-            for _ in 0..<100 {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = UInt16(port).bigEndian
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                let connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-                }
-                close(fd)
-                if connected { return }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            throw HarnessError("the recording server did not start")
+            guard Harness.waitForListener(port: port) else { throw HarnessError("the recording server did not start") }
         }
 
         func stop() {

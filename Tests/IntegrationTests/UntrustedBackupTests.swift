@@ -176,4 +176,80 @@ import Testing
         _ = try Harness.psql(["-c", "DROP DATABASE untrusted_precious WITH (FORCE)"])
         _ = try Harness.psql(["-c", "DROP DATABASE untrusted_scratch_source WITH (FORCE)"])
     }
+
+    // MARK: A hostile or broken S3 (item 7)
+
+    /// hostile_s3.py on a free port: listings that loop, never end, are garbage or drip.
+    final class HostileS3 {
+        let pid: pid_t
+        let port: Int
+        init(_ mode: String) throws {
+            port = try AlertingIntegrationTests.HealthServer.freePort()
+            pid = try Harness.spawn("/usr/bin/python3", [Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/backups/hostile_s3.py", String(port), mode],
+                                    log: try Harness.temporaryDirectory().path + "/hostile.log")
+            guard Harness.waitForListener(port: port) else { throw HarnessError("hostile_s3.py did not start") }
+        }
+        deinit {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        func client() -> S3Client {
+            var client = S3Client(endpoint: S3Endpoint(url: "http://127.0.0.1:\(port)", region: "us-east-1", bucket: "b", pathStyle: true,
+                                                       accessKeyID: "k", secretAccessKey: Secret("s")))
+            client.attempts = 1
+            return client
+        }
+    }
+
+    @Test func listingsThatLoopNeverEndOrAreGarbageStopWithAnError() async throws {
+        let loop = try HostileS3("loop")
+        await #expect { _ = try await loop.client().list(prefix: "p/") } throws: { "\($0)".contains("repeats a continuation token") }
+        await #expect { _ = try await loop.client().listMultipartUploads(prefix: "p/") } throws: { "\($0)".contains("repeats a continuation token") }
+        let endless = try HostileS3("endless")
+        let started = ContinuousClock.now
+        await #expect { _ = try await endless.client().list(prefix: "p/") } throws: { "\($0)".contains("more than 200000 entries") }
+        #expect(ContinuousClock.now - started < .seconds(120))
+        let garbage = try HostileS3("garbage")
+        await #expect { _ = try await garbage.client().list(prefix: "p/") } throws: { "\($0)".contains("not a ListBucketResult") }
+        // Through the CLI, garbage is an error, not "no backups".
+        let config = try Harness.writeConfig(collectors: [:], """
+        statsd: {enabled: false}
+        backups:
+          enabled: true
+          manifest_key: \(BackupIntegrationTests.manifestKey)
+          storage: {endpoint: "http://127.0.0.1:\(garbage.port)", bucket: bucket, access_key_id: k, secret_access_key: s, attempts: 1}
+        """)
+        let list = try Harness.run(Harness.binary, ["backup", "list", "--config", config])
+        #expect(list.status != 0 && list.stderr.contains("not a ListBucketResult") && !list.stdout.contains("no backups"), "\(list.stdout)\(list.stderr)")
+    }
+
+    @Test func aDrippingAnswerEndsAtTheRequestTimeout() async throws {
+        let drip = try HostileS3("drip")
+        var client = drip.client()
+        client.requestTimeoutSeconds = 2
+        let started = ContinuousClock.now
+        await #expect { _ = try await client.list(prefix: "p/") } throws: { "\($0)".contains("imeout") || "\($0)".contains("timed out") }
+        #expect(ContinuousClock.now - started < .seconds(10), "a 2 KB/s answer stays above the low-speed limit; the request timeout ends it")
+    }
+
+    /// Item 17: doctor's media-bucket probe followed any scheme from .env.production (gopher://
+    /// wrote into Redis) and sent URL credentials. Only http(s), without credentials.
+    @Test func doctorProbesOnlyPlainHTTPMediaBuckets() async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let env = directory + "/.env.production"
+        let redisPort = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
+        try "S3_ENABLED=true\nS3_BUCKET=media\nS3_ENDPOINT=gopher://127.0.0.1:\(redisPort)/_SET%20mastiff_pwned%201\n".write(toFile: env, atomically: true, encoding: .utf8)
+        let config = try Harness.writeConfig(collectors: [:], "statsd: {enabled: false}\ninstance: {env_file: \(env)}\n")
+        let doctor = try Harness.run(Harness.binary, ["doctor", "--config", config])
+        #expect(doctor.stdout.contains("not a plain http(s) address"), "\(doctor.stdout)")
+        let redis = try Harness.run("/usr/bin/redis-cli", ["-p", redisPort, "EXISTS", "mastiff_pwned"])
+        #expect(redis.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        // Credentials in an http URL are not sent.
+        let hook = try NotificationIntegrationTests.RecordingServer(statuses: "403")
+        try "S3_ENABLED=true\nS3_BUCKET=media\nS3_ENDPOINT=http://user:s3cr3t@127.0.0.1:\(hook.port)\n".write(toFile: env, atomically: true, encoding: .utf8)
+        _ = try Harness.run(Harness.binary, ["doctor", "--config", config])
+        let request = try #require(hook.requests().first)
+        #expect((request["headers"] as? [String: String])?["authorization"] == nil)
+    }
 }

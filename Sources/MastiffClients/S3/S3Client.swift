@@ -79,6 +79,17 @@ public struct S3Client: Sendable {
     public var lowSpeedBytesPerSecond = 1024
     public var attempts = 4
     public var backoff: Duration = .seconds(1)
+    /// A request that carries no part and streams nothing (a listing page, a manifest, a HEAD,
+    /// a DELETE, creating or completing an upload) ends within this however its bytes trickle
+    /// in: a body dripping just above the low-speed limit must not hold `backup list` or the
+    /// agent's scheduled work.
+    public var requestTimeoutSeconds = 60
+    /// A whole listing (every page) ends within this.
+    public var listingDeadline: Duration = .seconds(300)
+    /// Listings are bounded: a bucket answering "truncated" forever, or with the same token,
+    /// must not grow mastiff's memory.
+    public static let maxListedObjects = 200_000
+    public static let maxListingPages = 2_000
     public var wallClock: any WallClock = SystemWallClock()
 
     public init(endpoint: S3Endpoint) { self.endpoint = endpoint }
@@ -143,16 +154,22 @@ public struct S3Client: Sendable {
     public func listMultipartUploads(prefix: String) async throws(S3Error) -> [S3MultipartUpload] {
         var uploads: [S3MultipartUpload] = []
         var markers: [(String, String)] = []
+        var pages = Listing(operation: "ListMultipartUploads", deadline: ContinuousClock.now + listingDeadline)
         while true {
             let response = try await request("ListMultipartUploads", "GET", key: nil, query: [("uploads", ""), ("prefix", prefix)] + markers)
+            try pages.page(response.text, root: "ListMultipartUploadsResult")
             for element in XMLText.elements("Upload", in: response.text) {
-                uploads.append(S3MultipartUpload(key: XMLText.values("Key", in: element).first ?? "",
-                                                 uploadID: XMLText.values("UploadId", in: element).first ?? "",
+                let key = XMLText.values("Key", in: element).first ?? ""
+                guard key.hasPrefix(prefix) else { continue }
+                uploads.append(S3MultipartUpload(key: key, uploadID: XMLText.values("UploadId", in: element).first ?? "",
                                                  initiated: XMLText.values("Initiated", in: element).first ?? ""))
             }
+            try pages.count(uploads.count)
             guard XMLText.values("IsTruncated", in: response.text).first == "true",
                   let nextKey = XMLText.values("NextKeyMarker", in: response.text).first else { break }
-            markers = [("key-marker", nextKey), ("upload-id-marker", XMLText.values("NextUploadIdMarker", in: response.text).first ?? "")]
+            let nextUpload = XMLText.values("NextUploadIdMarker", in: response.text).first ?? ""
+            try pages.next(nextKey + "\u{0}" + nextUpload)
+            markers = [("key-marker", nextKey), ("upload-id-marker", nextUpload)]
         }
         return uploads
     }
@@ -161,18 +178,58 @@ public struct S3Client: Sendable {
     public func list(prefix: String) async throws(S3Error) -> [S3Object] {
         var objects: [S3Object] = []
         var token: String?
+        var pages = Listing(operation: "ListObjectsV2", deadline: ContinuousClock.now + listingDeadline)
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix)]
             if let token { query.append(("continuation-token", token)) }
             let response = try await request("ListObjectsV2", "GET", key: nil, query: query)
+            try pages.page(response.text, root: "ListBucketResult")
             for element in XMLText.elements("Contents", in: response.text) {
-                objects.append(S3Object(key: XMLText.values("Key", in: element).first ?? "",
-                                        size: Int(XMLText.values("Size", in: element).first ?? "") ?? 0,
+                let key = XMLText.values("Key", in: element).first ?? ""
+                // A key outside the prefix asked for is not this listing's.
+                guard key.hasPrefix(prefix) else { continue }
+                objects.append(S3Object(key: key, size: Int(XMLText.values("Size", in: element).first ?? "") ?? 0,
                                         lastModified: XMLText.values("LastModified", in: element).first ?? ""))
             }
+            try pages.count(objects.count)
             token = XMLText.values("IsTruncated", in: response.text).first == "true" ? XMLText.values("NextContinuationToken", in: response.text).first : nil
+            if let token { try pages.next(token) }
         } while token != nil
         return objects
+    }
+
+    /// The checks every page of a listing passes: the answer is the listing asked for, its
+    /// continuation never repeats, and pages, entries and time stay bounded.
+    struct Listing {
+        let operation: String
+        let deadline: ContinuousClock.Instant
+        var tokens = Set<String>()
+        var pages = 0
+
+        mutating func page(_ text: String, root: String) throws(S3Error) {
+            pages += 1
+            guard text.contains("<\(root)") else {
+                throw S3Error(status: 200, code: "MalformedAnswer", message: "the answer is not a \(root) (\(String(text.prefix(80)).escapingControlCharacters))", operation: operation)
+            }
+            guard pages <= S3Client.maxListingPages else {
+                throw S3Error(status: 200, code: "ListingTooLong", message: "more than \(S3Client.maxListingPages) pages: stopped", operation: operation)
+            }
+            guard ContinuousClock.now < deadline else {
+                throw S3Error(status: 0, code: "ListingTimeout", message: "the listing did not end within its deadline", operation: operation)
+            }
+        }
+
+        func count(_ entries: Int) throws(S3Error) {
+            guard entries <= S3Client.maxListedObjects else {
+                throw S3Error(status: 200, code: "ListingTooLong", message: "more than \(S3Client.maxListedObjects) entries: stopped (use a prefix of mastiff's own)", operation: operation)
+            }
+        }
+
+        mutating func next(_ token: String) throws(S3Error) {
+            guard tokens.insert(token).inserted else {
+                throw S3Error(status: 200, code: "ListingLoops", message: "the listing repeats a continuation token: stopped", operation: operation)
+            }
+        }
     }
 
     /// The object's size, or nil when it does not exist.
@@ -247,7 +304,8 @@ public struct S3Client: Sendable {
         let queryText = SigV4Signer.canonicalQuery(query.map { (name: $0.0, value: $0.1) })
         let url = "\(scheme)://\(host)\(SigV4Signer.uriEncode(path, keepSlash: true))" + (queryText.isEmpty ? "" : "?" + queryText)
         let headerLines = signed.headers.map { "\($0.name): \($0.value)" } + ["Expect:"] // no 100-continue round trip
-        let settings = (connect: connectTimeoutSeconds, lowSpeed: lowSpeedSeconds, lowRate: lowSpeedBytesPerSecond, caFile: endpoint.caFile)
+        let settings = (connect: connectTimeoutSeconds, lowSpeed: lowSpeedSeconds, lowRate: lowSpeedBytesPerSecond, caFile: endpoint.caFile,
+                        timeout: body == nil && stream == nil ? requestTimeoutSeconds : 0)
         let result: Result<Response, S3Error>
         do {
             result = try await BlockingWork.run { () -> Result<Response, S3Error> in
@@ -266,6 +324,10 @@ public struct S3Client: Sendable {
                 _ = mastiff_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, settings.lowRate)
                 _ = mastiff_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, settings.lowSpeed)
                 _ = mastiff_curl_setopt_string(handle, CURLOPT_USERAGENT, "mastiff")
+                // An endpoint from configuration speaks HTTP(S) only, redirects included.
+                _ = mastiff_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+                _ = mastiff_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+                if settings.timeout > 0 { _ = mastiff_curl_setopt_long(handle, CURLOPT_TIMEOUT, settings.timeout) }
                 if let caFile = settings.caFile { _ = mastiff_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
                 switch method {
                 case "HEAD": _ = mastiff_curl_setopt_long(handle, CURLOPT_NOBODY, 1)
@@ -308,7 +370,7 @@ public struct S3Client: Sendable {
                     if line.hasPrefix("HTTP/") {
                         transfer.headers.removeAll()
                         transfer.status = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-                    } else if let colon = line.firstIndex(of: ":") {
+                    } else if transfer.headers.count < 200, let colon = line.firstIndex(of: ":") {   // a header flood is not kept
                         transfer.headers.append((line[..<colon].lowercased(), String(line[line.index(after: colon)...].trimmingCharacters())))
                     }
                     return length
