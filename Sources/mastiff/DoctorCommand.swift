@@ -47,7 +47,16 @@ struct DoctorCommand {
         }
         facts.cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         facts.processes = Self.processes(procRoot: procRoot)
-        facts.env = (try? FileSystemAccess.readRegularFile(config.instance.envFile, limit: 1 << 20)).map(Self.parseEnv)
+        do {
+            let text = try FileSystemAccess.readRegularFile(config.instance.envFile, limit: 1 << 20)
+            if text.utf8.contains(0) || text.unicodeScalars.contains("\u{FFFD}") {
+                facts.envProblem = "\(config.instance.envFile) holds binary data, not KEY=value lines"
+            } else {
+                facts.env = Self.parseEnv(text)
+            }
+        } catch {
+            facts.envProblem = error.description
+        }
         facts.jobCommands = config.jobs.map(\.command)
         if config.collectors.postgres.enabled,
            let connection = try? await PostgresConnection.connect(config.collectors.postgres.dsn, timeoutSeconds: 3) {

@@ -15,6 +15,37 @@ public enum ConnectionStringParts {
         return (render(pairs), password)
     }
 
+    /// The connection string without any secret parameter (`password`, `sslpassword`, and the
+    /// URI's `:password@`), and those secrets by keyword: for the command line of pg_dump, psql
+    /// and pg_restore, which every local user can read in /proc.
+    public static func splitSecrets(_ conninfo: String) -> (conninfo: String, secrets: [String: String]) {
+        let (withoutPassword, password) = splitPassword(conninfo)
+        var secrets: [String: String] = [:]
+        if let password { secrets["password"] = password }
+        if isURI(withoutPassword) {
+            let (base, query) = splitQuery(withoutPassword)
+            let parameters = query.split(separator: "&").filter { parameter in
+                if parameter.hasPrefix("sslpassword=") {
+                    secrets["sslpassword"] = percentDecode(String(parameter.dropFirst("sslpassword=".count)))
+                    return false
+                }
+                return true
+            }
+            return (base + (parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&")), secrets)
+        }
+        let pairs = keywordValuePairs(withoutPassword).filter { pair in
+            if pair.key == "sslpassword" { secrets["sslpassword"] = pair.value; return false }
+            return true
+        }
+        return (render(pairs), secrets)
+    }
+
+    /// `conninfo` with one more `keyword=value` (a query parameter for a URI).
+    public static func adding(_ key: String, _ value: String, to conninfo: String) -> String {
+        if isURI(conninfo) { return conninfo + (conninfo.contains("?") ? "&" : "?") + key + "=" + percentEncode(value) }
+        return render(keywordValuePairs(conninfo) + [(key: key, value: value)])
+    }
+
     /// The same server and options, database `name`.
     public static func replacingDatabase(_ conninfo: String, with name: String) -> String {
         if isURI(conninfo) {

@@ -136,12 +136,13 @@ public struct PostgresRestore: Sendable {
         let fresh = "mastiff_restore_" + Hex.encode((try? Crypto.randomBytes(6)) ?? Array("\(getpid())".utf8.prefix(6)))
         try await createDatabase(fresh)
         do {
-            let (dsn, password) = ConnectionStringParts.splitPassword(ConnectionStringParts.replacingDatabase(conninfo.reveal(), with: fresh))
-            var argv = [pgRestore, "--dbname=\(dsn)", "--exit-on-error", "--no-owner"]
+            let credentials = try PostgresToolCredentials(Secret(ConnectionStringParts.replacingDatabase(conninfo.reveal(), with: fresh)))
+            defer { credentials.remove() }
+            var argv = [pgRestore, "--dbname=\(credentials.conninfo)", "--exit-on-error"]
             var options = ChildProcess.Options()
             options.stdoutToCapture = true
             options.stderrLimit = 64 << 10
-            if let password { options.environment["PGPASSWORD"] = password }
+            options.environment = credentials.environment
             if jobs > 1 {
                 let spool = try Self.privateSpool(in: spoolDirectory)
                 defer {

@@ -16,7 +16,13 @@ public final class ChildProcess: @unchecked Sendable {
     private let stderrCapture: OutputCapture
     private let exitStatus = Mutex<Int32?>(nil)
 
+    /// What a child inherits of mastiff's own environment: nothing that may hold a secret (S3
+    /// keys, tokens passed as `${ENV}`), only what locates and localises programs. Everything
+    /// else it needs comes through `Options.environment`, never its command line.
+    public static let inheritedVariables: Set<String> = ["PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME", "USER", "LOGNAME"]
+
     public struct Options: Sendable {
+        /// Added to the inherited variables (and overriding them).
         public var environment: [String: String] = [:]
         public var workingDirectory: String?
         public var captureStdout = false
@@ -68,7 +74,10 @@ public final class ChildProcess: @unchecked Sendable {
         var entry = environ
         while let pointer = entry.pointee {
             let text = String(cString: pointer)
-            if let equals = text.firstIndex(of: "=") { environment[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+            if let equals = text.firstIndex(of: "=") {
+                let name = String(text[..<equals])
+                if Self.inheritedVariables.contains(name) || name.hasPrefix("LC_") { environment[name] = String(text[text.index(after: equals)...]) }
+            }
             entry += 1
         }
         for (name, value) in options.environment { environment[name] = value }
@@ -123,9 +132,29 @@ public final class ChildProcess: @unchecked Sendable {
     /// The child's stderr so far (the last `stderrLimit` bytes), complete once `wait` returned.
     public var stderrText: String { stderrCapture.text }
 
-    /// Signals the whole process group.
+    /// Signals the whole process group, and every descendant that left it (a `setsid` child
+    /// of a job), found through /proc while they are still the child's descendants.
     public func signal(_ number: Int32) {
-        if exitStatus.withLock({ $0 }) == nil { kill(-pid, number) }
+        guard exitStatus.withLock({ $0 }) == nil else { return }
+        let strays = Self.descendants(of: pid, procRoot: "/proc")
+        kill(-pid, number)
+        for stray in strays { kill(stray, number) }
+    }
+
+    /// Every process below `pid` (children through /proc/PID/task/TID/children), bounded.
+    static func descendants(of pid: pid_t, procRoot: String) -> [pid_t] {
+        var found: [pid_t] = []
+        var queue = [pid]
+        while let next = queue.popLast(), found.count < 4096 {
+            for task in (try? FileSystemAccess.listDirectory("\(procRoot)/\(next)/task")) ?? [] {
+                let text = (try? FileSystemAccess.readFile("\(procRoot)/\(next)/task/\(task)/children")) ?? ""
+                for child in text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap({ pid_t($0) }) where !found.contains(child) {
+                    found.append(child)
+                    queue.append(child)
+                }
+            }
+        }
+        return found
     }
 
     /// Waits for the exit: the exit code, or 128 + the signal's number when killed by one.
@@ -145,22 +174,33 @@ public final class ChildProcess: @unchecked Sendable {
         return code
     }
 
-    /// Waits at most `timeout`; then TERM to the group, and KILL after `grace`. Returns the exit
-    /// code and whether the timeout struck.
+    /// Waits at most `timeout`; then TERM to the group (and strays), and KILL after `grace`.
+    /// When the waiting task is cancelled (mastiff is stopping), the same happens at once,
+    /// with at most two seconds of grace, so that a shutdown leaves nothing behind and never
+    /// spins. Returns the exit code and whether the child was stopped.
     public func wait(timeout: Duration, grace: Duration = .seconds(10)) async -> (code: Int32, timedOut: Bool) {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline, !Task.isCancelled {
             if let code = poll() { await stderrCapture.finished(); return (code, false) }
-            try? await Task.sleep(for: .milliseconds(50))
+            await Self.pause()
         }
         signal(SIGTERM)
-        let killAt = ContinuousClock.now + grace
+        let killAt = ContinuousClock.now + (Task.isCancelled ? min(grace, .seconds(2)) : grace)
         while ContinuousClock.now < killAt {
-            if let code = poll() { await stderrCapture.finished(); return (code, true) }
-            try? await Task.sleep(for: .milliseconds(50))
+            if let code = poll() {
+                signal(SIGKILL)   // strays that outlived the group's leader
+                await stderrCapture.finished()
+                return (code, true)
+            }
+            await Self.pause()
         }
         signal(SIGKILL)
         return (await wait(), true)
+    }
+
+    /// 50 ms, cancelled or not: a stopping task still waits out the grace instead of spinning.
+    private static func pause() async {
+        _ = try? await BlockingWork.run { usleep(50_000) }
     }
 
     private func poll() -> Int32? {

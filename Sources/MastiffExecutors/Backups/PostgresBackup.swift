@@ -108,14 +108,15 @@ public struct PostgresBackup: Sendable {
         defer { Task { await session.close() } }
 
         let toolVersion = await Self.version(of: pgDump)
-        let (dsn, password) = ConnectionStringParts.splitPassword(conninfo.reveal())
-        var argv = [pgDump, "--format=custom", "--snapshot=\(snapshot)", "--dbname=\(dsn)"]
+        let credentials = try PostgresToolCredentials(conninfo)
+        defer { credentials.remove() }
+        var argv = [pgDump, "--format=custom", "--snapshot=\(snapshot)", "--dbname=\(credentials.conninfo)"]
         if let compression { argv.insert("--compress=\(compression)", at: 2) }
         if let ioniceClass { argv = ["/usr/bin/ionice", "-c", String(ioniceClass)] + (ioniceLevel.map { ["-n", String($0)] } ?? []) + argv }
         if let nice { argv = ["/usr/bin/nice", "-n", String(nice)] + argv }
         var options = ChildProcess.Options()
         options.captureStdout = true
-        if let password { options.environment["PGPASSWORD"] = password }
+        options.environment = credentials.environment
         let child: ChildProcess
         do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
 

@@ -10,30 +10,37 @@ final class SnapshotSession: @unchecked Sendable {
     let child: ChildProcess
     private var pending: [UInt8] = []
     private static let marker = "__mastiff_end_of_answer__"
+    /// Kept until the session ends: psql reads its service file when it connects.
+    private let credentials: PostgresToolCredentials
 
-    private init(child: ChildProcess) { self.child = child }
+    private init(child: ChildProcess, credentials: PostgresToolCredentials) {
+        self.child = child
+        self.credentials = credentials
+    }
 
     /// psql from the newest client installed (psql reads older servers).
     static func open(conninfo: Secret, toolsRoot: String) async throws(BackupError) -> SnapshotSession {
         guard let newest = PostgresTools.installedMajors(root: toolsRoot).last else {
             throw BackupError("no PostgreSQL client tools under \(toolsRoot) (Debian: apt install postgresql-client)")
         }
-        let (dsn, password) = ConnectionStringParts.splitPassword(conninfo.reveal())
+        let credentials = try PostgresToolCredentials(conninfo)
+        let dsn = credentials.conninfo
         var options = ChildProcess.Options()
         options.captureStdout = true
         options.pipeStdin = true
+        options.environment = credentials.environment
         options.environment["PGCONNECT_TIMEOUT"] = "10"
         options.environment["PGAPPNAME"] = "mastiff backup"
-        if let password { options.environment["PGPASSWORD"] = password }
         let child: ChildProcess
         do {
             child = try ChildProcess(["\(toolsRoot)/\(newest)/bin/psql", "--no-psqlrc", "--quiet", "--no-align", "--tuples-only",
                                       "--set=ON_ERROR_STOP=1", "--dbname=\(dsn)"], options: options)
         } catch {
+            credentials.remove()
             throw BackupError(error.description)
         }
         signal(SIGPIPE, SIG_IGN)
-        return SnapshotSession(child: child)
+        return SnapshotSession(child: child, credentials: credentials)
     }
 
     /// Runs `sql` and returns its output lines (one row per line, columns separated by `|`).
@@ -76,5 +83,6 @@ final class SnapshotSession: @unchecked Sendable {
         _ = text.utf8CString.withUnsafeBytes { write(child.stdin, $0.baseAddress, $0.count - 1) }
         child.closeStdin()
         _ = await child.wait()
+        credentials.remove()
     }
 }

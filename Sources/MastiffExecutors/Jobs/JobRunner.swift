@@ -13,40 +13,44 @@ public struct JobRunner: Sendable {
     public struct Outcome: Sendable, Equatable {
         public var exitCode: Int32
         public var timedOut: Bool
+        /// Stopped because mastiff was stopping (SIGTERM), not by its timeout.
+        public var stoppedAtShutdown = false
         public var seconds: Double
         public var output: String
         public var succeeded: Bool { exitCode == 0 && !timedOut }
 
         public var summary: String {
-            if timedOut { return "timed out after \(Int(seconds)) s and was stopped" }
+            if stoppedAtShutdown { return "stopped after \(Int(saturating: seconds)) s because mastiff was stopping" }
+            if timedOut { return "timed out after \(Int(saturating: seconds)) s and was stopped" }
             if exitCode > 128 { return "killed by signal \(exitCode - 128)" }
-            return exitCode == 0 ? "succeeded in \(Int(seconds)) s" : "exited with status \(exitCode)"
+            return exitCode == 0 ? "succeeded in \(Int(saturating: seconds)) s" : "exited with status \(exitCode)"
         }
     }
 
     public func run(_ job: JobSpec) async throws(ChildProcess.SpawnError) -> Outcome {
         var argv = job.command
-        if let user = job.user {
-            guard let entry = getpwnam(user) else { throw ChildProcess.SpawnError(description: "no user '\(user)' on this host") }
-            argv = ["/usr/bin/setpriv", "--reuid=\(entry.pointee.pw_uid)", "--regid=\(entry.pointee.pw_gid)", "--init-groups",
-                    "--reset-env"] + argv
-            // --reset-env sets HOME, USER, SHELL and PATH for that user; the job's own variables
-            // are added after it through env.
-            if !job.environment.isEmpty {
-                argv = Array(argv.prefix(5)) + ["/usr/bin/env"] + job.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + job.command
-            }
-        }
         var options = ChildProcess.Options()
         options.stdoutToCapture = true
         options.stderrLimit = outputLimit
-        if job.user == nil { options.environment = job.environment }
+        // The job's variables reach it through execve's environment, never its command line
+        // (which every local user reads in ps); mastiff's own environment is not passed on
+        // (ChildProcess.inheritedVariables).
+        options.environment = job.environment
+        if let user = job.user {
+            guard let entry = getpwnam(user) else { throw ChildProcess.SpawnError(description: "no user '\(user)' on this host") }
+            argv = ["/usr/bin/setpriv", "--reuid=\(entry.pointee.pw_uid)", "--regid=\(entry.pointee.pw_gid)", "--init-groups", "--"] + argv
+            // What setpriv --reset-env would set for that user, under the job's own variables.
+            let base = ["HOME": String(cString: entry.pointee.pw_dir), "USER": user, "LOGNAME": user,
+                        "SHELL": String(cString: entry.pointee.pw_shell), "PATH": "/usr/local/bin:/usr/bin:/bin"]
+            options.environment = base.merging(job.environment) { _, own in own }
+        }
         options.workingDirectory = job.workingDirectory
         let started = ContinuousClock.now
         let child = try ChildProcess(argv, options: options)
         let (code, timedOut) = await child.wait(timeout: job.timeout, grace: job.killGrace)
         let elapsed = ContinuousClock.now - started
-        return Outcome(exitCode: code, timedOut: timedOut,
-                       seconds: elapsed.seconds,
-                       output: child.stderrText)
+        var outcome = Outcome(exitCode: code, timedOut: timedOut, seconds: elapsed.seconds, output: child.stderrText)
+        outcome.stoppedAtShutdown = timedOut && Task.isCancelled
+        return outcome
     }
 }

@@ -44,32 +44,19 @@ public struct CommandRestarter: Restarter {
 
     public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
         let arguments = argv.map { $0.replacingPid(action.pid) }
-        var spawned: pid_t = 0
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        let status = posix_spawn(&spawned, arguments[0], &actions, nil, cArguments, environ)
-        guard status == 0 else { return .failure(RestartFailure("cannot run \(arguments[0]): \(String(cString: strerror(status)))")) }
-        let deadline = ContinuousClock.now + timeout
-        var exit: Int32 = 0
-        while true {
-            let waited = waitpid(spawned, &exit, WNOHANG)
-            if waited == spawned { break }
-            if ContinuousClock.now >= deadline {
-                kill(spawned, SIGKILL)
-                waitpid(spawned, &exit, 0)
-                return .failure(RestartFailure("\(arguments.joined(separator: " ")) did not finish within \(DurationParser.format(timeout)); killed"))
-            }
-            try? await Task.sleep(for: .milliseconds(50))
+        // A child like every other: mastiff's environment (S3 keys, tokens) is not passed on,
+        // and a timeout stops its whole process group.
+        var options = ChildProcess.Options()
+        options.stderrLimit = 4096
+        let child: ChildProcess
+        do { child = try ChildProcess(arguments, options: options) } catch { return .failure(RestartFailure(error.description)) }
+        let (code, timedOut) = await child.wait(timeout: timeout, grace: .seconds(1))
+        if timedOut {
+            return .failure(RestartFailure("\(arguments.joined(separator: " ")) did not finish within \(DurationParser.format(timeout)); killed"))
         }
-        let code = (exit >> 8) & 0xFF
         return code == 0 ? .success("ran \(arguments.joined(separator: " "))")
-            : .failure(RestartFailure("\(arguments.joined(separator: " ")) exited with status \(code)"))
+            : .failure(RestartFailure("\(arguments.joined(separator: " ")) exited with status \(code)"
+                + (child.stderrText.isEmpty ? "" : ": " + String(child.stderrText.trimmingWhitespace.suffix(300)).escapingControlCharacters)))
     }
 }
 

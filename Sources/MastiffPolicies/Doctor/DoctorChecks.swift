@@ -41,6 +41,8 @@ public struct DoctorFacts: Sendable, Equatable {
     public var processes: [Process] = []
     /// Mastodon's .env.production, when readable.
     public var env: [String: String]?
+    /// Why it could not be used (unreadable, a FIFO or directory, too large, binary), with its path.
+    public var envProblem: String?
     public var postgresMaxConnections: Int?
     /// Seconds since the newest good backup, when backups are configured.
     public var lastBackupAge: Double?
@@ -111,12 +113,19 @@ public struct DoctorFinding: Sendable, Equatable {
 /// The checks, each a pure function of the facts; nil when it does not apply (nothing to judge).
 public enum DoctorChecks {
     public static func run(_ facts: DoctorFacts) -> [DoctorFinding] {
-        [pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, postgresMemory, openFiles, scheduler, logLevel,
+        [envFile, pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, postgresMemory, openFiles, scheduler, logLevel,
          mediaCleanup, backup, redisPersistence, swap, sidekiqStopTimeout, mediaBucket, headroom, elasticsearchHeap]
             .compactMap { $0(facts) }
     }
 
     static func mib(_ bytes: UInt64) -> String { ByteSize.approximate(Double(bytes)) }
+
+    /// The file half the checks read; when it cannot be used, say so rather than judge less.
+    static func envFile(_ facts: DoctorFacts) -> DoctorFinding? {
+        guard let problem = facts.envProblem else { return nil }
+        return DoctorFinding("env-file", .warn, measured: problem, recommended: "instance.env_file naming Mastodon's readable .env.production",
+                             why: "without it, the database pool, the media bucket and Sidekiq's settings cannot be judged")
+    }
 
     /// `-c N` or `--concurrency N` of a Sidekiq command line (Sidekiq's default is 5 in
     /// Mastodon's config/sidekiq.yml).

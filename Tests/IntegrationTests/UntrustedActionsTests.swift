@@ -1,0 +1,117 @@
+import Foundation
+import MastiffCore
+@testable import MastiffExecutors
+import Testing
+
+/// "Actions that trust nothing", jobs and tools: secrets never on a command line other users
+/// can read, mastiff's own environment never passed on, and a job stopped whole (items 14–16).
+@Suite(.serialized) struct UntrustedActionsTests {
+    /// Every process's command line on this host, as any local user sees it in `ps`.
+    static func commandLines() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
+            (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map { String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\0", with: " ") }
+        }
+    }
+
+    static func processes(containing marker: String) -> Int { commandLines().filter { $0.contains(marker) }.count }
+
+    /// Item 14: with `user:`, environment values went onto setpriv's and env's command lines;
+    /// without, a job inherited mastiff's whole environment (S3 secrets included).
+    @Test func aJobsEnvironmentIsInExecveNotArgvAndMastiffsIsNotPassedOn() async throws {
+        setenv("MASTIFF_FAKE_S3_SECRET", "s3-secret-4711", 1)
+        defer { unsetenv("MASTIFF_FAKE_S3_SECRET") }
+        var job = JobSpec(name: "env", schedule: "@daily", command: ["/usr/bin/env"])
+        job.environment = ["JOB_TOKEN": "tok-123"]
+        let own = try await JobRunner().run(job)
+        #expect(own.output.contains("JOB_TOKEN=tok-123") && own.output.contains("PATH="), "\(own.output)")
+        #expect(!own.output.contains("s3-secret-4711"), "mastiff's environment is not passed on")
+
+        var asNobody = JobSpec(name: "nobody", schedule: "@daily", command: ["/bin/sh", "-c", "sleep 2; echo token=$JOB_TOKEN user=$USER"])
+        asNobody.user = "nobody"
+        asNobody.environment = ["JOB_TOKEN": "tok-789"]
+        async let outcome = JobRunner().run(asNobody)
+        try await Task.sleep(for: .milliseconds(800))
+        let lines = Self.commandLines()
+        #expect(!lines.contains { $0.contains("tok-789") }, "no command line holds the value: \(lines.filter { $0.contains("setpriv") || $0.contains("sleep 2") })")
+        let result = try await outcome
+        #expect(result.output.contains("token=tok-789 user=nobody"), "\(result.output)")
+    }
+
+    /// Item 15: `sslpassword=` stayed on pg_dump's and psql's command lines. Secrets go to
+    /// PGPASSWORD and a private service file; a real backup with both still connects.
+    @Test func noSecretOfADSNReachesAToolsCommandLine() async throws {
+        let dsn = try Harness.environment("MASTIFF_TEST_PG_TCP_DSN") + " password=\(try Harness.environment("MASTIFF_TEST_PG_PASSWORD")) sslpassword=ssl-secret-5150"
+        let credentials = try PostgresToolCredentials(Secret(dsn))
+        #expect(!credentials.conninfo.contains("ssl-secret-5150") && !credentials.conninfo.contains("mastiff-test-password") && credentials.conninfo.contains("service="), "\(credentials.conninfo)")
+        #expect(credentials.environment["PGPASSWORD"] == (try Harness.environment("MASTIFF_TEST_PG_PASSWORD")))
+        let file = try #require(credentials.environment["PGSERVICEFILE"])
+        let attributes = try FileManager.default.attributesOfItem(atPath: file)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let directoryMode = try FileManager.default.attributesOfItem(atPath: (file as NSString).deletingLastPathComponent)[.posixPermissions] as? Int
+        #expect(directoryMode == 0o700)
+        #expect(try String(contentsOfFile: file, encoding: .utf8).contains("sslpassword=ssl-secret-5150"))
+        credentials.remove()
+        #expect(!FileManager.default.fileExists(atPath: file))
+        // pg_dump and psql connect through the service file (an unknown service would fail).
+        _ = try BackupIntegrationTests.database("untrusted_ssl", "CREATE TABLE t AS SELECT 1 AS x")
+        let storage = try BackupIntegrationTests.storage()
+        let backup = PostgresBackup(storage: storage, conninfo: Secret(dsn.replacingOccurrences(of: "dbname=postgres", with: "dbname=untrusted_ssl")),
+                                    partSize: 5 << 20, host: "test-host", mastiffVersion: "test")
+        async let manifest = backup.run()
+        var seen = false
+        for _ in 0..<40 {
+            if Self.commandLines().contains(where: { $0.contains("ssl-secret-5150") || $0.contains("mastiff-test-password") }) { seen = true }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(try await manifest.bytes > 0)
+        #expect(!seen, "no command line held a secret of the DSN during the backup")
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_ssl WITH (FORCE)"])
+    }
+
+    /// Item 16: a job ignoring TERM kept mastiff spinning at shutdown, and a job's setsid child
+    /// survived its timeout. Both the group and the strays are stopped, on timeout and on
+    /// cancellation (shutdown), within the grace.
+    @Test(arguments: ["timeout", "shutdown"])
+    func aJobIgnoringTermAndItsSetsidChildAreStopped(_ how: String) async throws {
+        let marker = "\(Int.random(in: 100_000...999_999))"
+        var job = JobSpec(name: "stubborn", schedule: "@daily",
+                          command: ["/bin/sh", "-c", "trap '' TERM; setsid /bin/sleep 3\(marker) & /bin/sleep 4\(marker); wait"])
+        job.timeout = how == "timeout" ? .seconds(1) : .seconds(60)
+        job.killGrace = .seconds(1)
+        let started = ContinuousClock.now
+        let task = Task { try await JobRunner().run(job) }
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(Self.commandLines().contains { $0.hasPrefix("/bin/sleep 3\(marker)") }, "the setsid child runs")
+        if how == "shutdown" { task.cancel() }
+        let outcome = try await task.value
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(outcome.timedOut)
+        #expect(outcome.stoppedAtShutdown == (how == "shutdown"), "\(outcome.summary)")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(Self.processes(containing: marker) == 0, "nothing of the job is left: \(Self.commandLines().filter { $0.contains(marker) })")
+    }
+
+    /// Item 18: doctor said nothing when the env file was unreadable, a FIFO, a directory, too
+    /// large or binary. Each is a finding naming the file and why.
+    @Test func doctorSaysWhyItCannotReadTheEnvFile() throws {
+        let directory = try Harness.temporaryDirectory().path
+        let fifo = directory + "/fifo.env"
+        mkfifo(fifo, 0o600)
+        let folder = directory + "/folder.env"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let large = directory + "/large.env"
+        try Data(repeating: 0x41, count: 2 << 20).write(to: URL(fileURLWithPath: large))
+        let binary = directory + "/binary.env"
+        try Data([0x7F, 0x45, 0x4C, 0x46, 0, 0, 0xFF, 0xFE]).write(to: URL(fileURLWithPath: binary))
+        let unreadable = directory + "/missing.env"
+        for (path, expected) in [(fifo, "is a FIFO"), (folder, "is a directory"), (large, "larger than the limit"), (binary, "holds binary data"),
+                                 (unreadable, "cannot read")] {
+            let config = try Harness.writeConfig(collectors: [:], "statsd: {enabled: false}\ninstance: {env_file: \(path)}\n")
+            let started = Date()
+            let doctor = try Harness.run(Harness.binary, ["doctor", "--config", config])
+            #expect(Date().timeIntervalSince(started) < 20, "a FIFO does not block doctor")
+            let line = doctor.stdout.split(separator: "\n").first { $0.contains("env-file") }.map(String.init) ?? ""
+            #expect(line.contains(path) && line.contains(expected), "\(path): \(doctor.stdout.prefix(600))")
+        }
+    }
+}
