@@ -73,7 +73,7 @@ let package = Package(
         // policy cannot do I/O by accident.
         .target(name: "MastiffPolicies", dependencies: ["MastiffCore", "MastiffPromQL"]),
         // Side effects a policy decided (notify, restart, back up): above the clients.
-        .target(name: "MastiffExecutors", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffClients", "MastiffCore"]),
+        .target(name: "MastiffExecutors", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffClients", "MastiffCore", "CSocketShim"]),
         // What tests share: a manual clock, metric lookups, an in-memory log handler.
         .target(
             name: "MastiffTestSupport",

@@ -30,3 +30,14 @@ static inline int mastiff_peer_credentials(int fd, struct mastiff_peer_credentia
     socklen_t length = sizeof(*credentials);
     return getsockopt(fd, SOL_SOCKET, 17 /* SO_PEERCRED */, credentials, &length);
 }
+
+// pidfd_open(2) and pidfd_send_signal(2) (Linux 5.3+), through syscall(2) as glibc 2.36 has no
+// wrappers Swift can see: a signal goes to the process the pidfd was opened on, never to a
+// later process that reused its pid.
+static inline int mastiff_pidfd_open(int pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static inline int mastiff_pidfd_send_signal(int fd, int signal) {
+    return (int)syscall(SYS_pidfd_send_signal, fd, signal, (void *)0, 0);
+}

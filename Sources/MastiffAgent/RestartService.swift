@@ -24,6 +24,11 @@ public final class RestartService: Sendable {
         var healthyEarly: [String: (after: Double, memory: UInt64?)] = [:]
         var counts: [String: Int] = [:]
         var recent: [JSONValue] = []
+        /// Processes quieted by a drain and not yet restarted, by target (state section
+        /// `restarts_quieted`): a stop or crash mid-drain must not leave Sidekiq quiet forever.
+        var quieted: [String: (pid: Int, startTime: Double)] = [:]
+        /// Quieted processes found in the state file at start, restarted at the first sample.
+        var resumeQuieted = true
     }
 
     private let state: Mutex<State>
@@ -42,7 +47,13 @@ public final class RestartService: Sendable {
         self.announce = announce
         var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
         if let saved = stateStore?.section("restarts") { policy.restore(saved) }
-        state = Mutex(State(policy: policy, restarters: Self.restarters(targets, procRoot: procRoot), drains: Self.drains(targets)))
+        var initial = State(policy: policy, restarters: Self.restarters(targets, procRoot: procRoot), drains: Self.drains(targets))
+        if case .object(let entries)? = stateStore?.section("restarts_quieted") {
+            for (target, entry) in entries {
+                if let pid = entry["pid"]?.integer, pid > 0, let startTime = entry["start_time"]?.timestamp { initial.quieted[target] = (pid, startTime) }
+            }
+        }
+        state = Mutex(initial)
     }
 
     static func target(_ spec: RestartTargetSpec) -> RestartTarget {
@@ -73,7 +84,7 @@ public final class RestartService: Sendable {
         var result: [String: any Restarter] = [:]
         for spec in targets {
             switch spec.method {
-            case .signal(let name, let number): result[spec.name] = SignalRestarter(name: name, number: number)
+            case .signal(let name, let number): result[spec.name] = SignalRestarter(name: name, number: number, procRoot: procRoot)
             case .command(let argv, let timeout): result[spec.name] = CommandRestarter(argv: argv, timeout: timeout)
             case .supervisord(let url, let program): result[spec.name] = SupervisordRestarter(url: url, program: program)
             case .systemd(let unit): result[spec.name] = SystemdRestarter(unit: unit, procRoot: procRoot)
@@ -89,6 +100,8 @@ public final class RestartService: Sendable {
             let saved = state.policy.savedState()
             var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 0)
             policy.restore(saved)
+            // A reload is how an admin says "try again" to a stopped target (docs/restarts.md).
+            policy.resumeStoppedTargets()
             state.policy = policy
             state.restarters = Self.restarters(targets, procRoot: procRoot)
             state.drains = Self.drains(targets)
@@ -97,15 +110,34 @@ public final class RestartService: Sendable {
 
     public func observe(_ snapshot: Snapshot, firingAlerts: Set<String>, maintenance: Bool) {
         let now = snapshot.time
+        var droppedQuieted = false
         let (actions, events, restarters, drains) = state.withLock { state -> ([RestartAction], [RestartEvent], [String: any Restarter], [String: Duration]) in
             if let sidekiq = snapshot.views.sidekiqProcesses {
                 state.sidekiqBusy = Dictionary(sidekiq.compactMap { process in process.pid.map { ($0, process.busy) } }, uniquingKeysWith: { $0 + $1 })
             }
             state.policy.firingAlerts = firingAlerts
             state.policy.maintenance = maintenance
-            let actions = state.policy.observe(snapshot, now: now)
+            var actions = state.policy.observe(snapshot, now: now)
+            if state.resumeQuieted {
+                // Left quiet by a drain mastiff did not finish: restart those first, whatever the
+                // policy says now, if the very process is still there.
+                state.resumeQuieted = false
+                for (target, process) in state.quieted.sorted(by: { $0.key < $1.key }) {
+                    guard state.restarters[target] != nil,
+                          snapshot.views.processes?.contains(where: { $0.pid == process.pid && Swift.abs($0.startTime - process.startTime) < 0.5 }) == true,
+                          !actions.contains(where: { $0.target == target && $0.pid == process.pid }) else {
+                        // Gone (or already being restarted): nothing left quiet to undo.
+                        state.quieted[target] = nil
+                        droppedQuieted = true
+                        continue
+                    }
+                    actions.insert(RestartAction(target: target, pid: process.pid, startTime: process.startTime, reason: .interruptedDrain,
+                                                 detail: "left quiet by a drain that mastiff's stop interrupted", memoryBefore: nil, dryRun: false), at: 0)
+                }
+            }
             return (actions, state.policy.takeEvents(), state.restarters, state.drains)
         }
+        if droppedQuieted { saveQuieted() }
         for event in events {
             switch event {
             case .healthy(let target, let pid, let after, let memory):
@@ -142,13 +174,15 @@ public final class RestartService: Sendable {
             }
             logger.notice("restarting", metadata: metadata)
             guard let restarter = restarters[action.target] else { continue }
-            let drain = drains[action.target]
+            // An interrupted drain's process is quiet already: no second drain.
+            let drain = action.reason == .interruptedDrain ? nil : drains[action.target]
             Task {
                 if let drain {
                     let seconds = await self.quietAndDrain(action, timeout: drain, metadata: metadata)
                     self.state.withLock { $0.drainSeconds[action.target] = seconds }
                 }
                 let result = await restarter.restart(action)
+                self.forgetQuieted(action.target)
                 switch result {
                 case .success(let what):
                     metadata["done"] = "\(what)"
@@ -170,10 +204,13 @@ public final class RestartService: Sendable {
     /// until its busy count in Redis is 0 — read from each new sample — or the drain timeout.
     @discardableResult
     private func quietAndDrain(_ action: RestartAction, timeout: Duration, metadata: Logger.Metadata) async -> Double {
-        guard kill(pid_t(action.pid), SIGTSTP) == 0 else {
-            logger.warning("could not quiet the Sidekiq process; restarting without a drain", metadata: metadata)
+        if case .failure(let failure) = ProcessSignal.send(SIGTSTP, to: action.pid, startedAt: action.startTime, procRoot: procRoot) {
+            var failed = metadata
+            failed["error"] = "\(failure)"
+            logger.warning("could not quiet the Sidekiq process; restarting without a drain", metadata: failed)
             return 0
         }
+        rememberQuieted(action)
         let started = ContinuousClock.now
         var waitedForFreshSample = false
         while ContinuousClock.now - started < timeout {
@@ -215,6 +252,25 @@ public final class RestartService: Sendable {
     private func save() {
         guard let stateStore else { return }
         stateStore.update("restarts", state.withLock { $0.policy.savedState() })
+    }
+
+    /// Written before the drain waits: if mastiff stops now, the next start finds it.
+    private func rememberQuieted(_ action: RestartAction) {
+        state.withLock { $0.quieted[action.target] = (action.pid, action.startTime) }
+        saveQuieted()
+    }
+
+    private func forgetQuieted(_ target: String) {
+        let known = state.withLock { $0.quieted.removeValue(forKey: target) != nil }
+        if known { saveQuieted() }
+    }
+
+    private func saveQuieted() {
+        guard let stateStore else { return }
+        let entries = state.withLock { state in
+            state.quieted.mapValues { JSONValue.object(["pid": .number(Double($0.pid)), "start_time": .number($0.startTime)]) }
+        }
+        stateStore.update("restarts_quieted", .object(entries))
     }
 
     /// The latest restarts, newest last, for `mastiff status`.

@@ -52,4 +52,23 @@ import Testing
         let requests = try String(contentsOfFile: directory + "/requests", encoding: .utf8)
         #expect(requests == "POST /v1.41/containers/\(id)/restart?t=30\n")
     }
+
+    /// "Actions that trust nothing", item 9: a user's own cgroup made root mastiff restart
+    /// `postgresql.service`, and a 64-hex component picked a container. Only the system
+    /// manager's tree and the engine's own layout name a unit or a container.
+    @Test(arguments: [
+        "0::/user.slice/user-1001.slice/user@1001.service/app.slice/postgresql.service",
+        "0::/system.slice/user@1001.service/app.slice/postgresql.service",
+        "0::/user.slice/postgresql.service",
+        "0::/system.slice/evil.scope/postgresql.service",
+        "0::/user.slice/user-1001.slice/user@1001.service/app.slice/\(String(repeating: "ab12", count: 16))",
+        "0::/user.slice/user-1001.slice/session-3.scope/docker-\(String(repeating: "ab12", count: 16)).scope",
+    ])
+    func cgroupsOtherUsersCanWriteNameNoUnitAndNoContainer(_ cgroup: String) throws {
+        let procRoot = try Harness.temporaryDirectory().path
+        try FileManager.default.createDirectory(atPath: procRoot + "/4444", withIntermediateDirectories: true)
+        try (cgroup + "\n").write(toFile: procRoot + "/4444/cgroup", atomically: true, encoding: .utf8)
+        #expect(ProcessCgroup.unit(pid: 4444, procRoot: procRoot) == nil)
+        #expect(ProcessCgroup.container(pid: 4444, procRoot: procRoot) == nil)
+    }
 }

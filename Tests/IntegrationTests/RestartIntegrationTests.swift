@@ -164,6 +164,77 @@ import Testing
     }
 }
 
+extension RestartIntegrationTests {
+    /// "Actions that trust nothing", item 12: SIGTERM or a crash during a graceful drain left
+    /// Sidekiq quiet forever (TSTP has no undo). The quieted process is in the state file, and
+    /// the next start restarts it first, whatever the policy says then.
+    @Test func aDrainInterruptedByAKillIsFinishedAtTheNextStart() async throws {
+        let sidekiq = try Harness.which("sidekiq")
+        let redisCLI = try Harness.which("redis-cli")
+        let port = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
+        let redisURL = "redis://127.0.0.1:\(port)/10"
+        _ = try Harness.run(redisCLI, ["-p", port, "-n", "10", "flushdb"])
+        let jobs = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/counting_jobs.rb"
+        let environment = ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 }
+        #expect(try Harness.run(try Harness.which("ruby"), ["-r", jobs, "-e", "20.times { |i| CountingJob.perform_async(i.to_s) }"], environment: environment).status == 0)
+        let directory = try Harness.temporaryDirectory().path
+        let supervisor = try SupervisordServer(directory: directory, programs: """
+        [program:sidekiq]
+        command=\(sidekiq) -r \(jobs) -c 5 -q default -t 3
+        environment=REDIS_URL="\(redisURL)",JOB_SECONDS="30"
+        stopwaitsecs=20
+        startsecs=1
+        """)
+        defer { withExtendedLifetime(supervisor) {} }
+        let restart = """
+        sampling: {interval: 1s}
+        statsd: {enabled: false}
+        restarts:
+          - {name: sidekiq, group: sidekiq, max_memory: MEMORY, for_samples: 1, min_uptime: 0s, budget: 1, graceful: sidekiq, drain_timeout: 120s,
+             supervisord: {url: "unix://\(directory)/supervisor.sock", program: sidekiq}}
+        """
+        let collectors: KeyValuePairs<String, String> = ["processes": "{}", "redis": "{url: \"\(redisURL)\"}", "sidekiq": "{}"]
+        let config = try Harness.writeConfig(collectors: collectors, restart.replacingOccurrences(of: "MEMORY", with: "1MiB"))
+        func sidekiqPID() throws -> String {
+            try Harness.run(try Harness.which("supervisorctl"), ["-s", "unix://\(directory)/supervisor.sock", "pid", "sidekiq"]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        // Mastiff starts once Sidekiq's heartbeat reports it busy (every 10 s), so that there is
+        // a drain to interrupt.
+        func reportedBusy() throws -> Int {
+            let identities = try Harness.run(redisCLI, ["-p", port, "-n", "10", "smembers", "processes"]).stdout.split(separator: "\n").map(String.init)
+            return try identities.reduce(0) { total, identity in
+                total + (Int(try Harness.run(redisCLI, ["-p", port, "-n", "10", "hget", identity, "busy"]).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+            }
+        }
+        let busy = Date().addingTimeInterval(60)
+        while Date() < busy, try reportedBusy() < 5 { try await Task.sleep(for: .milliseconds(300)) }
+        var quietPID = ""
+        do {
+            let first = try RunningMastiff(arguments: ["--config", config])
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, !first.log.contains("restarting") { try await Task.sleep(for: .milliseconds(200)) }
+            try await Task.sleep(for: .seconds(2))
+            quietPID = try sidekiqPID()
+            #expect(!first.log.contains("drained"), "still draining: 30 s jobs")
+            first.signal(SIGKILL)
+            _ = first.waitForExit(timeout: 5)
+        }
+        // The policy no longer wants a restart (the limit is high now): only the interrupted
+        // drain makes one.
+        let relaxed = config.replacingOccurrences(of: "mastiff.yml", with: "relaxed.yml")
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "max_memory: 1MiB", with: "max_memory: 100GiB")
+            .write(toFile: relaxed, atomically: true, encoding: .utf8)
+        let second = try RunningMastiff(arguments: ["--config", relaxed])
+        let deadline = Date().addingTimeInterval(90)
+        while Date() < deadline, !second.log.contains("restart carried out") { try await Task.sleep(for: .milliseconds(500)) }
+        #expect(second.log.contains("reason=interrupted_drain") && second.log.contains("restart carried out"), "\(second.log.suffix(2000))")
+        let now = try sidekiqPID()
+        #expect(now != quietPID && !now.isEmpty, "a new Sidekiq runs: \(now), the quiet one was \(quietPID)")
+    }
+}
+
 /// Debian's supervisord in `directory`, serving the given `[program:…]` sections over
 /// `directory/supervisor.sock`; stopped when released.
 final class SupervisordServer {

@@ -1,6 +1,10 @@
 import Foundation
+import Logging
+import MastiffAgent
 import MastiffCore
 @testable import MastiffExecutors
+import MastiffPolicies
+import MastiffTestSupport
 import Testing
 
 /// "Actions that trust nothing", jobs and tools: secrets never on a command line other users
@@ -113,5 +117,45 @@ import Testing
             let line = doctor.stdout.split(separator: "\n").first { $0.contains("env-file") }.map(String.init) ?? ""
             #expect(line.contains(path) && line.contains(expected), "\(path): \(doctor.stdout.prefix(600))")
         }
+    }
+}
+
+/// "Actions that trust nothing", restarts (items 11–13).
+@Suite(.serialized) struct UntrustedRestartTests {
+    /// Item 11: an unrelated process that reused a chosen pid got SIGTERM. The start time is
+    /// read again, through a pidfd, right before the signal.
+    @Test func aSignalGoesOnlyToTheProcessThatWasChosen() async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let pid = try Harness.spawn("/bin/sleep", ["30"], log: directory + "/sleep.log")
+        defer {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        let startTime = try #require(ProcessSignal.startTime(of: Int(pid), procRoot: "/proc"))
+        let reused = ProcessSignal.send(SIGTERM, to: Int(pid), startedAt: startTime - 120)
+        guard case .failure(let failure) = reused else { Issue.record("a process with another start time was signalled"); return }
+        #expect(failure.description.contains("now belongs to another process"), "\(failure)")
+        #expect(kill(pid, 0) == 0, "the other process lives")
+        let restarter = SignalRestarter(name: "TERM", number: SIGTERM)
+        let result = await restarter.restart(RestartAction(target: "t", pid: Int(pid), startTime: startTime, reason: .memory, detail: "", memoryBefore: nil, dryRun: false))
+        guard case .success = result else { Issue.record("\(result)"); return }
+        var status: Int32 = 0
+        #expect(waitpid(pid, &status, 0) == pid && status & 0x7F == SIGTERM, "the chosen process got it")
+    }
+
+    /// Item 13: a stopped target stayed stopped across SIGHUP although the docs say a reload
+    /// clears it.
+    @Test func aReloadResumesAStoppedTarget() throws {
+        let directory = try Harness.temporaryDirectory().path
+        let (logger, _) = RecordingLogHandler.logger()
+        let store = StateStore(directory: directory, logger: logger)
+        store.update("restarts", .object(["sidekiq": .object(["restarts": .array([]), "halted": .bool(true)])]))
+        let targets = [RestartTargetSpec(name: "sidekiq", group: "sidekiq", method: .signal(name: "TERM", number: SIGTERM))]
+        let service = RestartService(targets: targets, stateStore: store, logger: logger, startedAt: 1_800_000_000)
+        func stopped() -> Double? { sampleValue(service.metrics(now: 1_800_000_000), "mastiff_restart_target_stopped", [Label("target", "sidekiq")]) }
+        #expect(stopped() == 1)
+        service.replaceTargets(targets, startedAt: 1_800_000_000)
+        #expect(stopped() == 0)
     }
 }

@@ -14,23 +14,34 @@ public enum ProcessCgroup {
         }
     }
 
-    /// The service unit a process belongs to: `mastodon-sidekiq@2.service` from
+    /// The system service a process belongs to: `mastodon-sidekiq@2.service` from
     /// `0::/system.slice/system-mastodon\x2dsidekiq.slice/mastodon-sidekiq@2.service`.
+    ///
+    /// Only the system manager's own tree counts: the path must start at `/system.slice/` and
+    /// hold slices then one service, nothing delegated. A user's processes live under
+    /// `user.slice/user-UID.slice/user@UID.service/…`, where they may create cgroups of any
+    /// name (`…/app.slice/postgresql.service`); such a path names no unit mastiff restarts.
     public static func unit(pid: Int, procRoot: String) -> String? {
         for path in paths(pid: pid, procRoot: procRoot) {
-            if let unit = path.split(separator: "/").last(where: { $0.hasSuffix(".service") }) { return String(unit) }
+            let components = path.split(separator: "/", omittingEmptySubsequences: true)
+            guard components.first == "system.slice", components.count >= 2, let last = components.last, last.hasSuffix(".service"),
+                  components.dropFirst().dropLast().allSatisfy({ $0.hasSuffix(".slice") }) else { continue }
+            return String(last)
         }
         return nil
     }
 
-    /// The Docker container a process runs in: the 64-hex ID in `/docker/<id>` (cgroup v1,
-    /// cgroupfs) or `docker-<id>.scope` (systemd driver).
+    /// The Docker container a process runs in, from the engine's own cgroup layout only:
+    /// `/docker/<64 hex>` (cgroupfs driver) or `/system.slice/docker-<64 hex>.scope` (systemd
+    /// driver). A 64-hex component anywhere else (a user's own cgroup) names no container.
     public static func container(pid: Int, procRoot: String) -> String? {
+        func id(_ text: Substring) -> String? { text.count == 64 && text.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) ? String(text) : nil }
         for path in paths(pid: pid, procRoot: procRoot) {
-            for component in path.split(separator: "/") {
-                var candidate = Substring(component)
-                if candidate.hasPrefix("docker-") && candidate.hasSuffix(".scope") { candidate = candidate.dropFirst(7).dropLast(6) }
-                if candidate.count == 64 && candidate.allSatisfy({ $0.isHexDigit }) { return String(candidate) }
+            let components = path.split(separator: "/", omittingEmptySubsequences: true)
+            if components.count == 2, components[0] == "docker", let found = id(components[1]) { return found }
+            if components.count == 2, components[0] == "system.slice", components[1].hasPrefix("docker-"), components[1].hasSuffix(".scope"),
+               let found = id(components[1].dropFirst(7).dropLast(6)) {
+                return found
             }
         }
         return nil

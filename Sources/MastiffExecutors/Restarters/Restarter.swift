@@ -14,21 +14,23 @@ public struct RestartFailure: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A signal to the chosen process.
+/// A signal to the chosen process (and only to it: ProcessSignal).
 public struct SignalRestarter: Restarter {
     let name: String
     let number: Int32
+    let procRoot: String
 
-    public init(name: String, number: Int32) {
+    public init(name: String, number: Int32, procRoot: String = "/proc") {
         self.name = name
         self.number = number
+        self.procRoot = procRoot
     }
 
     public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
-        guard kill(pid_t(action.pid), number) == 0 else {
-            return .failure(RestartFailure("kill -\(name) \(action.pid): \(String(cString: strerror(errno)))"))
+        switch ProcessSignal.send(number, to: action.pid, startedAt: action.startTime, procRoot: procRoot) {
+        case .success: return .success("sent SIG\(name) to \(action.pid)")
+        case .failure(let failure): return .failure(RestartFailure("SIG\(name) to \(action.pid): \(failure)"))
         }
-        return .success("sent SIG\(name) to \(action.pid)")
     }
 }
 

@@ -44,6 +44,9 @@ public struct RestartTarget: Sendable, Equatable {
 /// Why a process is restarted.
 public enum RestartReason: String, Sendable, Equatable {
     case age = "max_age", memory = "max_memory", alert = "on_alert"
+    /// A Sidekiq process quieted (SIGTSTP) by a drain that mastiff's stop or crash interrupted:
+    /// quiet has no undo, so it is restarted first thing at the next start.
+    case interruptedDrain = "interrupted_drain"
 }
 
 /// A restart to carry out: which process of which target, and why.
@@ -149,6 +152,11 @@ public struct RestartPolicy: Policy {
 
     /// Whether a target stopped after a restart whose process never came back (health_timeout).
     public func isHalted(_ target: String) -> Bool { states[target]?.halted ?? false }
+
+    /// Clears every target's stop (a reload); their budgets stay.
+    public mutating func resumeStoppedTargets() {
+        for name in states.keys { states[name]!.halted = false }
+    }
 
     public mutating func observe(_ snapshot: Snapshot, now: Double) -> [RestartAction] {
         guard let processes = snapshot.views.processes else { return [] }
