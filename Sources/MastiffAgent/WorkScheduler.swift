@@ -220,6 +220,7 @@ public final class WorkScheduler: Service, Sendable {
                 if lock == nil {
                     logger.info("skipped: another agent of the cluster holds the lock for this task", metadata: ["task": "\(task.name)"])
                     finish(task, result: "skipped", ok: nil, started: started, size: nil, message: "skipped: another agent ran it")
+                    if !manual, case .backup = task.kind { scheduleRecheck(task, started: started) }
                     return
                 }
             } catch {
@@ -244,6 +245,27 @@ public final class WorkScheduler: Service, Sendable {
             } catch {
                 finish(task, result: "failure", ok: false, started: started, size: nil, message: error.description)
             }
+        }
+    }
+
+    /// The soonest a skipped agent looks again.
+    static let minimumRecheck = 30.0
+
+    /// The agent holding the lock may die mid-backup; the slot's backup must still happen. So an
+    /// agent that skipped looks again after about the holder's expected duration (twice the
+    /// last one, at least 30 s), before the next slot: then it takes the lock, finds the slot's
+    /// manifest and skips, or finds none and makes the backup (runBackup's same-slot check).
+    func scheduleRecheck(_ task: Task, started: Double) {
+        let recheck = state.withLock { state -> Double? in
+            let expected = state.records[task.name]?.lastDuration ?? 0
+            let recheck = started + max(Self.minimumRecheck, 2 * expected)
+            guard let index = state.tasks.firstIndex(where: { $0.name == task.name }), let next = state.tasks[index].next, recheck < next else { return nil }
+            state.tasks[index].next = recheck
+            return recheck
+        }
+        if let recheck {
+            logger.info("will check that the lock holder made this slot's backup, and make it if not",
+                        metadata: ["task": "\(task.name)", "at": "\(CalendarTime.utc(recheck).rfc3339)"])
         }
     }
 

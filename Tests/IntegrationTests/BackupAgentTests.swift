@@ -128,4 +128,37 @@ import Testing
         #expect(stateFiles.allSatisfy { $0.hasPrefix("state.json") || $0 == "lock" }, "\(stateFiles)")
         _ = agent
     }
+
+    /// "Actions that trust nothing", item 8: when the agent holding the cluster lock died
+    /// mid-backup, the other had already skipped the slot, and the slot's backup never
+    /// happened. The skipped agent looks again (30 s at the least) and makes it. The dead
+    /// holder is a psql session holding the task's advisory lock, killed after the slot.
+    @Test func aSlotWhoseLockHolderDiedIsBackedUpByTheAgentThatSkipped() async throws {
+        _ = try BackupIntegrationTests.database("backup_recheck", "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+        let prefix = "recheck-\(UUID().uuidString.prefix(8))/"
+        let slot = CalendarTime.utc(((Date().timeIntervalSince1970 + 15) / 60).rounded(.up) * 60)
+        let backups = try Self.backupsSection(prefix: prefix, schedule: "\(slot.minute) \(slot.hour) * * *", database: "backup_recheck") + "  time_zone: UTC\n"
+        let directory = try Harness.temporaryDirectory().path
+        let holder = try Harness.spawn(try Harness.which("psql"), [
+            "-h", try Harness.environment("MASTIFF_TEST_PG_SOCKET_DIR"), "-p", try Harness.environment("MASTIFF_TEST_PG_PORT"), "-U", "postgres", "-d", "backup_recheck",
+            "-c", "SET client_connection_check_interval = '1s'", "-c", "SELECT pg_advisory_lock(hashtext('mastiff:backup/postgres'))", "-c", "SELECT pg_sleep(600)",
+        ], log: directory + "/holder.log")
+        defer {
+            kill(holder, SIGKILL)
+            var status: Int32 = 0
+            waitpid(holder, &status, 0)
+        }
+        let agent = try RunningMastiff(arguments: ["--config", try Harness.writeConfig(collectors: [:], "sampling: {interval: 1s}\nstatsd: {enabled: false}\n" + backups)])
+        let skipped = Date().addingTimeInterval(100)
+        while Date() < skipped, !agent.log.contains("will check that the lock holder made this slot's backup") { try await Task.sleep(for: .seconds(1)) }
+        #expect(agent.log.contains("skipped: another agent of the cluster holds the lock"), "\(agent.log)")
+        // The holder dies without a backup.
+        kill(holder, SIGKILL)
+        let storage = try BackupIntegrationTests.storage(prefix)
+        let made = Date().addingTimeInterval(60)
+        while Date() < made, try await storage.manifests().manifests.isEmpty { try await Task.sleep(for: .seconds(1)) }
+        let manifests = try await storage.manifests().manifests
+        #expect(manifests.count == 1, "the slot's backup was made after the recheck: \(agent.log.suffix(1500))")
+        _ = try Harness.psql(["-c", "DROP DATABASE backup_recheck WITH (FORCE)"])
+    }
 }

@@ -108,3 +108,56 @@ import Testing
         #expect(template.expand(context).contains("deadline passed"))
     }
 }
+
+/// Random inputs from PromQL's and templates' own alphabets: the parsers never trap, never take
+/// long, and whatever loads evaluates (or fails its evaluation) without trapping. The seeded
+/// generator makes a failure reproduce; bench/ holds no longer fuzzing run yet (the reliability
+/// issue brings coverage-guided fuzzing).
+@Suite struct ParserPropertyTests {
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11 ^ state
+        }
+    }
+
+    static let promqlPieces = ["up", "rate(", "sum(", "by (job)", "topk(", "-", "+", "*", "/", "^", "(", ")", "[5m]", "[300000000y]", "offset 1h",
+                               "{job=~\"a{1,100}\"}", "{x=\"\\n\"}", "1e308", "-Inf", "NaN", ",", " and ", " or ", " unless ", "bool", "==", "on(a)",
+                               "group_left", "label_replace(", "\"x\"", "abs(", "0x1F", "9999999999999999999", "'", "#", "@", ":", "{", "}"]
+    static let templatePieces = ["{{", "}}", " range ", " if ", " else ", " end ", " with ", "$labels.x", "$value", " printf ", "\"%9d\"",
+                                 "\"%.99999999f\"", " 1000 ", " humanizeDuration ", " 9.3e18 ", "(", ")", " | ", " query ", "\"up\"", "x", "-"]
+
+    static func random(_ pieces: [String], _ generator: inout Generator) -> String {
+        (0..<Int.random(in: 1...24, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+    }
+
+    @Test func randomExpressionsNeverTrapAndLoadQuickly() {
+        var generator = Generator(state: 2026)
+        let storage = EvaluatorTests.Storage()
+        storage.add("up", labels: [Label("job", "a")], values: [1, 2, 3])
+        let started = ContinuousClock.now
+        var loaded = 0
+        for _ in 0..<20_000 {
+            guard let expr = try? PromQLParser.parse(Self.random(Self.promqlPieces, &generator)) else { continue }
+            loaded += 1
+            _ = try? Evaluator(storage: storage, time: 120_000).evaluate(expr)
+        }
+        #expect(loaded > 100, "some random expressions load and evaluate")
+        #expect(ContinuousClock.now - started < .seconds(60))
+    }
+
+    @Test func randomTemplatesNeverTrapAndStayBounded() {
+        var generator = Generator(state: 4711)
+        let started = ContinuousClock.now
+        var loaded = 0
+        for _ in 0..<20_000 {
+            guard let template = try? AlertTemplate(Self.random(Self.templatePieces, &generator)) else { continue }
+            loaded += 1
+            let context = TemplateContext(labels: [Label("x", "y")], value: 1) { (_: Expr) throws(EvaluationError) -> [VectorSample] in [] }
+            #expect(template.expand(context).utf8.count <= 64 << 10 + 256)
+        }
+        #expect(loaded > 100)
+        #expect(ContinuousClock.now - started < .seconds(60))
+    }
+}
