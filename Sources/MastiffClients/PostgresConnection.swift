@@ -106,14 +106,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 guard sent == 1 else {
                     throw ClientError(.query, system: "postgres", reason: String(cString: mastiff_PQerrorMessage(connection)))
                 }
-                var results: [PostgresResult] = []
-                while true {
-                    try waitUntilReady(deadline: deadline)
-                    guard let result = mastiff_PQgetResult(connection) else { break }
-                    results.append(decode(result))
-                    mastiff_PQclear(result)
-                }
-                return results
+                return try collectResults(deadline: deadline)
             }
         }
         guard let result = results.last else { return [] }
@@ -131,16 +124,21 @@ public final class PostgresConnection: @unchecked Sendable {
                 guard mastiff_PQsendQuery(connection, sql) == 1 else {
                     throw ClientError(.query, system: "postgres", reason: String(cString: mastiff_PQerrorMessage(connection)))
                 }
-                var results: [PostgresResult] = []
-                while true {
-                    try waitUntilReady(deadline: deadline)
-                    guard let result = mastiff_PQgetResult(connection) else { break }
-                    results.append(decode(result))
-                    mastiff_PQclear(result)
-                }
-                return results
+                return try collectResults(deadline: deadline)
             }
         }
+    }
+
+    /// Every result of what was sent, until libpq has none left (called with the lock held).
+    private func collectResults(deadline: ContinuousClock.Instant) throws -> [PostgresResult] {
+        var results: [PostgresResult] = []
+        while true {
+            try waitUntilReady(deadline: deadline)
+            guard let result = mastiff_PQgetResult(connection) else { break }
+            results.append(decode(result))
+            mastiff_PQclear(result)
+        }
+        return results
     }
 
     /// Reads until libpq has a complete result, or cancels the query at the deadline.

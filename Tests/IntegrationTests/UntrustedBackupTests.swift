@@ -21,22 +21,8 @@ import Testing
     }
 
     static func config(prefix: String, database: String, extra: String = "") throws -> String {
-        try Harness.writeConfig(collectors: [:], """
-        statsd: {enabled: false}
-        backups:
-          enabled: true
-          manifest_key: \(BackupIntegrationTests.manifestKey)
-          storage:
-            endpoint: \(try Harness.environment("MASTIFF_TEST_S3_ENDPOINT"))
-            bucket: \(try Harness.environment("MASTIFF_TEST_S3_BUCKET"))
-            prefix: \(prefix)
-            access_key_id: \(try Harness.environment("MASTIFF_TEST_S3_ACCESS_KEY"))
-            secret_access_key: "\(try Harness.environment("MASTIFF_TEST_S3_SECRET_KEY"))"
-          postgres:
-            schedule: "@yearly"
-            dsn: "\(try Harness.environment("MASTIFF_TEST_PG_DSN").replacingOccurrences(of: "dbname=postgres", with: "dbname=\(database)"))"
-        \(extra)
-        """)
+        try Harness.writeConfig(collectors: [:], "statsd: {enabled: false}\n"
+            + BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly", database: database) + extra)
     }
 
     /// Item 1: a manifest's row_counts key ran as SQL in the drill (a superuser was created, a

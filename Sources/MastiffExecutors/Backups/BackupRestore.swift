@@ -144,7 +144,7 @@ public struct PostgresRestore: Sendable {
             options.stderrLimit = 64 << 10
             options.environment = credentials.environment
             if jobs > 1 {
-                let spool = try Self.privateSpool(in: spoolDirectory)
+                let spool = try Self.privateFile(in: spoolDirectory, prefix: "mastiff-restore", name: "backup.pgdump")
                 defer {
                     unlink(spool.file)
                     rmdir(spool.directory)
@@ -179,15 +179,16 @@ public struct PostgresRestore: Sendable {
         }
     }
 
-    /// A spool file nobody else can open or plant: a fresh directory (mkdtemp, 0700) and a file
-    /// created in it with O_EXCL|O_NOFOLLOW, 0600.
-    static func privateSpool(in parent: String) throws(BackupError) -> (directory: String, file: String, fd: Int32) {
-        var template = Array((parent + "/mastiff-restore-XXXXXX").utf8CString)
+    /// A file nobody else can open or plant: a fresh directory (mkdtemp, 0700) under `parent`
+    /// and `name` created in it with O_EXCL|O_NOFOLLOW, 0600 (the restore spool, a connection
+    /// service file). The caller removes both.
+    static func privateFile(in parent: String, prefix: String, name: String) throws(BackupError) -> (directory: String, file: String, fd: Int32) {
+        var template = Array((parent + "/" + prefix + "-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw BackupError("cannot make a private directory under \(parent) for the restore spool: \(String(cString: strerror(errno)))")
+            throw BackupError("cannot make a private directory under \(parent): \(String(cString: strerror(errno)))")
         }
         let directory = String(cString: made)
-        let file = directory + "/backup.pgdump"
+        let file = directory + "/" + name
         let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))

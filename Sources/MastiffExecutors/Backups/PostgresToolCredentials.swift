@@ -30,17 +30,7 @@ struct PostgresToolCredentials {
             throw BackupError("the connection string's secret parameters hold a control character")
         }
         let parent = FileSystemAccess.environment("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array((parent + "/mastiff-pgservice-XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw BackupError("cannot make a private directory under \(parent) for the connection's secrets: \(String(cString: strerror(errno)))")
-        }
-        let directory = String(cString: made)
-        let path = directory + "/pg_service.conf"
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            rmdir(directory)
-            throw BackupError("cannot create \(path): \(String(cString: strerror(errno)))")
-        }
+        let (directory, path, fd) = try PostgresRestore.privateFile(in: parent, prefix: "mastiff-pgservice", name: "pg_service.conf")
         let text = Array((["[\(Self.serviceName)]"] + rest.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: "\n").utf8 + [0x0A])
         let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
