@@ -121,6 +121,6 @@ import Testing
         #expect(try await storage.client.listMultipartUploads(prefix: prefix).isEmpty)
         let text = try await agent.metrics(sampledAfter: Date()).text
         #expect(sampleValue(text, "mastiff_backup_last_run_successful{target=\"postgres\"}") == 0)
-        #expect(sampleValue(text, "mastiff_alerts{alertname=\"BackupFailed\",severity=\"critical\",state=\"firing\"}") == 1)
+        #expect(try await agent.reaches("mastiff_alerts{alertname=\"BackupFailed\",severity=\"critical\",state=\"firing\"}", 1))
     }
 }

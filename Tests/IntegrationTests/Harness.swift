@@ -238,6 +238,17 @@ final class RunningMastiff {
         }
     }
 
+    /// Scrapes until `series` has `expected`, for at most `seconds`: rules are evaluated beside
+    /// scrapes, not under them, so an alert shows up an evaluation after the sample that causes it.
+    func reaches(_ series: String, _ expected: Double, within seconds: Double = 10) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if sampleValue(try await metrics(sampledAfter: Date()).text, series) == expected { return true }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return false
+    }
+
     func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }

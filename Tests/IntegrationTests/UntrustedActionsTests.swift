@@ -75,17 +75,20 @@ import Testing
     /// Item 16: a job ignoring TERM kept mastiff spinning at shutdown, and a job's setsid child
     /// survived its timeout. Both the group and the strays are stopped, on timeout and on
     /// cancellation (shutdown), within the grace.
-    @Test(arguments: ["timeout", "shutdown"])
+    @Test(arguments: ["timeout", "shutdown", "leader exits on TERM"])
     func aJobIgnoringTermAndItsSetsidChildAreStopped(_ how: String) async throws {
         let marker = "\(Int.random(in: 100_000...999_999))"
+        // The setsid child ignores TERM; the leader does too, except in the last case, where it
+        // exits at TERM and leaves its child to init.
+        let leader = how == "leader exits on TERM" ? "" : "trap '' TERM; "
         var job = JobSpec(name: "stubborn", schedule: "@daily",
-                          command: ["/bin/sh", "-c", "trap '' TERM; setsid /bin/sleep 3\(marker) & /bin/sleep 4\(marker); wait"])
-        job.timeout = how == "timeout" ? .seconds(1) : .seconds(60)
+                          command: ["/bin/sh", "-c", leader + "setsid /bin/sh -c 'trap \"\" TERM; exec /bin/sleep 3\(marker)' & /bin/sleep 4\(marker); wait"])
+        job.timeout = how == "shutdown" ? .seconds(60) : .seconds(1)
         job.killGrace = .seconds(1)
         let started = ContinuousClock.now
         let task = Task { try await JobRunner().run(job) }
         try await Task.sleep(for: .milliseconds(600))
-        #expect(Self.commandLines().contains { $0.hasPrefix("/bin/sleep 3\(marker)") }, "the setsid child runs")
+        #expect(Self.commandLines().contains { $0.hasPrefix("/bin/sleep 3\(marker)") }, "the setsid child runs: \(Self.commandLines().filter { $0.contains(marker) })")
         if how == "shutdown" { task.cancel() }
         let outcome = try await task.value
         #expect(ContinuousClock.now - started < .seconds(5))

@@ -122,7 +122,8 @@ import Testing
         #expect(error?.description.contains("data_key does not name this manifest's own data") == true)
     }
 
-    /// Random JSON where a manifest's fields go: parsing never traps, and what parses is in range.
+    /// Random JSON where a manifest's fields go (2,000 sets of changes): parsing never traps, and
+    /// what parses is in range.
     @Test func randomManifestsNeverCrashTheParser() {
         var random = SeededGenerator(state: 7)
         let numbers: [JSONValue] = [.number(1e19), .number(-1e30), .number(1e300), .number(.greatestFiniteMagnitude), .number(0.5), .number(-1),
@@ -133,7 +134,7 @@ import Testing
         base.sha256 = String(repeating: "ab", count: 32)
         guard case .object(let valid)? = JSONValue.parse(base.json()) else { Issue.record("fixture"); return }
         var parsed = 0
-        for _ in 0..<5000 {
+        for _ in 0..<2000 {
             var object = valid
             for _ in 0..<Int.random(in: 1...4, using: &random) {
                 let name = names.randomElement(using: &random)!

@@ -143,7 +143,7 @@ import Testing
         storage.add("up", labels: [Label("job", "a")], values: [1, 2, 3])
         let started = ContinuousClock.now
         var loaded = 0
-        for _ in 0..<20_000 {
+        for _ in 0..<10_000 {
             guard let expr = try? PromQLParser.parse(Self.random(Self.promqlPieces, &generator)) else { continue }
             loaded += 1
             _ = try? Evaluator(storage: storage, time: 120_000).evaluate(expr)
@@ -156,7 +156,7 @@ import Testing
         var generator = Generator(state: 4711)
         let started = ContinuousClock.now
         var loaded = 0
-        for _ in 0..<20_000 {
+        for _ in 0..<10_000 {
             guard let template = try? AlertTemplate(Self.random(Self.templatePieces, &generator)) else { continue }
             loaded += 1
             let context = TemplateContext(labels: [Label("x", "y")], value: 1) { (_: Expr) throws(EvaluationError) -> [VectorSample] in [] }

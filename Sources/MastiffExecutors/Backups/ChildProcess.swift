@@ -15,6 +15,9 @@ public final class ChildProcess: @unchecked Sendable {
     public private(set) var stdin: Int32 = -1
     private let stderrCapture: OutputCapture
     private let exitStatus = Mutex<Int32?>(nil)
+    /// Descendants that left the process group, as found by the last `signal`: they outlive a
+    /// leader that exits (their parent is then init), and must still get the final SIGKILL.
+    private let strays = Mutex<Set<pid_t>>([])
 
     /// What a child inherits of mastiff's own environment: nothing that may hold a secret (S3
     /// keys, tokens passed as `${ENV}`), only what locates and localises programs. Everything
@@ -135,10 +138,14 @@ public final class ChildProcess: @unchecked Sendable {
     /// Signals the whole process group, and every descendant that left it (a `setsid` child
     /// of a job), found through /proc while they are still the child's descendants.
     public func signal(_ number: Int32) {
-        guard exitStatus.withLock({ $0 }) == nil else { return }
-        let strays = Self.descendants(of: pid, procRoot: "/proc")
-        kill(-pid, number)
-        for stray in strays { kill(stray, number) }
+        if exitStatus.withLock({ $0 }) == nil {
+            let found = Self.descendants(of: pid, procRoot: "/proc")
+            strays.withLock { $0.formUnion(found) }
+            kill(-pid, number)
+        }
+        // Once the leader is gone its strays can no longer be found through it: those seen
+        // before are signalled by pid (still alive: kill(pid, 0) succeeds).
+        for stray in strays.withLock({ $0 }) where kill(stray, 0) == 0 { kill(stray, number) }
     }
 
     /// Every process below `pid` (children through /proc/PID/task/TID/children), bounded.

@@ -40,8 +40,9 @@ public struct JobRunner: Sendable {
             guard let entry = getpwnam(user) else { throw ChildProcess.SpawnError(description: "no user '\(user)' on this host") }
             argv = ["/usr/bin/setpriv", "--reuid=\(entry.pointee.pw_uid)", "--regid=\(entry.pointee.pw_gid)", "--init-groups", "--"] + argv
             // What setpriv --reset-env would set for that user, under the job's own variables.
+            // (TMPDIR too: mastiff's own may be a directory that user cannot write.)
             let base = ["HOME": String(cString: entry.pointee.pw_dir), "USER": user, "LOGNAME": user,
-                        "SHELL": String(cString: entry.pointee.pw_shell), "PATH": "/usr/local/bin:/usr/bin:/bin"]
+                        "SHELL": String(cString: entry.pointee.pw_shell), "PATH": "/usr/local/bin:/usr/bin:/bin", "TMPDIR": "/tmp"]
             options.environment = base.merging(job.environment) { _, own in own }
         }
         options.workingDirectory = job.workingDirectory
