@@ -57,6 +57,11 @@ public struct BackupPlan: Sendable {
                     throw BackupError("cannot make a manifest key: \(error)")
                 }
                 let text = Array((Hex.encode(key) + "\n").utf8)
+                // Made by root (an admin's `mastiff backup list` before the agent's first
+                // backup): the file belongs to the state directory's owner, the user the
+                // agent runs as, or the agent could not read its own key.
+                var directoryStatus = stat()
+                if geteuid() == 0, stat(stateDirectory, &directoryStatus) == 0 { _ = fchown(fd, directoryStatus.st_uid, directoryStatus.st_gid) }
                 let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 fsync(fd)
                 close(fd)

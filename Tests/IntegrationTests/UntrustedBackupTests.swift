@@ -163,6 +163,22 @@ import Testing
         _ = try Harness.psql(["-c", "DROP DATABASE untrusted_scratch_source WITH (FORCE)"])
     }
 
+    /// Without backups.manifest_key, the first backup command makes state_dir/backup-manifest.key:
+    /// 0600, and owned by the state directory's owner (the agent's user) even when root made it.
+    @Test func theLocalManifestKeyBelongsToTheAgentsUser() throws {
+        let config = try Harness.writeConfig(collectors: [:], "statsd: {enabled: false}\n"
+            + BackupAgentTests.backupsSection(prefix: "key-\(UUID().uuidString.prefix(8))/", schedule: "@yearly")
+                .replacingOccurrences(of: "  manifest_key: \(BackupIntegrationTests.manifestKey)\n", with: ""))
+        let stateDirectory = try HostileInputTests.stateDirectory(of: config)
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        #expect(chown(stateDirectory, 65534, 65534) == 0)
+        let list = try Harness.run(Harness.binary, ["backup", "list", "--config", config])
+        #expect(list.status == 0, "\(list.stdout)\(list.stderr)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: stateDirectory + "/backup-manifest.key")
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+        #expect((attributes[.ownerAccountID] as? NSNumber)?.intValue == 65534, "\(attributes)")
+    }
+
     // MARK: A hostile or broken S3 (item 7)
 
     /// hostile_s3.py on a free port: listings that loop, never end, are garbage or drip.
