@@ -114,14 +114,7 @@ import Testing
     /// gracefully (quiet, drained, restarted), every job starts and completes exactly once.
     @Test func sidekiqIsRestartedGracefullyAndEveryJobRunsExactlyOnce() async throws {
         let sidekiq = try Harness.which("sidekiq")
-        let redisCLI = try Harness.which("redis-cli")
-        let port = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
-        let redisURL = "redis://127.0.0.1:\(port)/9"
-        _ = try Harness.run(redisCLI, ["-p", port, "-n", "9", "flushdb"])
-        let jobs = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/counting_jobs.rb"
-        let enqueue = try Harness.run(try Harness.which("ruby"), ["-r", jobs, "-e", "100.times { |i| CountingJob.perform_async(i.to_s) }"],
-                                      environment: ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 })
-        #expect(enqueue.status == 0, "\(enqueue.stderr)")
+        let (redisCLI, port, redisURL, jobs) = try Self.enqueueCountingJobs(100, database: 9)
         let directory = try Harness.temporaryDirectory().path
         let supervisor = try SupervisordServer(directory: directory, programs: """
         [program:sidekiq]
@@ -165,18 +158,26 @@ import Testing
 }
 
 extension RestartIntegrationTests {
+    /// An emptied Redis database `database` on the shared Redis with `count` CountingJobs
+    /// (Fixtures/restarts/counting_jobs.rb) enqueued by real Sidekiq client code.
+    static func enqueueCountingJobs(_ count: Int, database: Int) throws -> (redisCLI: String, port: String, redisURL: String, jobs: String) {
+        let redisCLI = try Harness.which("redis-cli")
+        let port = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
+        let redisURL = "redis://127.0.0.1:\(port)/\(database)"
+        _ = try Harness.run(redisCLI, ["-p", port, "-n", String(database), "flushdb"])
+        let jobs = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/counting_jobs.rb"
+        let enqueue = try Harness.run(try Harness.which("ruby"), ["-r", jobs, "-e", "\(count).times { |i| CountingJob.perform_async(i.to_s) }"],
+                                      environment: ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 })
+        #expect(enqueue.status == 0, "\(enqueue.stderr)")
+        return (redisCLI, port, redisURL, jobs)
+    }
+
     /// "Actions that trust nothing", item 12: SIGTERM or a crash during a graceful drain left
     /// Sidekiq quiet forever (TSTP has no undo). The quieted process is in the state file, and
     /// the next start restarts it first, whatever the policy says then.
     @Test func aDrainInterruptedByAKillIsFinishedAtTheNextStart() async throws {
         let sidekiq = try Harness.which("sidekiq")
-        let redisCLI = try Harness.which("redis-cli")
-        let port = try Harness.environment("MASTIFF_TEST_REDIS_PORT")
-        let redisURL = "redis://127.0.0.1:\(port)/10"
-        _ = try Harness.run(redisCLI, ["-p", port, "-n", "10", "flushdb"])
-        let jobs = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/counting_jobs.rb"
-        let environment = ProcessInfo.processInfo.environment.merging(["REDIS_URL": redisURL]) { $1 }
-        #expect(try Harness.run(try Harness.which("ruby"), ["-r", jobs, "-e", "20.times { |i| CountingJob.perform_async(i.to_s) }"], environment: environment).status == 0)
+        let (redisCLI, port, redisURL, jobs) = try Self.enqueueCountingJobs(20, database: 10)
         let directory = try Harness.temporaryDirectory().path
         let supervisor = try SupervisordServer(directory: directory, programs: """
         [program:sidekiq]
