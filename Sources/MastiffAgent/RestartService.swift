@@ -73,6 +73,7 @@ public final class RestartService: Sendable {
         target.budget = spec.budget
         target.budgetWindow = spec.budgetWindow.seconds
         target.dryRun = spec.dryRun
+        target.ownerUID = spec.owner?.uid
         return target
     }
 
@@ -86,7 +87,7 @@ public final class RestartService: Sendable {
             switch spec.method {
             case .signal(let name, let number): result[spec.name] = SignalRestarter(name: name, number: number, procRoot: procRoot)
             case .command(let argv, let timeout): result[spec.name] = CommandRestarter(argv: argv, timeout: timeout)
-            case .supervisord(let url, let program): result[spec.name] = SupervisordRestarter(url: url, program: program)
+            case .supervisord(let url, let program): result[spec.name] = SupervisordRestarter(url: url, program: program, procRoot: procRoot)
             case .systemd(let unit): result[spec.name] = SystemdRestarter(unit: unit, procRoot: procRoot)
             case .docker(let socket): result[spec.name] = DockerRestarter(socket: socket, procRoot: procRoot)
             }
@@ -123,8 +124,10 @@ public final class RestartService: Sendable {
                 // policy says now, if the very process is still there.
                 state.resumeQuieted = false
                 for (target, process) in state.quieted.sorted(by: { $0.key < $1.key }) {
+                    let owner = state.policy.targets.first(where: { $0.name == target })?.ownerUID
                     guard state.restarters[target] != nil,
-                          snapshot.views.processes?.contains(where: { $0.pid == process.pid && Swift.abs($0.startTime - process.startTime) < 0.5 }) == true,
+                          let current = snapshot.views.processes?.first(where: { $0.pid == process.pid && Swift.abs($0.startTime - process.startTime) < 0.5 }),
+                          owner == nil || current.ownerUID == owner,
                           !actions.contains(where: { $0.target == target && $0.pid == process.pid }) else {
                         // Gone (or already being restarted): nothing left quiet to undo.
                         state.quieted[target] = nil
@@ -132,7 +135,8 @@ public final class RestartService: Sendable {
                         continue
                     }
                     actions.insert(RestartAction(target: target, pid: process.pid, startTime: process.startTime, reason: .interruptedDrain,
-                                                 detail: "left quiet by a drain that mastiff's stop interrupted", memoryBefore: nil, dryRun: false), at: 0)
+                                                 detail: "left quiet by a drain that mastiff's stop interrupted", memoryBefore: nil, dryRun: false,
+                                                 ownerUID: current.ownerUID), at: 0)
                 }
             }
             return (actions, state.policy.takeEvents(), state.restarters, state.drains)
@@ -204,7 +208,7 @@ public final class RestartService: Sendable {
     /// until its busy count in Redis is 0 — read from each new sample — or the drain timeout.
     @discardableResult
     private func quietAndDrain(_ action: RestartAction, timeout: Duration, metadata: Logger.Metadata) async -> Double {
-        if case .failure(let failure) = ProcessSignal.send(SIGTSTP, to: action.pid, startedAt: action.startTime, procRoot: procRoot) {
+        if case .failure(let failure) = ProcessSignal.send(SIGTSTP, to: action.pid, startedAt: action.startTime, ownerUID: action.ownerUID, procRoot: procRoot) {
             var failed = metadata
             failed["error"] = "\(failure)"
             logger.warning("could not quiet the Sidekiq process; restarting without a drain", metadata: failed)

@@ -25,12 +25,22 @@ import Testing
         }
         _ = await restarter.restart(Self.action(4242))
         #expect(recorder.argv == [["/usr/bin/systemctl", "restart", "mastodon-sidekiq@2.service"]])
-        let given = SystemdRestarter(unit: "mastodon-web.service", procRoot: procRoot) { argv in
+        let given = SystemdRestarter(unit: "mastodon-sidekiq@2.service", procRoot: procRoot) { argv in
             recorder.argv.append(argv)
             return .success("recorded")
         }
         _ = await given.restart(Self.action(4242))
-        #expect(recorder.argv.last == ["/usr/bin/systemctl", "restart", "mastodon-web.service"])
+        #expect(recorder.argv.last == ["/usr/bin/systemctl", "restart", "mastodon-sidekiq@2.service"])
+        // "Actions that trust nothing", item 10: the chosen process must be the configured
+        // unit's own; another unit's (or a user's) process restarts nothing.
+        let other = SystemdRestarter(unit: "mastodon-web.service", procRoot: procRoot) { argv in
+            recorder.argv.append(argv)
+            return .success("recorded")
+        }
+        let refused = await other.restart(Self.action(4242))
+        guard case .failure(let notOurs) = refused else { Issue.record("restarted a unit the process is not in"); return }
+        #expect(notOurs.description == "process 4242 is not in mastodon-web.service (it runs in mastodon-sidekiq@2.service): not restarted")
+        #expect(recorder.argv.count == 2)
         let outside = await restarter.restart(Self.action(9999))
         guard case .failure(let failure) = outside else { Issue.record("expected a failure"); return }
         #expect(failure.description.contains("is in no systemd service unit"))

@@ -110,7 +110,7 @@ import Testing
         ], "sampling: {interval: 1s}\nstatsd: {udp: 127.0.0.1:0, tcp: 127.0.0.1:0}\n"
             + (try BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly", database: "dashboards"))
             + "jobs:\n  - {name: cleanup, schedule: \"@yearly\", command: [/bin/true]}\n"
-            + "restarts:\n  - {name: sidekiq, group: sidekiq, max_memory: 700MiB, signal: TERM, dry_run: true}\n")
+            + "restarts:\n  - {name: sidekiq, group: sidekiq, user: root, max_memory: 700MiB, signal: TERM, dry_run: true}\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         let backup = try Harness.run(Harness.binary, ["backup", "run", "--config", config])
         #expect(backup.status == 0, "\(backup.stdout)\(backup.stderr)")

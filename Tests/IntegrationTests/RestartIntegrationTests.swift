@@ -130,7 +130,7 @@ import Testing
         sampling: {interval: 1s}
         statsd: {enabled: false}
         restarts:
-          - {name: sidekiq, group: sidekiq, max_memory: 1MiB, for_samples: 1, min_uptime: 0s, budget: 1, graceful: sidekiq, drain_timeout: 30s,
+          - {name: sidekiq, group: sidekiq, user: root, max_memory: 1MiB, for_samples: 1, min_uptime: 0s, budget: 1, graceful: sidekiq, drain_timeout: 30s,
              supervisord: {url: "unix://\(directory)/supervisor.sock", program: sidekiq}}
         """)
         let mastiff = try RunningMastiff(arguments: ["--config", config])
@@ -191,7 +191,7 @@ extension RestartIntegrationTests {
         sampling: {interval: 1s}
         statsd: {enabled: false}
         restarts:
-          - {name: sidekiq, group: sidekiq, max_memory: MEMORY, for_samples: 1, min_uptime: 0s, budget: 1, graceful: sidekiq, drain_timeout: 120s,
+          - {name: sidekiq, group: sidekiq, user: root, max_memory: MEMORY, for_samples: 1, min_uptime: 0s, budget: 1, graceful: sidekiq, drain_timeout: 120s,
              supervisord: {url: "unix://\(directory)/supervisor.sock", program: sidekiq}}
         """
         let collectors: KeyValuePairs<String, String> = ["processes": "{}", "redis": "{url: \"\(redisURL)\"}", "sidekiq": "{}"]

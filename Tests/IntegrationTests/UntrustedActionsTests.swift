@@ -147,6 +147,96 @@ import Testing
         #expect(waitpid(pid, &status, 0) == pid && status & 0x7F == SIGTERM, "the chosen process got it")
     }
 
+    /// Item 10: a local user's process titled `sidekiq 7.2.4 mastodon [0 of 25 busy]` with more
+    /// memory than the real Sidekiq was chosen and sent SIGTERM; when no replacement appeared the
+    /// target stopped for good. Here the impostor runs as nobody, the real one as root (the
+    /// account the target names): only the real one is restarted, and the impostor, still
+    /// there, is not taken for its replacement.
+    @Test func anotherAccountsProcessTitledLikeSidekiqIsNeverRestarted() async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let marker = "impostor-test-\(UUID().uuidString.prefix(8))"
+        // 150 MiB touched, then asleep; the title is what Sidekiq sets.
+        let hold = "import time; held = b'x' * (150 << 20); time.sleep(300)"
+        func titled(_ prefix: [String]) throws -> pid_t {
+            try Harness.spawn("/usr/bin/setpriv", prefix + ["--", "/bin/bash", "-c",
+                "exec -a 'sidekiq 7.2.4 mastodon [0 of 25 busy]' /usr/bin/python3 -c \"\(hold)\" \(marker)"], log: directory + "/\(prefix.count).log")
+        }
+        let impostor = try titled(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        let real = try titled([])
+        func reap(_ pid: pid_t) -> Bool {
+            var status: Int32 = 0
+            return waitpid(pid, &status, WNOHANG) == pid
+        }
+        defer {
+            for pid in [impostor, real] {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+        }
+        let config = try Harness.writeConfig(collectors: [
+            "processes": "{default_groups: false, groups: [{name: sidekiq, cmdline: '^sidekiq 7\\.2\\.4 mastodon .* \(marker)$'}]}",
+        ], """
+        sampling: {interval: 1s}
+        statsd: {enabled: false}
+        restarts:
+          - {name: sidekiq, group: sidekiq, user: root, max_memory: 100MiB, for_samples: 2, min_uptime: 0s, health_timeout: 5s, budget: 3, signal: TERM}
+        """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        #expect(try await mastiff.reaches(#"process_group_processes{group="sidekiq"}"#, 2, within: 20), "both counted in the group: \(mastiff.log)")
+        var realEnded = false
+        for _ in 0..<60 where !realEnded {
+            try await Task.sleep(for: .milliseconds(500))
+            realEnded = reap(real)
+        }
+        #expect(realEnded, "the root-owned process was restarted: \(mastiff.log)")
+        #expect(!reap(impostor) && kill(impostor, 0) == 0, "nobody's process was never signalled")
+        #expect(mastiff.log.contains("pid=\(real)") && !mastiff.log.contains("pid=\(impostor)"), "\(mastiff.log)")
+        // No process of root's appears again: the impostor, still titled and still large, is not
+        // the replacement, so the target stops after health_timeout.
+        #expect(try await mastiff.reaches(#"mastiff_restart_target_stopped{target="sidekiq"}"#, 1, within: 20), "\(mastiff.log)")
+        let metrics = try await mastiff.metrics(sampledAfter: Date())
+        #expect(sampleValue(metrics.text, #"mastiff_restarts_total{target="sidekiq",reason="max_memory",result="restarted"}"#) == 1)
+        #expect(kill(impostor, 0) == 0)
+    }
+
+    /// Item 10, for a method that names what it restarts: supervisord restarts its program only
+    /// for a process that is the program's (its pid, or under it). A larger process outside
+    /// supervisord, in the same group and of the same account, restarts nothing.
+    @Test func supervisordRestartsItsProgramOnlyForItsOwnProcess() async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let leaker = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/restarts/leaker.py"
+        // The starts file exists: `once` does not leak. The stranger always does.
+        FileManager.default.createFile(atPath: directory + "/member.starts", contents: nil)
+        let supervisor = try SupervisordServer(directory: directory, programs: """
+        [program:member]
+        command=/usr/bin/python3 \(leaker) \(directory)/member.starts once
+        startsecs=1
+        """)
+        defer { withExtendedLifetime(supervisor) {} }
+        let stranger = try Harness.spawn("/usr/bin/python3", [leaker, directory + "/stranger.starts", "always"], log: directory + "/stranger.log")
+        defer {
+            kill(stranger, SIGKILL)
+            var status: Int32 = 0
+            waitpid(stranger, &status, 0)
+        }
+        let config = try Harness.writeConfig(collectors: [
+            "processes": #"{default_groups: false, groups: [{name: members, cmdline: 'leaker\.py .*/(member|stranger)\.starts'}]}"#,
+        ], """
+        sampling: {interval: 1s}
+        statsd: {enabled: false}
+        restarts:
+          - {name: member, group: members, max_memory: 100MiB, for_samples: 2, min_uptime: 0s, budget: 1,
+             supervisord: {url: "unix://\(directory)/supervisor.sock", program: member}}
+        """)
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        #expect(try await mastiff.reaches(#"mastiff_restarts_total{target="member",reason="max_memory",result="failed"}"#, 1, within: 40), "\(mastiff.log)")
+        #expect(mastiff.log.contains("process \(stranger) is not member's (supervisord runs it as"), "\(mastiff.log)")
+        let starts = try String(contentsOfFile: directory + "/member.starts", encoding: .utf8).split(separator: "\n")
+        #expect(starts.count == 1, "the program was never restarted: \(starts)")
+        #expect(kill(stranger, 0) == 0)
+    }
+
     /// Item 13: a stopped target stayed stopped across SIGHUP although the docs say a reload
     /// clears it.
     @Test func aReloadResumesAStoppedTarget() throws {

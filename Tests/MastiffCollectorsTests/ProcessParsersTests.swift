@@ -38,9 +38,10 @@ import Testing
         let status = ProcessParsers.status(Array("Name:\tx\nVmRSS:\t  100 kB\nVmSwap:\t  42 kB\n".utf8))
         #expect(status.rss == 100 * 1024)
         #expect(status.swap == 42 * 1024)
-        let kernelThread = ProcessParsers.status(Array("Name:\tkthreadd\n".utf8))
+        let kernelThread = ProcessParsers.status(Array("Name:\tkthreadd\nUid:\t0\t0\t0\t0\n".utf8))
         #expect(kernelThread.rss == nil)
         #expect(kernelThread.swap == 0)
+        #expect(kernelThread.ownerUID == 0)
     }
 
     @Test func openFilesSoftLimit() {
@@ -66,6 +67,21 @@ import Testing
         #expect(matcher.group(comm: "postgres", executableBasename: nil, cmdline: "postgres: 15/main: checkpointer") == "postgres")
         #expect(matcher.group(comm: "bash", executableBasename: nil, cmdline: "-bash") == nil)
         #expect(matcher.needsExecutable)
+        #expect(!matcher.needsOwner)
+    }
+
+    /// A group with a `user` takes only that account's processes; the next group may take the
+    /// rest.
+    @Test func groupMatchingOnTheOwner() {
+        let matcher = ProcessGroupMatcher(groups: [
+            .init(name: "sidekiq", cmdline: "^sidekiq ", user: ProcessOwner(name: "mastodon", uid: 991)),
+            .init(name: "other-sidekiq", cmdline: "^sidekiq "),
+        ])
+        let title = "sidekiq 7.2.4 mastodon [0 of 25 busy]"
+        #expect(matcher.needsOwner)
+        #expect(matcher.group(comm: "ruby", executableBasename: nil, cmdline: title, ownerUID: 991) == "sidekiq")
+        #expect(matcher.group(comm: "ruby", executableBasename: nil, cmdline: title, ownerUID: 1001) == "other-sidekiq")
+        #expect(matcher.group(comm: "ruby", executableBasename: nil, cmdline: title, ownerUID: nil) == "other-sidekiq")
     }
 }
 

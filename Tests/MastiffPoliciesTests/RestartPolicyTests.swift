@@ -9,9 +9,9 @@ import Testing
     static let start = 1_000_000.0
     static let mib: UInt64 = 1 << 20
 
-    static func process(_ pid: Int, pss: UInt64, startedAt: Double, group: String = "sidekiq") -> ProcessSample {
+    static func process(_ pid: Int, pss: UInt64, startedAt: Double, group: String = "sidekiq", owner: UInt32? = 991) -> ProcessSample {
         ProcessSample(pid: pid, group: group, comm: "ruby", residentBytes: pss * 2, proportionalBytes: pss, swapBytes: 0, openFDs: 10,
-                      openFDLimit: 1024, cpuSeconds: 1, startTime: startedAt, threads: 5, majorFaults: 0)
+                      openFDLimit: 1024, cpuSeconds: 1, startTime: startedAt, threads: 5, majorFaults: 0, ownerUID: owner)
     }
 
     static func snapshot(_ processes: [ProcessSample], at time: Double = 0) -> Snapshot {
@@ -90,6 +90,40 @@ import Testing
         #expect(restarts == 3)
         #expect(policy.budgetRemaining("sidekiq", now: Self.start + 200 * 15) == 0)
         #expect(policy.takeEvents().filter { $0 == .budgetExhausted(target: "sidekiq") }.count == 1)
+    }
+
+    /// "Actions that trust nothing", item 10: a local user's process titled like Sidekiq, with
+    /// more memory than the real one, was chosen, and its end stopped the target for good when
+    /// no replacement appeared. Another account's process is neither chosen nor taken for the
+    /// replacement; one between a setuid and its exec (no single owner) neither.
+    @Test func anotherAccountsProcessIsNeverChosenNorTakenForTheReplacement() {
+        var target = Self.memoryTarget()
+        target.ownerUID = 991
+        target.healthTimeout = 120
+        var policy = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
+        let old = Self.start - 7200
+        let real = Self.process(10, pss: 800 * Self.mib, startedAt: old)
+        let impostor = Self.process(66, pss: 2000 * Self.mib, startedAt: old, owner: 1001)
+        let undecided = Self.process(67, pss: 3000 * Self.mib, startedAt: old, owner: nil)
+        var actions: [RestartAction] = []
+        for step in 0..<3 {
+            actions += policy.observe(Self.snapshot([impostor, undecided, real]), now: Self.start + Double(step) * 15)
+        }
+        #expect(actions.map(\.pid) == [10], "the mastodon account's process, not the larger impostors")
+        #expect(actions.first?.ownerUID == 991, "the owner travels to the signal, which checks it again")
+        // The impostor restarts itself (a new pid) while the real one is being replaced: it is
+        // not the replacement, so the health check still waits for one of the target's own.
+        let reborn = Self.process(68, pss: 100 * Self.mib, startedAt: Self.start + 40, owner: 1001)
+        _ = policy.observe(Self.snapshot([impostor, reborn]), now: Self.start + 60)
+        #expect(policy.takeEvents().isEmpty, "no replacement yet")
+        _ = policy.observe(Self.snapshot([impostor, reborn, Self.process(11, pss: 300 * Self.mib, startedAt: Self.start + 70)]), now: Self.start + 75)
+        #expect(policy.takeEvents() == [.healthy(target: "sidekiq", pid: 11, after: 45, memory: 300 * Self.mib)])
+        // Only impostors left, for ever: nothing is restarted.
+        var later: [RestartAction] = []
+        for step in 0..<40 {
+            later += policy.observe(Self.snapshot([impostor, undecided]), now: Self.start + 4000 + Double(step) * 15)
+        }
+        #expect(later.isEmpty)
     }
 
     /// max_age with jitter: two processes started together restart at different times.

@@ -103,6 +103,14 @@ public struct ProcessCollector: Collector {
                 continue
             }
             let identity = ProcessIdentity(pid: pid, startTicks: stat.startTicks)
+            // The owner (and the fallback memory figures) for a process that is or may be in a group.
+            var status: ProcessParsers.Status?
+            func readStatus() -> ProcessParsers.Status {
+                if let status { return status }
+                let read = (try? FileSystemAccess.readBytes(base + "/status")).map(ProcessParsers.status) ?? ProcessParsers.Status()
+                status = read
+                return read
+            }
             let group: String?
             if let cached = known[identity] {
                 group = cached
@@ -111,7 +119,8 @@ public struct ProcessCollector: Collector {
                     let cmdline = ProcessParsers.cmdline(try FileSystemAccess.readBytes(base + "/cmdline"))
                     let executable = matcher.needsExecutable ? (try? FileSystemAccess.readLink(base + "/exe")).map(basename) : nil
                     // Kernel threads have no command line; they belong to no group.
-                    group = cmdline.isEmpty ? nil : matcher.group(comm: stat.comm, executableBasename: executable, cmdline: cmdline)
+                    group = cmdline.isEmpty ? nil : matcher.group(comm: stat.comm, executableBasename: executable, cmdline: cmdline,
+                                                                  ownerUID: matcher.needsOwner ? readStatus().ownerUID : nil)
                 } catch {
                     note(error)
                     continue
@@ -124,6 +133,7 @@ public struct ProcessCollector: Collector {
             var swap: UInt64 = 0
             // The stat field is the fallback only: it misses the per-CPU counters' unflushed part.
             var resident = stat.residentPages * pageSize
+            let processStatus = readStatus()
             if readPSS {
                 do {
                     if let rollup = ProcessParsers.smapsRollup(try FileSystemAccess.readBytes(base + "/smaps_rollup")) {
@@ -138,10 +148,8 @@ public struct ProcessCollector: Collector {
                     if error.isGone { continue }
                 }
             } else {
-                if let status = (try? FileSystemAccess.readBytes(base + "/status")).map(ProcessParsers.status) {
-                    swap = status.swap
-                    if let rss = status.rss { resident = rss }
-                }
+                swap = processStatus.swap
+                if let rss = processStatus.rss { resident = rss }
             }
             var openFDs: Int?
             do {
@@ -159,7 +167,7 @@ public struct ProcessCollector: Collector {
                 openFDs: openFDs, openFDLimit: limit,
                 cpuSeconds: Double(cpuTicks) / clockTicksPerSecond,
                 startTime: bootTime + Double(stat.startTicks) / clockTicksPerSecond,
-                threads: stat.threads, majorFaults: stat.majorFaults))
+                threads: stat.threads, majorFaults: stat.majorFaults, ownerUID: processStatus.ownerUID))
         }
         let (cpu, faults) = state.commit(classifications: classifications, counters: counters, samples: result.samples)
         result.cpuTotals = cpu.mapValues { $0 / clockTicksPerSecond }

@@ -33,8 +33,12 @@ public final class ProcessGroupMatcher: @unchecked Sendable {
     /// Whether any group matches on the executable's path, which costs a readlink per process.
     public var needsExecutable: Bool { groups.contains { !$0.spec.exe.isEmpty } }
 
-    public func group(comm: String, executableBasename: String?, cmdline: String) -> String? {
+    /// Whether a group matches on the owner, which costs a read of /proc/PID/status.
+    public var needsOwner: Bool { groups.contains { $0.spec.user != nil } }
+
+    public func group(comm: String, executableBasename: String?, cmdline: String, ownerUID: UInt32? = nil) -> String? {
         for (spec, regex) in groups {
+            if let user = spec.user, user.uid != ownerUID { continue }
             if spec.comm.contains(comm) { return spec.name }
             if let executableBasename, spec.exe.contains(executableBasename) { return spec.name }
             if let regex, !cmdline.isEmpty, regexec(regex, cmdline, 0, nil, 0) == 0 { return spec.name }

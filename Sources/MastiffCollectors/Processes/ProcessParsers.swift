@@ -1,3 +1,5 @@
+import MastiffCore
+
 /// Pure parsers for per-process files under /proc/PID. They take bytes, because they run for
 /// every process on every scrape and String splitting there is measurable.
 public enum ProcessParsers {
@@ -68,15 +70,23 @@ public enum ProcessParsers {
         return (rss, pss, swap)
     }
 
-    /// From /proc/PID/status: VmRSS and VmSwap in bytes (both absent for kernel threads and
-    /// zombies: nil and 0).
-    public static func status(_ bytes: [UInt8]) -> (rss: UInt64?, swap: UInt64) {
-        var rss: UInt64?
-        var swap: UInt64 = 0
+    /// What /proc/PID/status says that the collector uses.
+    public struct Status: Sendable, Equatable {
+        /// VmRSS in bytes (absent for kernel threads and zombies).
+        public var rss: UInt64?
+        /// VmSwap in bytes (0 when absent).
+        public var swap: UInt64 = 0
+        /// The account it runs as (`ProcessOwner.uid(fromStatus:)`).
+        public var ownerUID: UInt32?
+    }
+
+    public static func status(_ bytes: [UInt8]) -> Status {
+        var status = Status()
         forEachKilobyteField(bytes) { key, value in
-            if key == "VmRSS" { rss = value * 1024 } else if key == "VmSwap" { swap = value * 1024 }
+            if key == "VmRSS" { status.rss = value * 1024 } else if key == "VmSwap" { status.swap = value * 1024 }
         }
-        return (rss, swap)
+        status.ownerUID = ProcessOwner.uid(fromStatus: bytes)
+        return status
     }
 
     /// From /proc/PID/limits: the soft limit on open files (nil when unlimited or absent).

@@ -24,7 +24,7 @@ public enum ConfigKeys {
     public static let route = ["match", "match_re", "receivers", "continue"]
     public static let restartTarget = ["name", "group", "signal", "command", "command_timeout", "supervisord", "systemd", "docker", "max_age", "jitter", "max_memory",
                                        "memory", "for_samples", "on_alert", "min_uptime", "health_timeout", "budget", "budget_window", "dry_run",
-                                       "graceful", "drain_timeout"]
+                                       "graceful", "drain_timeout", "user"]
     public static let supervisord = ["url", "program"]
     public static let systemdMethod = ["unit"]
     public static let dockerMethod = ["socket"]
@@ -33,7 +33,7 @@ public enum ConfigKeys {
     public static let collectors = ["timeout", "system", "processes", "postgres", "pgbouncer", "redis", "sidekiq", "mastodon_endpoints", "probes"]
     public static let system = ["enabled", "filesystems"]
     public static let processes = ["enabled", "pss", "groups", "default_groups"]
-    public static let processGroup = ["name", "comm", "exe", "cmdline"]
+    public static let processGroup = ["name", "comm", "exe", "cmdline", "user"]
     public static let postgres = ["enabled", "dsn", "top_tables", "size_interval", "mastodon_interval"]
     public static let pgbouncer = ["enabled", "dsn"]
     public static let redis = ["enabled", "url"]

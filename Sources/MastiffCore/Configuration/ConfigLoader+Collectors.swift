@@ -1,6 +1,6 @@
 /// The `collectors:` section.
 extension ConfigLoader {
-    static func parseCollectors(_ node: ConfigNode, environment: (String) -> String?) throws(ConfigError) -> CollectorSettings {
+    static func parseCollectors(_ node: ConfigNode, environment: (String) -> String?, accounts: SystemAccounts) throws(ConfigError) -> CollectorSettings {
         let map = try node.mapping(allowing: ConfigKeys.collectors)
         var settings = CollectorSettings()
         if let timeout = map["timeout"] { settings.timeout = try timeout.duration(atLeast: .milliseconds(10)) }
@@ -25,7 +25,7 @@ extension ConfigLoader {
             if let groups = processMap["groups"] {
                 var seen = Set<String>()
                 for item in try groups.list() {
-                    let group = try parseGroup(item)
+                    let group = try parseGroup(item, accounts: accounts)
                     guard seen.insert(group.name).inserted else { throw item.error("duplicate group name '\(group.name)'") }
                     settings.processes.groups.append(group)
                 }
@@ -122,7 +122,7 @@ extension ConfigLoader {
         return probe
     }
 
-    static func parseGroup(_ node: ConfigNode) throws(ConfigError) -> ProcessGroupSpec {
+    static func parseGroup(_ node: ConfigNode, accounts: SystemAccounts) throws(ConfigError) -> ProcessGroupSpec {
         let map = try node.mapping(allowing: ConfigKeys.processGroup)
         let nameNode = try map.required("name")
         let name = try nameNode.string()
@@ -142,7 +142,18 @@ extension ConfigLoader {
         guard !spec.comm.isEmpty || !spec.exe.isEmpty || spec.cmdline != nil else {
             throw node.error("group '\(name)' needs at least one matcher: comm, exe or cmdline")
         }
+        if let user = map["user"] { spec.user = try account(user, accounts: accounts) }
         return spec
+    }
+
+    /// A `user:`: an account of this host, or a numeric uid.
+    static func account(_ node: ConfigNode, accounts: SystemAccounts) throws(ConfigError) -> ProcessOwner {
+        let name = try node.string()
+        guard let owner = accounts.owner(name) else {
+            let shown = name.escapingControlCharacters
+            throw node.error("this host has no user '\(shown)' (getent passwd \(shown) finds nothing); name the account the processes run as, or its numeric uid")
+        }
+        return owner
     }
 
     /// A libpq connection string. A URI whose user info holds a raw "@" is refused: libpq ends

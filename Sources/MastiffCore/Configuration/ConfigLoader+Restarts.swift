@@ -18,13 +18,13 @@ extension ConfigLoader {
         return name
     }
 
-    static func parseRestartTarget(_ node: ConfigNode, groups: Set<String>) throws(ConfigError) -> RestartTargetSpec {
+    static func parseRestartTarget(_ node: ConfigNode, groups: [ProcessGroupSpec], accounts: SystemAccounts) throws(ConfigError) -> RestartTargetSpec {
         let map = try node.mapping(allowing: ConfigKeys.restartTarget)
         let name = try identifierName(map, "target")
         let groupNode = try map.required("group")
         let group = try groupNode.string()
-        guard groups.contains(group) else {
-            throw groupNode.error("no process group is named '\(group)' (groups: \(groups.sorted().joined(separator: ", ")))")
+        guard let groupSpec = groups.first(where: { $0.name == group }) else {
+            throw groupNode.error("no process group is named '\(group)' (groups: \(groups.map(\.name).sorted().joined(separator: ", ")))")
         }
         let methods = ["signal", "command", "supervisord", "systemd", "docker"].filter { map[$0] != nil }
         guard methods.count == 1 else {
@@ -85,10 +85,40 @@ extension ConfigLoader {
             target.gracefulSidekiq = text == "sidekiq"
         }
         if let node = map["drain_timeout"] { target.drainTimeout = try node.duration(atLeast: .seconds(1)) }
+        target.owner = try restartOwner(map, group: groupSpec, method: method, accounts: accounts)
         guard target.maxAge != nil || target.maxMemory != nil || !target.onAlerts.isEmpty else {
             throw node.error("a restart target needs a trigger: max_age, max_memory or on_alert")
         }
         return target
+    }
+}
+
+extension ConfigLoader {
+    /// Whose processes a target may restart (docs/restarts.md, "Whose processes"): the target's
+    /// `user`, else its group's, else `mastodon` for Mastodon's own groups, else the account
+    /// mastiff runs as. A method that names what it restarts (a systemd unit, a supervisord
+    /// program, a Docker container) checks that the process belongs to it; for a group of the
+    /// admin's own such a target needs no account (nil), while Mastodon's groups keep theirs.
+    static func restartOwner(_ map: ConfigMapping, group: ProcessGroupSpec, method: RestartTargetSpec.Method,
+                             accounts: SystemAccounts) throws(ConfigError) -> ProcessOwner? {
+        if let node = map["user"] { return try account(node, accounts: accounts) }
+        if let owner = group.user { return owner }
+        let namesItsProcesses: Bool
+        switch method {
+        case .systemd(let unit): namesItsProcesses = unit != nil
+        case .supervisord, .docker: namesItsProcesses = true
+        case .signal, .command: namesItsProcesses = false
+        }
+        if ProcessGroupSpec.mastodonAccountGroups.contains(group.name) {
+            if case .docker = method { return nil }
+            guard let owner = accounts.owner("mastodon") else {
+                throw (try map.required("group")).error("group '\(group.name)' is Mastodon's, whose processes run as the user 'mastodon', and this host has no such user: "
+                    + "set user: to the account Mastodon runs as (a name or a numeric uid) on this target or on the group")
+            }
+            return owner
+        }
+        if namesItsProcesses { return nil }
+        return ProcessOwner(name: String(accounts.effectiveUID), uid: accounts.effectiveUID)
     }
 }
 

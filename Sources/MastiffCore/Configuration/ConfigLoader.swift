@@ -26,7 +26,8 @@ public enum ConfigLoader {
         }
     }
 
-    public static func load(_ source: Source, environment: @escaping (String) -> String? = FileSystemAccess.environment) throws(ConfigError) -> MastiffConfig {
+    public static func load(_ source: Source, environment: @escaping (String) -> String? = FileSystemAccess.environment,
+                            accounts: SystemAccounts = .host) throws(ConfigError) -> MastiffConfig {
         switch source {
         case .embeddedDefaults:
             return MastiffConfig()
@@ -37,11 +38,13 @@ public enum ConfigLoader {
             } catch {
                 throw ConfigError(unreadable: path, error)
             }
-            return try parse(text, file: path, environment: environment)
+            return try parse(text, file: path, environment: environment, accounts: accounts)
         }
     }
 
-    public static func parse(_ text: String, file: String, environment: (String) -> String? = FileSystemAccess.environment) throws(ConfigError) -> MastiffConfig {
+    /// `accounts` resolves the `user:` of process groups and restart targets (the host's by default).
+    public static func parse(_ text: String, file: String, environment: (String) -> String? = FileSystemAccess.environment,
+                             accounts: SystemAccounts = .host) throws(ConfigError) -> MastiffConfig {
         let root = try ConfigNode.parse(text, file: file)
         let top = try root.mapping(allowing: ConfigKeys.topLevel)
         var config = MastiffConfig()
@@ -51,7 +54,7 @@ public enum ConfigLoader {
             guard config.stateDirectory.hasPrefix("/") else { throw node.error("must be an absolute path") }
         }
         if let node = top["log"] { config.log = try parseLog(node) }
-        if let node = top["collectors"] { config.collectors = try parseCollectors(node, environment: environment) }
+        if let node = top["collectors"] { config.collectors = try parseCollectors(node, environment: environment, accounts: accounts) }
         if let node = top["statsd"] { config.statsd = try parseStatsd(node, httpListen: config.listen) }
         if let node = top["control_socket"] {
             let path = try node.string()
@@ -72,9 +75,9 @@ public enum ConfigLoader {
             }
         }
         if let node = top["restarts"] {
-            let groups = Set(config.collectors.processes.effectiveGroups.map(\.name))
+            let groups = config.collectors.processes.effectiveGroups
             for item in try node.list() {
-                let target = try parseRestartTarget(item, groups: groups)
+                let target = try parseRestartTarget(item, groups: groups, accounts: accounts)
                 guard !config.restarts.contains(where: { $0.name == target.name }) else { throw item.error("duplicate restart target '\(target.name)'") }
                 config.restarts.append(target)
             }

@@ -245,19 +245,27 @@ public struct ProcessCollectorSettings: Sendable, Equatable {
 /// A named group of processes. A process matches when any given matcher matches: its `comm`
 /// (the kernel's 15-character name) equals one of `comm`, its executable's basename equals one of
 /// `exe`, or its command line (arguments joined by spaces) matches the `cmdline` POSIX extended
-/// regular expression.
+/// regular expression; and, when `user` is set, it runs as that account.
 public struct ProcessGroupSpec: Sendable, Equatable {
     public var name: String
     public var comm: [String]
     public var exe: [String]
     public var cmdline: String?
+    /// Only processes of this account belong to the group (a command line is no identity: any
+    /// local user can start a process titled `sidekiq 7.2.4 mastodon [0 of 25 busy]`).
+    public var user: ProcessOwner?
 
-    public init(name: String, comm: [String] = [], exe: [String] = [], cmdline: String? = nil) {
+    public init(name: String, comm: [String] = [], exe: [String] = [], cmdline: String? = nil, user: ProcessOwner? = nil) {
         self.name = name
         self.comm = comm
         self.exe = exe
         self.cmdline = cmdline
+        self.user = user
     }
+
+    /// The groups of Mastodon's own processes, whose restart targets restart only the
+    /// `mastodon` account's processes unless told otherwise.
+    public static let mastodonAccountGroups: Set<String> = ["puma", "sidekiq", "streaming"]
 
     /// What runs on a Mastodon host. Puma and Sidekiq rename their processes (`puma 6.4.2
     /// (tcp://…) [live]`, `puma: cluster worker 0: …`, `sidekiq 6.5.12 live [0 of 25 busy]`), so

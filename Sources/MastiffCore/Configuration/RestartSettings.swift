@@ -36,6 +36,9 @@ public struct RestartTargetSpec: Sendable, Equatable {
     /// (from Sidekiq's process data in Redis), at most `drainTimeout`, before the restart.
     public var gracefulSidekiq = false
     public var drainTimeout: Duration = .seconds(60)
+    /// Only processes of this account are restarted (nil: any, when the method itself names
+    /// what it restarts); see `ConfigLoader.restartOwner`.
+    public var owner: ProcessOwner?
 
     public init(name: String, group: String, method: Method) {
         self.name = name

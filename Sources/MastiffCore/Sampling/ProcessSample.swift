@@ -2,7 +2,7 @@
 /// and not exported per process, to keep /metrics' cardinality bounded.
 public struct ProcessSample: Sendable, Equatable {
     public init(pid: Int, group: String, comm: String, residentBytes: UInt64, proportionalBytes: UInt64?, swapBytes: UInt64,
-                openFDs: Int?, openFDLimit: UInt64?, cpuSeconds: Double, startTime: Double, threads: Int, majorFaults: UInt64) {
+                openFDs: Int?, openFDLimit: UInt64?, cpuSeconds: Double, startTime: Double, threads: Int, majorFaults: UInt64, ownerUID: UInt32? = nil) {
         self.pid = pid
         self.group = group
         self.comm = comm
@@ -15,6 +15,7 @@ public struct ProcessSample: Sendable, Equatable {
         self.startTime = startTime
         self.threads = threads
         self.majorFaults = majorFaults
+        self.ownerUID = ownerUID
     }
 
     public var pid: Int
@@ -31,4 +32,8 @@ public struct ProcessSample: Sendable, Equatable {
     public var startTime: Double
     public var threads: Int
     public var majorFaults: UInt64
+    /// The account it runs as, when its real and effective uid agree (nil while they differ, or
+    /// when /proc/PID/status was unreadable): a restart target acts only on its own account's
+    /// processes.
+    public var ownerUID: UInt32?
 }

@@ -70,10 +70,19 @@ public struct SystemdRestarter: Restarter {
     public static func argv(unit: String, systemctl: String = "/usr/bin/systemctl") -> [String] { [systemctl, "restart", unit] }
 
     public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
-        guard let unit = unit ?? ProcessCgroup.unit(pid: action.pid, procRoot: procRoot) else {
+        let found = ProcessCgroup.unit(pid: action.pid, procRoot: procRoot)
+        if let unit {
+            // The process chose the restart; it must be the unit's own, not one that only looks
+            // like it (the same title, another service or a user's session).
+            guard found == unit else {
+                return .failure(RestartFailure("process \(action.pid) is not in \(unit) (\(found.map { "it runs in \($0)" } ?? "it is in no system service")): not restarted"))
+            }
+            return await run(Self.argv(unit: unit))
+        }
+        guard let found else {
             return .failure(RestartFailure("process \(action.pid) is in no systemd service unit (\(procRoot)/\(action.pid)/cgroup); set systemd.unit"))
         }
-        return await run(Self.argv(unit: unit))
+        return await run(Self.argv(unit: found))
     }
 }
 

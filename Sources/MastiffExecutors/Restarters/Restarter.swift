@@ -27,7 +27,7 @@ public struct SignalRestarter: Restarter {
     }
 
     public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
-        switch ProcessSignal.send(number, to: action.pid, startedAt: action.startTime, procRoot: procRoot) {
+        switch ProcessSignal.send(number, to: action.pid, startedAt: action.startTime, ownerUID: action.ownerUID, procRoot: procRoot) {
         case .success: return .success("sent SIG\(name) to \(action.pid)")
         case .failure(let failure): return .failure(RestartFailure("SIG\(name) to \(action.pid): \(failure)"))
         }
@@ -67,24 +67,39 @@ public struct CommandRestarter: Restarter {
 public struct SupervisordRestarter: Restarter {
     let url: String
     let program: String
+    let procRoot: String
 
-    public init(url: String, program: String) {
+    public init(url: String, program: String, procRoot: String = "/proc") {
         self.url = url
         self.program = program
+        self.procRoot = procRoot
     }
 
-    static func call(_ method: String, _ program: String) -> [UInt8] {
+    /// A call with the program's name and, for stop and start, `wait` true.
+    static func call(_ method: String, _ program: String, wait: Bool = true) -> [UInt8] {
         let escaped = XMLText.escape(program)
         return Array("""
         <?xml version="1.0"?><methodCall><methodName>\(method)</methodName><params>\
-        <param><value><string>\(escaped)</string></value></param><param><value><boolean>1</boolean></value></param>\
-        </params></methodCall>
+        <param><value><string>\(escaped)</string></value></param>\
+        \(wait ? "<param><value><boolean>1</boolean></value></param>" : "")</params></methodCall>
         """.utf8)
     }
 
-    func post(_ method: String) async -> Result<String, RestartFailure> {
+    /// The `pid` member of getProcessInfo's answer (0 when the program is not running).
+    static func pid(inProcessInfo text: String) -> Int? {
+        guard let member = text.firstRange(of: "<name>pid</name>") else { return nil }
+        let rest = text[member.upperBound...].prefix(200)
+        for tag in ["int", "i4"] {
+            if let open = rest.firstRange(of: "<\(tag)>"), let close = rest[open.upperBound...].firstRange(of: "</\(tag)>") {
+                return Int(String(rest[open.upperBound..<close.lowerBound]).trimmingWhitespace)
+            }
+        }
+        return nil
+    }
+
+    func post(_ method: String, wait: Bool = true) async -> Result<String, RestartFailure> {
         var request = HTTPRequest(method: "POST", url: url.hasPrefix("unix://") ? "http://localhost/RPC2" : url + "/RPC2",
-                                  headers: ["Content-Type: text/xml"], body: Self.call(method, program))
+                                  headers: ["Content-Type: text/xml"], body: Self.call(method, program, wait: wait))
         if url.hasPrefix("unix://") { request.unixSocket = String(url.dropFirst("unix://".count)) }
         do {
             let response = try await CurlHTTPClient(timeoutMilliseconds: 60_000, maxBodyBytes: 64 << 10).send(request)
@@ -93,13 +108,26 @@ public struct SupervisordRestarter: Restarter {
                 let message = response.text.slice(between: "<name>faultString</name><value><string>", and: "</string>") ?? response.text.prefix(200).description
                 return .failure(RestartFailure("supervisord \(method) \(program): \(message)"))
             }
-            return .success(method)
+            return .success(response.text)
         } catch {
             return .failure(RestartFailure("supervisord \(method) \(program): \(error)"))
         }
     }
 
     public func restart(_ action: RestartAction) async -> Result<String, RestartFailure> {
+        // The process chose the restart; it must be the program's (its pid or a child of it),
+        // not one that only looks like it.
+        let info: String
+        switch await post("supervisor.getProcessInfo", wait: false) {
+        case .success(let text): info = text
+        case .failure(let failure): return .failure(failure)
+        }
+        guard let programPID = Self.pid(inProcessInfo: info), programPID > 0 else {
+            return .failure(RestartFailure("supervisord says \(program) is not running: process \(action.pid) is not its own; not restarted"))
+        }
+        guard ProcessTree.isDescendant(action.pid, of: programPID, procRoot: procRoot) else {
+            return .failure(RestartFailure("process \(action.pid) is not \(program)'s (supervisord runs it as \(programPID)): not restarted"))
+        }
         if case .failure(let failure) = await post("supervisor.stopProcess") { return .failure(failure) }
         if case .failure(let failure) = await post("supervisor.startProcess") { return .failure(failure) }
         return .success("supervisord restarted \(program)")

@@ -34,6 +34,9 @@ public struct RestartTarget: Sendable, Equatable {
     public var budgetWindow: Double = 3600
     /// Decide and log, do not restart.
     public var dryRun = false
+    /// Only processes running as this uid count (chosen, watched, or taken for the replacement);
+    /// nil: any, for a method that checks itself what the process belongs to.
+    public var ownerUID: UInt32?
 
     public init(name: String, group: String) {
         self.name = name
@@ -60,8 +63,11 @@ public struct RestartAction: Sendable, Equatable {
     public var detail: String
     public var memoryBefore: UInt64?
     public var dryRun: Bool
+    /// The account the process ran as when chosen; checked again right before any signal.
+    public var ownerUID: UInt32?
 
-    public init(target: String, pid: Int, startTime: Double, reason: RestartReason, detail: String, memoryBefore: UInt64?, dryRun: Bool) {
+    public init(target: String, pid: Int, startTime: Double, reason: RestartReason, detail: String, memoryBefore: UInt64?, dryRun: Bool,
+                ownerUID: UInt32? = nil) {
         self.target = target
         self.pid = pid
         self.startTime = startTime
@@ -69,6 +75,7 @@ public struct RestartAction: Sendable, Equatable {
         self.detail = detail
         self.memoryBefore = memoryBefore
         self.dryRun = dryRun
+        self.ownerUID = ownerUID
     }
 }
 
@@ -168,7 +175,9 @@ public struct RestartPolicy: Policy {
         for target in targets {
             var state = states[target.name] ?? TargetState()
             defer { states[target.name] = state }
-            let members = byGroup[target.group] ?? []
+            // A command line is no identity: another account's process titled like the group's
+            // is neither restarted nor taken for the replacement of a restarted one.
+            let members = (byGroup[target.group] ?? []).filter { target.ownerUID == nil || $0.ownerUID == target.ownerUID }
             // Rolling: wait for the restarted process to be replaced before anything else.
             if let inFlight = state.inFlight {
                 if let replacement = members.first(where: { $0.startTime >= inFlight.startedAt - 1 && Self.key($0.pid, $0.startTime) != Self.key(inFlight.pid, inFlight.startTime) }) {
@@ -236,7 +245,7 @@ public struct RestartPolicy: Policy {
             guard let (process, reason, detail) = chosen else { continue }
             let key = Self.key(process.pid, process.startTime)
             actions.append(RestartAction(target: target.name, pid: process.pid, startTime: process.startTime, reason: reason, detail: detail,
-                                         memoryBefore: memory(process), dryRun: target.dryRun))
+                                         memoryBefore: memory(process), dryRun: target.dryRun, ownerUID: process.ownerUID))
             state.restarts.append(now)
             state.over[key] = nil
             if target.dryRun {
