@@ -101,6 +101,10 @@ import Testing
         #expect(doctor.status <= 1, "no crash: \(doctor.stderr.suffix(300))")
         let backupFinding = doctor.stdout.split(separator: "\n").filter { $0.contains("backup") }.joined(separator: "\n")
         #expect(backupFinding.contains("newest good backup 0 h old"), "the newest real backup's age, not a forged one's: \(backupFinding)")
+        var scan = SecretScan.ofTestServices()
+        for (name, result) in [("backup list", list), ("backup prune", prune), ("backup verify", verify), ("doctor", doctor)] { scan.add(name, result) }
+        scan.addCommandLines()
+        #expect(scan.leaks().isEmpty, "\(scan.leaks())")
         _ = try Harness.psql(["-c", "DROP DATABASE untrusted_forge WITH (FORCE)"])
     }
 
@@ -249,9 +253,14 @@ import Testing
         #expect(redis.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         // Credentials in an http URL are not sent.
         let hook = try NotificationIntegrationTests.RecordingServer(statuses: "403")
-        try "S3_ENABLED=true\nS3_BUCKET=media\nS3_ENDPOINT=http://user:s3cr3t@127.0.0.1:\(hook.port)\n".write(toFile: env, atomically: true, encoding: .utf8)
-        _ = try Harness.run(Harness.binary, ["doctor", "--config", config])
+        try "S3_ENABLED=true\nS3_BUCKET=media\nS3_ENDPOINT=http://user:s3cr3t-media@127.0.0.1:\(hook.port)\nAWS_SECRET_ACCESS_KEY=media-secret-2718\n"
+            .write(toFile: env, atomically: true, encoding: .utf8)
+        let withCredentials = try Harness.run(Harness.binary, ["doctor", "--config", config])
         let request = try #require(hook.requests().first)
         #expect((request["headers"] as? [String: String])?["authorization"] == nil)
+        var scan = SecretScan(["the endpoint's password": "s3cr3t-media", "the media bucket's secret key": "media-secret-2718"])
+        scan.add("doctor", withCredentials)
+        scan.add("the request doctor sent", "\(request)")
+        #expect(scan.leaks().isEmpty, "\(scan.leaks())")
     }
 }

@@ -1,0 +1,105 @@
+import Foundation
+import MastiffClients
+
+/// What mastiff wrote, searched for the secrets a test configured: logs, CLI output, /metrics,
+/// the status endpoints, state files, and every command line on the host (what any local user
+/// sees in `ps`). A secret counts in any form it could take on the way out: as is,
+/// percent-encoded, JSON-escaped. Secrets shorter than 6 characters are refused: they would
+/// match by chance, and a test that configures one proves nothing.
+struct SecretScan {
+    private var secrets: [(name: String, forms: [String])] = []
+    private var outputs: [(source: String, text: String)] = []
+
+    init(_ secrets: [String: String]) {
+        for (name, value) in secrets.sorted(by: { $0.key < $1.key }) { add(secret: value, as: name) }
+    }
+
+    /// The secrets of the private services (scripts/services.sh) and of the test manifest key.
+    static func ofTestServices() -> SecretScan {
+        var secrets = ["the backup manifest key": BackupIntegrationTests.manifestKey]
+        for (name, variable) in [("the PostgreSQL password", "MASTIFF_TEST_PG_PASSWORD"), ("the S3 secret key", "MASTIFF_TEST_S3_SECRET_KEY")] {
+            if let value = ProcessInfo.processInfo.environment[variable] { secrets[name] = value }
+        }
+        return SecretScan(secrets)
+    }
+
+    mutating func add(secret value: String, as name: String) {
+        precondition(value.count >= 6, "\(name): a secret this short would match by chance")
+        var forms = [value]
+        if let encoded = value.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != value { forms.append(encoded) }
+        // JSON, with "/" escaped (Foundation's way) and not (mastiff's).
+        for options in [JSONEncoder.OutputFormatting(), .withoutEscapingSlashes] {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = options
+            if let json = try? encoder.encode(value), let text = String(data: json, encoding: .utf8) {
+                let inner = String(text.dropFirst().dropLast())
+                if !forms.contains(inner) { forms.append(inner) }
+            }
+        }
+        secrets.append((name, forms))
+    }
+
+    mutating func add(_ source: String, _ text: String) { outputs.append((source, text)) }
+
+    mutating func add(_ source: String, _ result: Harness.Result) {
+        add(source + " (stdout)", result.stdout)
+        add(source + " (stderr)", result.stderr)
+    }
+
+    /// A file mastiff wrote (a state file, a spool), if it exists.
+    mutating func add(file path: String) {
+        if let data = FileManager.default.contents(atPath: path) { add(path, String(decoding: data, as: UTF8.self)) }
+    }
+
+    /// Every process's command line now, as any local user reads them.
+    mutating func addCommandLines() {
+        for pid in ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []) where pid.allSatisfy(\.isNumber) {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { continue }
+            add("the command line of pid \(pid)", String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " "))
+        }
+    }
+
+    /// A running agent's log and everything it serves over HTTP.
+    mutating func add(_ mastiff: RunningMastiff) async {
+        add("mastiff's log", mastiff.log)
+        for path in ["/metrics", "/api/v1/status", "/", "/healthz"] {
+            if let response = try? await CurlHTTPClient(timeoutMilliseconds: 10_000).get(mastiff.baseURL + path) { add(path, response.text) }
+        }
+    }
+
+    /// Each secret found, where, with a little context (the secret itself masked).
+    func leaks() -> [String] {
+        var found: [String] = []
+        for (source, text) in outputs {
+            for (name, forms) in secrets {
+                for form in forms {
+                    guard let range = text.range(of: form) else { continue }
+                    let before = String(text[..<range.lowerBound].suffix(40))
+                    let after = String(text[range.upperBound...].prefix(40))
+                    found.append("\(name) in \(source): …\(before)<SECRET>\(after)…")
+                    break
+                }
+            }
+        }
+        return found
+    }
+}
+
+import Testing
+
+/// The scan itself: a scan that finds nothing proves nothing unless it finds what is there.
+@Suite struct SecretScanTests {
+    @Test func findsASecretInEachFormItCanTakeAndNothingElse() {
+        let secret = #"p@ss "word"/x"#
+        for (text, found) in [("dsn password=\(secret) host", true), ("uri :p%40ss%20%22word%22%2Fx@", true), (#"{"k":"p@ss \"word\"/x"}"#, true),
+                              ("password=<redacted>", false), ("p@ss word", false)] {
+            var scan = SecretScan(["the password": secret])
+            scan.add("output", text)
+            #expect(scan.leaks().isEmpty != found, "\(text)")
+            if found { #expect(scan.leaks().first?.hasPrefix("the password in output: …") == true && scan.leaks().first?.contains(secret) == false) }
+        }
+        var commandLines = SecretScan(["a marker": "secret-scan-self-test"])
+        commandLines.addCommandLines()
+        #expect(commandLines.leaks().isEmpty, "no process carries it")
+    }
+}
