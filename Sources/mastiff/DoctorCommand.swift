@@ -52,7 +52,7 @@ struct DoctorCommand {
             if text.utf8.contains(0) || text.unicodeScalars.contains("\u{FFFD}") {
                 facts.envProblem = "\(config.instance.envFile) holds binary data, not KEY=value lines"
             } else {
-                facts.env = Self.parseEnv(text)
+                facts.env = DotEnv.parse(text)
             }
         } catch {
             facts.envProblem = error.description
@@ -196,19 +196,6 @@ struct DoctorCommand {
             found.append(process)
         }
         return found
-    }
-
-    /// `KEY=value` lines; quotes around the value removed, comments and blanks skipped.
-    static func parseEnv(_ text: String) -> [String: String] {
-        var values: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let trimmed = String(line).trimmingWhitespace
-            guard !trimmed.hasPrefix("#"), let equals = trimmed.firstIndex(of: "=") else { continue }
-            var value = String(trimmed[trimmed.index(after: equals)...])
-            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first { value = String(value.dropFirst().dropLast()) }
-            values[String(trimmed[..<equals])] = value
-        }
-        return values
     }
 }
 

@@ -52,6 +52,8 @@ enum Mastiff {
             status = await DoctorCommand(config: config, procRoot: arguments.procRoot, json: arguments.json,
                                    systemdDirectories: arguments.systemdDirectories.isEmpty ? DoctorCommand.systemdDirectories : arguments.systemdDirectories,
                                    cronPaths: arguments.cronPaths.isEmpty ? DoctorCommand.cronPaths : arguments.cronPaths).run()
+        case .`init`:
+            status = await InitCommand(arguments: arguments).run()
         case .version:
             print("mastiff \(MastiffVersion.current) (swift \(MastiffVersion.swift))")
             status = 0

@@ -38,11 +38,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (["serve"], "unknown command 'serve' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, backup, doctor, version)"),
+        (["serve"], "unknown command 'serve' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, backup, doctor, init, version)"),
         (["run", "--once"], "unknown option '--once' for 'run' (see mastiff run --help)"),
         (["run", "--config"], "--config needs a value"),
         (["run", "--config", "--log-level"], "--config needs a value"),
-        (["help", "nope"], "unknown command 'nope' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, backup, doctor, version)"),
+        (["help", "nope"], "unknown command 'nope' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, backup, doctor, init, version)"),
         (["backup", "restore", "latest"], "'backup restore' needs a backup and a database, e.g. backup restore latest --into mastodon_restored"),
         (["backup", "run", "--target", "mysql"], "--target is postgres or redis"),
         (["backup", "verify"], "'backup verify' takes one backup: a key from backup list, or latest"),

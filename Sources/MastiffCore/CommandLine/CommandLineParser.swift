@@ -15,6 +15,7 @@ public struct CommandLineArguments: Sendable, Equatable {
         case restarts
         case backup
         case doctor
+        case `init`
         case version
     }
 
@@ -55,6 +56,9 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var standalone = false
     /// `backup verify|restore --identity FILE` (else backups.encryption.identity_file).
     public var identityFile: String?
+    /// `init --env-file`, `--mastodon-dir`: where the Mastodon installation is read.
+    public var envFile: String?
+    public var mastodonDirectory: String?
 
     /// The subcommands each command takes.
     public static let subcommands: [Command: [String]] = [.rules: ["test", "check"], .alerts: ["list", "test"],
@@ -133,7 +137,7 @@ public enum CommandLineParser {
                 result.logLevel = try value()
             case "--proc-root":
                 result.procRoot = try value()
-            case "--systemd-dir" where result.command == .doctor:
+            case "--systemd-dir" where result.command == .doctor || result.command == .`init`:
                 result.systemdDirectories.append(try value())
             case "--cron-dir" where result.command == .doctor:
                 result.cronPaths.append(try value())
@@ -159,10 +163,14 @@ public enum CommandLineParser {
                 result.jobs = jobs
             case "--identity" where result.command == .backup:
                 result.identityFile = try value()
-            case "--force" where result.command == .backup:
+            case "--force" where result.command == .backup || result.command == .`init`:
                 result.force = true
-            case "--dry-run" where result.command == .backup:
+            case "--dry-run" where result.command == .backup || result.command == .`init`:
                 result.dryRun = true
+            case "--env-file" where result.command == .`init`:
+                result.envFile = try value()
+            case "--mastodon-dir" where result.command == .`init`:
+                result.mastodonDirectory = try value()
             case "--standalone" where result.command == .backup:
                 result.standalone = true
             default:
@@ -174,6 +182,9 @@ public enum CommandLineParser {
         }
         if result.command == .rules && result.files.isEmpty && !result.helpRequested {
             throw UsageError(message: "'rules \(result.subcommand!)' needs at least one file")
+        }
+        if result.command == .`init`, result.systemdDirectories.count > 1 {
+            throw UsageError(message: "'init' reads one --systemd-dir")
         }
         if !result.helpRequested {
             switch (result.command, result.subcommand) {
@@ -370,6 +381,31 @@ public enum CommandLineParser {
 
             OPTIONS:
             \(common)
+
+            """
+        case .`init`:
+            return """
+            OVERVIEW: Write a configuration for this Mastodon installation. Reads .env.production
+            (PostgreSQL, Redis, Sidekiq's Redis and namespace, the domain, statsd, Mastodon's
+            Prometheus exporter, SMTP), the systemd units (Sidekiq, Puma, streaming) and the
+            instance's contact address, and writes an annotated mastiff.yml: every value says where
+            it came from; secrets go to 0600 files beside it (secrets/), never into the file or the
+            output; restart targets are in dry run and the e-mail receiver is commented out until
+            you confirm them. An existing configuration is not overwritten without --force.
+            Prints what it found, one line each, and validates what it wrote (docs/init.md).
+
+            USAGE: mastiff init [--dry-run] [--force] [--env-file PATH] [--systemd-dir DIR]
+                                [--mastodon-dir DIR] [--config PATH]
+
+            OPTIONS:
+                  --config PATH       where to write (default /etc/mastiff/mastiff.yml)
+                  --dry-run           print the configuration instead; write nothing
+                  --force             replace an existing configuration and its secret files
+                  --env-file PATH     Mastodon's environment (default
+                                      MASTODON_DIR/.env.production)
+                  --systemd-dir DIR   Mastodon's units (default /etc/systemd/system)
+                  --mastodon-dir DIR  the installation (default /home/mastodon/live)
+              -h, --help              show this help
 
             """
         case .version:

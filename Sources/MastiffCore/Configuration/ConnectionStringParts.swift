@@ -130,7 +130,8 @@ public enum ConnectionStringParts {
         return pairs
     }
 
-    static func render(_ pairs: [(key: String, value: String)]) -> String {
+    /// `keyword='value'` pairs, quoted as libpq reads them.
+    public static func render(_ pairs: [(key: String, value: String)]) -> String {
         pairs.map { pair in
             var quoted = ""
             for character in pair.value {
@@ -155,7 +156,7 @@ public enum ConnectionStringParts {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func percentEncode(_ text: String) -> String {
+    public static func percentEncode(_ text: String) -> String {
         var out = ""
         for byte in text.utf8 {
             if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x2E || byte == 0x5F {

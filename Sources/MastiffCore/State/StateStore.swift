@@ -143,8 +143,9 @@ public final class StateStore: Sendable {
         return families
     }
 
-    struct WriteError: Error, CustomStringConvertible {
-        let description: String
+    public struct WriteError: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
     }
 
     private func load() {
@@ -197,7 +198,7 @@ public final class StateStore: Sendable {
     /// A new file `<prefix>.XXXXXX`, created with O_EXCL (mkstemp): an existing file, a
     /// symlink or a hard link planted under a predictable name is never opened, so nobody can
     /// make mastiff write through it or truncate its target.
-    static func createUniqueFile(_ prefix: String) throws(WriteError) -> (Int32, String) {
+    public static func createUniqueFile(_ prefix: String) throws(WriteError) -> (Int32, String) {
         var template = Array((prefix + ".XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw WriteError(description: "\(prefix).XXXXXX: \(String(cString: strerror(errno)))") }
