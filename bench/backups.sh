@@ -15,7 +15,7 @@ if [[ -z "$build_dir" ]]; then
 fi
 mastiff=$build_dir/mastiff
 
-services=$(mktemp -d /tmp/mastiff-bench-backups.XXXXXX)
+services=$(mktemp -d -t mastiff-bench-backups.XXXXXX)
 trap 'bash scripts/services.sh stop "$services" >/dev/null 2>&1 || true' EXIT
 bash scripts/services.sh start "$services" >/dev/null 2>&1
 # shellcheck disable=SC1091

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --bench
 swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release
-services_dir=$(mktemp -d /tmp/mastiff-bench-services.XXXXXX)
+services_dir=$(mktemp -d -t mastiff-bench-services.XXXXXX)
 trap 'scripts/services.sh stop "$services_dir"' EXIT
 scripts/services.sh start "$services_dir"
 MASTIFF_BENCH_SERVICES_ENV="$services_dir/env" python3 bench/datasources.py

@@ -14,8 +14,8 @@ if [[ -z "$build_dir" ]]; then
   swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release --product rules-bench
   build_dir=.build-release/release
 fi
-services_dir=$(mktemp -d /tmp/mastiff-bench-services.XXXXXX)
-work=$(mktemp -d /tmp/mastiff-bench-rules.XXXXXX)
+services_dir=$(mktemp -d -t mastiff-bench-services.XXXXXX)
+work=$(mktemp -d -t mastiff-bench-rules.XXXXXX)
 cleanup() {
   [[ -n "${http_pid:-}" ]] && kill "$http_pid" 2>/dev/null || true
   scripts/services.sh stop "$services_dir"

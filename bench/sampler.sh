@@ -13,7 +13,7 @@ if [[ ! -x .build-baseline/release/mastiff ]]; then
   (cd "$baseline_dir" && swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path ../)
   git worktree remove --force "$baseline_dir"
 fi
-services_dir=$(mktemp -d /tmp/mastiff-bench-services.XXXXXX)
+services_dir=$(mktemp -d -t mastiff-bench-services.XXXXXX)
 trap 'scripts/services.sh stop "$services_dir"' EXIT
 scripts/services.sh start "$services_dir"
 # shellcheck disable=SC1091

@@ -5,19 +5,26 @@
 # traffic, and `mastiff run` with every collector on 127.0.0.1:9815 (statsd on a free UDP port).
 # Ctrl-C stops it all.
 #   scripts/demo.sh --defaults    runs `mastiff run` on the embedded defaults instead
+# MASTIFF_DEMO_BINARY=path uses that binary instead of building one (scripts/host-safety.sh).
+# Everything it starts is private, on free loopback ports (mastiff itself on 127.0.0.1:9815), and
+# stopped on exit; nothing that already runs on this host is touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
-swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release
-binary=.build-release/release/mastiff
+scripts/setup.sh --demo
+if [[ -n "${MASTIFF_DEMO_BINARY:-}" ]]; then
+  binary=$MASTIFF_DEMO_BINARY
+else
+  swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release
+  binary=.build-release/release/mastiff
+fi
 
 if [[ "${1:-}" == "--defaults" ]]; then
   echo "demo: mastiff on its embedded defaults; open http://127.0.0.1:9815/ (the status page), or: curl -s http://127.0.0.1:9815/metrics | head" >&2
   exec "$binary" run
 fi
 
-dir=$(mktemp -d /tmp/mastiff-demo.XXXXXX)
+dir=$(mktemp -d -t mastiff-demo.XXXXXX)
 chmod 755 "$dir"   # the postgres user must reach the cluster inside it
 sidekiq_pid=""
 statsd_pid=""
@@ -27,6 +34,7 @@ cleanup() {
   [[ -n "$sidekiq_pid" ]] && kill "$sidekiq_pid" 2>/dev/null || true
   [[ -n "$statsd_pid" ]] && kill "$statsd_pid" 2>/dev/null || true
   scripts/services.sh stop "$dir/services"
+  rm -rf "$dir"
 }
 trap cleanup EXIT
 scripts/services.sh start "$dir/services"
@@ -99,7 +107,7 @@ YAML
 echo "demo: config in $dir/mastiff.yml; open the status page at http://127.0.0.1:9815/ (or curl -s http://127.0.0.1:9815/api/v1/status); try:" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(postgres_up|redis_up|sidekiq_queue_size|mastodon_)'" >&2
 echo "        curl -s http://127.0.0.1:9815/metrics | grep -E '^(mastodon_web_requests_total|mastodon_sidekiq_jobs_total|statsd_)' | head -20" >&2
-echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics" >&2
+echo "        curl -s http://127.0.0.1:9815/metrics | promtool check metrics   # promtool: apt install prometheus" >&2
 echo "        $binary status --config $dir/mastiff.yml" >&2
 echo "        $binary doctor --config $dir/mastiff.yml    # tuning checks of this host (ok / warn / fail)" >&2
 echo "        $binary alerts list --config $dir/mastiff.yml" >&2

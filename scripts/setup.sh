@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Installs what mastiff needs to build, test and demo, idempotently (Debian 12, as root).
 #   scripts/setup.sh          build + test dependencies
+#   scripts/setup.sh --demo   only what scripts/demo.sh needs (build, PostgreSQL, Redis, Sidekiq,
+#                             age, moto): no browser, Alertmanager, supervisord or PgBouncer
 #   scripts/setup.sh --bench  also the peer exporters the benchmarks compare against
 set -euo pipefail
 
+mode=${1:-}
 packages=(
   pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev  # build
-  postgresql redis-server prometheus prometheus-alertmanager python3-aiosmtpd age # tests: real peers, promtool,
-  curl procps python3 openssl                                                      # Alertmanager, SMTP, TLS probes
-  pgbouncer ruby-sidekiq supervisor                                                # tests: PgBouncer, real Sidekiq, supervisord
-  chromium                                                                         # tests: the status page in a browser
-  gcc util-linux                                                                   # bench smoke run: C tools, taskset
+  postgresql redis-server ruby-sidekiq age python3 python3-pip curl procps                    # demo and tests
 )
-if [[ "${1:-}" == "--bench" ]]; then
+if [[ "$mode" != "--demo" ]]; then
+  packages+=(
+    prometheus prometheus-alertmanager python3-aiosmtpd openssl  # tests: promtool, Alertmanager, SMTP, TLS probes
+    pgbouncer supervisor                                         # tests: PgBouncer, supervisord
+    chromium                                                     # tests: the status page in a browser
+    gcc util-linux                                               # bench smoke run: C tools, taskset
+  )
+fi
+if [[ "$mode" == "--bench" ]]; then
   packages+=(prometheus-node-exporter prometheus-process-exporter prometheus-postgres-exporter prometheus-redis-exporter)
 fi
 
@@ -43,7 +50,13 @@ fi
 # moto's S3 server (signature checks on) and awscli, for the backup tests. moto 5.2.5, not older:
 # 5.2.1 recomputes signatures wrongly for a "/" in a query value (ListObjectsV2 with prefix=a/).
 python_packages=(statsd==4.0.1 datadog==0.56.0 "moto[server]==5.2.5" awscli)
-if ! python3 -c "import statsd, datadog, flask, moto; assert moto.__version__ == '5.2.5'" 2>/dev/null || ! command -v moto_server >/dev/null || ! command -v aws >/dev/null; then
+python_check="import statsd, datadog, flask, moto; assert moto.__version__ == '5.2.5'"
+if [[ "$mode" == "--demo" ]]; then
+  # The demo's backups go to moto; it sends statsd itself (bench/statsd_corpus.py).
+  python_packages=("moto[server]==5.2.5")
+  python_check="import flask, moto; assert moto.__version__ == '5.2.5'"
+fi
+if ! python3 -c "$python_check" 2>/dev/null || ! command -v moto_server >/dev/null || { [[ "$mode" != "--demo" ]] && ! command -v aws >/dev/null; }; then
   echo "setup: installing ${python_packages[*]} (pip)" >&2
   python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"

@@ -7,10 +7,20 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 services_dir=$(mktemp -d /tmp/mastiff-services.XXXXXX)
-trap 'scripts/services.sh stop "$services_dir"' EXIT
+host_dir="$services_dir/host"
+trap 'scripts/host-safety.sh check "$host_dir" >/dev/null 2>&1 || true; scripts/services.sh stop "$services_dir"' EXIT
 scripts/services.sh start "$services_dir"
 # shellcheck disable=SC1091
 source "$services_dir/env"
+# Every scratch file of the run (tests, benchmarks, the build's own) goes under the services
+# directory, which the trap removes: a run leaves nothing behind in /tmp. World-writable and
+# sticky like /tmp, for the tests that run commands as nobody.
+export TMPDIR="$services_dir/t"
+mkdir -m 1777 "$TMPDIR"
+# The host's own PostgreSQL, Redis and Prometheus on their default ports (stand-ins where none
+# runs): the whole run, setup included, must leave them as they were (checked at the end).
+scripts/host-safety.sh start "$host_dir"
+scripts/setup.sh
 
 swift build --build-tests
 export MASTIFF_BINARY="$PWD/.build/debug/mastiff"
@@ -52,12 +62,16 @@ smoke restarts .build/bench-restarts-smoke.log env BENCH_BUILD_DIR=.build/debug 
 smoke status-page .build/bench-status-page-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_RENDERS=50 bash bench/status-page.sh
 smoke doctor .build/bench-doctor-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_PROCESSES=50 bash bench/doctor.sh
 smoke backups .build/bench-backups-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_DB_MB=60 bash bench/backups.sh
+# The demo on this build, stopped with Ctrl-C; then the host's services as they were.
+host_status=0
+scripts/host-safety.sh demo .build/debug/mastiff || host_status=1
+scripts/host-safety.sh check "$host_dir" || host_status=1
 set -e
 count() { grep -Eo 'Test run with [0-9]+ tests?' "$1" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
 failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }
 total=$(( $(count .build/test-unit.log) + $(count .build/test-integration.log) ))
 failed=$(( $(failures .build/test-unit.log) + $(failures .build/test-integration.log) ))
 echo "$((total - failed)) passed, $failed failed"
-if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 || $rules_status -ne 0 ]]; then
+if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 || $rules_status -ne 0 || $host_status -ne 0 ]]; then
   exit 1
 fi

@@ -1,5 +1,6 @@
 import Foundation
 import MastiffClients
+import MastiffTestSupport
 import Testing
 
 /// `mastiff status` against a running agent over its control socket, as an admin runs it.
@@ -63,7 +64,7 @@ import Testing
         #expect((attributes[.posixPermissions] as? Int) == 0o660)
         // nobody must reach the socket through the directories above it.
         var directory = URL(fileURLWithPath: socket).deletingLastPathComponent()
-        while directory.path != "/tmp" && directory.path != "/" {
+        while directory.path != ScratchDirectory.path && directory.path != "/tmp" && directory.path != "/" {
             chmod(directory.path, 0o755)
             directory = directory.deletingLastPathComponent()
         }

@@ -96,7 +96,7 @@ private func families(_ collector: any Collector) async throws -> ([MetricFamily
 
     /// `--proc-root` at a missing or empty directory reported success with zero processes.
     @Test func aProcRootWithoutProcessesIsAFailedCollector() async throws {
-        var template = Array("/tmp/mastiff-empty-proc-XXXXXX".utf8CString)
+        var template = Array(ScratchDirectory.template("mastiff-empty-proc").utf8CString)
         let empty = String(cString: mkdtemp(&template)!)
         for root in [empty, empty + "/missing"] {
             let collector = ProcessCollector(procRoot: root, groups: ProcessGroupSpec.mastodonDefaults, readPSS: true)

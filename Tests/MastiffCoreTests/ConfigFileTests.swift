@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MastiffCore
+import MastiffTestSupport
 import Testing
 
 /// The configuration file as a careless admin leaves it: too big, two documents, a FIFO, a
@@ -9,7 +10,7 @@ import Testing
 /// and nothing is read in part.
 @Suite struct ConfigFileTests {
     private func scratch(_ name: String) -> String {
-        var template = Array("/tmp/mastiff-config-XXXXXX".utf8CString)
+        var template = Array(ScratchDirectory.template("mastiff-config").utf8CString)
         let directory = String(cString: mkdtemp(&template)!)
         return directory + "/" + name
     }

@@ -1,4 +1,5 @@
 import MastiffCore
+import MastiffTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -23,7 +24,7 @@ import Glibc
     }
 
     @Test func fileReferenceDropsTrailingNewline() throws {
-        var template = Array("/tmp/mastiff-secret-XXXXXX".utf8CString)
+        var template = Array(ScratchDirectory.template("mastiff-secret").utf8CString)
         let fd = mkstemp(&template)
         #expect(fd >= 0)
         let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -13,7 +13,7 @@ import Testing
     }
 
     private func scratchDirectory() -> String {
-        var template = Array("/tmp/mastiff-state-XXXXXX".utf8CString)
+        var template = Array(ScratchDirectory.template("mastiff-state").utf8CString)
         return String(cString: mkdtemp(&template)!)
     }
 
