@@ -93,13 +93,15 @@ check() {
 }
 
 demo() {
-  local binary=$1 log pgid demo_dir
+  local binary=$1 log pgid demo_dir metrics
   log=$(mktemp -t mastiff-host-safety-demo.XXXXXX)
   MASTIFF_DEMO_BINARY=$binary setsid scripts/demo.sh >"$log" 2>&1 &
   pgid=$!
   local up=""
   for _ in $(seq 240); do
-    if curl -fsS http://127.0.0.1:9815/metrics 2>/dev/null | grep -q '^postgres_up 1'; then up=yes; break; fi
+    # Read whole, then searched: grep -q leaving early would fail curl's write (pipefail).
+    metrics=$(curl -fsS http://127.0.0.1:9815/metrics 2>/dev/null || true)
+    if grep -q '^postgres_up 1' <<<"$metrics"; then up=yes; break; fi
     kill -0 "$pgid" 2>/dev/null || break
     sleep 0.5
   done
