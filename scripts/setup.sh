@@ -17,6 +17,7 @@ if [[ "$mode" != "--demo" ]]; then
     pgbouncer supervisor                                         # tests: PgBouncer, supervisord
     chromium                                                     # tests: the status page in a browser
     gcc util-linux                                               # bench smoke run: C tools, taskset
+    debootstrap lintian binutils dpkg-dev                        # the package: a Debian 12 tree, lint, strip
   )
 fi
 if [[ "$mode" == "--bench" ]]; then

@@ -62,6 +62,14 @@ smoke restarts .build/bench-restarts-smoke.log env BENCH_BUILD_DIR=.build/debug 
 smoke status-page .build/bench-status-page-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_RENDERS=50 bash bench/status-page.sh
 smoke doctor .build/bench-doctor-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_PROCESSES=50 bash bench/doctor.sh
 smoke backups .build/bench-backups-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_DB_MB=60 bash bench/backups.sh
+# The Debian package, from a release build as the README makes it, installed, initialised,
+# upgraded and purged in a fresh Debian 12 tree (scripts/package-test.sh).
+package_status=0
+if swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release >.build/release-build.log 2>&1; then
+  scripts/package-test.sh .build-release/release/mastiff || package_status=1
+else
+  echo "release build failed:"; tail -20 .build/release-build.log; package_status=1
+fi
 # The demo on this build, stopped with Ctrl-C; then the host's services as they were.
 host_status=0
 scripts/host-safety.sh demo .build/debug/mastiff || host_status=1
@@ -72,6 +80,6 @@ failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }
 total=$(( $(count .build/test-unit.log) + $(count .build/test-integration.log) ))
 failed=$(( $(failures .build/test-unit.log) + $(failures .build/test-integration.log) ))
 echo "$((total - failed)) passed, $failed failed"
-if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 || $rules_status -ne 0 || $host_status -ne 0 ]]; then
+if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 || $rules_status -ne 0 || $host_status -ne 0 || $package_status -ne 0 ]]; then
   exit 1
 fi

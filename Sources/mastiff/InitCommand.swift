@@ -11,6 +11,8 @@ struct InitCommand {
 
     static let defaultMastodonDirectory = "/home/mastodon/live"
     static let defaultSystemdDirectory = "/etc/systemd/system"
+    /// The package's pristine copy of /etc/mastiff/mastiff.yml (scripts/package.sh).
+    static let packagedDefault = "/usr/share/mastiff/mastiff.yml"
 
     var configPath: String { arguments.configPath ?? ConfigLoader.defaultPath }
     var mastodonDirectory: String { arguments.mastodonDirectory ?? Self.defaultMastodonDirectory }
@@ -28,19 +30,26 @@ struct InitCommand {
             }
             return 0
         }
-        if !arguments.force, FileSystemAccess.fileExists(configPath) {
-            say("\(configPath) exists: not replaced (--force replaces it and its secret files; --dry-run shows what would be written)")
-            return 1
+        var replacing = arguments.force
+        if !replacing, FileSystemAccess.fileExists(configPath) {
+            // The package installs its default; init replaces it while no one has edited it.
+            guard let existing = try? FileSystemAccess.readRegularFile(configPath, limit: ConfigLoader.maxFileSize),
+                  let packaged = try? FileSystemAccess.readRegularFile(Self.packagedDefault, limit: ConfigLoader.maxFileSize), existing == packaged else {
+                say("\(configPath) exists: not replaced (--force replaces it and its secret files; --dry-run shows what would be written)")
+                return 1
+            }
+            say("\(configPath) is the packaged default, unedited: replaced")
+            replacing = true
         }
         // The agent's account reads the secrets; root is the owner otherwise.
         let agent = SystemAccounts.host.uid("mastiff")
         do {
             if !plan.secretFiles.isEmpty { try Self.makeDirectory(secretsDirectory, mode: 0o700, owner: agent) }
             for secret in plan.secretFiles {
-                try Self.write(secret.contents.reveal(), to: secret.path, mode: 0o600, owner: agent, replacing: arguments.force)
+                try Self.write(secret.contents.reveal(), to: secret.path, mode: 0o600, owner: agent, replacing: replacing)
                 say("wrote \(secret.path) (0600): \(secret.what)")
             }
-            try Self.write(plan.text, to: configPath, mode: 0o640, owner: nil, group: agent.flatMap(Self.primaryGroup), replacing: arguments.force)
+            try Self.write(plan.text, to: configPath, mode: 0o640, owner: nil, group: agent.flatMap(Self.primaryGroup), replacing: replacing)
         } catch {
             say("cannot write: \(error)")
             return 1
@@ -48,7 +57,7 @@ struct InitCommand {
         say("wrote \(configPath)")
         do {
             _ = try ConfigLoader.load(.file(configPath))
-            say("check-config: \(configPath) is valid. Next: mastiff doctor, then systemctl enable --now mastiff (or restart it) and open the status page.")
+            say("check-config: \(configPath) is valid. Next: mastiff doctor, then systemctl reload mastiff (or enable --now) and open the status page.")
             return 0
         } catch {
             say("check-config: \(error)")

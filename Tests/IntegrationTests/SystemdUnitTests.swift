@@ -18,7 +18,7 @@ import Testing
         do { analyze = try Harness.which("systemd-analyze") } catch { Issue.record("\(error)"); return }
         let directory = try Harness.temporaryDirectory()
         let unit = try String(contentsOfFile: Self.unitPath, encoding: .utf8)
-            .replacingOccurrences(of: "/usr/local/bin/mastiff", with: Harness.binary)
+            .replacingOccurrences(of: "/usr/bin/mastiff", with: Harness.binary)
         let copy = directory.appendingPathComponent("mastiff.service").path
         try unit.write(toFile: copy, atomically: true, encoding: .utf8)
         let result = try Harness.run(analyze, ["verify", "--man=no", copy])
@@ -30,7 +30,7 @@ import Testing
 
     @Test func execStartCommandLineRuns() throws {
         let command = try execStart()
-        #expect(command.first == "/usr/local/bin/mastiff")
+        #expect(command.first == "/usr/bin/mastiff")
         let configIndex = try #require(command.firstIndex(of: "--config"))
         #expect(command[configIndex + 1] == "/etc/mastiff/mastiff.yml")
         let config = try Harness.writeConfig("listen: 127.0.0.1:0\n")
