@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "mastiff",
             dependencies: [
-                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd", "MastiffAgent", "MastiffPolicies", "MastiffPromQL",
+                "MastiffCore", "MastiffClients", "MastiffCollectors", "MastiffServer", "MastiffStatsd", "MastiffAgent", "MastiffPolicies", "MastiffPromQL", "MastiffExecutors",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -113,13 +113,21 @@ public final class Agent: Sendable {
         agentReference.agent = self
     }
 
-    /// What the agent itself measures, beside the collectors: what the rules also read.
+    /// What the agent itself measures, beside the collectors. One list for both readers: /metrics
+    /// renders it and the history records it for the rules, so a rule on any family /metrics shows
+    /// (mastiff_state_write_failures_total, mastiff_history_*) can fire inside mastiff too.
     func ownFamilies(now: Double) -> [MetricFamily] {
         var families = selfMetrics()
-        if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
-        if let restarts { families.append(contentsOf: restarts.metrics(now: now)) }
+        if let sampler {
+            families.append(contentsOf: sampler.selfMetrics())
+            families.append(contentsOf: history.selfMetrics())
+        }
+        if let alerting { families.append(contentsOf: alerting.metrics()) }
         if let notifier { families.append(contentsOf: notifier.metrics()) }
+        if let restarts { families.append(contentsOf: restarts.metrics(now: now)) }
         if let work { families.append(contentsOf: work.metrics(now: now)) }
+        if let stateStore { families.append(contentsOf: stateStore.selfMetrics()) }
+        if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
         return families
     }
 
@@ -265,18 +273,10 @@ public final class Agent: Sendable {
         var families: [MetricFamily]
         if let sampler {
             families = await sampler.snapshot(maxAge: sampler.interval).families
-            families.append(contentsOf: sampler.selfMetrics())
-            families.append(contentsOf: history.selfMetrics())
-            if let alerting { families.append(contentsOf: alerting.metrics()) }
-            if let notifier { families.append(contentsOf: notifier.metrics()) }
-            if let restarts { families.append(contentsOf: restarts.metrics(now: clock.now())) }
-            if let work { families.append(contentsOf: work.metrics(now: clock.now())) }
         } else {
             families = await collectNow().families
         }
-        families.append(contentsOf: selfMetrics())
-        if let stateStore { families.append(contentsOf: stateStore.selfMetrics()) }
-        if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
+        families.append(contentsOf: ownFamilies(now: clock.now()))
         return families
     }
 

@@ -214,7 +214,8 @@ public final class Alerting: Sendable {
         history.record(families + evaluatedNames.filter { derived[$0] == nil }.map { MetricFamily(name: $0, help: "", type: .gauge) },
                        at: snapshot.time, source: .derived, onlyMetrics: evaluatedNames)
         for event in events { log(event) }
-        if let saved, let stateStore { stateStore.update("alerts", saved) }
+        // Staged: StateFlushService writes it within a second, off the sample's path.
+        if let saved, let stateStore { stateStore.stage("alerts", saved) }
     }
 
     /// Once per selector: its rules do not see every series (alerts.max_series, or the

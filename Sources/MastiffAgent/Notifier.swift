@@ -1,5 +1,4 @@
 import Logging
-import MastiffClients
 import MastiffCore
 import MastiffExecutors
 import MastiffPolicies
@@ -24,6 +23,9 @@ public final class Notifier: Service, Sendable {
         var receivers: [String: any NotificationReceiver]
         var alertmanagers: [String: AlertmanagerReceiver]
         var savedRevision = -1
+        /// The newest queued notification when the section was last handed over: a newer one is
+        /// written at once (nothing queued is lost to a crash), outcomes of deliveries are staged.
+        var savedNewest: String?
     }
 
     /// Wakes `run`'s loop for a round: a new evaluation, a delivery that ended, a control request.
@@ -216,17 +218,27 @@ public final class Notifier: Service, Sendable {
         }
     }
 
-    /// Writes the state file section when what it holds changed. False when the write failed
-    /// (the change holds in memory, and is written with the next write that succeeds).
+    /// Hands the state file section over when what it holds changed: a delivery's outcome is
+    /// staged (written within a second by StateFlushService: a crash in that second may repeat a
+    /// delivery, never lose one); a newly queued notification and an admin's change
+    /// (`immediately`, whose answer says whether it will survive a restart) are written at once.
+    /// False when that write failed (the change holds in memory, and is written with the next
+    /// write that succeeds).
     @discardableResult
-    private func save() -> Bool {
+    private func save(immediately: Bool = false) -> Bool {
         guard let stateStore else { return true }
-        let saved = state.withLock { state -> JSONValue? in
-            guard state.policy.revision != state.savedRevision else { return nil }
+        let (saved, enqueued) = state.withLock { state -> (JSONValue?, Bool) in
+            guard state.policy.revision != state.savedRevision else { return (nil, false) }
             state.savedRevision = state.policy.revision
-            return state.policy.savedState()
+            let newest = state.policy.queue.last?.id
+            defer { state.savedNewest = newest }
+            return (state.policy.savedState(), newest != nil && newest != state.savedNewest)
         }
         guard let saved else { return true }
+        guard immediately || enqueued else {
+            stateStore.stage("notifications", saved)
+            return true
+        }
         if stateStore.update("notifications", saved) { return true }
         // Written again at the next change, not lost: the revision is not taken as saved.
         state.withLock { $0.savedRevision = -1 }
@@ -257,7 +269,7 @@ public final class Notifier: Service, Sendable {
             }
             return state.policy.maintenance(at: now)
         }
-        let persisted = save()
+        let persisted = save(immediately: true)
         wake()
         var members: [String: JSONValue] = ["ok": .bool(true), "active": .bool(status.0), "now": .number(now)]
         if status.0 {
@@ -270,13 +282,13 @@ public final class Notifier: Service, Sendable {
     public func addSilence(matchers: [RouteMatcher], seconds: Double, comment: String) -> JSONValue {
         let now = clock.now()
         let silence = state.withLock { $0.policy.addSilence(matchers: matchers, startsAt: now, endsAt: now + seconds, comment: comment) }
-        return answer(["ok": .bool(true), "silence": Self.json(silence)], persisted: save())
+        return answer(["ok": .bool(true), "silence": Self.json(silence)], persisted: save(immediately: true))
     }
 
     public func expireSilence(_ id: String) -> JSONValue {
         let now = clock.now()
         let expired = state.withLock { $0.policy.expireSilence(id, now: now) }
-        let persisted = save()
+        let persisted = save(immediately: true)
         return expired ? answer(["ok": .bool(true)], persisted: persisted) : .object(["ok": .bool(false), "error": .string("no active silence has ID \(id)")])
     }
 

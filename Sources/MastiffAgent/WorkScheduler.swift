@@ -20,7 +20,7 @@ public final class WorkScheduler: Service, Sendable {
         case job(JobSpec)
     }
 
-    struct Task: Sendable {
+    struct ScheduledTask: Sendable {
         var name: String
         var kind: Kind
         var schedule: WorkSchedule
@@ -47,7 +47,7 @@ public final class WorkScheduler: Service, Sendable {
     }
 
     struct State: Sendable {
-        var tasks: [Task] = []
+        var tasks: [ScheduledTask] = []
         var records: [String: Record] = [:]
         var requests: [String] = []
         var current: Current?
@@ -83,10 +83,10 @@ public final class WorkScheduler: Service, Sendable {
         self.plan = plan
         self.planError = planError
         let utc = config.backups.utc
-        var tasks: [Task] = []
+        var tasks: [ScheduledTask] = []
         func add(_ name: String, _ kind: Kind, _ cron: String, _ jitter: Duration, _ once: Bool) {
             guard let schedule = try? CronSchedule(cron, utc: utc) else { return }
-            tasks.append(Task(name: name, kind: kind, schedule: WorkSchedule(name: name, cron: schedule, jitter: jitter), oncePerCluster: once))
+            tasks.append(ScheduledTask(name: name, kind: kind, schedule: WorkSchedule(name: name, cron: schedule, jitter: jitter), oncePerCluster: once))
         }
         if config.backups.enabled {
             let once = config.backups.oncePerCluster
@@ -113,7 +113,7 @@ public final class WorkScheduler: Service, Sendable {
             try await cancelWhenGracefulShutdown {
                 while true {
                     await self.tick()
-                    try await _Concurrency.Task.sleep(for: .seconds(1))
+                    try await Task.sleep(for: .seconds(1))
                 }
             }
         } catch is CancellationError {
@@ -150,7 +150,7 @@ public final class WorkScheduler: Service, Sendable {
 
     func tick() async {
         let now = clock.now()
-        let (requested, due) = state.withLock { state -> (String?, Task?) in
+        let (requested, due) = state.withLock { state -> (String?, ScheduledTask?) in
             if !state.requests.isEmpty { return (state.requests.removeFirst(), nil) }
             return (nil, state.tasks.filter { ($0.next ?? .infinity) <= now }.min { ($0.next ?? 0) < ($1.next ?? 0) })
         }
@@ -188,9 +188,9 @@ public final class WorkScheduler: Service, Sendable {
         await execute(task, manual: false)
     }
 
-    func manualTask(_ name: String) -> Task? {
+    func manualTask(_ name: String) -> ScheduledTask? {
         guard name.hasPrefix("backup/"), let cron = try? CronSchedule("@daily") else { return nil }
-        return Task(name: name, kind: .backup(String(name.dropFirst("backup/".count))), schedule: WorkSchedule(name: name, cron: cron, jitter: .zero),
+        return ScheduledTask(name: name, kind: .backup(String(name.dropFirst("backup/".count))), schedule: WorkSchedule(name: name, cron: cron, jitter: .zero),
                     oncePerCluster: config.backups.oncePerCluster)
     }
 
@@ -207,7 +207,7 @@ public final class WorkScheduler: Service, Sendable {
 
     // MARK: Running one task
 
-    func execute(_ task: Task, manual: Bool) async {
+    func execute(_ task: ScheduledTask, manual: Bool) async {
         let started = clock.now()
         let progress = StreamUpload.Progress()
         state.withLock { $0.current = Current(task: task.name, startedAt: started, progress: progress) }
@@ -228,7 +228,7 @@ public final class WorkScheduler: Service, Sendable {
                 return
             }
         }
-        defer { if let lock { _Concurrency.Task { await lock.release() } } }
+        defer { if let lock { Task { await lock.release() } } }
         logger.info("starting", metadata: ["task": "\(task.name)", "manual": "\(manual)"])
         switch task.kind {
         case .backup(let target):
@@ -255,7 +255,7 @@ public final class WorkScheduler: Service, Sendable {
     /// agent that skipped looks again after about the holder's expected duration (twice the
     /// last one, at least 30 s), before the next slot: then it takes the lock, finds the slot's
     /// manifest and skips, or finds none and makes the backup (runBackup's same-slot check).
-    func scheduleRecheck(_ task: Task, started: Double) {
+    func scheduleRecheck(_ task: ScheduledTask, started: Double) {
         let recheck = state.withLock { state -> Double? in
             let expected = state.records[task.name]?.lastDuration ?? 0
             let recheck = started + max(Self.minimumRecheck, 2 * expected)
@@ -269,7 +269,7 @@ public final class WorkScheduler: Service, Sendable {
         }
     }
 
-    func runBackup(_ task: Task, target: String, started: Double, progress: StreamUpload.Progress, manual: Bool) async {
+    func runBackup(_ task: ScheduledTask, target: String, started: Double, progress: StreamUpload.Progress, manual: Bool) async {
         guard let plan else {
             finish(task, result: "failure", ok: false, started: started, size: nil, message: planError ?? "backups are not enabled")
             return
@@ -313,7 +313,7 @@ public final class WorkScheduler: Service, Sendable {
         }
     }
 
-    func runDrill(_ task: Task, started: Double) async {
+    func runDrill(_ task: ScheduledTask, started: Double) async {
         guard let plan else { return finish(task, result: "failure", ok: false, started: started, size: nil, message: planError ?? "backups are not enabled") }
         do {
             let restorer = try plan.restorer()
@@ -328,7 +328,7 @@ public final class WorkScheduler: Service, Sendable {
     }
 
     /// Records a result: metrics, log, state file, the next slot, and a notice on failure.
-    func finish(_ task: Task, result: String, ok: Bool?, started: Double, size: Double?, message: String) {
+    func finish(_ task: ScheduledTask, result: String, ok: Bool?, started: Double, size: Double?, message: String) {
         let now = clock.now()
         state.withLock { state in
             var record = state.records[task.name] ?? Record()

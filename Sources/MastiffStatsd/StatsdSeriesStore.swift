@@ -136,10 +136,14 @@ public final class StatsdSeriesStore {
     private var derivedNames: Set<String> = []
     public private(set) var seriesCount = 0
     private var random = SplitMixRandom(seed: 0x7374_6174_7364)
-    /// Keyed by the 64-bit hash of name and type rather than the name itself, which would double
-    /// the memory of a cache as large as the series set. Swift's hashing is seeded per process,
-    /// so collisions cannot be provoked; by chance they are ~1e-11 likely among 10,000 names.
-    private var targets: [Int: Target] = [:]
+    /// Keyed by the statsd name and type themselves: a key made of their hash alone would, on a
+    /// collision, send one metric's samples into another's series. The name costs its bytes once
+    /// per cached entry (bounded by `cacheCapacity`).
+    private struct TargetKey: Hashable {
+        var name: String
+        var type: StatsdMetricType
+    }
+    private var targets: [TargetKey: Target] = [:]
     private var settingsByRule: [Int: Settings] = [:]
     /// One copy of each label value (a controller name appears in dozens of series); bounded,
     /// so a flood of unique values is simply not interned.
@@ -175,10 +179,7 @@ public final class StatsdSeriesStore {
     }
 
     private func target(for name: String, type: StatsdMetricType) -> Target {
-        var hasher = Hasher()
-        hasher.combine(name)
-        hasher.combine(type)
-        let key = hasher.finalize()
+        let key = TargetKey(name: name, type: type)
         if let cached = targets[key] {
             statistics.cacheHits += 1
             return cached

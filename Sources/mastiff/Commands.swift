@@ -42,6 +42,8 @@ struct Commands {
             logger: logger,
             eventLoopGroup: eventLoopGroup)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            // First, so the last to stop: it writes what the others staged on their way out.
+            .init(service: StateFlushService(store: stateStore)),
             .init(service: server),
             .init(service: ReloadOnHangupService(agent: agent)),
         ]

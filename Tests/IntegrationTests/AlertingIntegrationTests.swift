@@ -192,6 +192,34 @@ import Testing
         #expect(sampleValue(metrics.text, "mastiff_config_last_reload_successful") == 0)
     }
 
+    /// Every family /metrics shows is one the rules can read (issue 23): the state file's,
+    /// the history's and the sampler's own families reached /metrics but not the rules, so a rule
+    /// on them passed promtool and could never fire inside mastiff.
+    @Test func rulesSeeEveryFamilyMetricsShows() async throws {
+        let directory = try Harness.temporaryDirectory().path
+        let rules = directory + "/own.yml"
+        try """
+        groups:
+          - name: own
+            rules:
+              - alert: StateFamilySeen
+                expr: mastiff_state_write_failures_total >= 0
+              - alert: HistoryFamilySeen
+                expr: mastiff_history_series > 0
+              - alert: SamplerFamilySeen
+                expr: mastiff_sample_runs_total > 0
+        """.write(toFile: rules, atomically: true, encoding: .utf8)
+        let config = try Harness.writeConfig(collectors: [:], "sampling: {interval: 1s}\nstatsd: {enabled: false}\nalerts:\n  builtin: false\n  rule_files: [\(rules)]\n")
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        let metrics = try await mastiff.metrics(sampledAfter: Date())
+        for name in ["mastiff_state_write_failures_total", "mastiff_history_series", "mastiff_sample_runs_total"] {
+            #expect(sampleValue(metrics.text, name) != nil, "\(name) is on /metrics")
+        }
+        for alert in ["StateFamilySeen", "HistoryFamilySeen", "SamplerFamilySeen"] {
+            try await Self.waitFor(config, alert, "firing", within: 5)
+        }
+    }
+
     /// The shipped rule tests pass on both engines; a wrong expectation fails on both.
     @Test func shippedRuleTestsPassOnPromtoolAndMastiff() throws {
         let tests = try FileManager.default.contentsOfDirectory(atPath: Harness.packageRoot + "/alerts/tests")

@@ -117,6 +117,8 @@ import Testing
             let first = try host.agent(logger: logger)
             for _ in 0..<5 { await Self.sample(first, host) }
             #expect(Self.alert(first, "OOMRisk")?["state"]?.string == "pending")
+            // Alert states are staged; StateFlushService writes them when mastiff stops.
+            #expect(first.stateStore?.flush() == true)
         }
         // Pending since the first sample (t=15 s); the restart comes after t=75 s. Without the
         // state file the new agent would count `for: 2m` from its own first sample (t=90 s) and
@@ -128,6 +130,7 @@ import Testing
         #expect(Self.alert(second, "OOMRisk")?["state"]?.string == "pending")
         await Self.sample(second, host)
         #expect(Self.alert(second, "OOMRisk")?["state"]?.string == "firing", "2m after it first became active")
+        #expect(second.stateStore?.flush() == true)
         // And a firing alert is not announced again by a restart.
         let (thirdLogger, thirdRecords) = RecordingLogHandler.logger()
         let third = try host.agent(logger: thirdLogger)

@@ -41,6 +41,49 @@ import Testing
         #expect(!text.isEmpty && entries(directory) == ["state.json"], "no temporary file is left after a write")
     }
 
+    /// Staged sections (the notifier's deliveries, alert states) are written by the next flush
+    /// or update, not each on its own (issue 23: every delivery rewrote the file, two fsyncs).
+    @Test func stagedSectionsWaitForTheNextFlushOrUpdate() {
+        let directory = scratchDirectory()
+        let (logger, _) = RecordingLogHandler.logger()
+        let store = StateStore(directory: directory, logger: logger, wallClock: FixedWallClock())
+        store.stage("notifications", .object(["queue": .array([.string("n1")])]))
+        #expect(read(directory + "/state.json") == nil, "staging writes nothing")
+        #expect(store.hasUnwrittenChanges)
+        #expect(store.section("notifications")?["queue"]?.array == [.string("n1")], "readers see it at once")
+        #expect(store.flush())
+        #expect(!store.hasUnwrittenChanges)
+        #expect(StateStore(directory: directory, logger: logger).section("notifications")?["queue"]?.array == [.string("n1")])
+        // An update writes what is staged with it.
+        store.stage("alerts", .object(["firing": .number(2)]))
+        #expect(store.update("restarts", .object(["sidekiq": .array([])])))
+        let reread = StateStore(directory: directory, logger: logger)
+        #expect(reread.section("alerts")?["firing"]?.double == 2 && reread.section("restarts") != nil)
+        #expect(!store.hasUnwrittenChanges)
+        #expect(store.flush(), "nothing staged: nothing to do")
+    }
+
+    /// A staged section whose write failed (a full 16 KiB tmpfs) stays staged, and goes out
+    /// with the next write that succeeds.
+    @Test func aFailedFlushKeepsTheSectionStaged() throws {
+        let mountpoint = scratchDirectory()
+        try #require(mount("tmpfs", mountpoint, "tmpfs", 0, "size=16k") == 0, "mounting a tmpfs needs root: \(String(cString: strerror(errno)))")
+        defer { umount(mountpoint) }
+        let (logger, _) = RecordingLogHandler.logger()
+        let store = StateStore(directory: mountpoint, logger: logger, wallClock: FixedWallClock())
+        let filler = open(mountpoint + "/filler", O_WRONLY | O_CREAT, 0o600)
+        let block = [UInt8](repeating: 0, count: 4096)
+        while block.withUnsafeBytes({ Glibc.write(filler, $0.baseAddress, $0.count) }) > 0 {}
+        close(filler)
+        store.stage("notifications", .object(["queue": .array((0..<500).map { .string("n\($0)") })]))
+        #expect(!store.flush())
+        #expect(store.hasUnwrittenChanges, "still staged")
+        unlink(mountpoint + "/filler")
+        #expect(store.flush())
+        #expect(!store.hasUnwrittenChanges)
+        #expect(StateStore(directory: mountpoint, logger: logger).section("notifications")?["queue"]?.array?.count == 500)
+    }
+
     private func entries(_ directory: String) -> [String] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }

@@ -51,6 +51,10 @@ public final class StateStore: Sendable {
 
     private struct State {
         var sections: [String: JSONValue] = [:]
+        /// Sections changed in memory and not yet written, with the change's number (a write
+        /// clears only the changes it carried).
+        var unwritten: [String: Int] = [:]
+        var changes = 0
         var health: Health = .empty
         var writeFailures = 0
         var lastWrite: Double?
@@ -80,15 +84,43 @@ public final class StateStore: Sendable {
         state.withLock { $0.sections[name] }
     }
 
-    /// Replaces one section and writes the file. Returns false (and counts it) when the write
-    /// failed; the value is kept in memory and written with the next successful update.
+    /// Replaces one section in memory; the next `flush` (StateFlushService, at most a second
+    /// later, and once more when mastiff stops) or `update` writes it. For what changes on hot
+    /// paths — a delivery's outcome, an evaluation's alert states — where one write per change
+    /// would cost two fsyncs each; not for what must be on disk before the next action (restart
+    /// times: losing them could allow a burst).
+    public func stage(_ name: String, _ value: JSONValue) {
+        state.withLock { state in
+            state.sections[name] = value
+            state.changes += 1
+            state.unwritten[name] = state.changes
+        }
+    }
+
+    /// Whether staged sections wait to be written.
+    public var hasUnwrittenChanges: Bool { state.withLock { !$0.unwritten.isEmpty } }
+
+    /// Writes the file if a staged section waits. False when that write failed (the sections
+    /// stay staged and are written by the next flush or update that succeeds).
+    @discardableResult
+    public func flush() -> Bool {
+        guard hasUnwrittenChanges else { return true }
+        return write(naming: state.withLock { $0.unwritten.keys.sorted().first ?? "" })
+    }
+
+    /// Replaces one section and writes the file (with anything staged). Returns false (and
+    /// counts it) when the write failed; the value is kept in memory and written with the next
+    /// successful update or flush.
     @discardableResult
     public func update(_ name: String, _ value: JSONValue) -> Bool {
+        stage(name, value)
+        return write(naming: name)
+    }
+
+    /// Writes every section; `name` is the one named if the file would grow too large.
+    private func write(naming name: String) -> Bool {
         writeLock.withLock { _ in
-            let sections = state.withLock { state -> [String: JSONValue] in
-                state.sections[name] = value
-                return state.sections
-            }
+            let (sections, written) = state.withLock { state in (state.sections, state.unwritten) }
             let now = wallClock.now()
             let document = JSONValue.object([
                 "format_version": .number(Double(Self.formatVersion)),
@@ -106,6 +138,8 @@ public final class StateStore: Sendable {
                 try writeAtomically(text)
                 let recovered = state.withLock { state -> Bool in
                     let wasFailing = if case .writeFailing = state.health { true } else { false }
+                    // What was staged since this write began stays staged.
+                    for (section, change) in written where state.unwritten[section] == change { state.unwritten[section] = nil }
                     state.health = .ok
                     state.lastWrite = now
                     return wasFailing
