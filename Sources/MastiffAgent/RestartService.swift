@@ -5,12 +5,27 @@ import Logging
 import MastiffCore
 import MastiffExecutors
 import MastiffPolicies
+import ServiceLifecycle
 import Synchronization
 
 /// Runs the restart policy after each sample and carries out its decisions with each target's
 /// restarter (docs/restarts.md). Restart times go to the state file (section `restarts`), so
 /// budgets survive a restart of mastiff. Maintenance pauses restarts.
-public final class RestartService: Sendable {
+///
+/// Deciding happens in `observe` (called after each sample); acting — a drain, a restarter —
+/// happens in `run`, each restart a child task of the service's own group, so that stopping
+/// mastiff ends every one of them deliberately (a drain in progress stops waiting and leaves its
+/// process recorded as quieted, to be restarted first at the next start).
+public final class RestartService: Service, Sendable {
+    /// A decided restart, waiting for `run` to carry it out.
+    private struct Work: Sendable {
+        var action: RestartAction
+        var restarter: any Restarter
+        var drain: Duration?
+        var metadata: Logger.Metadata
+        var decidedAt: Double
+    }
+
     private struct State {
         var policy: RestartPolicy
         var restarters: [String: any Restarter]
@@ -32,6 +47,7 @@ public final class RestartService: Sendable {
     }
 
     private let state: Mutex<State>
+    private let work = AsyncStream.makeStream(of: Work.self)
     private let stateStore: StateStore?
     private let logger: Logger
     private let procRoot: String
@@ -180,27 +196,48 @@ public final class RestartService: Sendable {
             guard let restarter = restarters[action.target] else { continue }
             // An interrupted drain's process is quiet already: no second drain.
             let drain = action.reason == .interruptedDrain ? nil : drains[action.target]
-            Task {
-                if let drain {
-                    let seconds = await self.quietAndDrain(action, timeout: drain, metadata: metadata)
-                    self.state.withLock { $0.drainSeconds[action.target] = seconds }
-                }
-                let result = await restarter.restart(action)
-                self.forgetQuieted(action.target)
-                switch result {
-                case .success(let what):
-                    metadata["done"] = "\(what)"
-                    self.logger.info("restart carried out", metadata: metadata)
-                    self.count(action, "restarted", now: now)
-                    self.announce?(action, what, true)
-                case .failure(let failure):
-                    metadata["error"] = "\(failure)"
-                    self.logger.error("restart failed", metadata: metadata)
-                    self.announce?(action, failure.description, false)
-                    self.state.withLock { $0.policy.record(.failed(target: action.target, reason: failure.description), now: now) }
-                    self.count(action, "failed", now: now)
-                }
+            work.continuation.yield(Work(action: action, restarter: restarter, drain: drain, metadata: metadata, decidedAt: now))
+        }
+    }
+
+    /// Carries out what `observe` decided, each restart a child task; on shutdown the group is
+    /// cancelled and every restart in progress ends as `carryOut` says.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for await pending in work.stream.cancelOnGracefulShutdown() {
+                group.addTask { await self.carryOut(pending) }
             }
+            group.cancelAll()
+        }
+    }
+
+    private func carryOut(_ work: Work) async {
+        let action = work.action
+        var metadata = work.metadata
+        if let drain = work.drain {
+            let seconds = await quietAndDrain(action, timeout: drain, metadata: metadata)
+            state.withLock { $0.drainSeconds[action.target] = seconds }
+            guard !Task.isCancelled else {
+                // Quiet has no undo: the process stays recorded (restarts_quieted) and the next
+                // start restarts it first.
+                logger.notice("mastiff is stopping mid-drain; the quieted process is restarted first at the next start", metadata: metadata)
+                return
+            }
+        }
+        let result = await work.restarter.restart(action)
+        forgetQuieted(action.target)
+        switch result {
+        case .success(let what):
+            metadata["done"] = "\(what)"
+            logger.info("restart carried out", metadata: metadata)
+            count(action, "restarted", now: work.decidedAt)
+            announce?(action, what, true)
+        case .failure(let failure):
+            metadata["error"] = "\(failure)"
+            logger.error("restart failed", metadata: metadata)
+            announce?(action, failure.description, false)
+            state.withLock { $0.policy.record(.failed(target: action.target, reason: failure.description), now: work.decidedAt) }
+            count(action, "failed", now: work.decidedAt)
         }
     }
 
@@ -218,7 +255,7 @@ public final class RestartService: Sendable {
         let started = ContinuousClock.now
         var waitedForFreshSample = false
         while ContinuousClock.now - started < timeout {
-            try? await Task.sleep(for: .milliseconds(500))
+            do { try await Task.sleep(for: .milliseconds(500)) } catch { return (ContinuousClock.now - started).seconds }
             // The first sample after the TSTP may still show the old busy count; wait for one more.
             if !waitedForFreshSample {
                 waitedForFreshSample = true

@@ -49,6 +49,7 @@ struct Commands {
         ]
         if let sampler = agent.sampler { services.append(.init(service: sampler)) }
         if let notifier = agent.notifier { services.append(.init(service: notifier)) }
+        if let restarts = agent.restarts { services.append(.init(service: restarts)) }
         if let work = agent.work, work.hasWork { services.append(.init(service: work)) }
         if let heartbeat = config.alerts.heartbeat, let sampler = agent.sampler {
             let clock = SystemWallClock()

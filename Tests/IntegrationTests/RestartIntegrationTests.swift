@@ -174,8 +174,10 @@ extension RestartIntegrationTests {
 
     /// "Actions that trust nothing", item 12: SIGTERM or a crash during a graceful drain left
     /// Sidekiq quiet forever (TSTP has no undo). The quieted process is in the state file, and
-    /// the next start restarts it first, whatever the policy says then.
-    @Test func aDrainInterruptedByAKillIsFinishedAtTheNextStart() async throws {
+    /// the next start restarts it first, whatever the policy says then. On SIGTERM the drain is
+    /// a child task of the restart service: it ends with mastiff, at once, restarting nothing.
+    @Test(arguments: [SIGKILL, SIGTERM])
+    func aDrainInterruptedByAStopIsFinishedAtTheNextStart(_ stop: Int32) async throws {
         let sidekiq = try Harness.which("sidekiq")
         let (redisCLI, port, redisURL, jobs) = try Self.enqueueCountingJobs(20, database: 10)
         let directory = try Harness.temporaryDirectory().path
@@ -219,8 +221,13 @@ extension RestartIntegrationTests {
             try await Task.sleep(for: .seconds(2))
             quietPID = try sidekiqPID()
             #expect(!first.log.contains("drained"), "still draining: 30 s jobs")
-            first.signal(SIGKILL)
-            _ = first.waitForExit(timeout: 5)
+            first.signal(stop)
+            let status = first.waitForExit(timeout: 5)
+            if stop == SIGTERM {
+                #expect(status == 0, "stopped within 5 s, mid-drain: \(first.log.suffix(1500))")
+                #expect(first.log.contains("mastiff is stopping mid-drain") && !first.log.contains("restart carried out"), "\(first.log.suffix(1500))")
+                #expect(try sidekiqPID() == quietPID, "nothing restarted on the way out")
+            }
         }
         // The policy no longer wants a restart (the limit is high now): only the interrupted
         // drain makes one.
