@@ -89,15 +89,16 @@ public final class Agent: Sendable {
                                description: "\(succeeded ? "Restarted" : "Could not restart") \(action.target) pid \(action.pid) for \(action.reason.rawValue): \(action.detail)\(memory). \(what)")
         } : nil
         self.restarts = restarts
-        work = sampling ? WorkScheduler(config: config, stateStore: stateStore, logger: logger, procRoot: procRoot, clock: clock,
-                                        isPaused: { notifier?.maintenanceActive() ?? false }) { summary, description in
-            notifier?.announce(labels: [Label("alertname", "MastiffScheduledWork")], summary: summary, description: description)
-        } : nil
         // The agent's own families (reload status, statsd, restarts, notifications) are part of
         // what the rules read (ConfigReloadFailed, StatsdSeriesLimitReached,
         // RestartBudgetExhausted); the sampler's closure reaches the agent through this box,
         // filled once the agent exists.
         let agentReference = AgentReference()
+        work = sampling ? WorkScheduler(config: config, stateStore: stateStore, logger: logger, procRoot: procRoot, clock: clock,
+                                        isPaused: { notifier?.maintenanceActive() ?? false },
+                                        availableMemory: { agentReference.agent?.sampler?.latest?.views.memory?.availableBytes }) { summary, description in
+            notifier?.announce(labels: [Label("alertname", "MastiffScheduledWork")], summary: summary, description: description)
+        } : nil
         sampler = sampling ? Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
                                      onSample: { snapshot in
                                          history.record(snapshot.families + (agentReference.agent?.ownFamilies(now: snapshot.time) ?? []),

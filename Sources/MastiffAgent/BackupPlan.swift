@@ -38,7 +38,7 @@ public struct BackupPlan: Sendable {
         self.recipients = recipients
         postgresDSN = settings.postgres.dsn ?? config.collectors.postgres.dsn
         redisURL = settings.redis.url ?? config.collectors.redis.url
-        host = Self.hostName()
+        host = HostName.short
     }
 
     /// state_dir/backup-manifest.key: 32 random bytes (hex), made on first use with O_EXCL
@@ -78,13 +78,6 @@ public struct BackupPlan: Sendable {
         let key = text.trimmingWhitespace
         guard key.utf8.count >= 32 else { throw BackupError("\(path) holds no manifest key (at least 32 characters); remove it to make a new one") }
         return Array(key.utf8)
-    }
-
-    public static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        let name = String(cString: buffer).split(separator: ".").first.map(String.init) ?? "host"
-        return name.isEmpty ? "host" : name
     }
 
     public func identities() throws(BackupError) -> [AgeIdentity] {

@@ -62,7 +62,7 @@ public final class Notifier: Service, Sendable {
     /// The policy's settings and the receivers of a configuration.
     private static func build(_ settings: AlertSettings, logger: Logger)
         -> (NotificationPolicy.Settings, [String: any NotificationReceiver], [String: AlertmanagerReceiver]) {
-        let host = NotificationText.hostName()
+        let host = HostName.current
         var receivers: [String: any NotificationReceiver] = [:]
         var alertmanagers: [String: AlertmanagerReceiver] = [:]
         var policyReceivers: [NotificationPolicy.ReceiverSettings] = []

@@ -63,10 +63,14 @@ public final class WorkScheduler: Service, Sendable {
     private let clock: any WallClock
     private let procRoot: String
     private let isPaused: @Sendable () -> Bool
+    /// MemAvailable in bytes, for jobs' `min_available_memory`: the agent's latest sample
+    /// already holds it; without one, /proc/meminfo is read.
+    private let latestAvailableMemory: @Sendable () -> Double?
     private let notify: @Sendable (_ summary: String, _ description: String) -> Void
 
     public init(config: MastiffConfig, stateStore: StateStore?, logger: Logger, procRoot: String = "/proc", clock: any WallClock = SystemWallClock(),
                 isPaused: @escaping @Sendable () -> Bool = { false },
+                availableMemory: @escaping @Sendable () -> Double? = { nil },
                 notify: @escaping @Sendable (_ summary: String, _ description: String) -> Void = { _, _ in }) {
         self.config = config
         self.stateStore = stateStore
@@ -74,6 +78,7 @@ public final class WorkScheduler: Service, Sendable {
         self.clock = clock
         self.procRoot = procRoot
         self.isPaused = isPaused
+        self.latestAvailableMemory = availableMemory
         self.notify = notify
         var plan: BackupPlan?
         var planError: String?
@@ -195,6 +200,7 @@ public final class WorkScheduler: Service, Sendable {
     }
 
     func availableMemory() -> Double? {
+        if let sampled = latestAvailableMemory() { return sampled }
         guard let text = try? FileSystemAccess.readFile(procRoot + "/meminfo") else { return nil }
         return SystemParsers.meminfo(text)["MemAvailable"]
     }

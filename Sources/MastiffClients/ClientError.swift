@@ -61,7 +61,7 @@ public enum Redaction {
     }
 
     public static func clean(_ message: String) -> String {
-        var text = message.split(separator: "\n").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }.joined(separator: "; ")
+        var text = message.split(separator: "\n").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }.joined(separator: "; ")
         // password=secret or password='se cret'
         var output = ""
         var rest = Substring(text)
@@ -88,15 +88,6 @@ public enum Redaction {
     }
 }
 
-extension Substring {
-    func trimmingCharacters() -> Substring {
-        var slice = self
-        // "\r\n" is a single Character in Swift, hence isNewline rather than comparing to "\n".
-        while let first = slice.first, first == " " || first == "\t" || first.isNewline { slice.removeFirst() }
-        while let last = slice.last, last == " " || last == "\t" || last.isNewline { slice.removeLast() }
-        return slice
-    }
-}
 
 extension Substring {
     /// First occurrence of `needle`, compared by Unicode scalars; hand-written so the daemon does

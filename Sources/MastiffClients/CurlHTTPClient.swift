@@ -113,7 +113,7 @@ public struct CurlHTTPClient: Sendable {
                     sink.headers.removeAll()   // a new response (after 100-continue or a redirect)
                 } else if sink.headers.count < 200, let colon = line.firstIndex(of: ":") {   // a peer's header flood is not kept
                     let name = line[..<colon].lowercased()
-                    let value = line[line.index(after: colon)...].trimmingCharacters()
+                    let value = line[line.index(after: colon)...].trimmingWhitespace
                     sink.headers.append((name, String(value)))
                 }
                 return length

@@ -371,7 +371,7 @@ public struct S3Client: Sendable {
                         transfer.headers.removeAll()
                         transfer.status = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
                     } else if transfer.headers.count < 200, let colon = line.firstIndex(of: ":") {   // a header flood is not kept
-                        transfer.headers.append((line[..<colon].lowercased(), String(line[line.index(after: colon)...].trimmingCharacters())))
+                        transfer.headers.append((line[..<colon].lowercased(), String(line[line.index(after: colon)...].trimmingWhitespace)))
                     }
                     return length
                 }

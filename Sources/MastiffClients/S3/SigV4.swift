@@ -66,7 +66,7 @@ public struct SigV4Signer: Sendable {
     static func trimmedHeaderValue(_ value: String) -> String {
         var out = ""
         var lastWasSpace = false
-        for character in Substring(value).trimmingCharacters() {
+        for character in Substring(value).trimmingWhitespace {
             if character == " " {
                 if !lastWasSpace { out.append(" ") }
                 lastWasSpace = true

@@ -5,7 +5,7 @@ public enum ByteSize: Sendable, Equatable, CustomStringConvertible {
     case percentOfMemory(Double)
 
     public static func parse(_ text: String) -> ByteSize? {
-        let trimmed = text.trimmingSpaces
+        let trimmed = text.trimmingWhitespace
         if trimmed.hasSuffix("%") {
             guard let percent = Double(trimmed.dropLast()), percent > 0, percent <= 100 else { return nil }
             return .percentOfMemory(percent)

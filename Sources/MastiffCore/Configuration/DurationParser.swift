@@ -2,7 +2,7 @@
 /// `h`, `d`, `w` (`90s`, `1h30m`, `1.5h`). A bare `0` is zero.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingSpaces
+        let trimmed = text.trimmingWhitespace
         if trimmed == "0" { return .zero }
         var remaining = Substring(trimmed)
         var total = 0.0
@@ -43,11 +43,3 @@ public enum DurationParser {
     }
 }
 
-extension String {
-    var trimmingSpaces: String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" || first == "\n" || first == "\r" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" || last == "\n" || last == "\r" { scalars.removeLast() }
-        return String(scalars)
-    }
-}

@@ -56,13 +56,3 @@ public struct CalendarTime: Sendable, Equatable {
 
     public var daysSinceEpoch: Int { Self.daysSinceEpoch(year: year, month: month, day: day) }
 }
-
-extension String {
-    /// Without leading and trailing whitespace (newlines included).
-    public var trimmingWhitespace: String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
-    }
-}

@@ -102,11 +102,6 @@ public enum NotificationText {
         .object(Dictionary(uniqueKeysWithValues: labels.map { ($0.name, .string($0.value)) }))
     }
 
-    public static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 }
 
 extension String {
