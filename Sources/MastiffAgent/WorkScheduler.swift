@@ -234,8 +234,13 @@ public final class WorkScheduler: Service, Sendable {
                 return
             }
         }
-        defer { if let lock { Task { await lock.release() } } }
         logger.info("starting", metadata: ["task": "\(task.name)", "manual": "\(manual)"])
+        await perform(task, started: started, progress: progress, manual: manual)
+        // Awaited, not left to a task of its own (closing the connection would release it too).
+        if let lock { await lock.release() }
+    }
+
+    private func perform(_ task: ScheduledTask, started: Double, progress: StreamUpload.Progress, manual: Bool) async {
         switch task.kind {
         case .backup(let target):
             await runBackup(task, target: target, started: started, progress: progress, manual: manual)

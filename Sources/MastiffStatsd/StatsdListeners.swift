@@ -41,6 +41,9 @@ public final class StatsdListenerService: Service, Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let openDescriptors = Mutex<Set<Int32>>([])
+    /// Accepted TCP connections, from the accept loop's thread to the service's task group,
+    /// which serves each as a child task (ended by `stop`).
+    private let accepted = AsyncStream.makeStream(of: Int32.self)
 
     public init(bridge: StatsdBridge, settings: StatsdListenerSettings, logger: Logger) {
         self.bridge = bridge
@@ -57,8 +60,12 @@ public final class StatsdListenerService: Service, Sendable {
            let fd = open(.unixgram, { () throws(StatsdSocket.Failure) in try StatsdSocket.bindUnixDatagram(path) }) {
             loops.append { [self] in receiveDatagrams(fd, transport: .unixgram) }
         }
+        var servesConnections = false
         if let address = settings.tcp, let fd = open(.tcp, { () throws(StatsdSocket.Failure) in try StatsdSocket.listenTCP(address) }) {
             loops.append { [self] in acceptConnections(fd) }
+            servesConnections = true
+        } else {
+            accepted.continuation.finish()
         }
         guard !loops.isEmpty else {
             try await gracefulShutdown()
@@ -72,6 +79,15 @@ public final class StatsdListenerService: Service, Sendable {
                     for loop in loops {
                         group.addTask { _ = try? await BlockingWork.run(loop) }
                     }
+                    if servesConnections {
+                        group.addTask { [self] in
+                            await withDiscardingTaskGroup { connections in
+                                for await connection in accepted.stream {
+                                    connections.addTask { _ = try? await BlockingWork.run { [self] in serveConnection(connection) } }
+                                }
+                            }
+                        }
+                    }
                 }
             } onGracefulShutdown: { [self] in
                 stop()
@@ -84,6 +100,7 @@ public final class StatsdListenerService: Service, Sendable {
     /// Wakes every loop: `shutdown` makes a blocked `recvmmsg`, `accept` or `read` return.
     public func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
+        accepted.continuation.finish()
         openDescriptors.withLock { descriptors in
             for fd in descriptors { shutdown(fd, Int32(SHUT_RDWR)) }
         }
@@ -175,6 +192,7 @@ public final class StatsdListenerService: Service, Sendable {
         defer {
             closeDescriptor(fd)
             bridge.setListener(.tcp, up: false)
+            accepted.continuation.finish()
         }
         while !stopping.load(ordering: .relaxed), let connection = SocketCalls.acceptNext(fd) {
             guard !stopping.load(ordering: .relaxed), bridge.tcpConnection(opened: true, limit: settings.maxTCPConnections) else {
@@ -183,10 +201,10 @@ public final class StatsdListenerService: Service, Sendable {
             }
             SocketCalls.setTimeout(connection, settings.tcpIdleTimeout)
             openDescriptors.withLock { _ = $0.insert(connection) }
-            Task { [self] in
-                _ = try? await BlockingWork.run { [self] in
-                    serveConnection(connection)
-                }
+            if case .terminated = accepted.continuation.yield(connection) {
+                // Stopping: nobody will serve it.
+                closeDescriptor(connection)
+                _ = bridge.tcpConnection(opened: false, limit: 0)
             }
         }
     }

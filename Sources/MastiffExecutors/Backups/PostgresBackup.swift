@@ -105,42 +105,54 @@ public struct PostgresBackup: Sendable {
             await session.close()
             throw BackupError("compression '\(compression)' needs pg_dump 16 or newer; pg_dump \(major) is the one that matches this server (use gzip or 0-9)")
         }
-        defer { Task { await session.close() } }
+        // The snapshot session ends after the dump (and its commit), on every path: awaited here,
+        // not left to a task of its own.
+        func dumpAndCommit() async throws(BackupError) -> BackupManifest {
 
-        let toolVersion = await Self.version(of: pgDump)
-        let credentials = try PostgresToolCredentials(conninfo)
-        defer { credentials.remove() }
-        var argv = [pgDump, "--format=custom", "--snapshot=\(snapshot)", "--dbname=\(credentials.conninfo)"]
-        if let compression { argv.insert("--compress=\(compression)", at: 2) }
-        if let ioniceClass { argv = ["/usr/bin/ionice", "-c", String(ioniceClass)] + (ioniceLevel.map { ["-n", String($0)] } ?? []) + argv }
-        if let nice { argv = ["/usr/bin/nice", "-n", String(nice)] + argv }
-        var options = ChildProcess.Options()
-        options.captureStdout = true
-        options.environment = credentials.environment
-        let child: ChildProcess
-        do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
+            let toolVersion = await Self.version(of: pgDump)
+            let credentials = try PostgresToolCredentials(conninfo)
+            defer { credentials.remove() }
+            var argv = [pgDump, "--format=custom", "--snapshot=\(snapshot)", "--dbname=\(credentials.conninfo)"]
+            if let compression { argv.insert("--compress=\(compression)", at: 2) }
+            if let ioniceClass { argv = ["/usr/bin/ionice", "-c", String(ioniceClass)] + (ioniceLevel.map { ["-n", String($0)] } ?? []) + argv }
+            if let nice { argv = ["/usr/bin/nice", "-n", String(nice)] + argv }
+            var options = ChildProcess.Options()
+            options.captureStdout = true
+            options.environment = credentials.environment
+            let child: ChildProcess
+            do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
 
-        let ext = recipients.isEmpty ? "pgdump" : "pgdump.age"
-        let key = storage.dataKey(target: "postgres", startedAt: startedAt, host: host, extension: ext)
-        let upload = StreamUpload(client: storage.client, key: key, partSize: partSize)
-        let result: StreamUpload.Result
-        do {
-            let dump = FileDescriptorSource(fd: child.stdout, what: "pg_dump's output")
-            let source: ByteSource = recipients.isEmpty ? dump : try AgeEncryptingSource(dump, recipients: recipients)
-            result = try await upload.run(read: { try source.read(into: $0) }, progress: progress, beforeCommit: {
+            let ext = recipients.isEmpty ? "pgdump" : "pgdump.age"
+            let key = storage.dataKey(target: "postgres", startedAt: startedAt, host: host, extension: ext)
+            let upload = StreamUpload(client: storage.client, key: key, partSize: partSize)
+            let result: StreamUpload.Result
+            do {
+                let dump = FileDescriptorSource(fd: child.stdout, what: "pg_dump's output")
+                let source: ByteSource = recipients.isEmpty ? dump : try AgeEncryptingSource(dump, recipients: recipients)
+                result = try await upload.run(read: { try source.read(into: $0) }, progress: progress, beforeCommit: {
+                    let code = await child.wait()
+                    guard code == 0 else { throw BackupError("pg_dump exited with status \(code): \(scrub(child.stderrText.trimmingWhitespace))") }
+                })
+            } catch {
+                child.signal(SIGTERM)
+                child.closeStdout()
                 let code = await child.wait()
-                guard code == 0 else { throw BackupError("pg_dump exited with status \(code): \(scrub(child.stderrText.trimmingWhitespace))") }
-            })
-        } catch {
-            child.signal(SIGTERM)
-            child.closeStdout()
-            let code = await child.wait()
-            if let failure = error as? BackupError { throw failure }
-            let stderr = scrub(child.stderrText.trimmingWhitespace)
-            throw BackupError("upload failed, aborted: \(error)" + (code != 0 && !stderr.isEmpty && code != 128 + SIGTERM ? "; pg_dump: \(stderr)" : ""))
+                if let failure = error as? BackupError { throw failure }
+                let stderr = scrub(child.stderrText.trimmingWhitespace)
+                throw BackupError("upload failed, aborted: \(error)" + (code != 0 && !stderr.isEmpty && code != 128 + SIGTERM ? "; pg_dump: \(stderr)" : ""))
+            }
+            return try await commit(key: key, result: result, target: "postgres", database: database, serverVersion: serverVersion,
+                                    toolVersion: toolVersion, format: "pg_dump-custom", startedAt: startedAt, rowCounts: rowCounts)
         }
-        return try await commit(key: key, result: result, target: "postgres", database: database, serverVersion: serverVersion,
-                                toolVersion: toolVersion, format: "pg_dump-custom", startedAt: startedAt, rowCounts: rowCounts)
+        let manifest: BackupManifest
+        do {
+            manifest = try await dumpAndCommit()
+        } catch {
+            await session.close()
+            throw error
+        }
+        await session.close()
+        return manifest
     }
 
     func commit(key: String, result: StreamUpload.Result, target: String, database: String, serverVersion: String, toolVersion: String,
