@@ -11,6 +11,14 @@ public struct PromQLParser {
         case string(String)
         case symbol(String)
         case end
+
+        /// Whether this is the keyword `word` (lower case), in any case as Prometheus's lexer
+        /// takes keywords: `BY`, `Or`, `GROUP_LEFT`. The text is kept: a keyword may be a label
+        /// name in a grouping list.
+        func isKeyword(_ word: String) -> Bool {
+            guard case .identifier(let name) = self, name.utf8.count == word.utf8.count else { return false }
+            return name.lowercased() == word
+        }
     }
 
     private let bytes: [UInt8]
@@ -186,14 +194,11 @@ public struct PromQLParser {
     // MARK: - Expressions
 
     private func binaryOperator(_ token: Token) -> BinaryOperator? {
-        switch token {
-        case .symbol(let symbol): return BinaryOperator(rawValue: symbol)
-        case .identifier("and"): return .and
-        case .identifier("or"): return .or
-        case .identifier("unless"): return .unless
-        case .identifier("atan2"): return nil
-        default: return nil
-        }
+        if case .symbol(let symbol) = token { return BinaryOperator(rawValue: symbol) }
+        if token.isKeyword("and") { return .and }
+        if token.isKeyword("or") { return .or }
+        if token.isKeyword("unless") { return .unless }
+        return nil
     }
 
     private mutating func parseExpression(minimumPrecedence: Int) throws(PromQLError) -> Expr {
@@ -208,25 +213,25 @@ public struct PromQLParser {
             let operatorStart = tokenStart
             try advance()
             var returnBool = false
-            if token == .identifier("bool") {
+            if token.isKeyword("bool") {
                 guard op.isComparison else { throw error("'bool' applies only to comparison operators") }
                 returnBool = true
                 try advance()
             }
             var matching: VectorMatching?
-            if token == .identifier("on") || token == .identifier("ignoring") {
-                let on = token == .identifier("on")
+            if token.isKeyword("on") || token.isKeyword("ignoring") {
+                let on = token.isKeyword("on")
                 try advance()
                 matching = VectorMatching(cardinality: op.isSetOperator ? .manyToMany : .oneToOne, on: on,
                                           labels: try parseLabelList(), include: [])
-                if token == .identifier("group_left") || token == .identifier("group_right") {
+                if token.isKeyword("group_left") || token.isKeyword("group_right") {
                     guard !op.isSetOperator else { throw error("no grouping allowed for '\(op.rawValue)' operations") }
-                    matching!.cardinality = token == .identifier("group_left") ? .manyToOne : .oneToMany
+                    matching!.cardinality = token.isKeyword("group_left") ? .manyToOne : .oneToMany
                     try advance()
                     if token == .symbol("(") { matching!.include = try parseLabelList() }
                 }
             }
-            if token == .identifier("group_left") || token == .identifier("group_right") {
+            if token.isKeyword("group_left") || token.isKeyword("group_right") {
                 throw error("group_left/group_right need on(…) or ignoring(…) before them")
             }
             // `^` is right-associative; the others are left-associative.
@@ -301,7 +306,7 @@ public struct PromQLParser {
                 guard range > 0 else { throw PromQLError(offset: start, "range must be greater than 0") }
                 try advance()
                 expr = .matrix(selector, rangeMs: range)
-            } else if token == .identifier("offset") {
+            } else if token.isKeyword("offset") {
                 try advance()
                 var sign: Int64 = 1
                 if token == .symbol("-") {
@@ -329,6 +334,20 @@ public struct PromQLParser {
 
     private mutating func parseDuration() throws(PromQLError) -> Int64 {
         guard case .numberLike(let text) = token else { throw error("expected a duration such as 5m, found \(describe(token))") }
+        let milliseconds = try Self.durationMs(text) { message throws(PromQLError) in throw error(message) }
+        try advance()
+        return milliseconds
+    }
+
+    /// A duration in milliseconds: `1h30m`, or — as Prometheus reads them since 2.54 — a plain
+    /// number of seconds (`[600]`, `offset 1.5`).
+    static func durationMs(_ text: String, fail: (String) throws(PromQLError) -> Never) throws(PromQLError) -> Int64 {
+        if let seconds = number(text), text.first?.isNumber == true || text.first == "." {
+            guard seconds.isFinite, seconds >= 0, seconds * 1000 <= Double(maxDurationMs) else {
+                try fail("duration out of range: '\(text)' (at most 292 years)")
+            }
+            return Int64(seconds * 1000)
+        }
         var total: Int64 = 0
         var rest = Substring(text)
         var lastUnit = Int64.max
@@ -346,15 +365,14 @@ public struct PromQLParser {
             case "d": size = 86_400_000
             case "w": size = 604_800_000
             case "y": size = 31_536_000_000
-            default: throw error("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)")
+            default: try fail("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)")
             }
-            guard let number = Int64(digits), size < lastUnit else { throw error("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)") }
+            guard let number = Int64(digits), size < lastUnit else { try fail("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)") }
             lastUnit = size
             let (part, overflow) = number.multipliedReportingOverflow(by: size)
-            guard !overflow, part <= Self.maxDurationMs - total else { throw error("duration out of range: '\(text)' (at most 292 years)") }
+            guard !overflow, part <= maxDurationMs - total else { try fail("duration out of range: '\(text)' (at most 292 years)") }
             total += part
         }
-        try advance()
         return total
     }
 
@@ -362,8 +380,13 @@ public struct PromQLParser {
         let start = tokenStart
         switch token {
         case .numberLike(let text):
-            guard let value = Self.number(text) else {
-                throw error("'\(text)' is not a number\(text.last?.isLetter == true ? " (a duration is allowed only in a range or after offset)" : "")")
+            // A duration where a number stands is its seconds (`time() - ts > 10m`), as in
+            // Prometheus 3.
+            let value: Double
+            if let number = Self.number(text) {
+                value = number
+            } else {
+                value = Double(try Self.durationMs(text) { message throws(PromQLError) in throw error(message) }) / 1000
             }
             try advance()
             builtDepth = 1
@@ -396,10 +419,11 @@ public struct PromQLParser {
                 return .number(lower == "inf" ? .infinity : .nan)
             }
             try advance()
-            if let aggregation = Aggregation(rawValue: name), token == .symbol("(") || token == .identifier("by") || token == .identifier("without") {
+            // Keywords, aggregations among them, are case-insensitive (SUM, By); function names are not.
+            if let aggregation = Aggregation(rawValue: name.lowercased()), token == .symbol("(") || token.isKeyword("by") || token.isKeyword("without") {
                 return try parseAggregation(aggregation, at: start)
             }
-            if ["limitk", "limit_ratio"].contains(name) {
+            if ["limitk", "limit_ratio"].contains(name.lowercased()) {
                 throw PromQLError(offset: start, "aggregation '\(name)' is outside mastiff's PromQL subset")
             }
             if token == .symbol("(") {
@@ -409,7 +433,7 @@ public struct PromQLParser {
                 }
                 throw PromQLError(offset: start, "unknown function '\(name)'")
             }
-            if ["by", "without", "bool", "on", "ignoring", "group_left", "group_right", "offset", "and", "or", "unless"].contains(name) {
+            if ["by", "without", "bool", "on", "ignoring", "group_left", "group_right", "offset", "and", "or", "unless"].contains(name.lowercased()) {
                 throw PromQLError(offset: start, "unexpected keyword '\(name)'")
             }
             var matchers: [(String, LabelMatcher.Operator, String, Int)] = []
@@ -489,8 +513,8 @@ public struct PromQLParser {
         var grouping: [String] = []
         var without = false
         var sawGrouping = false
-        if token == .identifier("by") || token == .identifier("without") {
-            without = token == .identifier("without")
+        if token.isKeyword("by") || token.isKeyword("without") {
+            without = token.isKeyword("without")
             try advance()
             grouping = try parseLabelList()
             sawGrouping = true
@@ -510,8 +534,8 @@ public struct PromQLParser {
         }
         try advance()
         try deeper(deepest + 1, at: start)
-        if !sawGrouping && (token == .identifier("by") || token == .identifier("without")) {
-            without = token == .identifier("without")
+        if !sawGrouping && (token.isKeyword("by") || token.isKeyword("without")) {
+            without = token.isKeyword("without")
             try advance()
             grouping = try parseLabelList()
         }

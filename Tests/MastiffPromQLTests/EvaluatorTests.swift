@@ -51,6 +51,43 @@ import Testing
         #expect(try Self.values(gone, "g", at: 330) == [])
     }
 
+    /// Issue 24, item 1: keywords in any case, numbers as durations and durations as numbers,
+    /// as Prometheus 3's parser takes them. Each spelling evaluates as the canonical one.
+    @Test(arguments: [
+        ("SUM BY (job) (c)", "sum by (job) (c)"),
+        ("Sum(c) WITHOUT (instance)", "sum without (instance) (c)"),
+        ("c > BOOL 100", "c > bool 100"),
+        ("c AND ON (job) c", "c and on (job) c"),
+        ("c OR c", "c or c"),
+        ("c UNLESS IGNORING (instance) c{job=\"a\"}", "c unless ignoring (instance) c{job=\"a\"}"),
+        ("TOPK(1, c)", "topk(1, c)"),
+        ("count_over_time(c[600])", "count_over_time(c[10m])"),
+        ("count_over_time(c[299.5])", "count_over_time(c[299500ms])"),
+        ("c OFFSET 120", "c offset 2m"),
+        ("c offset -60", "c offset -1m"),
+        ("time() - 10m", "time() - 600"),
+        ("c > 1h", "c > 3600"),
+    ])
+    func prometheus3Spellings(_ spelled: String, _ canonical: String) throws {
+        let storage = Storage()
+        storage.add("c", labels: [Label("job", "a"), Label("instance", "x")], values: (0...20).map { Double($0) * 10 })
+        storage.add("c", labels: [Label("job", "b"), Label("instance", "y")], values: (0...20).map { Double($0) * 1000 })
+        #expect(try Self.values(storage, spelled, at: 900).sorted() == (try Self.values(storage, canonical, at: 900)).sorted(), "\(spelled)")
+        #expect(!(try Self.values(storage, canonical, at: 900)).isEmpty, "\(canonical) selects something")
+    }
+
+    /// A keyword stays a label name where one is expected: `by (ON)` groups by the label `ON`.
+    @Test func keywordsInAGroupingListAreLabelNames() throws {
+        let storage = Storage()
+        storage.add("c", labels: [Label("ON", "1")], values: [5])
+        storage.add("c", labels: [Label("ON", "2")], values: [7])
+        let result = try Evaluator(storage: storage, time: 60_000).evaluate(try PromQLParser.parse("SUM BY (ON) (c)"))
+        guard case .vector(let samples) = result else { Issue.record("\(result)"); return }
+        #expect(samples.map { $0.labels.value(of: "ON") ?? "" }.sorted() == ["1", "2"])
+        // Function names are not keywords: case matters.
+        #expect(throws: PromQLError.self) { _ = try PromQLParser.parse("RATE(c[5m])") }
+    }
+
     @Test func aSlowCounterIncreasesByOnePointTwoFive() throws {
         let storage = Storage()
         storage.add("slow", values: [5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6])
