@@ -70,7 +70,7 @@ EXPRESSIONS = [
     ("absent_over_time(nothing[5m])", T), ('absent_over_time(g{instance="x"}[5m])', T), ("rate(c_total[5m] offset 3m)", T),
     ("increase(c_total[3m])", T),
     # Other functions.
-    ('absent(nothing{job="j"})', T), ("absent(g)", T), ("time()", T), ("timestamp(c_total)", T), ("vector(7)", T),
+    ('absent(nothing{job="j"})', T), ('absent(nothing{job="a",job=~"b",env="p"})', T), ('absent(nothing{job=~"b",job="a"})', T), ('absent(nothing{job="a",job="a"})', T), ("absent(g)", T), ("time()", T), ("timestamp(c_total)", T), ("vector(7)", T),
     ("scalar(sum(m))", T), ("vector(scalar(m{instance=\"x\"}))", T), ("abs(neg)", T), ("ceil(neg)", T), ("floor(neg)", T), ("round(neg)", T),
     ("round(g / 3, 0.5)", T), ("clamp(g, 4, 6)", T), ("clamp_min(g, 5)", T), ("clamp_max(g, 5)", T), ("ln(m)", T),
     ("log2(m)", T), ("log10(m * 25)", T), ("exp(m)", T), ("sqrt(m)", T), ("sgn(neg)", T), ("sgn(g - 3)", T),

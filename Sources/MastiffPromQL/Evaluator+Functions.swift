@@ -92,7 +92,10 @@ extension Evaluator {
         return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
-    /// The labels `absent` reports: the selector's equality matchers, each name only once.
+    /// The labels `absent` reports, as Prometheus builds them (createLabelsForAbsentFunction), in
+    /// the matchers' order: an equality matcher sets its label the first time its name appears;
+    /// any other matcher on that name, or a second one, removes it. So `x{job="a",job=~"b"}`
+    /// reports no `job`, while `x{job=~"b",job="a"}` reports `job="a"`.
     static func absentLabels(_ expr: Expr) -> Labels {
         let selector: VectorSelector
         switch expr {
@@ -100,13 +103,17 @@ extension Evaluator {
         case .matrix(let vector, _): selector = vector
         default: return []
         }
-        var labels: Labels = []
-        var repeated = Set<String>()
-        for matcher in selector.matchers where matcher.op == .equal {
-            if labels.contains(where: { $0.name == matcher.name }) { repeated.insert(matcher.name) }
-            labels.append(Label(matcher.name, matcher.value))
+        var values: [String: String] = [:]
+        var seen = Set<String>()
+        for matcher in selector.matchers where matcher.name != "__name__" {
+            if matcher.op == .equal && !seen.contains(matcher.name) {
+                values[matcher.name] = matcher.value
+                seen.insert(matcher.name)
+            } else {
+                values[matcher.name] = nil
+            }
         }
-        return labels.filter { !repeated.contains($0.name) }.sortedByName()
+        return values.map { Label($0.key, $0.value) }.sortedByName()
     }
 
     private func labelReplace(_ samples: [VectorSample], destination: String, replacement: String, source: String,
