@@ -401,6 +401,9 @@ public struct PromQLParser {
             guard token == .symbol(")") else { throw error("expected ')', found \(describe(token))") }
             try advance()
             try deeper(builtDepth + 1, at: start)
+            // A parenthesised range vector is that range vector: `rate((x[5m]))` takes it as
+            // Prometheus does (functions read their range argument's selector directly).
+            if case .matrix = inner { return inner }
             return .paren(inner)
         case .symbol("{"):
             let matchers = try parseMatcherList()

@@ -67,6 +67,8 @@ import Testing
         ("c offset -60", "c offset -1m"),
         ("time() - 10m", "time() - 600"),
         ("c > 1h", "c > 3600"),
+        ("rate((c[5m]))", "rate(c[5m])"),
+        ("count_over_time(((c[10m])))", "count_over_time(c[10m])"),
     ])
     func prometheus3Spellings(_ spelled: String, _ canonical: String) throws {
         let storage = Storage()
