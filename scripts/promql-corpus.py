@@ -78,6 +78,10 @@ EXPRESSIONS = [
     ('label_replace(g, "host", "$1:80", "instance", "(.*)")', T), ('label_replace(g, "role", "", "role", "web")', T),
     ('label_replace(g, "x", "$1", "instance", "z(.*)")', T), ('label_join(g, "id", "/", "instance", "role")', T),
     ("sort(g)", T), ("sort_desc(g)", T),
+    # Calendar fields (UTC) of the evaluation time and of values.
+    ("hour()", T), ("minute()", T), ("day_of_week()", T), ("day_of_month()", T), ("day_of_year()", T), ("days_in_month()", T),
+    ("month()", T), ("year()", T), ("hour(g * 3600 + 1800)", T), ("day_of_week(g * 86400)", T), ("day_of_year(g * 40 * 86400)", T),
+    ("days_in_month(g * 31 * 86400)", T), ("month(g * 31 * 86400)", T), ("year(g * 400 * 86400)", T), ("minute(neg * 60)", T),
 ]
 
 

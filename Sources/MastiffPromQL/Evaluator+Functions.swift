@@ -36,6 +36,14 @@ extension Evaluator {
         case "exp": return try map { Glibc.exp($0) }
         case "sqrt": return try map { $0.squareRoot() }
         case "sgn": return try map { $0 < 0 ? -1 : $0 > 0 ? 1 : $0 }
+        case "day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month", "year":
+            let field = Self.calendarField(function.name)
+            guard !arguments.isEmpty else {
+                // Whole seconds of the evaluation time, as Prometheus truncates it.
+                return .vector([VectorSample(labels: [], value: field(CalendarTime.utc(Double(time / 1000))), timestamp: time)])
+            }
+            // Each value as seconds since the epoch, truncated toward zero as Go's int64() does.
+            return try map { field(CalendarTime.utc($0.rounded(.towardZero))) }
         case "round":
             let inverse = 1 / (arguments.count > 1 ? try scalarArgument(1) : 1)
             return try map { ($0 * inverse + 0.5).rounded(.down) / inverse }
@@ -90,6 +98,26 @@ extension Evaluator {
     static func isValidLabelName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
         return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    /// A calendar field of a UTC time, as Go's time package gives it (day_of_week: 0 is Sunday;
+    /// day_of_year: 1 to 366).
+    static func calendarField(_ name: String) -> (CalendarTime) -> Double {
+        switch name {
+        case "day_of_month": return { Double($0.day) }
+        case "day_of_week": return { Double($0.weekday) }
+        case "day_of_year":
+            return { time in Double(time.daysSinceEpoch - CalendarTime.daysSinceEpoch(year: time.year, month: 1, day: 1) + 1) }
+        case "days_in_month":
+            return { time in
+                let next = time.month == 12 ? (time.year + 1, 1) : (time.year, time.month + 1)
+                return Double(CalendarTime.daysSinceEpoch(year: next.0, month: next.1, day: 1) - CalendarTime.daysSinceEpoch(year: time.year, month: time.month, day: 1))
+            }
+        case "hour": return { Double($0.hour) }
+        case "minute": return { Double($0.minute) }
+        case "month": return { Double($0.month) }
+        default: return { Double($0.year) }
+        }
     }
 
     /// The labels `absent` reports, as Prometheus builds them (createLabelsForAbsentFunction), in

@@ -78,6 +78,31 @@ import Testing
         #expect(!(try Self.values(storage, canonical, at: 900)).isEmpty, "\(canonical) selects something")
     }
 
+    /// The date functions (issue 24 item 3) on times the corpus (10m30s into 1970) cannot reach:
+    /// a leap day, the last second of a year, and a value before the epoch truncated toward zero
+    /// as Go's int64() truncates it.
+    @Test func dateFunctionsOnALeapDayAndAroundTheEpoch() throws {
+        let storage = Storage()
+        storage.add("t", labels: [Label("at", "leap")], values: [1_709_208_000])      // 2024-02-29T12:00:00Z, a Thursday
+        storage.add("t", labels: [Label("at", "newyear")], values: [1_735_689_599])   // 2024-12-31T23:59:59Z
+        storage.add("t", labels: [Label("at", "before")], values: [-1.5])             // 1969-12-31T23:59:59Z
+        func fields(_ function: String) throws -> [Double] {
+            let result = try Evaluator(storage: storage, time: 60_000).evaluate(try PromQLParser.parse("\(function)(t)"))
+            guard case .vector(let samples) = result else { return [] }
+            return ["leap", "newyear", "before"].compactMap { name in samples.first { $0.labels.value(of: "at") == name }?.value }
+        }
+        #expect(try fields("year") == [2024, 2024, 1969])
+        #expect(try fields("month") == [2, 12, 12])
+        #expect(try fields("day_of_month") == [29, 31, 31])
+        #expect(try fields("day_of_year") == [60, 366, 365])
+        #expect(try fields("days_in_month") == [29, 31, 31])
+        #expect(try fields("day_of_week") == [4, 2, 3])
+        #expect(try fields("hour") == [12, 23, 23])
+        #expect(try fields("minute") == [0, 59, 59])
+        // Without an argument: the evaluation time, and no labels.
+        #expect(try Self.values(storage, "hour()", at: 7 * 3600 + 59) == [7])
+    }
+
     /// A keyword stays a label name where one is expected: `by (ON)` groups by the label `ON`.
     @Test func keywordsInAGroupingListAreLabelNames() throws {
         let storage = Storage()
