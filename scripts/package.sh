@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-.build-release}
+for tool in objdump strings strip dpkg-deb; do
+  command -v "$tool" >/dev/null || { echo "package: $tool is missing (apt install binutils dpkg-dev)" >&2; exit 1; }
+done
 mkdir -p "$out"
 
 if [[ -n "${MASTIFF_PACKAGE_BINARY:-}" ]]; then
@@ -103,7 +106,7 @@ chmod 0644 "$man.gz"
 sonames=$( { objdump -p "$binary" | awk '/NEEDED/ {print $2}'; strings -a "$binary" | grep -E '^lib[a-z0-9_+-]+\.so\.[0-9]+$' || true; } | sort -u)
 depends=()
 # Read whole, then searched (an early exit of the reader would fail the writer under pipefail).
-cache=$(ldconfig -p)
+cache=$(/sbin/ldconfig -p)  # /sbin: not on an ordinary user's PATH
 for soname in $sonames; do
   path=$(awk -v name="$soname" '$1 == name && !found {print $NF; found = 1}' <<<"$cache")
   [[ -n "$path" ]] || { echo "package: $soname: not found by ldconfig" >&2; exit 1; }
