@@ -61,7 +61,8 @@ extension JSONValue {
     }
 
     /// `text` as a JSON string literal, quotes included (also what JSON log lines use).
-    public static func quoted(_ text: String) -> String {
+    /// `alsoEscaping` names further characters to write as `\uXXXX` (YAML's line breaks).
+    public static func quoted(_ text: String, alsoEscaping: (Unicode.Scalar) -> Bool = { _ in false }) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -71,7 +72,7 @@ extension JSONValue {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 {
+                if scalar.value < 0x20 || (scalar.value <= 0xFFFF && alsoEscaping(scalar)) {
                     let hex = String(scalar.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {
