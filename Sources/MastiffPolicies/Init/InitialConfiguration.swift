@@ -88,6 +88,17 @@ public struct InitialConfiguration: Sendable {
             }
             add(line)
         }
+        /// A Redis URL key; with a password, the whole URL goes to a secret file and the key says `file:`.
+        func redisURL(_ key: String, _ redis: (url: String, shown: String, hasPassword: Bool, source: String), secretFile: String, what: String) {
+            guard redis.hasPassword else {
+                add("    \(key): \(YAMLText.quoted(redis.url))")
+                return
+            }
+            let path = secretsDirectory + "/" + secretFile
+            plan.secretFiles.append(SecretFile(path: path, contents: Secret(redis.url), what: what))
+            comment("\(redis.shown), with its password, is in \(path).", indent: "    ")
+            add("    \(key): \(YAMLText.quoted("file:" + path))")
+        }
         let env = installation.env
         let version = installation.version.map { "Mastodon \($0)" } ?? "Mastodon (version not found)"
         add("# mastiff.yml, written by `mastiff init` on \(writtenAt) for \(YAMLText.comment(version)) from")
@@ -131,14 +142,7 @@ public struct InitialConfiguration: Sendable {
             }
             add("  redis:")
             comment("From \(redis.source) in .env.production.", indent: "    ")
-            if redis.hasPassword {
-                let path = secretsDirectory + "/redis-url"
-                plan.secretFiles.append(SecretFile(path: path, contents: Secret(redis.url), what: "the Redis URL with its password"))
-                comment("\(redis.shown), with its password, is in \(path).", indent: "    ")
-                add("    url: \(YAMLText.quoted("file:" + path))")
-            } else {
-                add("    url: \(YAMLText.quoted(redis.url))")
-            }
+            redisURL("url", redis, secretFile: "redis-url", what: "the Redis URL with its password")
             plan.notes.append("Redis: \(redis.shown)")
             let sidekiqRedis = self.redis(installation, prefix: "SIDEKIQ_REDIS_")
             let namespace = installation.value("REDIS_NAMESPACE")
@@ -146,14 +150,7 @@ public struct InitialConfiguration: Sendable {
                 add("  sidekiq:")
                 if let sidekiqRedis, sidekiqRedis.url != redis.url {
                     comment("Sidekiq's own Redis, from \(sidekiqRedis.source).", indent: "    ")
-                    if sidekiqRedis.hasPassword {
-                        let path = secretsDirectory + "/sidekiq-redis-url"
-                        plan.secretFiles.append(SecretFile(path: path, contents: Secret(sidekiqRedis.url), what: "Sidekiq's Redis URL with its password"))
-                        comment("\(sidekiqRedis.shown), with its password, is in \(path).", indent: "    ")
-                        add("    redis_url: \(YAMLText.quoted("file:" + path))")
-                    } else {
-                        add("    redis_url: \(YAMLText.quoted(sidekiqRedis.url))")
-                    }
+                    redisURL("redis_url", sidekiqRedis, secretFile: "sidekiq-redis-url", what: "Sidekiq's Redis URL with its password")
                     plan.notes.append("Sidekiq's Redis: \(sidekiqRedis.shown)")
                 }
                 if let namespace {
