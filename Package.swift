@@ -3,7 +3,45 @@
 //   C* (system libraries) → MastiffCore → MastiffClients / MastiffCollectors / MastiffStatsd
 //   → MastiffPromQL → MastiffPolicies (no I/O) → MastiffExecutors → MastiffAgent / MastiffServer → mastiff
 // docs/architecture.md shows the pipeline and which target holds what.
+import Foundation
 import PackageDescription
+
+// The benchmark executables (bench/*.sh) build only when MASTIFF_BENCHMARKS=1: a plain
+// `swift build` builds mastiff and its tests, nothing else.
+let benchmarks = ProcessInfo.processInfo.environment["MASTIFF_BENCHMARKS"] == "1"
+
+let benchmarkTargets: [Target] = [
+        // CPU per statsd line inside mastiff (bench/statsd.sh runs it in release mode).
+        .executableTarget(
+            name: "statsd-pipeline-bench",
+            dependencies: ["MastiffStatsd", "MastiffCore"],
+            path: "bench/StatsdPipelineBench"
+        ),
+
+        // One evaluation cycle of the built-in rules, their loading and history (bench/rules.sh).
+        .executableTarget(
+            name: "rules-bench",
+            dependencies: ["MastiffAgent", "MastiffPolicies", "MastiffCore", .product(name: "Logging", package: "swift-log")],
+            path: "bench/RulesBench"
+        ),
+
+        // The notification queue's state file size and reload time (bench/notifications.sh).
+        .executableTarget(
+            name: "notify-bench",
+            dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", .product(name: "Logging", package: "swift-log")],
+            path: "bench/NotifyBench"
+        ),
+
+        // The status page's render time and history memory after a day of samples (bench/status-page.sh).
+        .executableTarget(
+            name: "status-page-bench",
+            dependencies: ["MastiffAgent", "MastiffServer", "MastiffCore", .product(name: "Logging", package: "swift-log")],
+            path: "bench/StatusPageBench"
+        ),
+
+        // One restart-policy cycle over 500 processes (bench/restarts.sh).
+        .executableTarget(name: "restart-bench", dependencies: ["MastiffPolicies", "MastiffCore"], path: "bench/RestartBench"),
+]
 
 let package = Package(
     name: "mastiff",
@@ -56,13 +94,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The running agent: the collectors built from the configuration, the sampler that runs
-        // them on an interval, reload. A library, so that it is unit-tested.
+        // The running agent and its composition root (`Agent`): the collectors built from the
+        // configuration, the sampler, the sample pipeline, the services, reload. A library, so
+        // that it is unit-tested.
         .target(
             name: "MastiffAgent",
             dependencies: [
-                "MastiffCore", "MastiffCollectors", "MastiffStatsd", "MastiffPolicies", "MastiffPromQL", "MastiffExecutors", "MastiffClients", "CSocketShim",
+                "MastiffCore", "MastiffCollectors", "MastiffStatsd", "MastiffPolicies", "MastiffPromQL", "MastiffExecutors", "MastiffClients", "MastiffServer", "CSocketShim",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -111,44 +152,14 @@ let package = Package(
             ]
         ),
 
-        // CPU per statsd line inside mastiff (bench/statsd.sh runs it in release mode).
-        .executableTarget(
-            name: "statsd-pipeline-bench",
-            dependencies: ["MastiffStatsd", "MastiffCore"],
-            path: "bench/StatsdPipelineBench"
-        ),
-
-        // One evaluation cycle of the built-in rules, their loading and history (bench/rules.sh).
-        .executableTarget(
-            name: "rules-bench",
-            dependencies: ["MastiffAgent", "MastiffPolicies", "MastiffCore", .product(name: "Logging", package: "swift-log")],
-            path: "bench/RulesBench"
-        ),
-
-        // The notification queue's state file size and reload time (bench/notifications.sh).
-        .executableTarget(
-            name: "notify-bench",
-            dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", .product(name: "Logging", package: "swift-log")],
-            path: "bench/NotifyBench"
-        ),
-
-        // The status page's render time and history memory after a day of samples (bench/status-page.sh).
-        .executableTarget(
-            name: "status-page-bench",
-            dependencies: ["MastiffAgent", "MastiffServer", "MastiffCore", .product(name: "Logging", package: "swift-log")],
-            path: "bench/StatusPageBench"
-        ),
-
-        // One restart-policy cycle over 500 processes (bench/restarts.sh).
-        .executableTarget(name: "restart-bench", dependencies: ["MastiffPolicies", "MastiffCore"], path: "bench/RestartBench"),
-
         .testTarget(name: "MastiffCoreTests", dependencies: ["MastiffCore", "MastiffTestSupport"]),
         .testTarget(name: "MastiffPromQLTests", dependencies: ["MastiffPromQL", "MastiffCore"]),
         .testTarget(name: "MastiffPoliciesTests", dependencies: ["MastiffPolicies", "MastiffPromQL", "MastiffCore", "MastiffTestSupport"]),
+        .testTarget(name: "MastiffExecutorsTests", dependencies: ["MastiffExecutors", "MastiffClients", "MastiffPolicies", "MastiffCore"]),
         .testTarget(name: "MastiffClientsTests", dependencies: ["MastiffClients", "MastiffCore", "MastiffTestSupport"]),
         .testTarget(
             name: "MastiffAgentTests",
-            dependencies: ["MastiffAgent", "MastiffCore", "MastiffTestSupport", "MastiffStatsd", "MastiffPolicies",
+            dependencies: ["MastiffAgent", "MastiffCore", "MastiffTestSupport", "MastiffStatsd", "MastiffPolicies", "MastiffExecutors", "MastiffClients",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "MastiffStatsdTests", dependencies: ["MastiffStatsd", "MastiffCore", "MastiffTestSupport"], exclude: ["Fixtures"]),
@@ -168,5 +179,5 @@ let package = Package(
             dependencies: ["mastiff", "MastiffClients", "MastiffCore", "MastiffTestSupport", "MastiffExecutors", "MastiffPolicies"],
             exclude: ["Fixtures"]
         ),
-    ]
+    ] + (benchmarks ? benchmarkTargets : [])
 )

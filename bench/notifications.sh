@@ -3,6 +3,8 @@
 # notifications in the state file (size, reload time). Builds release binaries (BENCH_BUILD_DIR
 # to use another build), then runs bench/notifications.py (BENCH_ROUNDS, default 5).
 set -euo pipefail
+# The benchmark executables are part of the package only with this set (Package.swift).
+export MASTIFF_BENCHMARKS=1
 cd "$(dirname "$0")/.."
 if [[ -z "${BENCH_BUILD_DIR:-}" ]]; then
   scripts/setup.sh

@@ -5,6 +5,8 @@
 # processes, postgres, redis, sidekiq and three probes of a local HTTP server), then replays it
 # for BENCH_CYCLES cycles of 15 s (default 1500: more than the rules' longest range, 6 h).
 set -euo pipefail
+# The benchmark executables are part of the package only with this set (Package.swift).
+export MASTIFF_BENCHMARKS=1
 cd "$(dirname "$0")/.."
 build_dir=${BENCH_BUILD_DIR:-}
 # A smoke run (scripts/test.sh) brings its own build and has run setup already.

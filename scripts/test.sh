@@ -22,6 +22,9 @@ mkdir -m 1777 "$TMPDIR"
 scripts/host-safety.sh start "$host_dir"
 scripts/setup.sh
 
+# With the benchmark executables (Package.swift leaves them out otherwise): the smoke runs below
+# use their debug builds.
+export MASTIFF_BENCHMARKS=1
 swift build --build-tests
 export MASTIFF_BINARY="$PWD/.build/debug/mastiff"
 # Unit tests run in parallel. Integration tests run one at a time: they start servers, stop and
@@ -65,7 +68,7 @@ smoke backups .build/bench-backups-smoke.log env BENCH_BUILD_DIR=.build/debug BE
 # The Debian package, from a release build as the README makes it, installed, initialised,
 # upgraded and purged in a fresh Debian 12 tree (scripts/package-test.sh).
 package_status=0
-if swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release >.build/release-build.log 2>&1; then
+if swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release --product mastiff >.build/release-build.log 2>&1; then
   scripts/package-test.sh .build-release/release/mastiff || package_status=1
 else
   echo "release build failed:"; tail -20 .build/release-build.log; package_status=1

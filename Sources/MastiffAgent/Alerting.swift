@@ -136,7 +136,10 @@ public final class Alerting: Sendable {
     /// The engine is evaluated as a copy, outside the lock: scrapes, the status page and
     /// `alerts list` read the last results meanwhile and never wait for an evaluation. A reload
     /// during an evaluation wins: that evaluation's results are dropped.
-    public func evaluate(_ snapshot: Snapshot, defaultIntervalMs: Int64?) {
+    /// Evaluates the groups due at the snapshot's time and returns what the notifier and the
+    /// restart service act on.
+    @discardableResult
+    public func evaluate(_ snapshot: Snapshot, defaultIntervalMs: Int64?) -> AlertingOutcome {
         let time = Int64((snapshot.time * 1000).rounded())
         var events: [AlertEvent] = []
         let (start, generation, registrations, lastEvaluation) = state.withLock { ($0.engine, $0.generation, $0.registrations, $0.lastEvaluation) }
@@ -209,13 +212,14 @@ public final class Alerting: Sendable {
             state.lastSaved = fingerprint
             return (current, true)
         }
-        guard applied else { return }
+        guard applied else { return outcome() }
         warnAboutDroppedSeries()
         history.record(families + evaluatedNames.filter { derived[$0] == nil }.map { MetricFamily(name: $0, help: "", type: .gauge) },
                        at: snapshot.time, source: .derived, onlyMetrics: evaluatedNames)
         for event in events { log(event) }
         // Staged: StateFlushService writes it within a second, off the sample's path.
         if let saved, let stateStore { stateStore.stage("alerts", saved) }
+        return outcome()
     }
 
     /// Once per selector: its rules do not see every series (alerts.max_series, or the
@@ -264,26 +268,9 @@ public final class Alerting: Sendable {
 
     // MARK: - What others read
 
-    /// Names of the alerts firing now (restart targets' on_alert).
-    public func firingAlertNames() -> Set<String> {
-        state.withLock { Set($0.engine.activeAlerts.filter { $0.state == .firing }.map(\.rule)) }
-    }
-
-    /// Firing alerts and those resolved in the last 15 minutes, for the notifier.
-    public func notifiableAlerts() -> [NotifiedAlert] {
-        state.withLock { state in
-            state.engine.activeAlerts.compactMap { alert -> NotifiedAlert? in
-                switch alert.state {
-                case .pending: return nil
-                case .firing:
-                    return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .firing, startsAt: Double(alert.activeAt) / 1000,
-                                         endsAt: nil, value: alert.value)
-                case .inactive:
-                    return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .resolved, startsAt: Double(alert.activeAt) / 1000,
-                                         endsAt: alert.resolvedAt.map { Double($0) / 1000 }, value: alert.value)
-                }
-            }
-        }
+    /// What the alerts are now: those to notify and the names of those firing.
+    public func outcome() -> AlertingOutcome {
+        state.withLock { AlertingOutcome($0.engine.activeAlerts) }
     }
 
     /// Pending and firing alerts, for `mastiff alerts list` and the status; `deliveries` says
@@ -400,3 +387,31 @@ struct HistoryStorage: SeriesStorage {
 }
 
 private func isStale(_ value: Double) -> Bool { HistoryStore.isStale(value) }
+
+/// The alerts after an evaluation, as the notifier and the restart service read them.
+public struct AlertingOutcome: Sendable {
+    /// Firing alerts and those resolved in the last 15 minutes, for the notifier.
+    public var notifiable: [NotifiedAlert]
+    /// Names of the alerts firing now (restart targets' on_alert).
+    public var firing: Set<String>
+
+    public init(notifiable: [NotifiedAlert] = [], firing: Set<String> = []) {
+        self.notifiable = notifiable
+        self.firing = firing
+    }
+
+    init(_ alerts: [Alert]) {
+        firing = Set(alerts.filter { $0.state == .firing }.map(\.rule))
+        notifiable = alerts.compactMap { alert -> NotifiedAlert? in
+            switch alert.state {
+            case .pending: return nil
+            case .firing:
+                return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .firing, startsAt: Double(alert.activeAt) / 1000,
+                                     endsAt: nil, value: alert.value)
+            case .inactive:
+                return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .resolved, startsAt: Double(alert.activeAt) / 1000,
+                                     endsAt: alert.resolvedAt.map { Double($0) / 1000 }, value: alert.value)
+            }
+        }
+    }
+}

@@ -37,14 +37,17 @@ public final class Notifier: Service, Sendable {
     private let logger: Logger
     private let clock: any WallClock
     private let random: @Sendable () -> Double
+    /// How the HTTP receivers' requests go out: libcurl, or a recording transport in tests.
+    private let transport: any HTTPTransport
 
     public init(settings: AlertSettings, stateStore: StateStore?, logger: Logger, clock: any WallClock = SystemWallClock(),
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, transport: any HTTPTransport = CurlTransport()) {
+        self.transport = transport
         self.stateStore = stateStore
         self.logger = logger
         self.clock = clock
         self.random = random
-        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger)
+        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger, transport: transport)
         var policy = NotificationPolicy(settings: policySettings)
         if let saved = stateStore?.section("notifications") {
             let restored = policy.restore(saved)
@@ -60,7 +63,7 @@ public final class Notifier: Service, Sendable {
     private func wake() { waker.yield() }
 
     /// The policy's settings and the receivers of a configuration.
-    private static func build(_ settings: AlertSettings, logger: Logger)
+    private static func build(_ settings: AlertSettings, logger: Logger, transport: any HTTPTransport)
         -> (NotificationPolicy.Settings, [String: any NotificationReceiver], [String: AlertmanagerReceiver]) {
         let host = HostName.current
         var receivers: [String: any NotificationReceiver] = [:]
@@ -71,21 +74,21 @@ public final class Notifier: Service, Sendable {
             let ca = spec.caFile
             let format = MessageFormat(title: spec.title, text: spec.text, host: host)
             switch spec.kind {
-            case .webhook(let url, let token): receivers[spec.name] = WebhookReceiver(name: spec.name, url: url, bearerToken: token, caFile: ca, timeout: timeout)
-            case .alertmanager(let urls): alertmanagers[spec.name] = AlertmanagerReceiver(name: spec.name, urls: urls, caFile: ca, timeout: timeout)
+            case .webhook(let url, let token): receivers[spec.name] = HTTPDelivery(WebhookReceiver(name: spec.name, url: url, bearerToken: token, caFile: ca, timeout: timeout), transport: transport)
+            case .alertmanager(let urls): alertmanagers[spec.name] = AlertmanagerReceiver(name: spec.name, urls: urls, caFile: ca, timeout: timeout, transport: transport)
             case .email(let email): receivers[spec.name] = EmailReceiver(name: spec.name, settings: email, caFile: ca, timeout: timeout, format: format)
-            case .slack(let url): receivers[spec.name] = SlackReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format)
-            case .discord(let url): receivers[spec.name] = DiscordReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format)
+            case .slack(let url): receivers[spec.name] = HTTPDelivery(SlackReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .discord(let url): receivers[spec.name] = HTTPDelivery(DiscordReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format), transport: transport)
             case .matrix(let homeserver, let room, let token):
-                receivers[spec.name] = MatrixReceiver(name: spec.name, homeserver: homeserver, roomID: room, accessToken: token, caFile: ca, timeout: timeout, format: format)
+                receivers[spec.name] = HTTPDelivery(MatrixReceiver(name: spec.name, homeserver: homeserver, roomID: room, accessToken: token, caFile: ca, timeout: timeout, format: format), transport: transport)
             case .ntfy(let url, let token, let priority, let tags):
-                receivers[spec.name] = NtfyReceiver(name: spec.name, topicURL: url, token: token, priority: priority, tags: tags, caFile: ca, timeout: timeout, format: format)
+                receivers[spec.name] = HTTPDelivery(NtfyReceiver(name: spec.name, topicURL: url, token: token, priority: priority, tags: tags, caFile: ca, timeout: timeout, format: format), transport: transport)
             case .telegram(let token, let chat, let api):
-                receivers[spec.name] = TelegramReceiver(name: spec.name, botToken: token, chatID: chat, apiURL: api, caFile: ca, timeout: timeout, format: format)
+                receivers[spec.name] = HTTPDelivery(TelegramReceiver(name: spec.name, botToken: token, chatID: chat, apiURL: api, caFile: ca, timeout: timeout, format: format), transport: transport)
             case .gotify(let url, let token, let priority):
-                receivers[spec.name] = GotifyReceiver(name: spec.name, url: url, token: token, priority: priority, caFile: ca, timeout: timeout, format: format)
+                receivers[spec.name] = HTTPDelivery(GotifyReceiver(name: spec.name, url: url, token: token, priority: priority, caFile: ca, timeout: timeout, format: format), transport: transport)
             case .mastodon(let instance, let token, let to):
-                receivers[spec.name] = MastodonReceiver(name: spec.name, instanceURL: instance, accessToken: token, to: to, caFile: ca, timeout: timeout, format: format)
+                receivers[spec.name] = HTTPDelivery(MastodonReceiver(name: spec.name, instanceURL: instance, accessToken: token, to: to, caFile: ca, timeout: timeout, format: format), transport: transport)
             }
             policyReceivers.append(NotificationPolicy.ReceiverSettings(name: spec.name, sendResolved: spec.sendResolved, maxPerHour: spec.maxPerHour,
                                                                        giveUpAfter: spec.giveUpAfter.seconds, isAlertmanager: alertmanagers[spec.name] != nil))
@@ -107,7 +110,7 @@ public final class Notifier: Service, Sendable {
 
     /// A reload: new receivers and routes; queued notifications of receivers that remain stay.
     public func replaceSettings(_ settings: AlertSettings) {
-        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger)
+        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger, transport: transport)
         state.withLock { state in
             state.policy.replaceSettings(policySettings)
             state.receivers = receivers

@@ -38,7 +38,7 @@ public final class RestartService: Service, Sendable {
         /// A replacement seen before its restart was recorded (the supervisor is quick).
         var healthyEarly: [String: (after: Double, memory: UInt64?)] = [:]
         var counts: [String: Int] = [:]
-        var recent: [JSONValue] = []
+        var recent: [RestartRecord] = []
         /// Processes quieted by a drain and not yet restarted, by target (state section
         /// `restarts_quieted`): a stop or crash mid-drain must not leave Sidekiq quiet forever.
         var quieted: [String: (pid: Int, startTime: Double)] = [:]
@@ -165,14 +165,12 @@ public final class RestartService: Service, Sendable {
                 state.withLock { state in
                     // The latest restart of this target learns how it ended; if the restarter has
                     // not returned yet, its record will take it.
-                    guard let index = state.recent.lastIndex(where: { $0["target"]?.string == target && $0["healthy_after_seconds"] == nil }),
-                          case .object(var entry) = state.recent[index] else {
+                    guard let index = state.recent.lastIndex(where: { $0.target == target && $0.healthyAfterSeconds == nil }) else {
                         state.healthyEarly[target] = (after, memory)
                         return
                     }
-                    entry["healthy_after_seconds"] = .number(after)
-                    if let memory { entry["memory_after"] = .number(Double(memory)) }
-                    state.recent[index] = .object(entry)
+                    state.recent[index].healthyAfterSeconds = after
+                    if let memory { state.recent[index].memoryAfter = memory }
                 }
             case .healthTimeout(let target, let pid):
                 logger.error("no new process appeared after a restart; restarts of this target stop until the configuration is reloaded",
@@ -185,7 +183,7 @@ public final class RestartService: Service, Sendable {
         guard !actions.isEmpty else { return }
         save()
         for action in actions {
-            var metadata: Logger.Metadata = ["restart.target": "\(action.target)", "pid": "\(action.pid)", "reason": "\(action.reason.rawValue)",
+            let metadata: Logger.Metadata = ["restart.target": "\(action.target)", "pid": "\(action.pid)", "reason": "\(action.reason.rawValue)",
                                              "detail": "\(action.detail)"]
             if action.dryRun {
                 logger.notice("restart decided (dry run: nothing is done)", metadata: metadata)
@@ -241,8 +239,8 @@ public final class RestartService: Service, Sendable {
         }
     }
 
-    /// Sidekiq gracefully: SIGTSTP (quiet: it stops fetching, finishes what it runs), then wait
-    /// until its busy count in Redis is 0 — read from each new sample — or the drain timeout.
+    /// Sidekiq gracefully: SIGTSTP (quiet: it stops fetching, finishes what it runs), then check
+    /// twice a second until `SidekiqDrain` says it is drained or out of time.
     @discardableResult
     private func quietAndDrain(_ action: RestartAction, timeout: Duration, metadata: Logger.Metadata) async -> Double {
         if case .failure(let failure) = ProcessSignal.send(SIGTSTP, to: action.pid, startedAt: action.startTime, ownerUID: action.ownerUID, procRoot: procRoot) {
@@ -252,40 +250,38 @@ public final class RestartService: Service, Sendable {
             return 0
         }
         rememberQuieted(action)
-        let started = ContinuousClock.now
-        var waitedForFreshSample = false
-        while ContinuousClock.now - started < timeout {
-            do { try await Task.sleep(for: .milliseconds(500)) } catch { return (ContinuousClock.now - started).seconds }
-            // The first sample after the TSTP may still show the old busy count; wait for one more.
-            if !waitedForFreshSample {
-                waitedForFreshSample = true
-                continue
-            }
-            // Unknown (no Sidekiq data for this pid) is not drained: keep waiting, up to the timeout.
+        let clock = ContinuousClock()
+        let origin = clock.now
+        let elapsed = { (origin.duration(to: clock.now)).seconds }
+        var drain = SidekiqDrain(startedAt: 0, timeout: timeout.seconds)
+        while true {
+            do { try await Task.sleep(for: .milliseconds(500)) } catch { return elapsed() }
             let busy = state.withLock { $0.sidekiqBusy[action.pid] }
-            if busy == 0 {
+            switch drain.check(busy: busy, now: elapsed()) {
+            case .wait:
+                continue
+            case .drained(let seconds):
                 var drained = metadata
-                drained["drain_seconds"] = "\(Int((ContinuousClock.now - started).seconds * 10) / 10)"
+                drained["drain_seconds"] = "\(Int(seconds * 10) / 10)"
                 logger.info("Sidekiq process quiet and drained", metadata: drained)
-                return (ContinuousClock.now - started).seconds
+                return seconds
+            case .timedOut(let seconds):
+                logger.warning("Sidekiq did not drain within drain_timeout; restarting anyway (unfinished jobs go back to Redis)", metadata: metadata)
+                return seconds
             }
         }
-        logger.warning("Sidekiq did not drain within drain_timeout; restarting anyway (unfinished jobs go back to Redis)", metadata: metadata)
-        return timeout.seconds
     }
 
     private func count(_ action: RestartAction, _ result: String, now: Double) {
         state.withLock { state in
             state.counts["\(action.target)\u{0}\(action.reason.rawValue)\u{0}\(result)", default: 0] += 1
-            var entry: [String: JSONValue] = ["target": .string(action.target), "pid": .number(Double(action.pid)), "reason": .string(action.reason.rawValue),
-                                              "detail": .string(action.detail), "result": .string(result), "time": .number(now)]
-            if let memory = action.memoryBefore { entry["memory_before"] = .number(Double(memory)) }
-            if let drain = state.drainSeconds.removeValue(forKey: action.target) { entry["drain_seconds"] = .number(drain) }
+            var record = RestartRecord(action: action, result: result, time: now)
+            record.drainSeconds = state.drainSeconds.removeValue(forKey: action.target)
             if let early = state.healthyEarly.removeValue(forKey: action.target) {
-                entry["healthy_after_seconds"] = .number(early.after)
-                if let memory = early.memory { entry["memory_after"] = .number(Double(memory)) }
+                record.healthyAfterSeconds = early.after
+                record.memoryAfter = early.memory
             }
-            state.recent.append(.object(entry))
+            state.recent.append(record)
             if state.recent.count > 50 { state.recent.removeFirst(state.recent.count - 50) }
         }
     }
@@ -314,8 +310,11 @@ public final class RestartService: Service, Sendable {
         stateStore.update("restarts_quieted", .object(entries))
     }
 
+    /// The latest restarts (at most 50), newest last.
+    public func recentRestarts() -> [RestartRecord] { state.withLock { $0.recent } }
+
     /// The latest restarts, newest last, for `mastiff status`.
-    public func recentJSON() -> JSONValue { .array(state.withLock { $0.recent }) }
+    public func recentJSON() -> JSONValue { .array(recentRestarts().map(\.json)) }
 
     /// `mastiff restarts list`: each target's budget and last restart, and the latest restarts.
     public func listJSON(now: Double) -> JSONValue {
@@ -329,7 +328,7 @@ public final class RestartService: Service, Sendable {
                     if let last = state.policy.lastRestart(target.name) { entry["last_restart"] = .number(last) }
                     return .object(entry)
                 }),
-                "recent": .array(state.recent),
+                "recent": .array(state.recent.map(\.json)),
             ])
         }
     }

@@ -19,10 +19,19 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
         var takenAt: C.Instant
     }
 
+    /// What a caller of `published` does: serve the latest, wait for the sample being taken, or
+    /// take one.
+    private enum Turn {
+        case fresh(Published)
+        case wait
+        case take
+    }
+
     private struct State {
         var interval: Duration
         var latest: Published?
-        var inFlight: Task<Published, Never>?
+        /// Set while a sample is being taken: the callers waiting for it.
+        var waiting: [CheckedContinuation<Published, Never>]?
         var runs = 0
         /// Set by `invalidate()`: the latest sample is not to be served again.
         var invalidated = false
@@ -66,18 +75,33 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
         await published(maxAge: maxAge).snapshot
     }
 
+    /// The caller that finds the latest too old takes the sample itself, in its own task; callers
+    /// arriving meanwhile wait for that sample rather than start a second one.
     private func published(maxAge: Duration) async -> Published {
         let now = clock.now
-        let task = state.withLock { state -> Task<Published, Never>? in
-            if !state.invalidated, let latest = state.latest, latest.takenAt.duration(to: now) <= maxAge { return nil }
-            if let running = state.inFlight { return running }
+        let turn = state.withLock { state -> Turn in
+            if !state.invalidated, let latest = state.latest, latest.takenAt.duration(to: now) <= maxAge { return .fresh(latest) }
+            if state.waiting != nil { return .wait }
             state.invalidated = false
-            let task = Task { await self.sample() }
-            state.inFlight = task
-            return task
+            state.waiting = []
+            return .take
         }
-        guard let task else { return state.withLock { $0.latest! } }
-        return await task.value
+        switch turn {
+        case .fresh(let latest):
+            return latest
+        case .take:
+            return await sample()
+        case .wait:
+            return await withCheckedContinuation { continuation in
+                let published = state.withLock { state -> Published? in
+                    // The sample may have ended between the two locks.
+                    guard state.waiting != nil else { return state.latest }
+                    state.waiting!.append(continuation)
+                    return nil
+                }
+                if let published { continuation.resume(returning: published) }
+            }
+        }
     }
 
     private func sample() async -> Published {
@@ -95,7 +119,11 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
         }
         // Before the in-flight slot is freed: samples reach onSample one at a time, in order.
         onSample?(published.snapshot)
-        state.withLock { $0.inFlight = nil }
+        let waiting = state.withLock { state in
+            defer { state.waiting = nil }
+            return state.waiting ?? []
+        }
+        for waiter in waiting { waiter.resume(returning: published) }
         return published
     }
 
@@ -121,10 +149,17 @@ public final class Sampler<C: Clock>: Service, Sendable where C.Duration == Dura
 
     /// `mastiff_sample_*`: how often and how long sampling runs, and when it last did.
     public func selfMetrics() -> [MetricFamily] {
-        let (runs, latest) = state.withLock { ($0.runs, $0.latest?.snapshot) }
+        SamplerMetrics.families(latest: latest)
+    }
+}
+
+/// `mastiff_sample_*`, from the latest sample alone (its sequence counts the samples taken), so
+/// that whoever holds the sample can render them.
+public enum SamplerMetrics {
+    public static func families(latest: Snapshot?) -> [MetricFamily] {
         var families = [
             MetricFamily(name: "mastiff_sample_runs_total", help: "Collections of every collector, by the sampler or a scrape.",
-                         type: .counter, samples: [Sample(labels: [], value: Double(runs))]),
+                         type: .counter, samples: [Sample(labels: [], value: Double(latest?.sequence ?? 0))]),
         ]
         if let latest {
             families.append(MetricFamily(name: "mastiff_sample_duration_seconds", help: "Duration of the last sample, in seconds.",

@@ -63,14 +63,13 @@ public final class WorkScheduler: Service, Sendable {
     private let clock: any WallClock
     private let procRoot: String
     private let isPaused: @Sendable () -> Bool
-    /// MemAvailable in bytes, for jobs' `min_available_memory`: the agent's latest sample
-    /// already holds it; without one, /proc/meminfo is read.
-    private let latestAvailableMemory: @Sendable () -> Double?
+    /// MemAvailable in bytes from the latest sample, for jobs' `min_available_memory`; without
+    /// one, /proc/meminfo is read.
+    private let sampledAvailableMemory = Mutex<Double?>(nil)
     private let notify: @Sendable (_ summary: String, _ description: String) -> Void
 
     public init(config: MastiffConfig, stateStore: StateStore?, logger: Logger, procRoot: String = "/proc", clock: any WallClock = SystemWallClock(),
                 isPaused: @escaping @Sendable () -> Bool = { false },
-                availableMemory: @escaping @Sendable () -> Double? = { nil },
                 notify: @escaping @Sendable (_ summary: String, _ description: String) -> Void = { _, _ in }) {
         self.config = config
         self.stateStore = stateStore
@@ -78,7 +77,6 @@ public final class WorkScheduler: Service, Sendable {
         self.clock = clock
         self.procRoot = procRoot
         self.isPaused = isPaused
-        self.latestAvailableMemory = availableMemory
         self.notify = notify
         var plan: BackupPlan?
         var planError: String?
@@ -199,8 +197,14 @@ public final class WorkScheduler: Service, Sendable {
                     oncePerCluster: config.backups.oncePerCluster)
     }
 
+    /// Each sample, as the sampler publishes it: its MemAvailable is what jobs are checked against.
+    public func observe(_ snapshot: Snapshot) {
+        guard let available = snapshot.views.memory?.availableBytes else { return }
+        sampledAvailableMemory.withLock { $0 = available }
+    }
+
     func availableMemory() -> Double? {
-        if let sampled = latestAvailableMemory() { return sampled }
+        if let sampled = sampledAvailableMemory.withLock({ $0 }) { return sampled }
         guard let text = try? FileSystemAccess.readFile(procRoot + "/meminfo") else { return nil }
         return SystemParsers.meminfo(text)["MemAvailable"]
     }
@@ -446,6 +450,26 @@ public final class WorkScheduler: Service, Sendable {
     }
 
     // MARK: Metrics
+
+    /// Each backup target's last runs, in schedule order, for the status page.
+    public func backupSummaries() -> [StatusReport.Backup] {
+        let (tasks, records) = state.withLock { ($0.tasks, $0.records) }
+        return tasks.compactMap { task in
+            guard case .backup(let target) = task.kind else { return nil }
+            let record = records[task.name] ?? Record()
+            return StatusReport.Backup(target: target, lastSuccess: record.lastSuccess, sizeBytes: record.lastSize, lastRunSuccessful: record.lastOK)
+        }
+    }
+
+    /// Each job's last runs, in schedule order, for the status page.
+    public func jobSummaries() -> [StatusReport.Job] {
+        let (tasks, records) = state.withLock { ($0.tasks, $0.records) }
+        return tasks.compactMap { task in
+            guard case .job(let job) = task.kind else { return nil }
+            let record = records[task.name] ?? Record()
+            return StatusReport.Job(name: job.name, lastSuccess: record.lastSuccess, lastRunSuccessful: record.lastOK, durationSeconds: record.lastDuration)
+        }
+    }
 
     public func metrics(now: Double) -> [MetricFamily] {
         let (tasks, records) = state.withLock { ($0.tasks, $0.records) }

@@ -11,6 +11,13 @@ public struct HTTPResponse: Sendable {
     public var certificateExpiry: Double?
     public var text: String { String(decoding: body, as: UTF8.self) }
 
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], certificateExpiry: Double? = nil) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.certificateExpiry = certificateExpiry
+    }
+
     public func header(_ name: String) -> String? {
         let lowered = name.lowercased()
         return headers.first { $0.name == lowered }?.value

@@ -348,32 +348,13 @@ public struct PromQLParser {
             }
             return Int64(seconds * 1000)
         }
-        var total: Int64 = 0
-        var rest = Substring(text)
-        var lastUnit = Int64.max
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isASCII && $0.isNumber }
-            rest = rest.dropFirst(digits.count)
-            let unit = rest.prefix { $0.isLetter }
-            rest = rest.dropFirst(unit.count)
-            let size: Int64
-            switch unit {
-            case "ms": size = 1
-            case "s": size = 1000
-            case "m": size = 60_000
-            case "h": size = 3_600_000
-            case "d": size = 86_400_000
-            case "w": size = 604_800_000
-            case "y": size = 31_536_000_000
-            default: try fail("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)")
-            }
-            guard let number = Int64(digits), size < lastUnit else { try fail("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)") }
-            lastUnit = size
-            let (part, overflow) = number.multipliedReportingOverflow(by: size)
-            guard !overflow, part <= maxDurationMs - total else { try fail("duration out of range: '\(text)' (at most 292 years)") }
-            total += part
+        do {
+            return try DurationParser.milliseconds(text)
+        } catch .outOfRange {
+            try fail("duration out of range: '\(text)' (at most 292 years)")
+        } catch {
+            try fail("'\(text)' is not a duration (examples: 30s, 5m, 1h30m)")
         }
-        return total
     }
 
     private mutating func parsePrimary() throws(PromQLError) -> Expr {

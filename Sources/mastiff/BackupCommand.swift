@@ -68,26 +68,41 @@ struct BackupCommand {
         print("backing up \(target) here (no running agent answered\(arguments.standalone ? ", --standalone" : ""))")
         let progress = StreamUpload.Progress()
         let started = ContinuousClock.now
-        let reporter = Task {
-            var lastPrint = 0.0
-            while !Task.isCancelled {
-                let elapsed = (ContinuousClock.now - started).seconds
-                show(Self.progressLine(bytes: Double(progress.bytes), parts: progress.parts, elapsed: elapsed), lastPrint: &lastPrint, now: elapsed)
-                try? await Task.sleep(for: .milliseconds(500))
+        // The progress line and the upload are the two children of one group; the line stops
+        // when the upload ends, before anything else is printed.
+        let outcome = await withTaskGroup(of: Result<BackupManifest, any Error>?.self) { tasks in
+            tasks.addTask {
+                var lastPrint = 0.0
+                while !Task.isCancelled {
+                    let elapsed = (ContinuousClock.now - started).seconds
+                    show(Self.progressLine(bytes: Double(progress.bytes), parts: progress.parts, elapsed: elapsed), lastPrint: &lastPrint, now: elapsed)
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+                return nil
             }
+            tasks.addTask {
+                do {
+                    return .success(target == "postgres" ? try await plan.postgresBackup().run(progress: progress) : try await plan.redisBackup().run(progress: progress))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            var outcome: Result<BackupManifest, any Error> = .failure(CancellationError())
+            for await result in tasks {
+                guard let result else { continue }
+                outcome = result
+                tasks.cancelAll()
+            }
+            return outcome
         }
-        defer { reporter.cancel() }
+        if interactive { print("") }
         do {
-            let manifest = target == "postgres" ? try await plan.postgresBackup().run(progress: progress) : try await plan.redisBackup().run(progress: progress)
-            reporter.cancel()
-            if interactive { print("") }
+            let manifest = try outcome.get()
             print("done: \(manifest.dataKey), \(ByteSize.format(UInt64(manifest.bytes))) in \(manifest.parts) parts, \(Int(saturating: manifest.finishedAt - manifest.startedAt)) s, sha256 \(manifest.sha256)")
             let decision = try await plan.prune(target: target, dryRun: false)
             for deleted in decision.delete { print("retention: deleted \(deleted.dataKey)") }
             return 0
         } catch {
-            reporter.cancel()
-            if interactive { print("") }
             return fail("backup failed: \(error)")
         }
     }

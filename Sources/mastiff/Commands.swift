@@ -17,7 +17,8 @@ struct Commands {
 
     var source: ConfigLoader.Source { .resolve(explicitPath: arguments.configPath) }
 
-    /// `mastiff run`: the composition root. One ServiceGroup; SIGTERM and SIGINT stop it.
+    /// `mastiff run`: the agent (`Agent`, the composition root) in one ServiceGroup; SIGTERM and
+    /// SIGINT stop it.
     func run() async -> Int32 {
         guard let (config, mapping) = loadConfig(), let rules = loadRules(config), let logger = bootstrapLogging(config.log) else { return 1 }
         logger.info("starting", metadata: ["config.source": "\(source)", "version": "\(MastiffVersion.current)"])
@@ -29,42 +30,13 @@ struct Commands {
         }
         defer { withExtendedLifetime(stateLock) {} }
         let stateStore = StateStore(directory: config.stateDirectory, logger: logger)
-        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot,
-                          stateStore: stateStore, ruleGroups: rules)
-        agent.recordStart()
+        let agent = Agent(config: config, statsdMapping: mapping, rules: rules, source: source, logger: logger, procRoot: arguments.procRoot,
+                          stateStore: stateStore)
+        agent.facts.recordStart(in: stateStore)
         // One event-loop thread is plenty for a handful of scrapes a minute, and each thread costs
         // resident memory on a 1 GB host.
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = HTTPServer(
-            address: config.listen,
-            endpoints: HTTPEndpoints(metrics: { await agent.scrape() }, health: { agent.health() }, status: { agent.statusDocument().serialized() },
-                                     page: { StatusPage.render(agent.statusReport()) }),
-            logger: logger,
-            eventLoopGroup: eventLoopGroup)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            // First, so the last to stop: it writes what the others staged on their way out.
-            .init(service: StateFlushService(store: stateStore)),
-            .init(service: server),
-            .init(service: ReloadOnHangupService(agent: agent)),
-        ]
-        if let sampler = agent.sampler { services.append(.init(service: sampler)) }
-        if let notifier = agent.notifier { services.append(.init(service: notifier)) }
-        if let restarts = agent.restarts { services.append(.init(service: restarts)) }
-        if let work = agent.work, work.hasWork { services.append(.init(service: work)) }
-        if let heartbeat = config.alerts.heartbeat, let sampler = agent.sampler {
-            let clock = SystemWallClock()
-            services.append(.init(service: HeartbeatService(settings: heartbeat, samplingInterval: config.sampling.interval, logger: logger) {
-                sampler.latest.map { clock.now() - $0.time }
-            }))
-        }
-        if let path = config.controlSocket {
-            services.append(.init(service: ControlSocketService(path: path, logger: logger, procRoot: arguments.procRoot) { command, request in
-                await agent.handleControl(command, request)
-            }))
-        }
-        if let bridge = agent.statsdBridge {
-            services.append(.init(service: StatsdListenerService(bridge: bridge, settings: StatsdListenerSettings(config.statsd), logger: logger)))
-        }
+        let services = agent.services(eventLoopGroup: eventLoopGroup)
         // Signals are handled here rather than by the group: the group reacts to the first one
         // only, and an admin's second Ctrl-C or SIGTERM must still end the process.
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
@@ -73,30 +45,46 @@ struct Commands {
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(4)
         let group = ServiceGroup(configuration: groupConfiguration)
         let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        let signalWatcher = Task {
-            var signals = stopSignals.makeAsyncIterator()
-            guard let first = await signals.next() else { return }
-            logger.info("stopping", metadata: ["signal": "\(first)"])
-            await group.triggerGracefulShutdown()
-            // A backstop, should a service ignore both shutdown and cancellation.
-            let backstop = Task {
-                try await Task.sleep(for: .seconds(6))
-                logger.error("exiting: services still running 6 s after the stop signal", metadata: ["signal": "\(first)"])
-                exit(1)
+        // The group and the signal watcher are the two children of one task group: when the
+        // group has stopped, the watcher is cancelled with it.
+        let status = await withTaskGroup(of: Int32?.self) { tasks in
+            tasks.addTask {
+                var signals = stopSignals.makeAsyncIterator()
+                guard let first = await signals.next() else { return nil }
+                logger.info("stopping", metadata: ["signal": "\(first)"])
+                await group.triggerGracefulShutdown()
+                await withTaskGroup(of: Void.self) { backstop in
+                    // A backstop, should a service ignore both shutdown and cancellation.
+                    backstop.addTask {
+                        guard (try? await Task.sleep(for: .seconds(6))) != nil else { return }
+                        logger.error("exiting: services still running 6 s after the stop signal", metadata: ["signal": "\(first)"])
+                        exit(1)
+                    }
+                    if let second = await signals.next(), !Task.isCancelled {
+                        logger.warning("second stop signal: exiting without waiting for the services", metadata: ["signal": "\(second)"])
+                        exit(128 + second.rawValue)
+                    }
+                    backstop.cancelAll()
+                }
+                return nil
             }
-            defer { backstop.cancel() }
-            guard let second = await signals.next(), !Task.isCancelled else { return }
-            logger.warning("second stop signal: exiting without waiting for the services", metadata: ["signal": "\(second)"])
-            exit(128 + second.rawValue)
+            tasks.addTask {
+                do {
+                    try await group.run()
+                    return 0
+                } catch {
+                    logger.critical("stopped on an error", metadata: ["error": "\(error)"])
+                    return 1
+                }
+            }
+            var status: Int32 = 0
+            for await result in tasks {
+                guard let result else { continue }
+                status = result
+                tasks.cancelAll()
+            }
+            return status
         }
-        var status: Int32 = 0
-        do {
-            try await group.run()
-        } catch {
-            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            status = 1
-        }
-        signalWatcher.cancel()
         try? await eventLoopGroup.shutdownGracefully()
         logger.info("stopped")
         return status
@@ -169,13 +157,16 @@ struct Commands {
 
     /// `mastiff collect --once`: one exposition on stdout; problems on stderr.
     func collect() async -> Int32 {
-        guard let (config, mapping) = loadConfig() else { return 1 }
+        guard let (config, _) = loadConfig() else { return 1 }
         var logSettings = config.log
         if arguments.logLevel == nil { logSettings.level = .warning }
         guard let logger = bootstrapLogging(logSettings) else { return 1 }
-        let agent = Agent(config: config, statsdMapping: mapping, source: source, logger: logger, procRoot: arguments.procRoot,
-                          sampling: false)
-        print(await agent.scrape(), terminator: "")
+        // The collectors alone: no sampler, no rules, no state file (the running agent's is not
+        // touched), and the agent's build and configuration families.
+        let collectors = CollectorSet(config: config, procRoot: arguments.procRoot, logger: logger)
+        let facts = AgentFacts(source: source, startTime: SystemWallClock().now())
+        let families = await collectors.collect().families + facts.metrics()
+        print(ExpositionRenderer.render(families), terminator: "")
         return 0
     }
 

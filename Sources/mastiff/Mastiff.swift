@@ -1,24 +1,20 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import Logging
 import MastiffAgent
 import MastiffCore
 
 @main
 enum Mastiff {
-    /// A synchronous entry point, so that malloc is tuned before the concurrency runtime starts
-    /// its threads: one arena instead of one per thread saves ~0.8 MiB resident
-    /// (docs/adr/0006-hide-symbols-in-release-builds.md). The real work runs in a Task while the
-    /// main thread serves Dispatch's main queue.
-    static func main() {
+    /// malloc is tuned first, before the concurrency runtime has started a thread of its own
+    /// (an async main begins on the main thread, and the runtime's worker threads are made when
+    /// the first task needs one): one arena instead of one per thread saves ~0.8 MiB resident
+    /// (docs/adr/0006-hide-symbols-in-release-builds.md).
+    static func main() async {
         MallocTuning.useSingleArena()
         MallocTuning.returnLargeBlocks()
-        Task {
-            await run()
-        }
-        dispatchMain()
+        await run()
     }
 
     static func run() async {

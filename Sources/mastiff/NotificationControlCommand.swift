@@ -13,7 +13,7 @@ struct NotificationControlCommand {
         var request: [String: JSONValue] = ["action": .string(arguments.subcommand ?? "status")]
         if let text = arguments.duration {
             guard let duration = DurationParser.parse(text) else {
-                StderrLogHandler.writeToStderr("mastiff: --for '\(text.escapingControlCharacters)' is not a duration (examples: 30m, 2h, 1h30m)\n")
+                StderrLogHandler.writeToStderr("mastiff: --for '\(text.escapingControlCharacters)' is not a duration (examples: 30m, 2h, 1h30m, 1d)\n")
                 return 2
             }
             guard duration > .zero else {

@@ -47,19 +47,19 @@ import Testing
             config.statsd.enabled = false
             config.stateDirectory = stateDirectory
             let rules = try Agent.loadRules(config)
-            return Agent(config: config, statsdMapping: try StatsdMapping.load(config.statsd), source: .embeddedDefaults, logger: logger,
-                         procRoot: procRoot, clock: clock, stateStore: StateStore(directory: stateDirectory, logger: logger), ruleGroups: rules)
+            return Agent(config: config, statsdMapping: try StatsdMapping.load(config.statsd), rules: rules, source: .embeddedDefaults, logger: logger,
+                         procRoot: procRoot, clock: clock, stateStore: StateStore(directory: stateDirectory, logger: logger))
         }
     }
 
     /// One sample 15 s after the last, as the sampler takes it.
     static func sample(_ agent: Agent, _ host: Host) async {
         host.clock.advance(by: 15)
-        _ = await agent.sampler!.snapshot(maxAge: .zero)
+        _ = await agent.sampler.snapshot(maxAge: .zero)
     }
 
     static func alert(_ agent: Agent, _ name: String) -> JSONValue? {
-        agent.alerting?.alertsJSON(now: 0)["alerts"]?.array?.first { $0["labels"]?["alertname"]?.string == name }
+        agent.alerting.alertsJSON(now: 0)["alerts"]?.array?.first { $0["labels"]?["alertname"]?.string == name }
     }
 
     @Test func fallingMemAvailableFiresOOMRiskNamingTheTopThreeGroups() async throws {
@@ -82,7 +82,7 @@ import Testing
         #expect(firing["labels"]?["severity"]?.string == "critical")
 
         // The description names the three largest process groups by PSS, largest first.
-        let snapshot = try #require(agent.sampler?.latest)
+        let snapshot = try #require(agent.sampler.latest)
         let pss = try #require(snapshot.families.first { $0.name == "process_group_proportional_memory_bytes" })
         let top = pss.samples.sorted { $0.value > $1.value }.prefix(3).compactMap { $0.labels.first { $0.name == "group" }?.value }
         #expect(top.count == 3)
@@ -91,7 +91,7 @@ import Testing
         #expect(mentioned.count == 3 && mentioned == mentioned.sorted(), "\(description)")
         #expect(description.hasPrefix("MemAvailable is "))
         #expect(records.all.contains { $0.message == "alert firing" && $0.metadata["alertname"] == "OOMRisk" })
-        #expect(sampleValue(await agent.scrape(), #"mastiff_alerts{alertname="OOMRisk",severity="critical",state="firing"}"#) == 1)
+        #expect(sampleValue(await agent.metrics.scrape(), #"mastiff_alerts{alertname="OOMRisk",severity="critical",state="firing"}"#) == 1)
 
         // Memory comes back. The projection over the last 15 minutes still points below zero
         // for a while (the rule's third condition); once the fall has left the window, resolved.

@@ -3,14 +3,17 @@ import Testing
 
 @Suite struct ValueParsingTests {
     @Test(arguments: [
-        ("90s", 90_000), ("3h", 10_800_000), ("1h30m", 5_400_000), ("500ms", 500), ("1.5h", 5_400_000),
-        ("2d", 172_800_000), ("1w", 604_800_000), ("0", 0),
+        ("90s", 90_000), ("3h", 10_800_000), ("1h30m", 5_400_000), ("500ms", 500), ("1y", 31_536_000_000),
+        ("2d", 172_800_000), ("1w", 604_800_000), ("0", 0), ("1d12h", 129_600_000), ("1m500ms", 60_500), (" 5m ", 300_000),
     ])
     func durations(text: String, milliseconds: Int64) {
         #expect(DurationParser.parse(text) == .milliseconds(milliseconds))
     }
 
-    @Test(arguments: ["", "5", "5x", "s", "1h-5m", "abc", "1e3s", "-5s"])
+    /// Prometheus's grammar (model.ParseDuration), the same as in rule files and PromQL: no
+    /// fractions, units from largest to smallest, each once (issue 23: `1.5h` and `1y` meant
+    /// different things in the configuration and in a rule).
+    @Test(arguments: ["", "5", "5x", "s", "1h-5m", "abc", "1e3s", "-5s", "1.5h", "30m1h", "1h1h", "1H", "5 m", "99999999999999999999y"])
     func badDurations(text: String) {
         #expect(DurationParser.parse(text) == nil)
     }

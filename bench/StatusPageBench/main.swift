@@ -44,11 +44,6 @@ func families(step: Int) -> [MetricFamily] {
         gauge("postgres_max_connections", [([], 200)]),
         gauge("probe_success", ["web", "api", "streaming"].map { ([Label("probe", $0)], 1) }),
         gauge("probe_duration_seconds", ["web", "api", "streaming"].map { ([Label("probe", $0)], 0.05 + 0.2 * wave) }),
-        gauge("mastiff_backup_last_success_timestamp_seconds", [([Label("target", "postgres")], 1.8e9 - 3600), ([Label("target", "redis")], 1.8e9 - 7200)]),
-        gauge("mastiff_backup_last_size_bytes", [([Label("target", "postgres")], 4.2e9), ([Label("target", "redis")], 2e8)]),
-        gauge("mastiff_backup_last_run_successful", [([Label("target", "postgres")], 1), ([Label("target", "redis")], 1)]),
-        gauge("mastiff_job_last_success_timestamp_seconds", [([Label("job", "media-remove")], 1.8e9 - 600), ([Label("job", "preview-cards")], 1.8e9 - 900)]),
-        gauge("mastiff_job_last_run_successful", [([Label("job", "media-remove")], 1), ([Label("job", "preview-cards")], 1)]),
     ]
 }
 
@@ -80,7 +75,12 @@ for _ in 0..<renders {
     let began = seconds()
     let report = StatusReport.build(StatusReport.Inputs(
         now: now, version: "bench", instanceURL: "https://social.example", sampledAt: now, collectors: collectors,
-        families: lastFamilies, views: SnapshotViews(processes: processes, memory: SystemMemorySample(totalBytes: 4e9, availableBytes: 1.6e9, swapTotalBytes: 1e9, swapFreeBytes: 9e8)),
+        families: lastFamilies,
+        backups: [StatusReport.Backup(target: "postgres", lastSuccess: 1.8e9 - 3600, sizeBytes: 4.2e9, lastRunSuccessful: true),
+                  StatusReport.Backup(target: "redis", lastSuccess: 1.8e9 - 7200, sizeBytes: 2e8, lastRunSuccessful: true)],
+        jobs: [StatusReport.Job(name: "media-remove", lastSuccess: 1.8e9 - 600, lastRunSuccessful: true),
+               StatusReport.Job(name: "preview-cards", lastSuccess: 1.8e9 - 900, lastRunSuccessful: true)],
+        views: SnapshotViews(processes: processes, memory: SystemMemorySample(totalBytes: 4e9, availableBytes: 1.6e9, swapTotalBytes: 1e9, swapFreeBytes: 9e8)),
         alerts: alerts, restarts: restarts, history: statusHistory.series(in: history, now: now)))
     let html = StatusPage.render(report)
     durations.append(seconds() - began)

@@ -5,13 +5,16 @@ import Synchronization
 /// `mastiff_collector_*` families.
 ///
 /// A collector that hangs (a blocked read, a dead socket) is abandoned after the timeout, not
-/// awaited: its task keeps running in the background until it returns. Scrapes that arrive in
-/// the meantime join that run rather than piling up a second one, and time out in turn.
+/// awaited: its run keeps going in the background until it returns. Scrapes that arrive in the
+/// meantime join that run rather than piling up a second one, and time out in turn. That run is
+/// the one task no caller owns, on purpose: a read blocked in the kernel ignores cancellation,
+/// so owning it would make every caller (and mastiff's shutdown) wait out the hang; the
+/// collector's own deadlines (connect and statement timeouts) end it (docs/adr/0019).
 public final class CollectorRunner: Sendable {
     private let timeoutSetting: Mutex<Duration>
     private let logger: Logger
     private let clock: any MonotonicClock
-    private let inFlight = Mutex<[String: Task<Outcome, Never>]>([:])
+    private let inFlight = Mutex<[String: CollectorFlight<Outcome>]>([:])
     private let errorTotals = Mutex<[ErrorKey: Int]>([:])
     private let lastSuccess = Mutex<[String: Bool]>([:])
 
@@ -109,9 +112,12 @@ public final class CollectorRunner: Sendable {
         let name = collector.name
         // Single flight: a scrape that arrives while this collector is already running waits for
         // that run instead of starting a second one against the same source.
-        let run = inFlight.withLock { runs -> Task<Outcome, Never> in
-            if let existing = runs[name] { return existing }
-            let task = Task<Outcome, Never> {
+        let flight = inFlight.withLock { flights -> CollectorFlight<Outcome> in
+            if let existing = flights[name] { return existing }
+            let flight = CollectorFlight<Outcome>()
+            flights[name] = flight
+            // Abandoned on a timeout, by design (see the type's comment).
+            Task<Void, Never> {
                 let outcome: Outcome
                 do {
                     let sink = MetricSink()
@@ -123,25 +129,21 @@ public final class CollectorRunner: Sendable {
                     outcome = .failed(reason: "error", detail: String(describing: error))
                 }
                 self.inFlight.withLock { _ = $0.removeValue(forKey: name) }
-                return outcome
+                flight.finish(outcome)
             }
-            runs[name] = task
-            return task
+            return flight
         }
         let timeout = self.timeout
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-            let once = ResumeOnce(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                if !Task.isCancelled {
-                    once.resume(.failed(reason: "timeout", detail: "no answer within \(timeout.seconds)s"))
-                }
+        // The run's outcome or the timeout, whichever comes first; the other child is cancelled.
+        return await withTaskGroup(of: Outcome?.self) { race in
+            race.addTask { await flight.outcome() }
+            race.addTask {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+                return .failed(reason: "timeout", detail: "no answer within \(timeout.seconds)s")
             }
-            Task {
-                let outcome = await run.value
-                timer.cancel()
-                once.resume(outcome)
-            }
+            let first = await race.next() ?? nil
+            race.cancelAll()
+            return first ?? .failed(reason: "timeout", detail: "mastiff stopped waiting")
         }
     }
 
@@ -213,20 +215,55 @@ public struct CollectorResult: Sendable, Equatable {
     }
 }
 
-/// Resumes a continuation exactly once, whichever of the racing tasks gets there first.
-private final class ResumeOnce<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+private enum FlightWait<Value> {
+    case value(Value)
+    case cancelled
+    case wait
+}
 
-    init(_ continuation: CheckedContinuation<Value, Never>) {
-        self.continuation = Mutex(continuation)
+/// One run of one collector, which several callers may wait for; a waiter that is cancelled
+/// stops waiting at once (nil) and the run goes on for the others.
+private final class CollectorFlight<Value: Sendable>: Sendable {
+    private struct State {
+        var value: Value?
+        var waiters: [Int: CheckedContinuation<Value?, Never>] = [:]
+        var nextWaiter = 0
     }
 
-    func resume(_ value: Value) {
-        let taken = continuation.withLock { slot -> CheckedContinuation<Value, Never>? in
-            defer { slot = nil }
-            return slot
+    private let state = Mutex(State())
+
+    func finish(_ value: Value) {
+        let waiters = state.withLock { state in
+            state.value = value
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
-        taken?.resume(returning: value)
+        for waiter in waiters { waiter.resume(returning: value) }
+    }
+
+    /// The run's value, or nil when the waiting task is cancelled first.
+    func outcome() async -> Value? {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
+                let now = state.withLock { state -> FlightWait<Value> in
+                    if let value = state.value { return .value(value) }
+                    if Task.isCancelled { return .cancelled }
+                    state.waiters[id] = continuation
+                    return .wait
+                }
+                switch now {
+                case .value(let value): continuation.resume(returning: value)
+                case .cancelled: continuation.resume(returning: nil)
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
+        }
     }
 }
 

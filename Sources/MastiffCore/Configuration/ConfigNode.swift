@@ -103,8 +103,13 @@ public struct ConfigNode: Sendable {
 
     public func duration(atLeast minimum: Duration = .zero) throws(ConfigError) -> Duration {
         let text = try string()
-        guard let value = DurationParser.parse(text) else {
-            throw error("'\(text)' is not a duration (examples: 500ms, 90s, 5m, 3h, 1h30m)")
+        let value: Duration
+        do {
+            value = .milliseconds(try DurationParser.milliseconds(text.trimmingWhitespace))
+        } catch .outOfRange {
+            throw self.error("'\(text)' is out of range (at most 292 years)")
+        } catch {
+            throw self.error("'\(text)' is not a duration (\(DurationParser.examples))")
         }
         guard value >= minimum else { throw error("'\(text)' is shorter than the minimum \(DurationParser.format(minimum))") }
         return value

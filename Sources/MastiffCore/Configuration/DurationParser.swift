@@ -1,33 +1,56 @@
 /// Durations as written in mastiff.yml: one or more `<number><unit>` parts, units `ms`, `s`, `m`,
 /// `h`, `d`, `w` (`90s`, `1h30m`, `1.5h`). A bare `0` is zero.
+/// The one duration grammar mastiff reads — in the configuration, rule files, PromQL and the
+/// CLI — which is Prometheus's (`model.ParseDuration`): whole numbers, each with a unit, units
+/// from largest to smallest and each at most once: `y` (365 days), `w`, `d`, `h`, `m`, `s`, `ms`;
+/// or a bare `0`. So `1h30m` and `1y` are durations, `1.5h` and `30m1h` are not, in every file.
 public enum DurationParser {
-    public static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingWhitespace
-        if trimmed == "0" { return .zero }
-        var remaining = Substring(trimmed)
-        var total = 0.0
-        var parts = 0
-        while !remaining.isEmpty {
-            let numberPart = remaining.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-            guard !numberPart.isEmpty, let number = Double(numberPart) else { return nil }
-            remaining = remaining.dropFirst(numberPart.count)
-            let unitPart = remaining.prefix { $0.isLetter }
-            remaining = remaining.dropFirst(unitPart.count)
-            let multiplier: Double
-            switch unitPart {
-            case "ms": multiplier = 0.001
-            case "s": multiplier = 1
-            case "m": multiplier = 60
-            case "h": multiplier = 3600
-            case "d": multiplier = 86400
-            case "w": multiplier = 604_800
-            default: return nil
+    public enum Problem: Error, Equatable, Sendable {
+        case notADuration
+        case outOfRange
+    }
+
+    /// What a duration looks like, for error messages.
+    public static let examples = "whole numbers with units from largest to smallest, e.g. 500ms, 90s, 5m, 1h30m, 2d, 1y"
+
+    /// The duration in milliseconds; `.outOfRange` past `Int64.max / 1_000_000` ms (292 years).
+    public static func milliseconds(_ text: some StringProtocol) throws(Problem) -> Int64 {
+        if text == "0" { return 0 }
+        let limit = Int64.max / 1_000_000
+        var total: Int64 = 0
+        var rest = Substring(text)
+        var lastUnit = Int64.max
+        guard !rest.isEmpty else { throw .notADuration }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.prefix { $0.isASCII && $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            let size: Int64
+            switch unit {
+            case "ms": size = 1
+            case "s": size = 1000
+            case "m": size = 60_000
+            case "h": size = 3_600_000
+            case "d": size = 86_400_000
+            case "w": size = 604_800_000
+            case "y": size = 31_536_000_000
+            default: throw .notADuration
             }
-            total += number * multiplier
-            parts += 1
+            guard !digits.isEmpty, size < lastUnit else { throw .notADuration }
+            guard let number = Int64(digits) else { throw .outOfRange }
+            lastUnit = size
+            let (part, overflow) = number.multipliedReportingOverflow(by: size)
+            guard !overflow, part <= limit - total else { throw .outOfRange }
+            total += part
         }
-        guard parts > 0, total.isFinite, total < 1e12 else { return nil }
-        return .milliseconds(Int64((total * 1000).rounded()))
+        return total
+    }
+
+    /// A duration as the configuration and the CLI take it (surrounding blanks ignored).
+    public static func parse(_ text: String) -> Duration? {
+        guard let milliseconds = try? milliseconds(text.trimmingWhitespace) else { return nil }
+        return .milliseconds(milliseconds)
     }
 
     /// The shortest exact form, for messages and `check-config` output.

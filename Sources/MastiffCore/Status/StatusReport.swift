@@ -208,8 +208,11 @@ extension StatusReport {
         public var instanceURL: String?
         public var sampledAt: Double?
         public var collectors: [CollectorResult]
-        /// The sample's families and the agent's own (backups, jobs).
+        /// The sample's families and the agent's own.
         public var families: [MetricFamily]
+        /// Each backup target's and job's last runs, from the scheduled work.
+        public var backups: [Backup]
+        public var jobs: [Job]
         public var views: SnapshotViews
         public var alerts: [Alert]
         public var restarts: [Restart]
@@ -217,8 +220,10 @@ extension StatusReport {
         public var history: [TrendSeries: [HistoryStore.Series]]
 
         public init(now: Double, version: String, instanceURL: String?, sampledAt: Double?, collectors: [CollectorResult],
-                    families: [MetricFamily], views: SnapshotViews, alerts: [Alert], restarts: [Restart],
+                    families: [MetricFamily], backups: [Backup] = [], jobs: [Job] = [], views: SnapshotViews, alerts: [Alert], restarts: [Restart],
                     history: [TrendSeries: [HistoryStore.Series]]) {
+            self.backups = backups
+            self.jobs = jobs
             self.now = now
             self.version = version
             self.instanceURL = instanceURL
@@ -297,18 +302,8 @@ extension StatusReport {
                                        maxConnections: samples["postgres_max_connections"]?.first?.value,
                                        trend: trend(.postgresConnections, sum: true))
         }
-        let sizes = values("mastiff_backup_last_size_bytes", by: "target")
-        let backupOK = values("mastiff_backup_last_run_successful", by: "target").mapValues { $0 == 1 }
-        report.backups = (samples["mastiff_backup_last_success_timestamp_seconds"] ?? []).compactMap { sample in
-            guard let target = value(sample, "target") else { return nil }
-            return Backup(target: target, lastSuccess: sample.value > 0 ? sample.value : nil, sizeBytes: sizes[target], lastRunSuccessful: backupOK[target])
-        }
-        let jobOK = values("mastiff_job_last_run_successful", by: "job").mapValues { $0 == 1 }
-        let jobDuration = values("mastiff_job_last_duration_seconds", by: "job")
-        report.jobs = (samples["mastiff_job_last_success_timestamp_seconds"] ?? []).compactMap { sample in
-            guard let job = value(sample, "job") else { return nil }
-            return Job(name: job, lastSuccess: sample.value > 0 ? sample.value : nil, lastRunSuccessful: jobOK[job], durationSeconds: jobDuration[job])
-        }
+        report.backups = inputs.backups
+        report.jobs = inputs.jobs
         // The newest first; the page has room for ten.
         report.restarts = Array(inputs.restarts.sorted { $0.time > $1.time }.prefix(10))
         return report

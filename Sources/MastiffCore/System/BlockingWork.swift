@@ -21,6 +21,12 @@ public enum BlockingWork {
         }
     }
 
+    /// Starts `body` on a worker thread and returns at once: for a reader that ends by itself at
+    /// its descriptor's end of file (a child process's stderr), which no task needs to await.
+    public static func start(_ body: @escaping @Sendable () -> Void) {
+        WorkerPool.shared.submit(body)
+    }
+
     /// Like `run`, but a cancelled caller stops waiting at once (CancellationError) while the
     /// work goes on to its own end on its thread, its result dropped: for a request whose
     /// answer nobody needs any more once its service is shutting down (a notification stays

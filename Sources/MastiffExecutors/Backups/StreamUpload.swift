@@ -41,59 +41,62 @@ public struct StreamUpload: Sendable {
         let digest = SHA256()
         let buffers = [PartBuffer(capacity: partSize), PartBuffer(capacity: partSize)]
         var uploadID: String?
-        var parts: [(number: Int, etag: String)] = []
-        var inFlight: Task<(number: Int, etag: String), Error>?
-        var number = 0
-        var total = 0
         do {
-            while true {
-                let buffer = buffers[number % 2]
-                let atEnd = try await BlockingWork.run { () throws -> Bool in
-                    buffer.count = 0
-                    while buffer.count < buffer.capacity {
-                        let got = try read(UnsafeMutableRawBufferPointer(rebasing: buffer.pointer[buffer.count...]))
-                        if got == 0 { break }
-                        buffer.count += got
-                        progress.state.withLock { $0.bytes += got }
+            // At most one part uploads (a child of this group) while the next one is read, so a
+            // failure or a stop ends both before the multipart upload is aborted.
+            return try await withThrowingTaskGroup(of: (number: Int, etag: String).self) { uploads in
+                var parts: [(number: Int, etag: String)] = []
+                var partInFlight = false
+                var number = 0
+                var total = 0
+                while true {
+                    let buffer = buffers[number % 2]
+                    let atEnd = try await BlockingWork.run { () throws -> Bool in
+                        buffer.count = 0
+                        while buffer.count < buffer.capacity {
+                            let got = try read(UnsafeMutableRawBufferPointer(rebasing: buffer.pointer[buffer.count...]))
+                            if got == 0 { break }
+                            buffer.count += got
+                            progress.state.withLock { $0.bytes += got }
+                        }
+                        digest.update(buffer.bytes)
+                        return buffer.count < buffer.capacity
                     }
-                    digest.update(buffer.bytes)
-                    return buffer.count < buffer.capacity
+                    number += 1
+                    total += buffer.count
+                    if number == 1 && atEnd {
+                        try await beforeCommit()
+                        try await client.put(key: key, body: buffer)
+                        progress.state.withLock { $0.parts = 1 }
+                        return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: 1)
+                    }
+                    if uploadID == nil { uploadID = try await client.createMultipartUpload(key: key) }
+                    if partInFlight {
+                        parts.append(try await uploads.next()!)
+                        partInFlight = false
+                    }
+                    // A source that ends exactly on a part boundary leaves an empty last read.
+                    if atEnd && buffer.count == 0 { break }
+                    let (id, partNumber) = (uploadID!, parts.count + 1)
+                    let client = self.client, key = self.key
+                    uploads.addTask {
+                        let etag = try await client.uploadPart(key: key, uploadID: id, number: partNumber, body: buffer)
+                        progress.state.withLock { $0.parts += 1 }
+                        return (partNumber, etag)
+                    }
+                    partInFlight = true
+                    if atEnd {
+                        parts.append(try await uploads.next()!)
+                        break
+                    }
                 }
-                number += 1
-                total += buffer.count
-                if number == 1 && atEnd {
-                    try await beforeCommit()
-                    try await client.put(key: key, body: buffer)
-                    progress.state.withLock { $0.parts = 1 }
-                    return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: 1)
-                }
-                if uploadID == nil { uploadID = try await client.createMultipartUpload(key: key) }
-                if let previous = inFlight {
-                    parts.append(try await previous.value)
-                    inFlight = nil
-                }
-                // A source that ends exactly on a part boundary leaves an empty last read.
-                if atEnd && buffer.count == 0 { break }
-                let (id, partNumber) = (uploadID!, parts.count + 1)
-                let client = self.client, key = self.key
-                inFlight = Task {
-                    let etag = try await client.uploadPart(key: key, uploadID: id, number: partNumber, body: buffer)
-                    progress.state.withLock { $0.parts += 1 }
-                    return (partNumber, etag)
-                }
-                if atEnd {
-                    parts.append(try await inFlight!.value)
-                    inFlight = nil
-                    break
-                }
+                try await beforeCommit()
+                try await client.completeMultipartUpload(key: key, uploadID: uploadID!, parts: parts)
+                return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: parts.count)
             }
-            try await beforeCommit()
-            try await client.completeMultipartUpload(key: key, uploadID: uploadID!, parts: parts)
-            return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: parts.count)
         } catch {
-            // A part still in flight finishes or times out on its own (a blocking transfer cannot
-            // be interrupted); wait for it so that the abort comes after it.
-            if let inFlight { _ = try? await inFlight.value }
+            // The group has waited for a part still in flight (a blocking transfer cannot be
+            // interrupted; it finishes or times out on its own), so the abort comes after it.
             if let uploadID {
                 for _ in 0..<3 {
                     try? await client.abortMultipartUpload(key: key, uploadID: uploadID)

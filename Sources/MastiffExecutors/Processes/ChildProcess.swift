@@ -230,28 +230,27 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// Drains a pipe on a worker thread, keeping the last `limit` bytes.
+/// Drains a pipe on a worker thread until its end of file (the child exits), keeping the last
+/// `limit` bytes.
 final class OutputCapture: @unchecked Sendable {
     private let state = Mutex<(bytes: [UInt8], done: Bool)>(([], false))
     private let limit: Int
 
     init(fd: Int32, limit: Int) {
         self.limit = limit
-        Task { [self] in
-            _ = try? await BlockingWork.run { [self] in
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if got < 0, errno == EINTR { continue }
-                    if got <= 0 { break }
-                    state.withLock { current in
-                        current.bytes.append(contentsOf: chunk[0..<got])
-                        if current.bytes.count > limit * 2 { current.bytes.removeFirst(current.bytes.count - limit) }
-                    }
+        BlockingWork.start { [self] in
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if got < 0, errno == EINTR { continue }
+                if got <= 0 { break }
+                state.withLock { current in
+                    current.bytes.append(contentsOf: chunk[0..<got])
+                    if current.bytes.count > limit * 2 { current.bytes.removeFirst(current.bytes.count - limit) }
                 }
-                close(fd)
-                state.withLock { $0.done = true }
             }
+            close(fd)
+            state.withLock { $0.done = true }
         }
     }
 

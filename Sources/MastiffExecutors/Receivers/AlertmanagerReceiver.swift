@@ -11,9 +11,12 @@ public struct AlertmanagerReceiver: Sendable {
     let urls: [String]
     let caFile: String?
     let timeout: Duration
+    let transport: any HTTPTransport
     let externalURL: String
 
-    public init(name: String, urls: [String], caFile: String?, timeout: Duration, externalURL: String = "") {
+    public init(name: String, urls: [String], caFile: String?, timeout: Duration, externalURL: String = "",
+                transport: any HTTPTransport = CurlTransport()) {
+        self.transport = transport
         self.name = name
         self.urls = urls
         self.caFile = caFile
@@ -37,7 +40,8 @@ public struct AlertmanagerReceiver: Sendable {
         let body = Self.payload(alerts, now: now, externalURL: externalURL)
         var outcomes: [DeliveryResult] = []
         for url in urls {
-            outcomes.append(await ReceiverHTTP.json(body, to: url + "/api/v2/alerts", caFile: caFile, timeout: timeout))
+            outcomes.append(await ReceiverHTTP.send(ReceiverHTTP.jsonRequest(body, to: url + "/api/v2/alerts", caFile: caFile), timeout: timeout,
+                                                    transport: transport))
         }
         if let delivered = outcomes.first(where: { if case .delivered = $0 { return true } else { return false } }) { return delivered }
         return outcomes.first { if case .failed = $0 { return true } else { return false } } ?? outcomes.first ?? .failed(reason: "no Alertmanager URL")

@@ -4,11 +4,11 @@ import MastiffPolicies
 
 /// Discord webhook: POST {"content": …, "username": "mastiff"}, content at most 2000
 /// characters (discord.com/developers/docs/resources/webhook#execute-webhook).
-public struct DiscordReceiver: NotificationReceiver {
+public struct DiscordReceiver: HTTPChannel {
     public let name: String
     let webhookURL: Secret
     let caFile: String?
-    let timeout: Duration
+    public let timeout: Duration
     let format: MessageFormat
 
     public init(name: String, webhookURL: Secret, caFile: String?, timeout: Duration, format: MessageFormat) {
@@ -19,10 +19,9 @@ public struct DiscordReceiver: NotificationReceiver {
         self.format = format
     }
 
-    public func deliver(_ notification: Notification) async -> DeliveryResult {
+    public func request(for notification: Notification) -> HTTPRequest {
         var text = "**\(format.title(notification))**\n" + format.body(notification)
         if text.count > 2000 { text = String(text.prefix(1999)) + "…" }
-        return await ReceiverHTTP.json(.object(["content": .string(text), "username": .string("mastiff")]), to: webhookURL.reveal(),
-                                       caFile: caFile, timeout: timeout)
+        return ReceiverHTTP.jsonRequest(.object(["content": .string(text), "username": .string("mastiff")]), to: webhookURL.reveal(), caFile: caFile)
     }
 }

@@ -4,13 +4,13 @@ import MastiffPolicies
 
 /// Gotify: POST {url}/message with {"title", "message", "priority"} and the application token
 /// in X-Gotify-Key (gotify.net/api-docs#/message/createMessage).
-public struct GotifyReceiver: NotificationReceiver {
+public struct GotifyReceiver: HTTPChannel {
     public let name: String
     let url: String
     let token: Secret
     let priority: Int
     let caFile: String?
-    let timeout: Duration
+    public let timeout: Duration
     let format: MessageFormat
 
     public init(name: String, url: String, token: Secret, priority: Int, caFile: String?, timeout: Duration, format: MessageFormat) {
@@ -23,10 +23,10 @@ public struct GotifyReceiver: NotificationReceiver {
         self.format = format
     }
 
-    public func deliver(_ notification: Notification) async -> DeliveryResult {
+    public func request(for notification: Notification) -> HTTPRequest {
         let body: JSONValue = .object(["title": .string(format.title(notification)),
                                        "message": .string(format.body(notification)),
                                        "priority": .number(Double(notification.status == .resolved ? min(priority, 2) : priority))])
-        return await ReceiverHTTP.json(body, to: url + "/message", headers: ["X-Gotify-Key: \(token.reveal())"], caFile: caFile, timeout: timeout)
+        return ReceiverHTTP.jsonRequest(body, to: url + "/message", headers: ["X-Gotify-Key: \(token.reveal())"], caFile: caFile)
     }
 }

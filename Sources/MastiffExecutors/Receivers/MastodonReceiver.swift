@@ -5,13 +5,13 @@ import MastiffPolicies
 /// A direct message from a bot account: POST /api/v1/statuses with visibility "direct",
 /// mentioning the admin, and an Idempotency-Key so that a retry after a lost answer does not
 /// post twice (docs.joinmastodon.org/methods/statuses/#create). Cut to 500 characters.
-public struct MastodonReceiver: NotificationReceiver {
+public struct MastodonReceiver: HTTPChannel {
     public let name: String
     let instanceURL: String
     let accessToken: Secret
     let to: String
     let caFile: String?
-    let timeout: Duration
+    public let timeout: Duration
     let format: MessageFormat
 
     public init(name: String, instanceURL: String, accessToken: Secret, to: String, caFile: String?, timeout: Duration, format: MessageFormat) {
@@ -24,12 +24,11 @@ public struct MastodonReceiver: NotificationReceiver {
         self.format = format
     }
 
-    public func deliver(_ notification: Notification) async -> DeliveryResult {
+    public func request(for notification: Notification) -> HTTPRequest {
         var text = "\(to) \(format.title(notification))\n" + format.body(notification)
         if text.count > 500 { text = String(text.prefix(499)) + "…" }
-        return await ReceiverHTTP.json(.object(["status": .string(text), "visibility": .string("direct")]), to: instanceURL + "/api/v1/statuses",
+        return ReceiverHTTP.jsonRequest(.object(["status": .string(text), "visibility": .string("direct")]), to: instanceURL + "/api/v1/statuses",
                                        headers: ["Authorization: Bearer \(accessToken.reveal())",
-                                                 "Idempotency-Key: mastiff-\(notification.id)-\(Int(notification.createdAt))"],
-                                       caFile: caFile, timeout: timeout)
+                                                 "Idempotency-Key: mastiff-\(notification.id)-\(Int(notification.createdAt))"], caFile: caFile)
     }
 }

@@ -6,13 +6,13 @@ import MastiffPolicies
 /// /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId} with a bearer access token
 /// (spec.matrix.org/v1.9/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid).
 /// The transaction ID is the notification's, so a retry after a lost answer is not posted twice.
-public struct MatrixReceiver: NotificationReceiver {
+public struct MatrixReceiver: HTTPChannel {
     public let name: String
     let homeserver: String
     let roomID: String
     let accessToken: Secret
     let caFile: String?
-    let timeout: Duration
+    public let timeout: Duration
     let format: MessageFormat
 
     public init(name: String, homeserver: String, roomID: String, accessToken: Secret, caFile: String?, timeout: Duration, format: MessageFormat) {
@@ -25,10 +25,10 @@ public struct MatrixReceiver: NotificationReceiver {
         self.format = format
     }
 
-    public func deliver(_ notification: Notification) async -> DeliveryResult {
+    public func request(for notification: Notification) -> HTTPRequest {
         let url = "\(homeserver)/_matrix/client/v3/rooms/\(roomID.pathEscaped)/send/m.room.message/mastiff-\(notification.id)-\(Int(notification.createdAt))"
         let body = format.title(notification) + "\n" + format.body(notification)
-        return await ReceiverHTTP.json(.object(["msgtype": .string("m.text"), "body": .string(body)]), to: url, method: "PUT",
-                                       headers: ["Authorization: Bearer \(accessToken.reveal())"], caFile: caFile, timeout: timeout)
+        return ReceiverHTTP.jsonRequest(.object(["msgtype": .string("m.text"), "body": .string(body)]), to: url, method: "PUT",
+                                       headers: ["Authorization: Bearer \(accessToken.reveal())"], caFile: caFile)
     }
 }

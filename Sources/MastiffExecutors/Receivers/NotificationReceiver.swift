@@ -4,28 +4,68 @@ import MastiffCore
 import MastiffPolicies
 import MastiffPromQL
 
-/// A channel notifications go out on. One file per channel; each builds the request its
-/// service's documented API expects, sends it with libcurl, and says what came of it.
+/// A channel notifications go out on: it delivers one notification and says what came of it.
+/// The HTTP channels are `HTTPChannel`s delivered by `HTTPDelivery`; email and the log deliver
+/// themselves.
 public protocol NotificationReceiver: Sendable {
     var name: String { get }
     func deliver(_ notification: Notification) async -> DeliveryResult
 }
 
-/// What every receiver shares: the HTTP round trip and how an answer is classified.
+/// A channel whose message is one HTTP request, built purely from the notification as the
+/// service's documented API expects it (one file per channel). `HTTPDelivery` sends it.
+public protocol HTTPChannel: Sendable {
+    var name: String { get }
+    var timeout: Duration { get }
+    func request(for notification: Notification) -> HTTPRequest
+}
+
+/// What sends a request: libcurl in mastiff, a recording transport in tests.
+public protocol HTTPTransport: Sendable {
+    func send(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse
+}
+
+/// libcurl. A 2xx is a delivery whatever the size of its body: only its first 64 KiB are read,
+/// the rest is discarded (a chat service that answers with a large document must not make
+/// mastiff send the same message again and again).
+public struct CurlTransport: HTTPTransport {
+    public init() {}
+
+    public func send(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse {
+        var client = CurlHTTPClient(timeoutMilliseconds: Int(saturating: timeout.seconds * 1000), maxBodyBytes: 64 << 10)
+        client.truncateBody = true
+        return try await client.send(request)
+    }
+}
+
+/// The one delivery executor of the HTTP channels: the channel's request over the transport,
+/// the answer classified by `ReceiverHTTP.send`.
+public struct HTTPDelivery: NotificationReceiver {
+    public let channel: any HTTPChannel
+    let transport: any HTTPTransport
+
+    public init(_ channel: any HTTPChannel, transport: any HTTPTransport = CurlTransport()) {
+        self.channel = channel
+        self.transport = transport
+    }
+
+    public var name: String { channel.name }
+
+    public func deliver(_ notification: Notification) async -> DeliveryResult {
+        await ReceiverHTTP.send(channel.request(for: notification), timeout: channel.timeout, transport: transport)
+    }
+}
+
+/// What every HTTP channel shares: the request shape and how an answer is classified.
 enum ReceiverHTTP {
     /// 2xx delivered; 408, 429 (with Retry-After) and 5xx retried; other 4xx failed for good,
     /// with the status and a cut of the body. Transport errors (refused, timeout, TLS) are
     /// retried. Messages never contain the URL (it may hold a token).
-    ///
-    /// A 2xx is a delivery whatever the size of its body: only its first 64 KiB are read, the
-    /// rest is discarded (a chat service that answers with a large document must not make
-    /// mastiff send the same message again and again).
-    static func send(_ request: HTTPRequest, timeout: Duration, now: @Sendable () -> Double = { SystemWallClock().now() }) async -> DeliveryResult {
+    static func send(_ request: HTTPRequest, timeout: Duration, transport: any HTTPTransport,
+                     now: @Sendable () -> Double = { SystemWallClock().now() }) async -> DeliveryResult {
         let response: HTTPResponse
         do {
-            var client = CurlHTTPClient(timeoutMilliseconds: Int(saturating: timeout.seconds * 1000), maxBodyBytes: 64 << 10)
-            client.truncateBody = true
-            response = try await client.send(request)
+            response = try await transport.send(request, timeout: timeout)
         } catch {
             return .retry(reason: "\(error)", retryAfter: nil)
         }
@@ -38,9 +78,10 @@ enum ReceiverHTTP {
         }
     }
 
-    static func json(_ value: JSONValue, to url: String, method: String = "POST", headers: [String] = [], caFile: String?, timeout: Duration) async -> DeliveryResult {
-        await send(HTTPRequest(method: method, url: url, headers: ["Content-Type: application/json"] + headers, caFile: caFile,
-                               body: Array(value.serialized(indent: false).utf8)), timeout: timeout)
+    /// A JSON request: the body serialized, `Content-Type: application/json` first.
+    static func jsonRequest(_ value: JSONValue, to url: String, method: String = "POST", headers: [String] = [], caFile: String?) -> HTTPRequest {
+        HTTPRequest(method: method, url: url, headers: ["Content-Type: application/json"] + headers, caFile: caFile,
+                    body: Array(value.serialized(indent: false).utf8))
     }
 
     static func cut(_ text: String, _ limit: Int = 300) -> String {

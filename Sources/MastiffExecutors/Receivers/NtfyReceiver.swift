@@ -5,14 +5,14 @@ import MastiffPolicies
 /// ntfy: POST the message text to the topic URL with Title, Priority and Tags headers and an
 /// optional bearer token (docs.ntfy.sh/publish). Firing critical alerts default to priority
 /// high, resolved notices to low.
-public struct NtfyReceiver: NotificationReceiver {
+public struct NtfyReceiver: HTTPChannel {
     public let name: String
     let topicURL: String
     let token: Secret?
     let priority: String?
     let tags: [String]
     let caFile: String?
-    let timeout: Duration
+    public let timeout: Duration
     let format: MessageFormat
 
     public init(name: String, topicURL: String, token: Secret?, priority: String?, tags: [String], caFile: String?, timeout: Duration, format: MessageFormat) {
@@ -26,13 +26,13 @@ public struct NtfyReceiver: NotificationReceiver {
         self.format = format
     }
 
-    public func deliver(_ notification: Notification) async -> DeliveryResult {
+    public func request(for notification: Notification) -> HTTPRequest {
         let critical = notification.firing.contains { $0.labels.value(of: "severity") == "critical" }
         let chosen = priority ?? (notification.status == .resolved ? "low" : critical ? "high" : "default")
         var headers = ["Title: \(format.title(notification).replacingControlCharacters)", "Priority: \(chosen)",
                        "Tags: " + (tags + [notification.status == .firing ? "rotating_light" : "white_check_mark"]).joined(separator: ",")]
         if let token { headers.append("Authorization: Bearer \(token.reveal())") }
-        return await ReceiverHTTP.send(HTTPRequest(method: "POST", url: topicURL, headers: headers + ["Content-Type: text/plain; charset=utf-8"],
-                                                   caFile: caFile, body: Array(format.body(notification).utf8)), timeout: timeout)
+        return HTTPRequest(method: "POST", url: topicURL, headers: headers + ["Content-Type: text/plain; charset=utf-8"],
+                                                   caFile: caFile, body: Array(format.body(notification).utf8))
     }
 }

@@ -3,11 +3,11 @@ import MastiffCore
 import MastiffPolicies
 
 /// Slack incoming webhook: POST {"text": …} (api.slack.com/messaging/webhooks).
-public struct SlackReceiver: NotificationReceiver {
+public struct SlackReceiver: HTTPChannel {
     public let name: String
     let webhookURL: Secret
     let caFile: String?
-    let timeout: Duration
+    public let timeout: Duration
     let format: MessageFormat
 
     public init(name: String, webhookURL: Secret, caFile: String?, timeout: Duration, format: MessageFormat) {
@@ -18,8 +18,8 @@ public struct SlackReceiver: NotificationReceiver {
         self.format = format
     }
 
-    public func deliver(_ notification: Notification) async -> DeliveryResult {
+    public func request(for notification: Notification) -> HTTPRequest {
         let text = "*\(format.title(notification))*\n" + format.body(notification)
-        return await ReceiverHTTP.json(.object(["text": .string(text)]), to: webhookURL.reveal(), caFile: caFile, timeout: timeout)
+        return ReceiverHTTP.jsonRequest(.object(["text": .string(text)]), to: webhookURL.reveal(), caFile: caFile)
     }
 }

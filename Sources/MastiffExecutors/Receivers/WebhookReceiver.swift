@@ -4,12 +4,12 @@ import MastiffPolicies
 
 /// Alertmanager's webhook payload, version 4, so any consumer of Alertmanager webhooks works
 /// (prometheus/alertmanager docs/configuration.md, `<webhook_config>`).
-public struct WebhookReceiver: NotificationReceiver {
+public struct WebhookReceiver: HTTPChannel {
     public let name: String
     let url: Secret
     let bearerToken: Secret?
     let caFile: String?
-    let timeout: Duration
+    public let timeout: Duration
     let externalURL: String
 
     public init(name: String, url: Secret, bearerToken: Secret?, caFile: String?, timeout: Duration, externalURL: String = "") {
@@ -50,9 +50,8 @@ public struct WebhookReceiver: NotificationReceiver {
         ])
     }
 
-    public func deliver(_ notification: Notification) async -> DeliveryResult {
+    public func request(for notification: Notification) -> HTTPRequest {
         let headers = bearerToken.map { ["Authorization: Bearer \($0.reveal())"] } ?? []
-        return await ReceiverHTTP.json(Self.payload(notification, receiver: name, externalURL: externalURL), to: url.reveal(), headers: headers,
-                                       caFile: caFile, timeout: timeout)
+        return ReceiverHTTP.jsonRequest(Self.payload(notification, receiver: name, externalURL: externalURL), to: url.reveal(), headers: headers, caFile: caFile)
     }
 }

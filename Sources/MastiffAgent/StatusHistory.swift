@@ -40,35 +40,3 @@ public struct StatusHistory: Sendable {
         ids.mapValues { history.series($0, now: now) }
     }
 }
-
-extension Agent {
-    /// `/api/v1/status`: the agent's status (what `mastiff status` shows) and the status page's
-    /// report, in one object.
-    public func statusDocument() -> JSONValue {
-        guard case .object(var object) = status() else { return status() }
-        object.merge(statusReport().json) { agent, _ in agent }
-        return .object(object)
-    }
-
-    /// What the status page and `/api/v1/status` show, from the last sample (none before the
-    /// first one), the agent's own state and the history.
-    public func statusReport() -> StatusReport {
-        let now = clock.now()
-        let latest = sampler?.latest
-        let alerts = (alerting.map { $0.notifiableAlerts() } ?? []).filter { $0.status == .firing }.map { alert in
-            StatusReport.Alert(name: alert.labels.first { $0.name == "alertname" }?.value ?? "?",
-                               severity: alert.labels.first { $0.name == "severity" }?.value ?? "",
-                               summary: alert.annotations.first { $0.name == "summary" }?.value ?? "", since: alert.startsAt)
-        }
-        let restarts = (restarts?.recentJSON().array ?? []).compactMap { entry -> StatusReport.Restart? in
-            guard let time = entry["time"]?.double, let target = entry["target"]?.string else { return nil }
-            return StatusReport.Restart(time: time, target: target, pid: Int(saturating: entry["pid"]?.double ?? 0), reason: entry["reason"]?.string ?? "",
-                                        result: entry["result"]?.string ?? "")
-        }
-        return StatusReport.build(StatusReport.Inputs(
-            now: now, version: MastiffVersion.current, instanceURL: config.instance.url, sampledAt: latest?.time,
-            collectors: latest?.collectors ?? [], families: (latest?.families ?? []) + ownFamilies(now: now),
-            views: latest?.views ?? SnapshotViews(), alerts: alerts, restarts: restarts,
-            history: statusHistory?.series(in: history, now: now) ?? [:]))
-    }
-}
