@@ -66,11 +66,15 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // recvmmsg(2), which Swift's Glibc module does not expose (it needs _GNU_SOURCE).
         .systemLibrary(name: "CSocketShim"),
+        // RE2 (Debian's libre2) behind a C face: Go's regexp syntax and semantics in linear time,
+        // for everything Prometheus or statsd_exporter would read as Go (docs/adr/0020).
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
 
         // Metric model, exposition, collector contract, configuration, logging. No Foundation.
         .target(
             name: "MastiffCore",
             dependencies: [
+                "CRE2",
                 "CYAML",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -82,6 +82,11 @@ EXPRESSIONS = [
     ("hour()", T), ("minute()", T), ("day_of_week()", T), ("day_of_month()", T), ("day_of_year()", T), ("days_in_month()", T),
     ("month()", T), ("year()", T), ("hour(g * 3600 + 1800)", T), ("day_of_week(g * 86400)", T), ("day_of_year(g * 40 * 86400)", T),
     ("days_in_month(g * 31 * 86400)", T), ("month(g * 31 * 86400)", T), ("year(g * 400 * 86400)", T), ("minute(neg * 60)", T),
+    # Go's regexp syntax and semantics (RE2): non-capturing groups, flags, Perl classes, Unicode
+    # classes, lazy repetition, leftmost-first alternation, anchoring around an alternation.
+    ('c_total{job=~"(?:a)"}', T), ('g{role!~"(?i)WEB"}', T), ('g{role=~"\\\\w+er"}', T), ('g{instance=~"\\\\pL"}', T),
+    ('g{role=~"w|web"}', T), ('label_replace(g, "r", "$1", "role", "(?i)(W)EB")', T), ('label_replace(g, "x", "$1", "role", "(w|wo).*")', T),
+    ('label_replace(g, "x", "$1", "role", "(.+?)r*")', T), ('label_replace(g, "x", "${1}_$2", "instance", "(x)?(.*)")', T),
 ]
 
 

@@ -66,7 +66,7 @@ public struct ControlCommands: Sendable {
         let regex = value.hasPrefix("~")
         if regex { value = value.dropFirst() }
         guard MetricName.isValidLabelName(name) else { return nil }
-        if regex, POSIXRegex.validate("^(" + value + ")$") != nil { return nil }
+        if regex, CapturingRegex.problem("^(?:" + value + ")$") != nil { return nil }
         return RouteMatcher(name: name, value: String(value), regex: regex)
     }
 }

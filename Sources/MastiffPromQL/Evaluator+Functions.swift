@@ -147,15 +147,15 @@ extension Evaluator {
     private func labelReplace(_ samples: [VectorSample], destination: String, replacement: String, source: String,
                               pattern: String) throws(EvaluationError) -> [VectorSample] {
         let regex: CapturingRegex
-        do { regex = try CapturingRegex("^(" + pattern + ")$") } catch { throw EvaluationError("invalid regular expression in label_replace(): \(pattern)") }
+        // Anchored and dot-all, as Prometheus compiles it: ^(?s:…)$.
+        do { regex = try CapturingRegex("^(?s:" + pattern + ")$") } catch { throw EvaluationError("invalid regular expression in label_replace(): \(pattern)") }
         guard Self.isValidLabelName(destination) else { throw EvaluationError("invalid destination label name in label_replace(): \(destination)") }
         var result: [VectorSample] = []
         for sample in samples {
             var labels = sample.labels
             let value = sample.labels.value(of: source) ?? ""
             if let groups = regex.firstMatch(in: value) {
-                // The pattern sits inside one extra group, so $1 is the pattern's first group.
-                let expanded = GoRegexpExpand.expand(replacement, value: value, groups: Array(groups.dropFirst()))
+                let expanded = GoRegexpExpand.expand(replacement, value: value, groups: groups, names: regex.groupNumbers)
                 labels.set(destination, expanded)
             }
             result.append(VectorSample(labels: labels, value: sample.value, timestamp: time))

@@ -85,10 +85,10 @@ public enum GoFloat {
     }
 }
 
-/// Go's regexp.Expand for `$1`, `${1}` and `$$`; Go reads `$1x` as the (missing) group named
-/// `1x`, so it expands to nothing, and so does a named group (POSIX patterns have none).
+/// Go's regexp.Expand for `$1`, `${1}`, `$name`, `${name}` and `$$`; Go reads `$1x` as the
+/// group named `1x`, and a group that does not exist expands to nothing.
 enum GoRegexpExpand {
-    static func expand(_ template: String, value: String, groups: [Range<Int>?]) -> String {
+    static func expand(_ template: String, value: String, groups: [Range<Int>?], names: [String: Int] = [:]) -> String {
         let bytes = Array(template.utf8)
         let source = Array(value.utf8)
         var result: [UInt8] = []
@@ -126,7 +126,8 @@ enum GoRegexpExpand {
                 index += 1
                 continue
             }
-            if let number = Int(String(decoding: name, as: UTF8.self)), number < groups.count, let range = groups[number] {
+            let text = String(decoding: name, as: UTF8.self)
+            if let number = name.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? Int(text) : names[text], number < groups.count, let range = groups[number] {
                 result.append(contentsOf: source[range])
             }
             index = next

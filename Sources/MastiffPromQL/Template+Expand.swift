@@ -458,36 +458,43 @@ struct TemplateExecutor {
         return text + " +0000 UTC"
     }
 
+    /// Go's `Regexp.ReplaceAllString`: each leftmost-first match, searched from the end of the
+    /// previous one; an empty match right after a match is not replaced; the search always moves
+    /// on by at least one character.
     static func replaceAll(_ pattern: String, _ replacement: String, _ text: String) throws(TemplateError) -> String {
-        guard let regex = try? CapturingRegex("(" + pattern + ")") else { throw TemplateError("reReplaceAll: invalid pattern \(pattern)") }
+        guard let regex = try? CapturingRegex(pattern) else { throw TemplateError("reReplaceAll: invalid pattern \(pattern)") }
         let bytes = Array(text.utf8)
         var result: [UInt8] = []
-        var start = 0
-        var previousMatchEnd = -1
-        while start <= bytes.count {
-            let rest = String(decoding: bytes[start...], as: UTF8.self)
-            guard let groups = regex.firstMatch(in: rest), let whole = groups[0] else { break }
-            let matchStart = start + whole.lowerBound
-            let matchEnd = start + whole.upperBound
-            if whole.isEmpty && matchStart == previousMatchEnd {
-                // Go skips an empty match right after the previous match.
-                if matchStart < bytes.count { result.append(bytes[matchStart]) }
-                start = matchStart + 1
-                continue
+        var searchFrom = 0
+        var lastMatchEnd = 0
+        while searchFrom <= bytes.count {
+            guard let groups = regex.firstMatch(in: text, from: searchFrom), let whole = groups[0] else { break }
+            result.append(contentsOf: bytes[lastMatchEnd..<whole.lowerBound])
+            if whole.upperBound > lastMatchEnd || whole.lowerBound == 0 {
+                result.append(contentsOf: Array(GoRegexpExpand.expand(replacement, value: text, groups: groups, names: regex.groupNumbers).utf8))
             }
-            result.append(contentsOf: bytes[start..<matchStart])
-            let shifted = groups.dropFirst().map { $0.map { ($0.lowerBound + start)..<($0.upperBound + start) } }
-            result.append(contentsOf: Array(GoRegexpExpand.expand(replacement, value: text, groups: Array(shifted)).utf8))
-            previousMatchEnd = matchEnd
-            if whole.isEmpty {
-                if matchStart < bytes.count { result.append(bytes[matchStart]) }
-                start = matchStart + 1
+            lastMatchEnd = whole.upperBound
+            let width = searchFrom < bytes.count ? Self.utf8Width(bytes[searchFrom]) : 0
+            if searchFrom + width > whole.upperBound {
+                searchFrom += width
+            } else if searchFrom + 1 > whole.upperBound {
+                searchFrom += 1
             } else {
-                start = matchEnd
+                searchFrom = whole.upperBound
             }
         }
-        if start < bytes.count { result.append(contentsOf: bytes[start...]) }
+        result.append(contentsOf: bytes[lastMatchEnd...])
         return String(decoding: result, as: UTF8.self)
+    }
+
+    /// The length of the UTF-8 sequence a lead byte starts (1 for a stray continuation byte).
+    static func utf8Width(_ lead: UInt8) -> Int {
+        switch lead {
+        case 0xF0...: return 4
+        case 0xE0...: return 3
+        case 0xC0...: return 2
+        default: return 1
+        }
     }
 
     /// Go's fmt.Sprintf for the verbs templates use: %s %v %d %f %e %g %q %x %%, with flags,

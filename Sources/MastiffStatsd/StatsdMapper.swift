@@ -45,7 +45,7 @@ public final class StatsdMapper: Sendable {
             }
         }
         for (index, rule) in mapping.rules.enumerated() {
-            guard case .regex(let regex, let groupNumbers) = rule.matcher else { continue }
+            guard case .regex(let regex) = rule.matcher else { continue }
             if let wanted = rule.matchMetricType, wanted != type { continue }
             guard let groups = regex.firstMatch(in: name) else { continue }
             let utf8 = name.utf8
@@ -54,7 +54,7 @@ public final class StatsdMapper: Sendable {
                 return Substring(utf8[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)])
             }
             var captures = [text(groups[0])]
-            for group in groupNumbers { captures.append(text(groups[group])) }
+            for group in groups.dropFirst() { captures.append(text(group)) }
             return outcome(rule, index: index, captures: captures)
         }
         return .unmatched

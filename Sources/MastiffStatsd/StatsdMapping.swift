@@ -23,9 +23,8 @@ public struct StatsdMapping: Sendable {
         public enum Matcher: Sendable {
             /// Dot-separated fields, each a literal or `*` (one whole field, possibly empty).
             case glob([String?])
-            /// `groupNumbers[n]` is the POSIX group that holds the pattern's n-th capturing group
-            /// (they differ when `(?:…)` groups were rewritten).
-            case regex(CapturingRegex, groupNumbers: [Int])
+            /// A Go (RE2) regexp, unanchored as statsd_exporter runs it; `$n` is its n-th group.
+            case regex(CapturingRegex)
         }
 
         public var match: String
@@ -171,11 +170,10 @@ extension StatsdMapping {
             matcher = .glob(fields)
             captureCount = fields.filter { $0 == nil }.count
         } else {
-            let translated = RE2Translation(match)
             do {
-                let regex = try CapturingRegex(translated.pattern)
-                matcher = .regex(regex, groupNumbers: translated.capturingGroups)
-                captureCount = translated.capturingGroups.count
+                let regex = try CapturingRegex(match)
+                matcher = .regex(regex)
+                captureCount = regex.groupCount
             } catch {
                 throw matchNode.error("invalid regex '\(match)': \(error)")
             }
@@ -312,65 +310,5 @@ extension StatsdMapping {
             fields.append(String(field))
         }
         return fields.count >= 2 ? fields : nil
-    }
-}
-
-/// Rewrites the parts of Go's RE2 syntax that mapping files commonly use into POSIX ERE:
-/// `\d \D \s \S \w \W` classes and non-capturing `(?:…)` groups (kept as POSIX groups, with the
-/// numbering of the capturing ones recorded). Other RE2-only syntax (lazy `*?`, `(?i)`) fails
-/// to compile and is reported with the rule's position.
-struct RE2Translation {
-    var pattern = ""
-    var capturingGroups: [Int] = []
-
-    init(_ source: String) {
-        var bytes = Array(source.utf8)[...]
-        var output: [UInt8] = []
-        var posixGroup = 0
-        var inBracket = false
-        while let byte = bytes.popFirst() {
-            if byte == UInt8(ascii: "\\"), let next = bytes.first {
-                bytes.removeFirst()
-                let replacement: String? = switch next {
-                case UInt8(ascii: "d"): inBracket ? "0-9" : "[0-9]"
-                case UInt8(ascii: "D"): inBracket ? nil : "[^0-9]"
-                case UInt8(ascii: "s"): inBracket ? "[:space:]" : "[[:space:]]"
-                case UInt8(ascii: "S"): inBracket ? nil : "[^[:space:]]"
-                case UInt8(ascii: "w"): inBracket ? "A-Za-z0-9_" : "[A-Za-z0-9_]"
-                case UInt8(ascii: "W"): inBracket ? nil : "[^A-Za-z0-9_]"
-                default: nil
-                }
-                if let replacement {
-                    output.append(contentsOf: replacement.utf8)
-                } else {
-                    output.append(byte)
-                    output.append(next)
-                }
-                continue
-            }
-            if inBracket {
-                if byte == UInt8(ascii: "]") { inBracket = false }
-                output.append(byte)
-                continue
-            }
-            if byte == UInt8(ascii: "[") {
-                inBracket = true
-                output.append(byte)
-                // A `]` or `^]` right after the opening bracket is a literal member.
-                if bytes.first == UInt8(ascii: "^") { output.append(bytes.removeFirst()) }
-                if bytes.first == UInt8(ascii: "]") { output.append(bytes.removeFirst()) }
-                continue
-            }
-            if byte == UInt8(ascii: "(") {
-                posixGroup += 1
-                if bytes.starts(with: "?:".utf8) {
-                    bytes.removeFirst(2)
-                } else {
-                    capturingGroups.append(posixGroup)
-                }
-            }
-            output.append(byte)
-        }
-        pattern = String(decoding: output, as: UTF8.self)
     }
 }

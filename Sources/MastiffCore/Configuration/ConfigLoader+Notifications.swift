@@ -34,7 +34,7 @@ extension ConfigLoader {
                         guard case .scalar(let name, _) = entry.key.content, case .scalar(let value, _) = entry.value.content else {
                             throw node.error("expected label: value pairs")
                         }
-                        if regex, let problem = POSIXRegex.validate("^(" + value + ")$") {
+                        if regex, let problem = CapturingRegex.problem("^(?:" + value + ")$") {
                             throw ConfigError(file: node.file, mark: entry.value.mark, keyPath: "\(node.keyPath).\(name)", message: "invalid regular expression: \(problem)")
                         }
                         matchers.append(RouteMatcher(name: name, value: value, regex: regex))

@@ -14,7 +14,7 @@ public struct LabelMatcher: Sendable {
         self.name = name
         self.op = op
         self.value = value
-        regex = op == .matches || op == .notMatches ? try CapturingRegex("^(" + value + ")$") : nil
+        regex = op == .matches || op == .notMatches ? try CapturingRegex("^(?s:" + value + ")$") : nil
     }
 
     /// A missing label reads as "", as in PromQL.

@@ -100,7 +100,8 @@ public enum RouteMatching {
     public static func matches(_ matcher: RouteMatcher, _ labels: Labels) -> Bool {
         let actual = labels.value(of: matcher.name) ?? ""
         guard matcher.regex else { return actual == matcher.value }
-        guard let regex = try? CapturingRegex("^(" + matcher.value + ")$") else { return false }
+        // Anchored as Alertmanager anchors it: ^(?:…)$.
+        guard let regex = try? CapturingRegex("^(?:" + matcher.value + ")$") else { return false }
         return regex.firstMatch(in: actual) != nil
     }
 
