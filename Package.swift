@@ -21,7 +21,7 @@ let benchmarkTargets: [Target] = [
         // One evaluation cycle of the built-in rules, their loading and history (bench/rules.sh).
         .executableTarget(
             name: "rules-bench",
-            dependencies: ["MastiffAgent", "MastiffPolicies", "MastiffCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MastiffAgent", "MastiffPolicies", "MastiffPromQL", "MastiffCore", .product(name: "Logging", package: "swift-log")],
             path: "bench/RulesBench"
         ),
 

@@ -87,6 +87,14 @@ EXPRESSIONS = [
     ('c_total{job=~"(?:a)"}', T), ('g{role!~"(?i)WEB"}', T), ('g{role=~"\\\\w+er"}', T), ('g{instance=~"\\\\pL"}', T),
     ('g{role=~"w|web"}', T), ('label_replace(g, "r", "$1", "role", "(?i)(W)EB")', T), ('label_replace(g, "x", "$1", "role", "(w|wo).*")', T),
     ('label_replace(g, "x", "$1", "role", "(.+?)r*")', T), ('label_replace(g, "x", "${1}_$2", "instance", "(x)?(.*)")', T),
+    # Subqueries (steps aligned to the epoch, a default step of the evaluation interval) and @. A
+    # step of 47 s keeps inner windows off the 1m samples, where promtool 2.42 (closed windows)
+    # and Prometheus 3 (left-open) differ; EvaluatorTests checks the boundary itself.
+    ("max_over_time(rate(c_total[5m])[5m:47s])", T), ("max_over_time(g[5m:2m])", T), ("min_over_time(g[5m:])", T),
+    ("predict_linear(g[5m:1m], 600)", T), ("rate(c_total[5m:1m])", T), ("last_over_time(g[3m:2m])", "10m"),
+    ("avg_over_time((g * 2)[5m:47s])", T), ("max_over_time(sum by (role) (g)[5m:1m])", T), ("sum_over_time(g[4m:1m] offset 2m)", T),
+    ("count_over_time(g[6m:3m] @ 570)", T), ("g @ 330", T), ("rate(c_total[5m] @ 630)", T), ("g @ end()", T), ("g @ start()", T),
+    ("g offset 1m @ 450", T), ("c_total @ 330 offset 1m", T), ("max_over_time(g[10m:1m] @ 450)", T),
 ]
 
 

@@ -160,7 +160,8 @@ public final class Alerting: Sendable {
             let started = clock.elapsed()
             let budget = min(Self.maxGroupEvaluation, interval.map { .milliseconds(max(1, $0 / 2)) } ?? Self.maxGroupEvaluation)
             let clock = self.clock
-            let evaluation = engine.evaluate(groupAt: index, time: time, storage: storage, pastDeadline: { clock.elapsed() - started > budget })
+            let evaluation = engine.evaluate(groupAt: index, time: time, storage: storage, pastDeadline: { clock.elapsed() - started > budget },
+                                            subqueryStepMs: defaultIntervalMs ?? Int64(history.sampleInterval * 1000))
             durations[group.name] = (clock.elapsed() - started).seconds
             evaluatedAt[group.name] = time
             failures[group.name] = [:]

@@ -253,8 +253,22 @@ extension Evaluator {
 
     private func rangeFunction(_ function: Function, _ arguments: [Expr]) throws(EvaluationError) -> Value {
         guard let matrixIndex = function.arguments.firstIndex(of: .matrix),
-              case .matrix(let selector, let rangeMs) = arguments[matrixIndex],
               case .matrix(let series) = try evaluate(arguments[matrixIndex]) else {
+            throw EvaluationError("\(function.name) expects a range vector")
+        }
+        // The window the range covers: its length, and how far its end lies before the
+        // evaluation time (the offset, plus the distance to an `@` time), as Prometheus
+        // rewrites an @ into the offset.
+        let rangeMs: Int64
+        let offsetMs: Int64
+        switch arguments[matrixIndex] {
+        case .matrix(let selector, let range):
+            rangeMs = range
+            offsetMs = selector.offsetMs + (time - evaluationTime(selector.at))
+        case .subquery(let subquery):
+            rangeMs = subquery.rangeMs
+            offsetMs = subquery.offsetMs + (time - evaluationTime(subquery.at))
+        default:
             throw EvaluationError("\(function.name) expects a range vector")
         }
         var scalar = 0.0
@@ -266,7 +280,7 @@ extension Evaluator {
         let keepName = function.name == "last_over_time"
         var result: [VectorSample] = []
         for entry in series {
-            guard let value = rangeValue(function.name, entry, scalar: scalar, rangeMs: rangeMs, offsetMs: selector.offsetMs) else { continue }
+            guard let value = rangeValue(function.name, entry, scalar: scalar, rangeMs: rangeMs, offsetMs: offsetMs) else { continue }
             result.append(VectorSample(labels: keepName ? entry.labels : entry.labels.withoutName, value: value, timestamp: time))
         }
         return .vector(try unique(result))

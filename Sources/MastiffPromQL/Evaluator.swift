@@ -7,16 +7,46 @@ import MastiffCore
 public struct Evaluator {
     public static let lookbackMs: Int64 = 300_000
 
+    /// The most steps one subquery evaluation may take (`[1y:1s]` would be 31 million): past
+    /// it the evaluation fails with a message saying so, instead of holding the rules.
+    public static let maxSubquerySteps: Int64 = 100_000
+
     let storage: any SeriesStorage
-    /// The evaluation time, in milliseconds since the epoch.
+    /// The evaluation time, in milliseconds since the epoch (a subquery's step, inside it).
     public let time: Int64
+    /// The whole query's evaluation time: what `@ start()` and `@ end()` name (an instant
+    /// query starts and ends there).
+    let queryTime: Int64
+    /// A subquery's step when it has none (`x[1h:]`): the evaluation interval, as Prometheus
+    /// takes its global evaluation_interval.
+    public var defaultSubqueryStepMs: Int64
     /// Checked before each node: past it, the evaluation stops with `deadlinePassed`.
     public var pastDeadline: DeadlineCheck?
 
-    public init(storage: any SeriesStorage, time: Int64, pastDeadline: DeadlineCheck? = nil) {
+    public init(storage: any SeriesStorage, time: Int64, pastDeadline: DeadlineCheck? = nil, defaultSubqueryStepMs: Int64 = 60_000) {
         self.storage = storage
         self.time = time
+        queryTime = time
         self.pastDeadline = pastDeadline
+        self.defaultSubqueryStepMs = defaultSubqueryStepMs
+    }
+
+    /// The same query, evaluated at one step of a subquery, reading through `storage`.
+    private init(_ outer: Evaluator, at step: Int64, storage: any SeriesStorage) {
+        self.storage = storage
+        time = step
+        queryTime = outer.queryTime
+        pastDeadline = outer.pastDeadline
+        defaultSubqueryStepMs = outer.defaultSubqueryStepMs
+    }
+
+    /// Where a selector or subquery with this `@` is evaluated.
+    func evaluationTime(_ at: AtModifier?) -> Int64 {
+        switch at {
+        case nil: return time
+        case .time(let fixed): return fixed
+        case .start, .end: return queryTime
+        }
     }
 
     public func evaluate(_ expr: Expr) throws(EvaluationError) -> Value {
@@ -43,13 +73,52 @@ public struct Evaluator {
             return .vector(try aggregate(aggregation, samples, parameter: parameterValue, grouping: grouping, without: without))
         case .call(let function, let arguments):
             return try call(function, arguments)
+        case .subquery(let subquery):
+            return .matrix(try evaluate(subquery))
         }
+    }
+
+    /// The inner expression at each step of the subquery's range, as Prometheus 3 aligns them:
+    /// steps are multiples of the step (from the Unix epoch), the range is left-open `(end -
+    /// range, end]`, and each point carries its step's time.
+    func evaluate(_ subquery: Subquery) throws(EvaluationError) -> [RangeSeries] {
+        let step = subquery.stepMs ?? defaultSubqueryStepMs
+        let end = evaluationTime(subquery.at) - subquery.offsetMs
+        let (low, lowOverflow) = end.subtractingReportingOverflow(subquery.rangeMs)
+        guard !lowOverflow, step > 0 else { throw EvaluationError("subquery range out of bounds") }
+        var start = step * (low / step)
+        if start <= low { start += step }
+        guard start <= end else { return [] }
+        let steps = (end - start) / step + 1
+        guard steps <= Self.maxSubquerySteps else {
+            throw EvaluationError("subquery of \(steps) steps: at most \(Self.maxSubquerySteps) (write a longer step or a shorter range)")
+        }
+        var order: [String] = []
+        var series: [String: RangeSeries] = [:]
+        let cached = SubqueryStorage(base: storage, span: end - start)
+        var at = start
+        while at <= end {
+            guard case .vector(let samples) = try Evaluator(self, at: at, storage: cached).evaluate(subquery.expr) else {
+                throw EvaluationError("subquery is only allowed on instant vector")
+            }
+            for sample in samples {
+                let key = sample.labels.key
+                if series[key] == nil {
+                    order.append(key)
+                    series[key] = RangeSeries(labels: sample.labels, times: [], values: [])
+                }
+                series[key]!.times.append(at)
+                series[key]!.values.append(sample.value)
+            }
+            at += step
+        }
+        return order.map { series[$0]! }
     }
 
     /// A vector: the newest sample of each series within the lookback, unless it is a
     /// staleness marker.
     func instant(_ selector: VectorSelector) -> [VectorSample] {
-        let end = time - selector.offsetMs
+        let end = evaluationTime(selector.at) - selector.offsetMs
         var result: [VectorSample] = []
         for series in storage.select(selector, after: end - Self.lookbackMs, through: end) {
             guard let last = series.times.indices.last(where: { series.times[$0] <= end && series.times[$0] > end - Self.lookbackMs }),
@@ -60,7 +129,7 @@ public struct Evaluator {
     }
 
     func ranged(_ selector: VectorSelector, rangeMs: Int64) -> [RangeSeries] {
-        let end = time - selector.offsetMs
+        let end = evaluationTime(selector.at) - selector.offsetMs
         var result: [RangeSeries] = []
         for series in storage.select(selector, after: end - rangeMs, through: end) {
             var times: [Int64] = []

@@ -294,19 +294,44 @@ public struct PromQLParser {
         while true {
             if token == .symbol("[") {
                 let start = tokenStart
-                guard case .vector(let selector) = expr else {
-                    throw error("ranges only allowed for vector selectors (subqueries are outside mastiff's PromQL subset)")
-                }
-                guard selector.offsetMs == 0 else { throw error("offset must follow the range: write x[5m] offset 1m") }
                 try advance()
                 let range = try parseDuration()
-                if case .identifier(let name) = token, name.hasPrefix(":") { throw PromQLError(offset: start, "subqueries are outside mastiff's PromQL subset") }
-                if token == .symbol(":") { throw PromQLError(offset: start, "subqueries are outside mastiff's PromQL subset") }
-                guard token == .symbol("]") else { throw error("expected ']' after the range, found \(describe(token))") }
                 guard range > 0 else { throw PromQLError(offset: start, "range must be greater than 0") }
+                // `[1h:5m]` lexes as `1h` then the identifier `:5m`; `[1h:]` and `[1h: 5m]` as
+                // `1h` then `:` (alone).
+                var step: Int64?
+                var isSubquery = false
+                if case .identifier(let name) = token, name.hasPrefix(":") {
+                    isSubquery = true
+                    let rest = name.dropFirst()
+                    try advance()
+                    if !rest.isEmpty {
+                        step = try Self.durationMs(String(rest)) { message throws(PromQLError) in throw PromQLError(offset: start, message) }
+                    } else if token != .symbol("]") {
+                        step = try parseDuration()
+                    }
+                } else if token == .symbol(":") {
+                    isSubquery = true
+                    try advance()
+                    if token != .symbol("]") { step = try parseDuration() }
+                }
+                guard token == .symbol("]") else { throw error("expected ']' after the range, found \(describe(token))") }
                 try advance()
+                if isSubquery {
+                    guard expr.type == .vector else {
+                        throw PromQLError(offset: start, "subquery is only allowed on instant vector, got \(expr.type.rawValue) instead")
+                    }
+                    if let step, step <= 0 { throw PromQLError(offset: start, "step must be greater than 0") }
+                    expr = .subquery(Subquery(expr: expr, rangeMs: range, stepMs: step))
+                    continue
+                }
+                guard case .vector(let selector) = expr else {
+                    throw PromQLError(offset: start, "ranges only allowed for vector selectors")
+                }
+                guard selector.offsetMs == 0, selector.at == nil else { throw PromQLError(offset: start, "no offset or @ modifiers allowed before range") }
                 expr = .matrix(selector, rangeMs: range)
             } else if token.isKeyword("offset") {
+                let start = tokenStart
                 try advance()
                 var sign: Int64 = 1
                 if token == .symbol("-") {
@@ -316,20 +341,71 @@ public struct PromQLParser {
                 let offset = try parseDuration() * sign
                 switch expr {
                 case .vector(var selector):
+                    guard selector.offsetMs == 0 else { throw PromQLError(offset: start, "offset may not be set multiple times") }
                     selector.offsetMs = offset
                     expr = .vector(selector)
                 case .matrix(var selector, let range):
+                    guard selector.offsetMs == 0 else { throw PromQLError(offset: start, "offset may not be set multiple times") }
                     selector.offsetMs = offset
                     expr = .matrix(selector, rangeMs: range)
+                case .subquery(var subquery):
+                    guard subquery.offsetMs == 0 else { throw PromQLError(offset: start, "offset may not be set multiple times") }
+                    subquery.offsetMs = offset
+                    expr = .subquery(subquery)
                 default:
-                    throw error("offset modifier must be preceded by an instant vector selector or range vector selector")
+                    throw PromQLError(offset: start, "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery")
                 }
             } else if token == .symbol("@") {
-                throw error("the @ modifier is outside mastiff's PromQL subset")
+                let start = tokenStart
+                try advance()
+                let at = try parseAtModifier(start: start)
+                switch expr {
+                case .vector(var selector):
+                    guard selector.at == nil else { throw PromQLError(offset: start, "@ <timestamp> may not be set multiple times") }
+                    selector.at = at
+                    expr = .vector(selector)
+                case .matrix(var selector, let range):
+                    guard selector.at == nil else { throw PromQLError(offset: start, "@ <timestamp> may not be set multiple times") }
+                    selector.at = at
+                    expr = .matrix(selector, rangeMs: range)
+                case .subquery(var subquery):
+                    guard subquery.at == nil else { throw PromQLError(offset: start, "@ <timestamp> may not be set multiple times") }
+                    subquery.at = at
+                    expr = .subquery(subquery)
+                default:
+                    throw PromQLError(offset: start, "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery")
+                }
             } else {
                 return expr
             }
         }
+    }
+
+    /// After `@`: a Unix time in seconds (a number, signed), or `start()` or `end()`.
+    private mutating func parseAtModifier(start: Int) throws(PromQLError) -> AtModifier {
+        if case .identifier(let name) = token, name == "start" || name == "end" {
+            try advance()
+            guard token == .symbol("(") else { throw error("expected '(' after \(name), found \(describe(token))") }
+            try advance()
+            guard token == .symbol(")") else { throw error("expected ')' after \(name)(, found \(describe(token))") }
+            try advance()
+            return name == "start" ? .start : .end
+        }
+        var sign = 1.0
+        if token == .symbol("-") || token == .symbol("+") {
+            sign = token == .symbol("-") ? -1 : 1
+            try advance()
+        }
+        guard case .numberLike(let text) = token, let seconds = Self.number(text), text.first?.isNumber == true || text.first == "." else {
+            throw error("unexpected \(describe(token)) in @, expected number or start() or end()")
+        }
+        let milliseconds = (sign * seconds * 1000).rounded()
+        // Go's int64 range, as Prometheus checks it.
+        guard milliseconds.isFinite, milliseconds > -9.2e18, milliseconds < 9.2e18 else {
+            throw PromQLError(offset: start, "timestamp out of bounds for @ modifier: \(sign * seconds)")
+        }
+        try advance()
+        return .time(Int64(milliseconds))
     }
 
     private mutating func parseDuration() throws(PromQLError) -> Int64 {

@@ -13,6 +13,8 @@ public indirect enum Expr: Sendable {
     case aggregate(Aggregation, Expr, parameter: Expr?, grouping: [String], without: Bool)
     case call(Function, [Expr])
     case paren(Expr)
+    /// `expr[range:step]`: the instant-vector `expr` evaluated at every step in the range.
+    case subquery(Subquery)
 
     public var type: ValueType {
         switch self {
@@ -24,6 +26,7 @@ public indirect enum Expr: Sendable {
         case .binary(_, let lhs, let rhs, _, _): return lhs.type == .scalar && rhs.type == .scalar ? .scalar : .vector
         case .aggregate: return .vector
         case .call(let function, _): return function.returns
+        case .subquery: return .matrix
         }
     }
 
@@ -37,8 +40,31 @@ public indirect enum Expr: Sendable {
         case .binary(_, let lhs, let rhs, _, _): return lhs.selectors + rhs.selectors
         case .aggregate(_, let inner, let parameter, _, _): return (parameter?.selectors ?? []) + inner.selectors
         case .call(_, let arguments): return arguments.flatMap(\.selectors)
+        case .subquery(let subquery):
+            // The first step looks back a whole inner window before the subquery's range.
+            return subquery.expr.selectors.map { selector, range in
+                (selector, Swift.max(range, Evaluator.lookbackMs) + subquery.rangeMs + Swift.max(0, subquery.offsetMs))
+            }
         }
     }
+}
+
+/// `@ <timestamp>`, `@ start()`, `@ end()`: where a selector or subquery is evaluated, whatever
+/// the evaluation time. In a rule (an instant query) `start()` and `end()` are the evaluation
+/// time of the whole expression.
+public enum AtModifier: Sendable, Equatable {
+    case time(Int64)
+    case start
+    case end
+}
+
+/// `expr[range:step] offset d @ t`; without a step, the evaluation interval's.
+public struct Subquery: Sendable {
+    public var expr: Expr
+    public var rangeMs: Int64
+    public var stepMs: Int64?
+    public var offsetMs: Int64 = 0
+    public var at: AtModifier?
 }
 
 public enum ValueType: String, Sendable {
@@ -51,6 +77,7 @@ public struct VectorSelector: Sendable {
     /// The matchers written in braces (the metric name is not among them).
     public var matchers: [LabelMatcher]
     public var offsetMs: Int64
+    public var at: AtModifier?
 
     /// Identifies what a selector reads, so that two selectors with the same matchers share
     /// one history registration.

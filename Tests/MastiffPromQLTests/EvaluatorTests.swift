@@ -156,3 +156,72 @@ import Testing
         #expect(try Self.values(storage, "a + on() group_left b", at: 30) == [2, 2])
     }
 }
+
+/// Issue 24, item 2: label_replace as Prometheus 3 runs it — RE2, `^(?s:…)$`, Go's Expand with
+/// named groups — where promtool's corpus cannot reach (a newline in a label value).
+@Suite struct LabelReplaceRegexTests {
+    static func labels(_ expr: String, value: String) throws -> [String] {
+        let storage = EvaluatorTests.Storage()
+        storage.add("x", labels: [Label("path", value)], values: [1])
+        let result = try Evaluator(storage: storage, time: 30_000).evaluate(try PromQLParser.parse(expr))
+        guard case .vector(let samples) = result else { return [] }
+        return samples.compactMap { $0.labels.value(of: "out") }
+    }
+
+    @Test func namedGroupsExpandByName() throws {
+        #expect(try Self.labels(#"label_replace(x, "out", "${code}-$kind", "path", "(?P<kind>[a-z]+)/(?P<code>\\d+)")"#, value: "api/503") == ["503-api"])
+        #expect(try Self.labels(#"label_replace(x, "out", "[$missing]", "path", "(?P<kind>.*)")"#, value: "api") == ["[]"])
+    }
+
+    @Test func dotMatchesANewlineAndTheMatchIsAnchored() throws {
+        #expect(try Self.labels(#"label_replace(x, "out", "$1", "path", "a(.*)")"#, value: "a\nb") == ["\nb"])
+        #expect(try Self.labels(#"label_replace(x, "out", "$1", "path", "b")"#, value: "ab").isEmpty, "anchored: no partial match")
+    }
+}
+
+/// Issue 24, item 3: subqueries and @ with Prometheus 3's semantics where promtool 2.42 (its
+/// closed windows) cannot be the reference: promql/engine.go `subqueryTimeRange` starts at the
+/// first multiple of the step strictly after `end - range`.
+@Suite struct SubqueryTests {
+    static func storage() -> EvaluatorTests.Storage {
+        let storage = EvaluatorTests.Storage()
+        storage.add("g", every: 30, values: (0..<41).map(Double.init))   // 0, 1, 2, … every 30 s up to 20m
+        return storage
+    }
+
+    @Test func stepsAreAlignedToTheEpochAndTheRangeIsLeftOpen() throws {
+        // At 10m: (5m, 10m] with 30 s steps is 330 s … 600 s: ten points, not eleven.
+        #expect(try EvaluatorTests.values(Self.storage(), "count_over_time(g[5m:30s])", at: 600) == [10])
+        #expect(try EvaluatorTests.values(Self.storage(), "min_over_time(g[5m:30s])", at: 600) == [11])
+        // At 10m15s the first step after 5m15s is 5m30s; the last is 10m (not 10m15s).
+        #expect(try EvaluatorTests.values(Self.storage(), "count_over_time(g[5m:30s])", at: 615) == [10])
+        #expect(try EvaluatorTests.values(Self.storage(), "max_over_time(g[5m:30s])", at: 615) == [20])
+    }
+
+    @Test func theDefaultStepIsTheEvaluationInterval() throws {
+        let result = try Evaluator(storage: Self.storage(), time: 600_000, defaultSubqueryStepMs: 120_000)
+            .evaluate(try PromQLParser.parse("count_over_time(g[10m:])"))
+        guard case .vector(let samples) = result else { Issue.record("not a vector"); return }
+        #expect(samples.map(\.value) == [5], "2m, 4m, 6m, 8m, 10m")
+    }
+
+    @Test func atFixesTheTimeAndStartAndEndAreTheQuerysTime() throws {
+        #expect(try EvaluatorTests.values(Self.storage(), "g @ 150", at: 1200) == [5])
+        #expect(try EvaluatorTests.values(Self.storage(), "g @ 150 offset 60s", at: 1200) == [3])
+        #expect(try EvaluatorTests.values(Self.storage(), "g @ end()", at: 900) == [30])
+        // Inside a subquery, start() and end() are still the whole query's time.
+        #expect(try EvaluatorTests.values(Self.storage(), "max_over_time((g @ end())[5m:1m])", at: 900) == [30])
+        #expect(try EvaluatorTests.values(Self.storage(), "sum_over_time(g[2m:1m] @ 300)", at: 1200) == [8 + 10])
+        // rate's window follows @: it ends at the @ time, whatever the evaluation time.
+        #expect(try EvaluatorTests.values(Self.storage(), "increase(g[2m] @ 300)", at: 1200) == [4])
+    }
+
+    @Test func aSubqueryOfTooManyStepsFailsWithAReason() throws {
+        #expect(throws: EvaluationError.self) { try EvaluatorTests.values(Self.storage(), "max_over_time(g[1y:1s])", at: 600) }
+        do {
+            _ = try EvaluatorTests.values(Self.storage(), "max_over_time(g[1y:1s])", at: 600)
+        } catch {
+            #expect("\(error)".contains("at most 100000"))
+        }
+    }
+}

@@ -94,14 +94,18 @@ public struct RuleEngine: Sendable {
     /// Evaluates one group at `time`. With `pastDeadline`, rules still to run when it says the
     /// time is up fail (reason: the deadline) and keep their previous alerts, as any failing
     /// rule does; `timedOut` says so.
-    public mutating func evaluate(groupAt index: Int, time: Int64, storage: any SeriesStorage, pastDeadline: DeadlineCheck? = nil) -> GroupEvaluation {
+    ///
+    /// `subqueryStepMs` is the step of a subquery written without one (`x[1h:]`): the evaluation
+    /// interval, as Prometheus takes its global evaluation_interval.
+    public mutating func evaluate(groupAt index: Int, time: Int64, storage: any SeriesStorage, pastDeadline: DeadlineCheck? = nil,
+                                  subqueryStepMs: Int64 = 60_000) -> GroupEvaluation {
         let group = groups[index]
         var result = GroupEvaluation(group: group.name)
         let overlay = OverlayStorage(base: storage)
         for ruleIndex in group.rules.indices {
             let rule = group.rules[ruleIndex]
             let key = Self.ruleKey(group, ruleIndex)
-            let evaluator = Evaluator(storage: overlay, time: time, pastDeadline: pastDeadline)
+            let evaluator = Evaluator(storage: overlay, time: time, pastDeadline: pastDeadline, defaultSubqueryStepMs: subqueryStepMs)
             var output: [String: Labels] = [:]
             var values: [String: Double] = [:]
             do {

@@ -164,7 +164,7 @@ public enum RuleUnitTests {
         var time: Int64 = 0
         while time <= lastTime {
             for index in engine.groups.indices {
-                let evaluation = engine.evaluate(groupAt: index, time: time, storage: storage)
+                let evaluation = engine.evaluate(groupAt: index, time: time, storage: storage, subqueryStepMs: evaluationInterval)
                 for sample in evaluation.samples { storage.append(sample.labels, time: time, value: sample.value) }
                 for failure in evaluation.failures {
                     problems.append("    rule \(failure.rule) at \(formatTime(time)): \(failure.reason)")
@@ -206,7 +206,7 @@ public enum RuleUnitTests {
             }
             var got: [(String, Double)] = []
             do {
-                let result = try RuleEngine.instantVector(try Evaluator(storage: storage, time: evalTime).evaluate(expr))
+                let result = try RuleEngine.instantVector(try Evaluator(storage: storage, time: evalTime, defaultSubqueryStepMs: evaluationInterval).evaluate(expr))
                 got = result.map { ($0.labels.promQLText, $0.value) }
             } catch {
                 problems.append("    expr: \(exprText.debugDescription), time: \(formatTime(evalTime)), err: \(error)")
