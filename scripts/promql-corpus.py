@@ -95,6 +95,9 @@ EXPRESSIONS = [
     ("avg_over_time((g * 2)[5m:47s])", T), ("max_over_time(sum by (role) (g)[5m:1m])", T), ("sum_over_time(g[4m:1m] offset 2m)", T),
     ("count_over_time(g[6m:3m] @ 570)", T), ("g @ 330", T), ("rate(c_total[5m] @ 630)", T), ("g @ end()", T), ("g @ start()", T),
     ("g offset 1m @ 450", T), ("c_total @ 330 offset 1m", T), ("max_over_time(g[10m:1m] @ 450)", T),
+    # Selectors without a metric name.
+    ('{__name__=~"g|m"}', T), ('count({instance="x"})', T), ('sum by (__name__) ({__name__=~"c_total|g"})', T),
+    ('rate({__name__=~"c_total", job="a"}[5m])', T), ('{__name__=~"h_.+", le!~"0.*"}', T),
 ]
 
 

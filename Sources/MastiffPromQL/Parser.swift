@@ -464,13 +464,20 @@ public struct PromQLParser {
             return .paren(inner)
         case .symbol("{"):
             let matchers = try parseMatcherList()
-            guard let nameIndex = matchers.firstIndex(where: { $0.0 == "__name__" && $0.1 == .equal }) else {
-                throw PromQLError(offset: start, "a selector without a metric name is outside mastiff's PromQL subset (write name{…})")
-            }
-            var rest = matchers
-            let name = rest.remove(at: nameIndex).2
             builtDepth = 1
-            return .vector(try makeSelector(name, rest))
+            if let nameIndex = matchers.firstIndex(where: { $0.0 == "__name__" && $0.1 == .equal }) {
+                var rest = matchers
+                let name = rest.remove(at: nameIndex).2
+                return .vector(try makeSelector(name, rest))
+            }
+            // A selector without a metric name reads every metric its `__name__` and other
+            // matchers accept; as in Prometheus, one of them must not match the empty string
+            // (`{job=~".*"}` would select everything).
+            let selector = try makeSelector("", matchers)
+            guard selector.matchers.contains(where: { !$0.matches([]) }) else {
+                throw PromQLError(offset: start, "vector selector must contain at least one non-empty matcher")
+            }
+            return .vector(selector)
         case .identifier(let name):
             let lower = name.lowercased()
             if lower == "inf" || lower == "nan" {

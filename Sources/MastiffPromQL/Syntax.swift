@@ -73,6 +73,8 @@ public enum ValueType: String, Sendable {
 }
 
 public struct VectorSelector: Sendable {
+    /// The metric name; "" for a selector without one (`{__name__=~"a|b", job="x"}`), whose
+    /// `__name__` matchers are among `matchers`.
     public var metric: String
     /// The matchers written in braces (the metric name is not among them).
     public var matchers: [LabelMatcher]

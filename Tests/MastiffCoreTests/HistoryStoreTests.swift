@@ -23,6 +23,23 @@ import Testing
         #expect(series.first?.points.map(\.value) == [5, 6, 7, 8, 9])
     }
 
+    /// A selector without a metric name ({__name__=~"…"}): every family is looked at, the name
+    /// matcher sees each sample's full name (a histogram's `_count` too), and series keep it.
+    @Test func aNamelessRegistrationKeepsEveryMetricItsMatchersAccept() throws {
+        let history = HistoryStore(limitBytes: 1 << 20, sampleInterval: .seconds(15))
+        let id = try history.register(consumer: "rules", metric: "", matching: [try LabelMatcher("__name__", .matches, "process_.+|h_count"),
+                                                                                try LabelMatcher("group", .notEqual, "puma")],
+                                      retention: .seconds(60), maxSeries: 10)
+        var families = processes(["sidekiq": 3, "puma": 2])
+        families.append(MetricFamily(name: "h", help: "", type: .histogram, samples: [Sample(suffix: "_count", labels: [], value: 7),
+                                                                                     Sample(suffix: "_sum", labels: [], value: 1)]))
+        families.append(MetricFamily(name: "other", help: "", type: .gauge, samples: [Sample(labels: [], value: 1)]))
+        history.record(families, at: 1000)
+        let series = history.series(id, now: 1000)
+        #expect(series.map(\.name).sorted() == ["h_count", "process_group_processes"])
+        #expect(series.first { $0.name == "process_group_processes" }?.labels == [Label("group", "sidekiq")])
+    }
+
     /// A process group that empties, or a collector that fails, ends its series with a
     /// staleness marker instead of freezing its last value; after a retention it is forgotten.
     @Test func vanishedSeriesEndWithAStalenessMarker() throws {

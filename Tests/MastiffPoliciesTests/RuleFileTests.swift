@@ -17,8 +17,8 @@ import Testing
         let cases: [(String, String)] = [
             ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        fore: 5m\n",
              "r.yml:6:9: groups[0].rules[0].fore: unknown key 'fore'"),
-            ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: 'rate(up[5m]) > {job=\"a\"}'\n",
-             "r.yml:5:31: groups[0].rules[0].expr: a selector without a metric name is outside mastiff's PromQL subset"),
+            ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: 'rate(up[5m]) > {job=~\".*\"}'\n",
+             "r.yml:5:31: groups[0].rules[0].expr: vector selector must contain at least one non-empty matcher"),
             ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: |\n          sum(up)\n            / mad_over_time(up[5m])\n",
              "r.yml:7:15: groups[0].rules[0].expr: function 'mad_over_time' is outside mastiff's PromQL subset"),
             ("groups:\n  - name: g\n    rules:\n      - record: a-b\n        expr: up\n",

@@ -18,7 +18,7 @@ import Testing
             series.append(stored)
         }
         func select(_ selector: VectorSelector, after: Int64, through: Int64) -> [StoredSeries] {
-            series.filter { stored in stored.labels.value(of: "__name__") == selector.metric && selector.matchers.allSatisfy { $0.matches(stored.labels) } }
+            series.filter { stored in (selector.metric.isEmpty || stored.labels.value(of: "__name__") == selector.metric) && selector.matchers.allSatisfy { $0.matches(stored.labels) } }
                 .map { stored in
                     let indices = stored.times.indices.filter { stored.times[$0] > after && stored.times[$0] <= through }
                     return StoredSeries(labels: stored.labels, times: indices.map { stored.times[$0] }, values: indices.map { stored.values[$0] })
@@ -222,6 +222,30 @@ import Testing
             _ = try EvaluatorTests.values(Self.storage(), "max_over_time(g[1y:1s])", at: 600)
         } catch {
             #expect("\(error)".contains("at most 100000"))
+        }
+    }
+}
+
+/// Issue 24, item 1: selectors without a metric name, with Prometheus's "at least one non-empty
+/// matcher" rule.
+@Suite struct NamelessSelectorTests {
+    @Test func aNamelessSelectorReadsEveryMetricItsMatchersAccept() throws {
+        let storage = EvaluatorTests.Storage()
+        storage.add("a_total", labels: [Label("job", "x")], values: [1])
+        storage.add("b_total", labels: [Label("job", "x")], values: [2])
+        storage.add("c", labels: [Label("job", "y")], values: [4])
+        #expect(try EvaluatorTests.values(storage, #"sum({__name__=~".+_total"})"#, at: 30) == [3])
+        #expect(try EvaluatorTests.values(storage, #"sum({job="x"})"#, at: 30) == [3])
+        #expect(try EvaluatorTests.values(storage, #"{__name__!~".+_total", job=~"x|y"}"#, at: 30) == [4])
+    }
+
+    @Test(arguments: [#"{job=~".*"}"#, #"{job=""}"#, #"{__name__=~".*", job!="x"}"#])
+    func aSelectorThatWouldMatchEverythingIsRefused(text: String) {
+        #expect(throws: PromQLError.self) { try PromQLParser.parse(text) }
+        do {
+            _ = try PromQLParser.parse(text)
+        } catch {
+            #expect(error.message == "vector selector must contain at least one non-empty matcher")
         }
     }
 }

@@ -10,7 +10,9 @@ import Testing
                      // Issue 24, item 3: subqueries and @, as Prometheus 3 writes them.
                      "rate(x[5m:1m])", "max_over_time(rate(x[5m])[1h:])", "x[1h: 5m]", "x @ 100", "x @ -1.5", "x @ start()",
                      "x[5m] @ end() offset 1m", "x offset 1m @ 100", "(x + 1)[10m:30s] offset 5m @ 1600000000",
-                     "predict_linear(v[6h:5m], 4*24*3600)", "min_over_time(x[1h:] @ end())"] {
+                     "predict_linear(v[6h:5m], 4*24*3600)", "min_over_time(x[1h:] @ end())",
+                     // Issue 24, item 1: selectors without a metric name.
+                     "{job=\"a\"}", "rate({__name__=~\"x_total|y_total\"}[5m])", "count by (__name__) ({__name__=~\"node_.+\", instance!=\"\"})"] {
             _ = try PromQLParser.parse(text)
         }
     }
@@ -20,7 +22,7 @@ import Testing
                                          ("x @ 100 @ 200", 8, "may not be set multiple times"), ("sum(x) @ 100", 7, "@ modifier must be preceded"),
                                          ("x[1h:0s]", 1, "step must be greater than 0"), ("x @ foo()", 4, "expected number or start() or end()"),
                                          ("x offset 1m offset 2m", 12, "offset may not be set multiple times"),
-                                         ("sum(x", 5, "expected"), ("{a=\"b\"}", 0, "metric name"),
+                                         ("sum(x", 5, "expected"), ("{a=~\".*\"}", 0, "at least one non-empty matcher"),
                                          ("1 > 2", 2, "bool"), ("rate(x)", 0, "range vector")] {
             do {
                 _ = try PromQLParser.parse(text)

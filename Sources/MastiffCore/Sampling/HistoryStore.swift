@@ -189,7 +189,7 @@ public final class HistoryStore: Sendable {
                                         maxSeries: maxSeries, capacity: capacity, source: source, step: step, downsampling: downsampling)
         guard registration.ringBytes <= limitBytes else {
             throw RegistrationError(description:
-                "history for \(metric) (\(consumer)) needs \(ByteSize.format(UInt64(registration.ringBytes))) per series (\(capacity) points of \(Self.bytesPerPoint) B for \(DurationParser.format(retention))), more than sampling.history_limit (\(ByteSize.format(UInt64(limitBytes)))): shorten the range or raise the limit")
+                "history for \(metric.isEmpty ? "a selector without a metric name" : metric) (\(consumer)) needs \(ByteSize.format(UInt64(registration.ringBytes))) per series (\(capacity) points of \(Self.bytesPerPoint) B for \(DurationParser.format(retention))), more than sampling.history_limit (\(ByteSize.format(UInt64(limitBytes)))): shorten the range or raise the limit")
         }
         return state.withLock { state in
             let id = state.nextID
@@ -228,13 +228,19 @@ public final class HistoryStore: Sendable {
 
     private func record(_ families: [MetricFamily], at time: Double, into registration: inout Registration, state: inout State) {
         var seen = Set<SeriesKey>()
-        for family in families where registration.metric.utf8.starts(with: family.name.utf8) {
+        // A registration without a metric name (a selector like {__name__=~"a|b"}) looks at
+        // every family; its matchers, and any on __name__, see the sample's full name.
+        let nameless = registration.metric.isEmpty
+        let matchesName = registration.matchers.contains { $0.name == "__name__" }
+        for family in families where nameless || registration.metric.utf8.starts(with: family.name.utf8) {
             // The part of the name a histogram's or summary's samples add (`_count`), or "".
             let suffix = registration.metric.utf8.dropFirst(family.name.utf8.count)
             for sample in family.samples {
-                guard sample.suffix.utf8.elementsEqual(suffix),
-                      registration.matchers.allSatisfy({ $0.matches(sample.labels) }) else { continue }
-                let key = SeriesKey(name: registration.metric, labels: sample.labels.sorted { $0.name < $1.name })
+                guard nameless || sample.suffix.utf8.elementsEqual(suffix) else { continue }
+                let name = nameless ? family.name + sample.suffix : registration.metric
+                let labels = matchesName ? sample.labels + [Label("__name__", name)] : sample.labels
+                guard registration.matchers.allSatisfy({ $0.matches(labels) }) else { continue }
+                let key = SeriesKey(name: name, labels: sample.labels.sorted { $0.name < $1.name })
                 guard seen.insert(key).inserted else { continue }
                 if registration.series[key] == nil {
                     guard registration.series.count < registration.maxSeries,

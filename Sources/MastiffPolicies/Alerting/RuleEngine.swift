@@ -316,7 +316,7 @@ final class OverlayStorage: SeriesStorage {
 
     func select(_ selector: VectorSelector, after: Int64, through: Int64) -> [StoredSeries] {
         var result = base.select(selector, after: after, through: through)
-        guard let extra = written[selector.metric] else { return result }
+        let extra = selector.metric.isEmpty ? written.values.flatMap { $0 } : written[selector.metric] ?? []
         for (labels, time, value) in extra where time > after && time <= through && selector.matchers.allSatisfy({ $0.matches(labels) }) {
             if let index = result.firstIndex(where: { $0.labels == labels }) {
                 result[index].times.append(time)

@@ -31,7 +31,8 @@ public final class MemorySeriesStorage: SeriesStorage {
 
     public func select(_ selector: VectorSelector, after: Int64, through: Int64) -> [StoredSeries] {
         var result: [StoredSeries] = []
-        for key in byMetric[selector.metric] ?? [] {
+        // A selector without a metric name looks at every series (its matchers include __name__).
+        for key in selector.metric.isEmpty ? byMetric.values.flatMap({ $0 }) : byMetric[selector.metric] ?? [] {
             let stored = series[key]!
             guard selector.matchers.allSatisfy({ $0.matches(stored.labels) }) else { continue }
             let start = stored.times.firstIndex { $0 > after } ?? stored.times.count
