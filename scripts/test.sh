@@ -37,11 +37,15 @@ unit_status=${PIPESTATUS[0]}
 swift test --skip-build --filter IntegrationTests --no-parallel 2>&1 | tee .build/test-integration.log
 integration_status=${PIPESTATUS[0]}
 # The shipped rules through both engines, the same files: promtool's lint and unit tests, then
-# mastiff's own engine; and the PromQL corpus must still be what promtool computes.
+# mastiff's own engine; the PromQL corpus must still be what promtool computes; and the rule
+# files in the community collections' styles (alerts/corpus) must load in both, with the same
+# values where tests give them.
 { promtool check rules alerts/mastiff.rules.yml && promtool test rules alerts/tests/*.yml \
-    && .build/debug/mastiff rules test alerts/tests/*.yml && python3 scripts/promql-corpus.py --check; } >.build/rules.log 2>&1
+    && .build/debug/mastiff rules test alerts/tests/*.yml && python3 scripts/promql-corpus.py --check \
+    && promtool check rules alerts/corpus/*.yml && .build/debug/mastiff rules check alerts/corpus/*.yml \
+    && promtool test rules alerts/corpus/tests/*.yml && .build/debug/mastiff rules test alerts/corpus/tests/*.yml; } >.build/rules.log 2>&1
 rules_status=$?
-[[ $rules_status -eq 0 ]] && echo "rule files: promtool and mastiff rules test pass on alerts/tests" || { echo "rule file checks failed:"; tail -40 .build/rules.log; }
+[[ $rules_status -eq 0 ]] && echo "rule files: promtool and mastiff rules test pass on alerts/tests and alerts/corpus" || { echo "rule file checks failed:"; tail -40 .build/rules.log; }
 # Each benchmark briefly, on the debug build, so that bench/ keeps working (their figures come
 # from the bench/ scripts on a release build, docs/benchmarks.md).
 bench_status=0

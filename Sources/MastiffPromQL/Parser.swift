@@ -209,6 +209,9 @@ public struct PromQLParser {
         }
         var lhs = try parseUnary()
         var depth = builtDepth
+        if token.isKeyword("atan2") {
+            throw error("the atan2 operator is outside mastiff's PromQL subset (trigonometry waits for Go's own algorithms: docs/alerting.md)")
+        }
         while let op = binaryOperator(token), op.precedence >= minimumPrecedence {
             let operatorStart = tokenStart
             try advance()
@@ -412,6 +415,9 @@ public struct PromQLParser {
         guard case .numberLike(let text) = token else { throw error("expected a duration such as 5m, found \(describe(token))") }
         let milliseconds = try Self.durationMs(text) { message throws(PromQLError) in throw error(message) }
         try advance()
+        if case .symbol(let symbol) = token, ["+", "-", "*", "/", "%", "^"].contains(symbol) {
+            throw error("duration arithmetic (`[5m * 2]`, an experimental Prometheus feature) is outside mastiff's PromQL subset")
+        }
         return milliseconds
     }
 
