@@ -49,7 +49,8 @@ public struct Agent: Sendable {
         let history = HistoryStore(limitBytes: config.sampling.historyLimit, sampleInterval: config.sampling.interval)
         let statusHistory = StatusHistory(history: history, logger: logger)
         let alerting = Alerting(groups: rules, settings: config.alerts, history: history, logger: logger, stateStore: stateStore, now: now)
-        let notifier = Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock)
+        let maintenance = MaintenanceState()
+        let notifier = Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock, maintenanceState: maintenance)
         let restarts = RestartService(targets: config.restarts, stateStore: stateStore, logger: logger, startedAt: now,
                                       samplingInterval: config.sampling.interval, procRoot: procRoot) { action, what, succeeded in
             let memory = action.memoryBefore.map { ", \(ByteSize.format($0)) before" } ?? ""
@@ -58,13 +59,13 @@ public struct Agent: Sendable {
                               description: "\(succeeded ? "Restarted" : "Could not restart") \(action.target) pid \(action.pid) for \(action.reason.rawValue): \(action.detail)\(memory). \(what)")
         }
         let work = WorkScheduler(config: config, stateStore: stateStore, logger: logger, procRoot: procRoot, clock: clock,
-                                 isPaused: { notifier.maintenanceActive() }) { summary, description in
+                                 isPaused: { maintenance.isActive }) { summary, description in
             notifier.announce(labels: [Label("alertname", "MastiffScheduledWork")], summary: summary, description: description)
         }
         let ownMetrics = OwnMetrics(facts: facts, history: history, alerting: alerting, notifier: notifier, restarts: restarts, work: work,
                                     stateStore: stateStore, statsdBridge: statsdBridge)
         let pipeline = SamplePipeline(configuration: configuration, history: history, ownMetrics: ownMetrics, alerting: alerting,
-                                      notifier: notifier, restarts: restarts, work: work)
+                                      notifier: notifier, maintenance: maintenance, restarts: restarts, work: work)
         let sampler = Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
                               onSample: pipeline.publish) { await collectors.collect() }
         let status = AgentStatus(facts: facts, clock: clock, configuration: configuration, sampler: sampler, alerting: alerting,

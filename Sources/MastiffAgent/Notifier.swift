@@ -39,10 +39,14 @@ public final class Notifier: Service, Sendable {
     private let random: @Sendable () -> Double
     /// How the HTTP receivers' requests go out: libcurl, or a recording transport in tests.
     private let transport: any HTTPTransport
+    /// Where the maintenance state is published for the restart service and the scheduled work.
+    public let maintenanceState: MaintenanceState
 
     public init(settings: AlertSettings, stateStore: StateStore?, logger: Logger, clock: any WallClock = SystemWallClock(),
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, transport: any HTTPTransport = CurlTransport()) {
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, transport: any HTTPTransport = CurlTransport(),
+                maintenanceState: MaintenanceState = MaintenanceState()) {
         self.transport = transport
+        self.maintenanceState = maintenanceState
         self.stateStore = stateStore
         self.logger = logger
         self.clock = clock
@@ -55,6 +59,7 @@ public final class Notifier: Service, Sendable {
                 logger.info("restored queued notifications from the state file", metadata: ["queued": "\(restored.queued)", "skipped": "\(restored.skipped)"])
             }
         }
+        maintenanceState.publish(policy.maintenance(at: clock.now()).active)
         state = Mutex(State(policy: policy, receivers: receivers, alertmanagers: alertmanagers))
         (wakeups, waker) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -150,10 +155,12 @@ public final class Notifier: Service, Sendable {
     /// wakes the loop again when it ends), push to Alertmanagers, save.
     private func round(in group: inout DiscardingTaskGroup) {
         let now = clock.now()
-        let (due, receivers, pushes, pushers) = state.withLock { state in
+        let (due, receivers, pushes, pushers, inMaintenance) = state.withLock { state in
             state.policy.flush(now: now)
-            return (state.policy.due(now: now), state.receivers, state.policy.alertmanagerPushes(now: now), state.alertmanagers)
+            return (state.policy.due(now: now), state.receivers, state.policy.alertmanagerPushes(now: now), state.alertmanagers,
+                    state.policy.maintenance(at: now).active)
         }
+        maintenanceState.publish(inMaintenance)
         logEvents()
         save()
         for notification in due {
@@ -272,6 +279,7 @@ public final class Notifier: Service, Sendable {
             }
             return state.policy.maintenance(at: now)
         }
+        maintenanceState.publish(status.0)
         let persisted = save(immediately: true)
         wake()
         var members: [String: JSONValue] = ["ok": .bool(true), "active": .bool(status.0), "now": .number(now)]
@@ -344,11 +352,6 @@ public final class Notifier: Service, Sendable {
                                   status: .firing, startsAt: now, endsAt: nil, value: 1)
         state.withLock { $0.policy.announce(alert, now: now) }
         wake()
-    }
-
-    public func maintenanceActive() -> Bool {
-        let now = clock.now()
-        return state.withLock { $0.policy.maintenance(at: now).active }
     }
 
     /// For `mastiff status`: queue per receiver, maintenance, silences (no secrets).

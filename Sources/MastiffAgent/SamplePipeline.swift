@@ -10,6 +10,7 @@ struct SamplePipeline: Sendable {
     let ownMetrics: OwnMetrics
     let alerting: Alerting
     let notifier: Notifier
+    let maintenance: MaintenanceState
     let restarts: RestartService
     let work: WorkScheduler
 
@@ -18,7 +19,7 @@ struct SamplePipeline: Sendable {
         let interval = configuration.current.alerts.interval
         let outcome = alerting.evaluate(snapshot, defaultIntervalMs: interval.map { Int64($0.seconds * 1000) })
         notifier.observe(outcome.notifiable)
-        restarts.observe(snapshot, firingAlerts: outcome.firing, maintenance: notifier.maintenanceActive())
+        restarts.observe(snapshot, firingAlerts: outcome.firing, maintenance: maintenance.isActive)
         work.observe(snapshot)
     }
 }

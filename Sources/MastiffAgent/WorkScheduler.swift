@@ -40,6 +40,15 @@ public final class WorkScheduler: Service, Sendable {
         var results: [String: Double] = [:]
     }
 
+    /// How a task's last run ended.
+    struct Finished: Sendable {
+        var result: String
+        var message: String
+        var at: Double
+
+        var json: JSONValue { .object(["result": .string(result), "message": .string(message), "at": .number(at)]) }
+    }
+
     struct Current: Sendable {
         var task: String
         var startedAt: Double
@@ -51,7 +60,8 @@ public final class WorkScheduler: Service, Sendable {
         var records: [String: Record] = [:]
         var requests: [String] = []
         var current: Current?
-        var finished: [String: JSONValue] = [:]
+        /// Each task's last end, for `mastiff backup run`'s wait and `mastiff status`.
+        var finished: [String: Finished] = [:]
     }
 
     private let state = Mutex(State())
@@ -359,7 +369,7 @@ public final class WorkScheduler: Service, Sendable {
                 }
             }
             state.records[task.name] = record
-            state.finished[task.name] = .object(["result": .string(result), "message": .string(message), "at": .number(now)])
+            state.finished[task.name] = Finished(result: result, message: message, at: now)
             if let index = state.tasks.firstIndex(where: { $0.name == task.name }) {
                 state.tasks[index].deferredSince = nil
                 state.tasks[index].next = task.schedule.nextRun(lastRun: started, now: now, atStart: false)
@@ -430,7 +440,7 @@ public final class WorkScheduler: Service, Sendable {
     /// What runs now (with progress) and how each task last ended.
     public func statusJSON(now: Double) -> JSONValue {
         state.withLock { state in
-            var object: [String: JSONValue] = ["finished": .object(state.finished), "queued": .array(state.requests.map { .string($0) })]
+            var object: [String: JSONValue] = ["finished": .object(state.finished.mapValues(\.json)), "queued": .array(state.requests.map { .string($0) })]
             if let current = state.current {
                 object["current"] = .object(["task": .string(current.task), "started_at": .number(current.startedAt),
                                              "elapsed": .number(now - current.startedAt),

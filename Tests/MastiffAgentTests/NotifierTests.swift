@@ -93,4 +93,30 @@ final class RecordingTransport: HTTPTransport {
             #expect(await Self.eventually { notifier.statusJSON()["receivers"]?["chat"]?["queued"] == .number(0) })
         }
     }
+
+    /// Maintenance is one value the notifier publishes: `mastiff maintenance on/off` at once, a
+    /// window as the rounds see it start and end (the restart service and the scheduled work read
+    /// the value, not the notifier).
+    @Test func maintenanceIsPublishedForTheOtherServices() async throws {
+        // 08:05 UTC; windows every quarter of an hour, which is the same moment in every time zone
+        // (their offsets are multiples of 15 minutes), lasting 2 minutes.
+        let clock = ManualWallClock(1_800_000_300)
+        var settings = Self.settings()
+        settings.maintenanceWindows = [MaintenanceWindowSpec(cron: "*/15 * * * *", duration: .seconds(120), reason: "upgrade")]
+        let maintenance = MaintenanceState()
+        let (logger, _) = RecordingLogHandler.logger()
+        let notifier = Notifier(settings: settings, stateStore: nil, logger: logger, clock: clock, transport: RecordingTransport(),
+                                maintenanceState: maintenance)
+        #expect(!maintenance.isActive)
+        _ = notifier.maintenance(action: "on", seconds: 60, reason: "by hand")
+        #expect(maintenance.isActive)
+        _ = notifier.maintenance(action: "off", seconds: nil, reason: nil)
+        #expect(!maintenance.isActive)
+        try await Self.running(notifier) {
+            clock.advance(by: 601)   // 08:15:01, inside the window
+            #expect(await Self.eventually { maintenance.isActive })
+            clock.advance(by: 150)   // 08:17:31, after it
+            #expect(await Self.eventually { !maintenance.isActive })
+        }
+    }
 }
