@@ -64,6 +64,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libxcrypt's crypt_r: bcrypt for the web configuration's basic auth users.
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         // recvmmsg(2), which Swift's Glibc module does not expose (it needs _GNU_SOURCE).
         .systemLibrary(name: "CSocketShim"),
         // RE2 (Debian's libre2) behind a C face: Go's regexp syntax and semantics in linear time,
@@ -128,7 +130,7 @@ let package = Package(
         .target(
             name: "MastiffServer",
             dependencies: [
-                "MastiffCore", "CZlib",
+                "MastiffCore", "CZlib", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

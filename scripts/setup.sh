@@ -8,7 +8,7 @@ set -euo pipefail
 
 mode=${1:-}
 packages=(
-  pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev libre2-dev  # build
+  pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev libre2-dev libcrypt-dev  # build
   postgresql redis-server ruby-sidekiq age python3 python3-pip curl procps                    # demo and tests
 )
 if [[ "$mode" != "--demo" ]]; then

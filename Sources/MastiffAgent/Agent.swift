@@ -31,12 +31,17 @@ public struct Agent: Sendable {
     public let status: AgentStatus
     public let control: ControlCommands
     public let reloader: ConfigurationReloader
+    /// The web configuration's basic auth and headers for the HTTP paths.
+    public let authenticator: BasicAuthenticator
     let logger: Logger
     let procRoot: String
     let clock: any WallClock
 
+    /// `webConfig`: the web configuration loaded from `webConfigPath` (mastiff.yml's
+    /// web_config or `--web.config.file`), re-read from that path on SIGHUP.
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, rules: [RuleGroup] = [], source: ConfigLoader.Source, logger: Logger,
-                procRoot: String = "/proc", clock: any WallClock = SystemWallClock(), stateStore: StateStore? = nil) {
+                procRoot: String = "/proc", clock: any WallClock = SystemWallClock(), stateStore: StateStore? = nil,
+                webConfig: WebConfig? = nil, webConfigPath: String? = nil) {
         self.logger = logger
         self.procRoot = procRoot
         self.clock = clock
@@ -62,8 +67,9 @@ public struct Agent: Sendable {
                                  isPaused: { maintenance.isActive }) { summary, description in
             notifier.announce(labels: [Label("alertname", "MastiffScheduledWork")], summary: summary, description: description)
         }
+        let authenticator = BasicAuthenticator(webConfig)
         let ownMetrics = OwnMetrics(facts: facts, history: history, alerting: alerting, notifier: notifier, restarts: restarts, work: work,
-                                    stateStore: stateStore, statsdBridge: statsdBridge)
+                                    stateStore: stateStore, statsdBridge: statsdBridge, authenticator: authenticator)
         let pipeline = SamplePipeline(configuration: configuration, history: history, ownMetrics: ownMetrics, alerting: alerting,
                                       notifier: notifier, maintenance: maintenance, restarts: restarts, work: work)
         let sampler = Sampler(interval: config.sampling.interval, clock: ContinuousClock(), wallClock: clock,
@@ -82,11 +88,12 @@ public struct Agent: Sendable {
         self.work = work
         self.statsdBridge = statsdBridge
         self.status = status
+        self.authenticator = authenticator
         metrics = MetricsEndpoint(sampler: sampler, ownMetrics: ownMetrics, statsdBridge: statsdBridge, clock: clock)
         control = ControlCommands(status: status, alerting: alerting, notifier: notifier, restarts: restarts, work: work, clock: clock)
         reloader = ConfigurationReloader(facts: facts, configuration: configuration, collectors: collectors, sampler: sampler,
                                          alerting: alerting, notifier: notifier, restarts: restarts, statsdBridge: statsdBridge,
-                                         clock: clock, logger: logger)
+                                         authenticator: authenticator, webConfigPath: webConfigPath, clock: clock, logger: logger)
     }
 
     /// Every Service of `mastiff run`, in start order: the state file's writer first so that it
@@ -100,7 +107,8 @@ public struct Agent: Sendable {
             endpoints: HTTPEndpoints(metrics: { await metrics.scrape() }, health: { status.health() }, status: { status.document().serialized() },
                                      page: { StatusPage.render(status.report()) }),
             logger: logger,
-            eventLoopGroup: eventLoopGroup)
+            eventLoopGroup: eventLoopGroup,
+            authenticator: authenticator)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let stateStore { services.append(.init(service: StateFlushService(store: stateStore))) }
         services += [.init(service: server), .init(service: reloader), .init(service: sampler), .init(service: notifier), .init(service: restarts)]

@@ -1,6 +1,7 @@
 import Logging
 import MastiffCore
 import MastiffPolicies
+import MastiffServer
 import MastiffStatsd
 import ServiceLifecycle
 import UnixSignals
@@ -17,6 +18,9 @@ public struct ConfigurationReloader: Service {
     let notifier: Notifier
     let restarts: RestartService
     let statsdBridge: StatsdBridge?
+    let authenticator: BasicAuthenticator
+    /// `--web.config.file`, when given: it wins over mastiff.yml's web_config at every reload.
+    let webConfigPath: String?
     let clock: any WallClock
     let logger: Logger
 
@@ -33,9 +37,11 @@ public struct ConfigurationReloader: Service {
         let newConfig: MastiffConfig
         let newMapping: StatsdMapping
         let newRules: [RuleGroup]
+        let newWebConfig: WebConfig?
         do {
             (newConfig, newMapping) = try Agent.loadConfiguration(facts.source)
             newRules = try Agent.loadRules(newConfig)
+            newWebConfig = try (webConfigPath ?? newConfig.webConfig).map { path throws(ConfigError) in try WebConfig.load(path: path) }
         } catch {
             facts.reloadFailed()
             logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
@@ -52,6 +58,7 @@ public struct ConfigurationReloader: Service {
             logger.warning("statsd listeners, max_series, unmapped, mapping_cache_size and counter_suffix take effect after a restart; the new mapping is in use")
         }
         statsdBridge?.replaceMapping(newMapping)
+        authenticator.replace(newWebConfig)
         alerting.replaceRules(newRules, settings: newConfig.alerts)
         notifier.replaceSettings(newConfig.alerts)
         restarts.replaceTargets(newConfig.restarts, startedAt: clock.now())

@@ -1,4 +1,5 @@
 import MastiffCore
+import MastiffServer
 import MastiffStatsd
 
 /// What the agent itself measures, beside the collectors. One list for every reader: /metrics
@@ -14,6 +15,7 @@ public struct OwnMetrics: Sendable {
     let work: WorkScheduler
     let stateStore: StateStore?
     let statsdBridge: StatsdBridge?
+    let authenticator: BasicAuthenticator
 
     /// The families at `now`; `latest` is the sample the sampler's own families describe.
     public func families(now: Double, latest: Snapshot?) -> [MetricFamily] {
@@ -26,6 +28,7 @@ public struct OwnMetrics: Sendable {
         families.append(contentsOf: work.metrics(now: now))
         if let stateStore { families.append(contentsOf: stateStore.selfMetrics()) }
         if let statsdBridge { families.append(contentsOf: statsdBridge.selfMetrics()) }
+        families.append(contentsOf: authenticator.metrics())
         return families
     }
 }

@@ -61,9 +61,12 @@ public final class HTTPServer: Service, Sendable {
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let boundPort = Mutex<Int?>(nil)
     private let connections = ConnectionRegistry()
+    /// The web configuration's basic auth and headers; nil: none.
+    private let authenticator: BasicAuthenticator?
 
     public init(address: ListenAddress, endpoints: HTTPEndpoints, limits: HTTPLimits = HTTPLimits(), logger: Logger,
-                eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
+                eventLoopGroup: MultiThreadedEventLoopGroup = .singleton, authenticator: BasicAuthenticator? = nil) {
+        self.authenticator = authenticator
         self.address = address
         self.endpoints = endpoints
         self.limits = limits
@@ -184,6 +187,14 @@ public final class HTTPServer: Service, Sendable {
                               keepAlive: keepAlive, extraHeaders: [("Allow", "GET, HEAD")])
             return
         }
+        // Every path but /healthz (a liveness check must work without secrets) needs the web
+        // configuration's credentials when it names users; the answer never says what was wrong.
+        if path != "/healthz", let authenticator, authenticator.requiresCredentials,
+           !(await authenticator.allows(authorization: request.headers["Authorization"].first)) {
+            try await respond(outbound, request, status: .unauthorized, body: "unauthorized\n", keepAlive: keepAlive,
+                              extraHeaders: [("WWW-Authenticate", "Basic realm=\"mastiff\", charset=\"UTF-8\"")])
+            return
+        }
         switch path {
         case "/metrics":
             let text = await endpoints.metrics()
@@ -224,7 +235,7 @@ public final class HTTPServer: Service, Sendable {
 
     private func respond(_ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, _ request: HTTPRequestHead,
                          status: HTTPResponseStatus, bytes: [UInt8], keepAlive: Bool, extraHeaders: [(String, String)]) async throws {
-        var headers = HTTPHeaders(extraHeaders)
+        var headers = HTTPHeaders(extraHeaders + (authenticator?.headers ?? []))
         headers.add(name: "Content-Length", value: String(bytes.count))
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         try await outbound.write(.head(HTTPResponseHead(version: request.version, status: status, headers: headers)))

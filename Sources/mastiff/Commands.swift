@@ -29,9 +29,16 @@ struct Commands {
             return 1
         }
         defer { withExtendedLifetime(stateLock) {} }
+        let webConfig: WebConfig?
+        do {
+            webConfig = try (arguments.webConfigFile ?? config.webConfig).map { path throws(ConfigError) in try WebConfig.load(path: path) }
+        } catch {
+            logger.critical("cannot start: \(error)")
+            return 1
+        }
         let stateStore = StateStore(directory: config.stateDirectory, logger: logger)
         let agent = Agent(config: config, statsdMapping: mapping, rules: rules, source: source, logger: logger, procRoot: arguments.procRoot,
-                          stateStore: stateStore)
+                          stateStore: stateStore, webConfig: webConfig, webConfigPath: arguments.webConfigFile)
         agent.facts.recordStart(in: stateStore)
         // One event-loop thread is plenty for a handful of scrapes a minute, and each thread costs
         // resident memory on a 1 GB host.
@@ -152,6 +159,17 @@ struct Commands {
         let receivers = config.alerts.receivers.map { "\($0.name) (\($0.kind.typeName))" }
         print("  notifications: \(receivers.isEmpty ? "to the log (no receivers)" : receivers.joined(separator: ", ")); \(config.alerts.routes.count) routes; group_wait \(DurationParser.format(config.alerts.groupWait)), group_interval \(DurationParser.format(config.alerts.groupInterval)), repeat_interval \(DurationParser.format(config.alerts.repeatInterval))\(config.alerts.maintenanceWindows.isEmpty ? "" : "; \(config.alerts.maintenanceWindows.count) maintenance windows")\(config.alerts.heartbeat == nil ? "" : "; heartbeat every \(DurationParser.format(config.alerts.heartbeat!.interval))")")
         print("  alerts: \(ruleList.filter(\.isAlert).count) alerting and \(ruleList.filter { !$0.isAlert }.count) recording rules in \(rules.count) groups from \(files.joined(separator: ", ")); evaluated every \(DurationParser.format(config.alerts.interval ?? config.sampling.interval))\(config.alerts.disable.isEmpty ? "" : "; disabled: \(config.alerts.disable.joined(separator: ", "))")")
+        if let path = arguments.webConfigFile ?? config.webConfig {
+            do {
+                let web = try WebConfig.load(path: path)
+                print("  web_config: \(path): \(web.basicAuthUsers.count) basic auth users (every path but /healthz), \(web.headers.count) headers")
+            } catch {
+                StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+                return 1
+            }
+        } else {
+            print("  web_config: none (no authentication: listen on loopback or behind an authenticating proxy)")
+        }
         return 0
     }
 

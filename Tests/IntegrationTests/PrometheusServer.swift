@@ -8,16 +8,17 @@ final class PrometheusServer {
     let port: Int
     let directory: URL
 
-    init(scraping target: String, job: String = "mastiff") throws {
+    /// `basicAuth`: the scrape's credentials, as Prometheus sends them (`basic_auth`).
+    init(scraping target: String, job: String = "mastiff", basicAuth: (user: String, password: String)? = nil) throws {
         directory = try Harness.temporaryDirectory()
         port = try HTTPFixtureServer.freeTCPPort()
         let config = directory.appendingPathComponent("prometheus.yml").path
-        try """
+        try ("""
             global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}
             scrape_configs:
               - job_name: \(job)
                 static_configs: [{targets: ["\(target)"]}]
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """ + (basicAuth.map { "\n    basic_auth: {username: \"\($0.user)\", password: \"\($0.password)\"}\n" } ?? "")).write(toFile: config, atomically: true, encoding: .utf8)
         pid = try Harness.spawn(try Harness.which("prometheus"), [
             "--config.file=\(config)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
             "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",

@@ -29,6 +29,8 @@ public struct CommandLineArguments: Sendable, Equatable {
     /// `doctor --cron-dir`: crontabs (files or directories) to read instead of the system's.
     public var cronPaths: [String] = []
     public var once = false
+    /// `--web.config.file` on `run`: the web configuration, over mastiff.yml's web_config.
+    public var webConfigFile: String?
     /// `status --json`.
     public var json = false
     /// `--help` / `-h` / `help [command]`: print `helpText` for `command` and exit 0.
@@ -137,6 +139,8 @@ public enum CommandLineParser {
                 result.logLevel = try value()
             case "--proc-root":
                 result.procRoot = try value()
+            case "--web.config.file" where result.command == .run || result.command == .checkConfig:
+                result.webConfigFile = try value()
             case "--systemd-dir" where result.command == .doctor || result.command == .`init`:
                 result.systemdDirectories.append(try value())
             case "--cron-dir" where result.command == .doctor:
@@ -221,10 +225,12 @@ public enum CommandLineParser {
             OVERVIEW: Run the agent: serve /metrics and /healthz until SIGTERM or SIGINT; SIGHUP
             reloads the configuration (a bad file keeps the running one).
 
-            USAGE: mastiff run [--config PATH] [--log-level LEVEL]
+            USAGE: mastiff run [--config PATH] [--log-level LEVEL] [--web.config.file PATH]
 
             OPTIONS:
             \(common)
+              --web.config.file PATH  exporter-toolkit's web configuration (basic auth, headers),
+                                      over mastiff.yml's web_config
 
             COMMANDS: \(commandNames) (mastiff COMMAND --help)
 

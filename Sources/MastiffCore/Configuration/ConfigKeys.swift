@@ -2,7 +2,7 @@
 /// error naming file:line:column) and what the shipped-config test checks etc/mastiff.yml
 /// documents. A new key goes here first.
 public enum ConfigKeys {
-    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "alerts", "instance", "restarts", "backups", "jobs"]
+    public static let topLevel = ["listen", "state_dir", "log", "collectors", "statsd", "sampling", "control_socket", "web_config", "alerts", "instance", "restarts", "backups", "jobs"]
     public static let log = ["level", "format"]
     public static let sampling = ["interval", "history_limit"]
     public static let alerts = ["interval", "builtin", "rule_files", "disable", "external_labels", "max_series", "receivers", "routes", "default_receivers",

@@ -62,6 +62,11 @@ public enum ConfigLoader {
             guard path.utf8.count < 108 else { throw node.error("a Unix socket path must be shorter than 108 bytes") }
             config.controlSocket = path.isEmpty ? nil : path
         }
+        if let node = top["web_config"] {
+            let path = try node.string()
+            guard path.isEmpty || path.hasPrefix("/") else { throw node.error("must be an absolute path, or \"\" for none") }
+            config.webConfig = path.isEmpty ? nil : path
+        }
         if let node = top["sampling"] { config.sampling = try parseSampling(node) }
         if let node = top["instance"] {
             let map = try node.mapping(allowing: ConfigKeys.instance)

@@ -21,6 +21,9 @@ public struct MastiffConfig: Sendable, Equatable {
     public var jobs: [JobSpec] = []
     /// The Unix socket for the CLI (`mastiff status`); nil: none.
     public var controlSocket: String? = "/run/mastiff/control.sock"
+    /// exporter-toolkit's web configuration file (basic auth, headers) for the HTTP paths; nil:
+    /// none (serve on loopback, or behind a proxy that authenticates).
+    public var webConfig: String?
 
     public init() {}
 }
