@@ -69,6 +69,7 @@ smoke restarts .build/bench-restarts-smoke.log env BENCH_BUILD_DIR=.build/debug 
 smoke status-page .build/bench-status-page-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_RENDERS=50 bash bench/status-page.sh
 smoke doctor .build/bench-doctor-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_PROCESSES=50 bash bench/doctor.sh
 smoke backups .build/bench-backups-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_DB_MB=60 bash bench/backups.sh
+smoke tls .build/bench-tls-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_SCRAPES=5 bash bench/tls.sh
 # The Debian package, from a release build as the README makes it, installed, initialised,
 # upgraded and purged in a fresh Debian 12 tree (scripts/package-test.sh).
 package_status=0

@@ -33,6 +33,8 @@ public struct Agent: Sendable {
     public let reloader: ConfigurationReloader
     /// The web configuration's basic auth and headers for the HTTP paths.
     public let authenticator: BasicAuthenticator
+    /// HTTPS for the HTTP paths (web_config's tls_server_config); nil: plain HTTP.
+    let tls: TLSServerContext?
     let logger: Logger
     let procRoot: String
     let clock: any WallClock
@@ -41,7 +43,8 @@ public struct Agent: Sendable {
     /// web_config or `--web.config.file`), re-read from that path on SIGHUP.
     public init(config: MastiffConfig, statsdMapping: StatsdMapping, rules: [RuleGroup] = [], source: ConfigLoader.Source, logger: Logger,
                 procRoot: String = "/proc", clock: any WallClock = SystemWallClock(), stateStore: StateStore? = nil,
-                webConfig: WebConfig? = nil, webConfigPath: String? = nil) {
+                webConfig: WebConfig? = nil, webConfigPath: String? = nil, tls: TLSServerContext? = nil) {
+        self.tls = tls
         self.logger = logger
         self.procRoot = procRoot
         self.clock = clock
@@ -108,7 +111,8 @@ public struct Agent: Sendable {
                                      page: { StatusPage.render(status.report()) }),
             logger: logger,
             eventLoopGroup: eventLoopGroup,
-            authenticator: authenticator)
+            authenticator: authenticator,
+            tls: tls)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let stateStore { services.append(.init(service: StateFlushService(store: stateStore))) }
         services += [.init(service: server), .init(service: reloader), .init(service: sampler), .init(service: notifier), .init(service: restarts)]

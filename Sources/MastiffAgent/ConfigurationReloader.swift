@@ -58,6 +58,9 @@ public struct ConfigurationReloader: Service {
             logger.warning("statsd listeners, max_series, unmapped, mapping_cache_size and counter_suffix take effect after a restart; the new mapping is in use")
         }
         statsdBridge?.replaceMapping(newMapping)
+        if newWebConfig?.tls != authenticator.tlsSettings {
+            logger.warning("web_config's tls_server_config takes effect after a restart (changed certificate files are picked up by themselves)")
+        }
         authenticator.replace(newWebConfig)
         alerting.replaceRules(newRules, settings: newConfig.alerts)
         notifier.replaceSettings(newConfig.alerts)

@@ -33,6 +33,9 @@ public final class BasicAuthenticator: Sendable {
     /// Whether requests need credentials: the configuration names users.
     public var requiresCredentials: Bool { state.withLock { !($0.config?.basicAuthUsers.isEmpty ?? true) } }
 
+    /// The TLS settings of the configuration in force (compared on reload).
+    public var tlsSettings: WebConfig.TLS? { state.withLock { $0.config?.tls } }
+
     /// The headers every response carries.
     public var headers: [(String, String)] { state.withLock { $0.config?.headers.map { ($0.name, $0.value) } ?? [] } }
 

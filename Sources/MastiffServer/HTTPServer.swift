@@ -5,6 +5,7 @@ import Logging
 import MastiffCore
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -63,10 +64,14 @@ public final class HTTPServer: Service, Sendable {
     private let connections = ConnectionRegistry()
     /// The web configuration's basic auth and headers; nil: none.
     private let authenticator: BasicAuthenticator?
+    /// HTTPS with this context (its certificate files watched); nil: plain HTTP.
+    private let tls: TLSServerContext?
 
     public init(address: ListenAddress, endpoints: HTTPEndpoints, limits: HTTPLimits = HTTPLimits(), logger: Logger,
-                eventLoopGroup: MultiThreadedEventLoopGroup = .singleton, authenticator: BasicAuthenticator? = nil) {
+                eventLoopGroup: MultiThreadedEventLoopGroup = .singleton, authenticator: BasicAuthenticator? = nil,
+                tls: TLSServerContext? = nil) {
         self.authenticator = authenticator
+        self.tls = tls
         self.address = address
         self.endpoints = endpoints
         self.limits = limits
@@ -80,6 +85,7 @@ public final class HTTPServer: Service, Sendable {
     public func run() async throws {
         let idleTimeout = limits.idleTimeout
         let headerTimeout = limits.headerTimeout
+        let tls = tls
         let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
             server = try await ServerBootstrap(group: eventLoopGroup)
@@ -88,6 +94,8 @@ public final class HTTPServer: Service, Sendable {
                 .childChannelOption(.maxMessagesPerRead, value: 1)
                 .bind(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // TLS first: the deadline and HTTP handlers see the decrypted bytes.
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context())) }
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                         try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
                         try channel.pipeline.syncOperations.addHandler(HeaderDeadlineHandler(timeout: headerTimeout))

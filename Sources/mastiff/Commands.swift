@@ -30,15 +30,17 @@ struct Commands {
         }
         defer { withExtendedLifetime(stateLock) {} }
         let webConfig: WebConfig?
+        let tls: TLSServerContext?
         do {
             webConfig = try (arguments.webConfigFile ?? config.webConfig).map { path throws(ConfigError) in try WebConfig.load(path: path) }
+            tls = try webConfig?.tls.map { settings throws(TLSSetupError) in try TLSServerContext(settings, logger: logger) }
         } catch {
             logger.critical("cannot start: \(error)")
             return 1
         }
         let stateStore = StateStore(directory: config.stateDirectory, logger: logger)
         let agent = Agent(config: config, statsdMapping: mapping, rules: rules, source: source, logger: logger, procRoot: arguments.procRoot,
-                          stateStore: stateStore, webConfig: webConfig, webConfigPath: arguments.webConfigFile)
+                          stateStore: stateStore, webConfig: webConfig, webConfigPath: arguments.webConfigFile, tls: tls)
         agent.facts.recordStart(in: stateStore)
         // One event-loop thread is plenty for a handful of scrapes a minute, and each thread costs
         // resident memory on a 1 GB host.
@@ -162,7 +164,12 @@ struct Commands {
         if let path = arguments.webConfigFile ?? config.webConfig {
             do {
                 let web = try WebConfig.load(path: path)
-                print("  web_config: \(path): \(web.basicAuthUsers.count) basic auth users (every path but /healthz), \(web.headers.count) headers")
+                var tls = "plain HTTP"
+                if let settings = web.tls {
+                    _ = try TLSServerContext(settings, logger: Logger(label: "mastiff"))
+                    tls = "TLS from \(settings.certFile)" + (settings.clientAuth == .none ? "" : ", client certificates (\(settings.clientAuth.rawValue))")
+                }
+                print("  web_config: \(path): \(tls); \(web.basicAuthUsers.count) basic auth users (every path but /healthz), \(web.headers.count) headers")
             } catch {
                 StderrLogHandler.writeToStderr("mastiff: \(error)\n")
                 return 1

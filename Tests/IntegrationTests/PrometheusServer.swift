@@ -9,7 +9,8 @@ final class PrometheusServer {
     let directory: URL
 
     /// `basicAuth`: the scrape's credentials, as Prometheus sends them (`basic_auth`).
-    init(scraping target: String, job: String = "mastiff", basicAuth: (user: String, password: String)? = nil) throws {
+    /// `caFile`: scrape over HTTPS, trusting this CA.
+    init(scraping target: String, job: String = "mastiff", basicAuth: (user: String, password: String)? = nil, caFile: String? = nil) throws {
         directory = try Harness.temporaryDirectory()
         port = try HTTPFixtureServer.freeTCPPort()
         let config = directory.appendingPathComponent("prometheus.yml").path
@@ -18,7 +19,8 @@ final class PrometheusServer {
             scrape_configs:
               - job_name: \(job)
                 static_configs: [{targets: ["\(target)"]}]
-            """ + (basicAuth.map { "\n    basic_auth: {username: \"\($0.user)\", password: \"\($0.password)\"}\n" } ?? "")).write(toFile: config, atomically: true, encoding: .utf8)
+            """ + (basicAuth.map { "\n    basic_auth: {username: \"\($0.user)\", password: \"\($0.password)\"}" } ?? "")
+            + (caFile.map { "\n    scheme: https\n    tls_config: {ca_file: \"\($0)\"}" } ?? "") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
         pid = try Harness.spawn(try Harness.which("prometheus"), [
             "--config.file=\(config)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
             "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",

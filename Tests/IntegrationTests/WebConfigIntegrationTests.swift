@@ -116,10 +116,17 @@ import Testing
     @Test func aBrokenWebConfigStopsTheStartWithItsPosition() throws {
         let directory = try Harness.temporaryDirectory()
         let web = directory.appendingPathComponent("web.yml").path
-        try "tls_server_config:\n  cert_file: /etc/ssl/mastiff.crt\n".write(toFile: web, atomically: true, encoding: .utf8)
+        try "tls_server_config:\n  cert_file: /etc/ssl/mastiff.crt\n  key_file: /etc/ssl/mastiff.key\n  client_auth_type: RequestClientCert\n"
+            .write(toFile: web, atomically: true, encoding: .utf8)
         let config = try Harness.writeConfig(collectors: [:], "")
         let result = try Harness.run(Harness.binary, ["run", "--config", config, "--web.config.file", web])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("web.yml:2:3: tls_server_config: TLS is not served by this version of mastiff"), "\(result.stderr)")
+        #expect(result.stderr.contains("web.yml:4:21: tls_server_config.client_auth_type: client_auth_type 'RequestClientCert': a client certificate that is not verified proves nothing"),
+                "\(result.stderr)")
+        // A certificate that does not load stops the start too, naming the file.
+        try "tls_server_config:\n  cert_file: \(directory.path)/missing.crt\n  key_file: \(directory.path)/missing.key\n".write(toFile: web, atomically: true, encoding: .utf8)
+        let missing = try Harness.run(Harness.binary, ["run", "--config", config, "--web.config.file", web])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("cannot start: TLS setup from \(directory.path)/missing.crt"), "\(missing.stderr)")
     }
 }

@@ -8,6 +8,25 @@ import Testing
     /// libxcrypt's bcrypt of "correct horse battery" (cost 10, htpasswd -nBC 10's format).
     static let hash = "$2y$10$mastiffwebconfigsalt.ubkIWbRA3RFS9/ABdCV2OKkwdm2leW46"
 
+    @Test func readsTLS() throws {
+        let config = try WebConfig.parse("""
+            tls_server_config:
+              cert_file: /etc/mastiff/tls.crt
+              key_file: /etc/mastiff/tls.key
+              client_auth_type: VerifyClientCertIfGiven
+              client_ca_file: /etc/mastiff/clients.pem
+              min_version: TLS13
+              cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]
+              curve_preferences: [X25519, CurveP256]
+              prefer_server_cipher_suites: true
+            """, file: "web.yml")
+        let tls = try #require(config.tls)
+        #expect(tls.certFile == "/etc/mastiff/tls.crt" && tls.keyFile == "/etc/mastiff/tls.key")
+        #expect(tls.clientAuth == .verifyIfGiven && tls.clientCAFile == "/etc/mastiff/clients.pem")
+        #expect(tls.minVersion == .tlsv13 && tls.maxVersion == .tlsv13)
+        #expect(tls.cipherSuites == [.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256] && tls.curves == [.x25519, .secp256r1])
+    }
+
     @Test func readsUsersAndHeaders() throws {
         let config = try WebConfig.parse("""
             basic_auth_users:
@@ -22,7 +41,15 @@ import Testing
     }
 
     @Test(arguments: [
-        ("tls_server_config: {cert_file: a.crt}\n", "web.yml:1:20: tls_server_config: TLS is not served by this version of mastiff"),
+        ("tls_server_config: {cert_file: a.crt}\n", "web.yml:1:20: tls_server_config: missing required key 'key_file'"),
+        ("tls_server_config: {cert_file: a, key_file: b, client_auth_type: RequireAnyClientCert}\n",
+         "web.yml:1:66: tls_server_config.client_auth_type: client_auth_type 'RequireAnyClientCert': a client certificate that is not verified proves nothing"),
+        ("tls_server_config: {cert_file: a, key_file: b, client_auth_type: RequireAndVerifyClientCert}\n",
+         "web.yml:1:66: tls_server_config.client_auth_type: client_auth_type RequireAndVerifyClientCert needs client_ca_file"),
+        ("tls_server_config: {cert_file: a, key_file: b, min_version: TLS13, max_version: TLS12}\n",
+         "web.yml:1:81: tls_server_config.max_version: max_version is below min_version"),
+        ("tls_server_config: {cert_file: a, key_file: b, cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]}\n",
+         "web.yml:1:64: tls_server_config.cipher_suites[0]: 'TLS_RSA_WITH_RC4_128_SHA' is not a TLS 1.2 cipher suite"),
         ("basic_auth_user: {a: b}\n", "web.yml:1:1: basic_auth_user: unknown key 'basic_auth_user'"),
         ("basic_auth_users: {a: secret}\n", "web.yml:1:23: basic_auth_users.a: the password of 'a' is not a bcrypt hash"),
         ("http_server_config: {headers: {Server: mastiff}}\n", "web.yml:1:32: http_server_config.headers.Server: header 'Server' cannot be set"),
