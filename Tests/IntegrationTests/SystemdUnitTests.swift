@@ -28,6 +28,21 @@ import Testing
         #expect(problems.isEmpty, "systemd-analyze: \(problems.joined(separator: "\n"))")
     }
 
+    /// systemd's own exposure score of the shipped unit (issue 25 item 4: at most 3.0, "OK"),
+    /// from `systemd-analyze security --offline`, which reads the file without a running systemd.
+    @Test func theUnitsExposureScoreIsAtMost3() throws {
+        let analyze: String
+        do { analyze = try Harness.which("systemd-analyze") } catch { Issue.record("\(error)"); return }
+        let directory = try Harness.temporaryDirectory()
+        let copy = directory.appendingPathComponent("mastiff.service").path
+        try String(contentsOfFile: Self.unitPath, encoding: .utf8).write(toFile: copy, atomically: true, encoding: .utf8)
+        let result = try Harness.run(analyze, ["security", "--offline=true", "--no-pager", copy])
+        let line = try #require((result.stdout + result.stderr).split(separator: "\n").first { $0.contains("Overall exposure level") },
+                                "\(result.stdout)\(result.stderr)")
+        let score = line.split(separator: " ").compactMap { Double($0) }.first
+        #expect(score != nil && score! <= 3.0, "\(line)")
+    }
+
     @Test func execStartCommandLineRuns() throws {
         let command = try execStart()
         #expect(command.first == "/usr/bin/mastiff")
