@@ -130,4 +130,35 @@ import Testing
         #expect(try Self.curl(mastiff, ["--cacert", certificates.ca, "-u", "prometheus:\(Self.password)"]) == (0, "200"))
         #expect(mastiff.log.contains("TLS certificate files changed: new connections use them"))
     }
+
+    /// Headless Chromium loads the status page over HTTPS, trusting exactly the server's key
+    /// (its SPKI hash), with the security headers set; without that trust it gets no page.
+    @Test func chromiumLoadsTheStatusPageOverTLS() async throws {
+        let chromium: String
+        do { chromium = try Harness.which("chromium") } catch { Issue.record("\(error)"); return }
+        let certificates = try Certificates()
+        let web = certificates.directory + "/web.yml"
+        try """
+            tls_server_config: {cert_file: \(certificates.serverCert), key_file: \(certificates.serverKey)}
+            http_server_config:
+              headers:
+                Content-Security-Policy: "default-src 'self'; style-src 'unsafe-inline'"
+                X-Frame-Options: DENY
+                X-Content-Type-Options: nosniff
+            """.write(toFile: web, atomically: true, encoding: .utf8)
+        let config = try Harness.writeConfig(collectors: [:], "web_config: \(web)\n")
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        let spki = try Harness.run("/bin/sh", ["-c", "openssl x509 -in '\(certificates.serverCert)' -pubkey -noout | openssl pkey -pubin -outform der"
+            + " | openssl dgst -sha256 -binary | base64"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let url = "https://127.0.0.1:\(mastiff.port)/"
+        let trusted = try Harness.run("/usr/bin/timeout", ["60", chromium] + StatusPageTests.chromiumFlags
+            + ["--ignore-certificate-errors-spki-list=\(spki)", "--window-size=1280,844", "--dump-dom", url])
+        #expect(trusted.stdout.contains("id=\"headline\""), "\(trusted.stderr.suffix(1500))")
+        let untrusted = try Harness.run("/usr/bin/timeout", ["60", chromium] + StatusPageTests.chromiumFlags + ["--window-size=1280,844", "--dump-dom", url])
+        #expect(!untrusted.stdout.contains("id=\"headline\""), "an untrusted certificate must not show the page")
+        let page = try Harness.run(try Harness.which("curl"), ["-s", "-D", "-", "-o", "/dev/null", "--cacert", certificates.ca, url])
+        let headers = page.stdout.lowercased()
+        #expect(headers.contains("content-security-policy: default-src 'self'; style-src 'unsafe-inline'"), "\(page.stdout)")
+        #expect(headers.contains("x-frame-options: deny") && headers.contains("x-content-type-options: nosniff"), "\(page.stdout)")
+    }
 }
