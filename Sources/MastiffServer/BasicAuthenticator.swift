@@ -16,18 +16,40 @@ public final class BasicAuthenticator: Sendable {
         /// "user\0password" → the hash it was verified against.
         var verified: [String: String] = [:]
         var failures = 0
+        /// Failed attempts per client address in the current window, and when it began.
+        var recentFailures: [String: (count: Int, since: Double)] = [:]
     }
+
+    /// What a request's credentials come to.
+    public enum Verdict: Sendable, Equatable {
+        case allowed
+        case refused
+        /// The client failed `maxFailuresPerClient` times within the window: answered 429 without
+        /// a bcrypt (so guessing cannot burn the CPU), for this many seconds more.
+        case tooManyFailures(retryAfter: Int)
+    }
+
+    /// Failed attempts one client address may make per window before it is held off.
+    public static let maxFailuresPerClient = 10
+    public static let failureWindow = 60.0
+    /// Client addresses remembered at once (the oldest windows are dropped past it).
+    static let maxClients = 1024
 
     private let state: Mutex<State>
     static let maxRemembered = 256
     /// Compared against when the user is unknown (a bcrypt of a random string, cost 10).
     static let decoyHash = "$2b$10$abcdefghijklmnopqrstuuqflPDzB6gcMhKa1rZqKiun2YGL5sa2u"
 
-    public init(_ config: WebConfig?) { state = Mutex(State(config: config)) }
+    private let clock: any MonotonicClock
+
+    public init(_ config: WebConfig?, clock: any MonotonicClock = SystemMonotonicClock()) {
+        state = Mutex(State(config: config))
+        self.clock = clock
+    }
 
     /// A reload's web configuration (nil: none); what was verified is forgotten.
     public func replace(_ config: WebConfig?) {
-        state.withLock { $0 = State(config: config, verified: [:], failures: $0.failures) }
+        state.withLock { $0 = State(config: config, verified: [:], failures: $0.failures, recentFailures: $0.recentFailures) }
     }
 
     /// Whether requests need credentials: the configuration names users.
@@ -38,6 +60,36 @@ public final class BasicAuthenticator: Sendable {
 
     /// The headers every response carries.
     public var headers: [(String, String)] { state.withLock { $0.config?.headers.map { ($0.name, $0.value) } ?? [] } }
+
+    /// The verdict on a request from `client` (its address): a client past its failures in this
+    /// window is held off before any bcrypt; otherwise the credentials are checked, and a
+    /// failure counted against it.
+    public func check(authorization: String?, client: String) async -> Verdict {
+        let now = clock.elapsed().seconds
+        let heldFor = state.withLock { state -> Double? in
+            guard let recent = state.recentFailures[client], now - recent.since < Self.failureWindow,
+                  recent.count >= Self.maxFailuresPerClient else { return nil }
+            return Self.failureWindow - (now - recent.since)
+        }
+        if let heldFor {
+            state.withLock { $0.failures += 1 }
+            return .tooManyFailures(retryAfter: max(1, Int(heldFor.rounded(.up))))
+        }
+        if await allows(authorization: authorization) { return .allowed }
+        state.withLock { state in
+            if var recent = state.recentFailures[client], now - recent.since < Self.failureWindow {
+                recent.count += 1
+                state.recentFailures[client] = recent
+            } else {
+                if state.recentFailures.count >= Self.maxClients {
+                    state.recentFailures = state.recentFailures.filter { now - $0.value.since < Self.failureWindow }
+                    if state.recentFailures.count >= Self.maxClients { state.recentFailures.removeAll() }
+                }
+                state.recentFailures[client] = (1, now)
+            }
+        }
+        return .refused
+    }
 
     /// Whether the `Authorization` header's credentials are a configured user's. Runs bcrypt off
     /// the caller's thread.
@@ -94,7 +146,7 @@ public final class BasicAuthenticator: Sendable {
     public func metrics() -> [MetricFamily] {
         let failures = state.withLock { $0.failures }
         return [MetricFamily(name: "mastiff_http_auth_failures_total",
-                             help: "HTTP requests refused for missing or wrong basic auth credentials (web_config).",
+                             help: "HTTP requests refused for missing or wrong basic auth credentials, or held off after too many (web_config).",
                              type: .counter, samples: [Sample(labels: [], value: Double(failures))])]
     }
 }

@@ -168,7 +168,7 @@ public final class HTTPServer: Service, Sendable {
                         head = nil
                         // A server that is shutting down answers and then closes.
                         let keepAlive = request.isKeepAlive && !connections.isDraining
-                        try await handle(request, outbound, keepAlive: keepAlive)
+                        try await handle(request, outbound, keepAlive: keepAlive, client: connection.channel.remoteAddress?.ipAddress ?? "?")
                         connections.setBusy(connection.channel, false)
                         // "Connection: close": shut down our side once NIO has written everything
                         // (a half-close waits for pending writes), then wait for the client to
@@ -188,7 +188,7 @@ public final class HTTPServer: Service, Sendable {
     }
 
     private func handle(_ request: HTTPRequestHead, _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-                        keepAlive: Bool) async throws {
+                        keepAlive: Bool, client: String) async throws {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
         guard request.method == .GET || request.method == .HEAD else {
             try await respond(outbound, request, status: .methodNotAllowed, body: "only GET and HEAD are supported\n",
@@ -197,11 +197,19 @@ public final class HTTPServer: Service, Sendable {
         }
         // Every path but /healthz (a liveness check must work without secrets) needs the web
         // configuration's credentials when it names users; the answer never says what was wrong.
-        if path != "/healthz", let authenticator, authenticator.requiresCredentials,
-           !(await authenticator.allows(authorization: request.headers["Authorization"].first)) {
-            try await respond(outbound, request, status: .unauthorized, body: "unauthorized\n", keepAlive: keepAlive,
-                              extraHeaders: [("WWW-Authenticate", "Basic realm=\"mastiff\", charset=\"UTF-8\"")])
-            return
+        if path != "/healthz", let authenticator, authenticator.requiresCredentials {
+            switch await authenticator.check(authorization: request.headers["Authorization"].first, client: client) {
+            case .allowed:
+                break
+            case .refused:
+                try await respond(outbound, request, status: .unauthorized, body: "unauthorized\n", keepAlive: keepAlive,
+                                  extraHeaders: [("WWW-Authenticate", "Basic realm=\"mastiff\", charset=\"UTF-8\"")])
+                return
+            case .tooManyFailures(let retryAfter):
+                try await respond(outbound, request, status: .tooManyRequests, body: "too many failed logins; try again later\n", keepAlive: false,
+                                  extraHeaders: [("Retry-After", String(retryAfter))])
+                return
+            }
         }
         switch path {
         case "/metrics":

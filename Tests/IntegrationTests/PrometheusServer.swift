@@ -10,7 +10,9 @@ final class PrometheusServer {
 
     /// `basicAuth`: the scrape's credentials, as Prometheus sends them (`basic_auth`).
     /// `caFile`: scrape over HTTPS, trusting this CA.
-    init(scraping target: String, job: String = "mastiff", basicAuth: (user: String, password: String)? = nil, caFile: String? = nil) throws {
+    /// `clientCertificate`: the certificate and key Prometheus presents (tls_config).
+    init(scraping target: String, job: String = "mastiff", basicAuth: (user: String, password: String)? = nil, caFile: String? = nil,
+         clientCertificate: (cert: String, key: String)? = nil) throws {
         directory = try Harness.temporaryDirectory()
         port = try HTTPFixtureServer.freeTCPPort()
         let config = directory.appendingPathComponent("prometheus.yml").path
@@ -20,7 +22,10 @@ final class PrometheusServer {
               - job_name: \(job)
                 static_configs: [{targets: ["\(target)"]}]
             """ + (basicAuth.map { "\n    basic_auth: {username: \"\($0.user)\", password: \"\($0.password)\"}" } ?? "")
-            + (caFile.map { "\n    scheme: https\n    tls_config: {ca_file: \"\($0)\"}" } ?? "") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
+            + (caFile.map { ca in
+                "\n    scheme: https\n    tls_config: {ca_file: \"\(ca)\""
+                    + (clientCertificate.map { ", cert_file: \"\($0.cert)\", key_file: \"\($0.key)\"" } ?? "") + "}"
+            } ?? "") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
         pid = try Harness.spawn(try Harness.which("prometheus"), [
             "--config.file=\(config)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
             "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",

@@ -110,6 +110,24 @@ import Testing
         #expect(try prometheus.query("mastiff_build_info").count == 1)
     }
 
+    /// Prometheus presenting a client certificate the CA signed scrapes an agent that requires
+    /// one; without it, the scrape fails.
+    @Test func prometheusScrapesWithAClientCertificate() async throws {
+        let certificates = try Certificates()
+        let mastiff = try Self.start(certificates, clientAuth: "RequireAndVerifyClientCert")
+        let target = "127.0.0.1:\(mastiff.port)"
+        let withCertificate = try PrometheusServer(scraping: target, basicAuth: ("prometheus", Self.password), caFile: certificates.ca,
+                                                   clientCertificate: (certificates.clientCert, certificates.clientKey))
+        let without = try PrometheusServer(scraping: target, basicAuth: ("prometheus", Self.password), caFile: certificates.ca)
+        var up: (Double?, Double?) = (nil, nil)
+        for _ in 0..<100 {
+            up = (try withCertificate.query("up").first?.value, try without.query("up").first?.value)
+            if up.0 == 1, up.1 == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(up.0 == 1 && up.1 == 0, "\(up)")
+    }
+
     /// A renewed certificate (certbot replaces the files) is served on the next connection,
     /// without a restart.
     @Test func aReplacedCertificateIsServedOnTheNextConnection() async throws {

@@ -72,6 +72,19 @@ import Testing
         #expect(scan.leaks().isEmpty, "\(scan.leaks())")
     }
 
+    /// A client that keeps guessing is held off with 429 and Retry-After, before any bcrypt, even
+    /// when it finally sends the right password; the held-off requests are counted too.
+    @Test func aClientThatKeepsGuessingIsHeldOff() async throws {
+        let (mastiff, _) = try Self.start(webConfig: "basic_auth_users: {prometheus: \(try Self.hash)}\n")
+        for attempt in 0..<10 {
+            #expect(try await Self.get(mastiff.baseURL + "/metrics", headers: [Self.authorization("prometheus", "guess \(attempt)")]).status == 401)
+        }
+        let held = try await Self.get(mastiff.baseURL + "/metrics", headers: [Self.authorization("prometheus", Self.password)])
+        #expect(held.status == 429)
+        #expect(Int(held.header("Retry-After") ?? "") ?? 0 > 0)
+        #expect(try await Self.get(mastiff.baseURL + "/healthz").status == 200, "/healthz needs no credentials")
+    }
+
     /// Debian's Prometheus, with basic_auth in its scrape config, scrapes the agent; without
     /// credentials it sees 401.
     @Test func prometheusScrapesWithBasicAuth() async throws {

@@ -87,4 +87,28 @@ import Testing
         #expect(!BasicAuthenticator.verify(password: "correct horse batterY", hash: Self.hash))
         #expect(!BasicAuthenticator.verify(password: "x", hash: "$2y$10$short"))
     }
+
+    /// A client that keeps failing is held off (429, Retry-After) before any bcrypt, for the rest
+    /// of the window; other clients are not; the window ends.
+    @Test func aClientThatKeepsFailingIsHeldOff() async throws {
+        final class StepClock: MonotonicClock, @unchecked Sendable {
+            var now: Duration = .seconds(1000)
+            func elapsed() -> Duration { now }
+        }
+        let clock = StepClock()
+        var config = WebConfig()
+        config.basicAuthUsers = ["prometheus": Self.hash]
+        let authenticator = BasicAuthenticator(config, clock: clock)
+        let good = "Basic " + Base64.encode(Array("prometheus:correct horse battery".utf8))
+        let bad = "Basic " + Base64.encode(Array("prometheus:guess".utf8))
+        for _ in 0..<BasicAuthenticator.maxFailuresPerClient {
+            #expect(await authenticator.check(authorization: bad, client: "192.0.2.7") == .refused)
+        }
+        clock.now += .seconds(20)
+        #expect(await authenticator.check(authorization: good, client: "192.0.2.7") == .tooManyFailures(retryAfter: 40), "even with the right password")
+        #expect(await authenticator.check(authorization: good, client: "192.0.2.8") == .allowed, "another client")
+        clock.now += .seconds(41)
+        #expect(await authenticator.check(authorization: good, client: "192.0.2.7") == .allowed, "the window is over")
+        #expect(authenticator.metrics().first?.samples.first?.value == 11)
+    }
 }
