@@ -43,6 +43,7 @@ install -D -m 0644 etc/mastiff.yml "$doc/examples/mastiff.yml"
 install -D -m 0644 etc/polkit-1/rules.d/60-mastiff.rules "$doc/examples/60-mastiff.rules"
 install -D -m 0644 etc/sysctl.d/60-mastiff.conf "$doc/examples/60-mastiff.conf"
 install -D -m 0644 etc/systemd/mastodon-sidekiq.service.d/mastiff-timeout.conf "$doc/examples/mastodon-sidekiq.service.d/mastiff-timeout.conf"
+install -D -m 0644 etc/systemd/mastiff.service.d/jobs-as-other-users.conf "$doc/examples/mastiff.service.d/jobs-as-other-users.conf"
 install -D -m 0644 etc/statsd-mapping-mastodon.yml "$doc/examples/statsd-mapping-mastodon.yml"
 cat >"$doc/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

@@ -43,6 +43,25 @@ import Testing
         #expect(score != nil && score! <= 3.0, "\(line)")
     }
 
+    /// The drop-in for jobs with `user:`, merged into the unit as systemd merges it (its lines
+    /// after the unit's), still verifies, and stays "OK", at most 3.0 (it adds two capabilities).
+    @Test func theJobsDropInVerifies() throws {
+        let analyze: String
+        do { analyze = try Harness.which("systemd-analyze") } catch { Issue.record("\(error)"); return }
+        let dropIn = try String(contentsOfFile: Harness.packageRoot + "/etc/systemd/mastiff.service.d/jobs-as-other-users.conf", encoding: .utf8)
+        let unit = try String(contentsOfFile: Self.unitPath, encoding: .utf8).replacingOccurrences(of: "/usr/bin/mastiff", with: Harness.binary)
+        let service = dropIn.split(separator: "\n").drop { $0 != "[Service]" }.dropFirst().joined(separator: "\n")
+        let merged = unit.replacingOccurrences(of: "\n[Install]", with: "\n" + service + "\n\n[Install]")
+        let copy = try Harness.temporaryDirectory().appendingPathComponent("mastiff.service").path
+        try merged.write(toFile: copy, atomically: true, encoding: .utf8)
+        let verify = try Harness.run(analyze, ["verify", "--man=no", copy])
+        #expect(verify.status == 0 && !(verify.stdout + verify.stderr).contains("mastiff.service"), "\(verify.stdout)\(verify.stderr)")
+        let security = try Harness.run(analyze, ["security", "--offline=true", "--no-pager", copy])
+        let line = (security.stdout + security.stderr).split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
+        let score = line.split(separator: " ").compactMap { Double($0) }.first
+        #expect(score != nil && score! <= 3.0, "\(line)")
+    }
+
     @Test func execStartCommandLineRuns() throws {
         let command = try execStart()
         #expect(command.first == "/usr/bin/mastiff")
