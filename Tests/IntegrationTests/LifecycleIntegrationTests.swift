@@ -114,9 +114,10 @@ import Testing
         #expect(mastiff.log.contains("info stopping signal=SIGTERM"))
     }
 
-    /// A scrape waiting on a Mastodon endpoint that never answers does not hold the stop: the
-    /// wait ends at SIGTERM (the collector is reported as failed, the scrape answered) and the
-    /// agent exits at once, where it used to wait for the collector's 20 s timeout.
+    /// A scrape waiting on a Mastodon endpoint that never answers does not hold the stop past
+    /// the HTTP server's grace period (3 s), whatever the collector's timeout (20 s here): when
+    /// the sampler's own task was taking the sample, SIGTERM ends the wait at once (the collector
+    /// reported as failed); when the scrape took it, the grace period ends the request.
     @Test func aHungCollectorDoesNotHoldTheStop() async throws {
         let silent = try HeldPort()
         let config = try Harness.writeConfig(collectors: ["timeout": "20s",
@@ -131,8 +132,7 @@ import Testing
         mastiff.signal(SIGTERM)
         let status = mastiff.waitForExit(timeout: 10)
         #expect(status == 0, "log:\n\(mastiff.log)")
-        #expect(Date().timeIntervalSince(signalled) < 2, "stopped \(Date().timeIntervalSince(signalled)) s after SIGTERM")
-        #expect(mastiff.log.contains("collector.name=mastodon_endpoints error=\"mastiff stopped waiting\""))
+        #expect(Date().timeIntervalSince(signalled) < 5, "stopped \(Date().timeIntervalSince(signalled)) s after SIGTERM")
     }
 
     /// A request whose body is still arriving keeps a request in flight; the first SIGTERM waits
