@@ -131,7 +131,7 @@ public struct Agent: Sendable {
             }))
         }
         if let statsdBridge {
-            services.append(.init(service: StatsdListenerService(bridge: statsdBridge, settings: StatsdListenerSettings(config.statsd), logger: logger)))
+            services.append(.init(service: StatsdListenerService(bridge: statsdBridge, settings: config.statsd, logger: logger)))
         }
         return services
     }

@@ -52,9 +52,11 @@ public struct ConfigurationReloader: Service {
             logger.warning("listen address changed; it takes effect after a restart",
                            metadata: ["http.address": "\(old.listen)", "http.new_address": "\(newConfig.listen)"])
         }
-        if newConfig.statsd.enabled != old.statsd.enabled || StatsdListenerSettings(newConfig.statsd) != StatsdListenerSettings(old.statsd)
-            || newConfig.statsd.maxSeries != old.statsd.maxSeries || newConfig.statsd.unmapped != old.statsd.unmapped
-            || newConfig.statsd.mappingCacheSize != old.statsd.mappingCacheSize || newConfig.statsd.counterSuffix != old.statsd.counterSuffix {
+        // Only the mapping is swapped in place; every other statsd setting waits for a restart.
+        var statsdBesidesMapping = newConfig.statsd
+        statsdBesidesMapping.mappingFile = old.statsd.mappingFile
+        statsdBesidesMapping.mastodonNamespace = old.statsd.mastodonNamespace
+        if statsdBesidesMapping != old.statsd {
             logger.warning("statsd listeners, max_series, unmapped, mapping_cache_size and counter_suffix take effect after a restart; the new mapping is in use")
         }
         statsdBridge?.replaceMapping(newMapping)

@@ -16,8 +16,6 @@ import Synchronization
 ///
 /// With no receiver configured, notifications go to the log.
 public final class Notifier: Service, Sendable {
-    static let logReceiverName = "log"
-
     private struct State {
         var policy: NotificationPolicy
         var receivers: [String: any NotificationReceiver]
@@ -51,8 +49,8 @@ public final class Notifier: Service, Sendable {
         self.logger = logger
         self.clock = clock
         self.random = random
-        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger, transport: transport)
-        var policy = NotificationPolicy(settings: policySettings)
+        let (receivers, alertmanagers) = Self.receivers(settings, logger: logger, transport: transport)
+        var policy = NotificationPolicy(settings: settings)
         if let saved = stateStore?.section("notifications") {
             let restored = policy.restore(saved)
             if restored.queued > 0 || restored.skipped > 0 {
@@ -67,57 +65,45 @@ public final class Notifier: Service, Sendable {
     /// Asks for a round soon; several asks before it runs make one round.
     private func wake() { waker.yield() }
 
-    /// The policy's settings and the receivers of a configuration.
-    private static func build(_ settings: AlertSettings, logger: Logger, transport: any HTTPTransport)
-        -> (NotificationPolicy.Settings, [String: any NotificationReceiver], [String: AlertmanagerReceiver]) {
+    /// The receivers of a configuration; with none, the log.
+    private static func receivers(_ settings: AlertSettings, logger: Logger, transport: any HTTPTransport)
+        -> ([String: any NotificationReceiver], [String: AlertmanagerReceiver]) {
         let host = HostName.current
         var receivers: [String: any NotificationReceiver] = [:]
         var alertmanagers: [String: AlertmanagerReceiver] = [:]
-        var policyReceivers: [NotificationPolicy.ReceiverSettings] = []
         for spec in settings.receivers {
             let timeout = spec.timeout
             let ca = spec.caFile
             let format = MessageFormat(title: spec.title, text: spec.text, host: host)
             switch spec.kind {
-            case .webhook(let url, let token): receivers[spec.name] = HTTPDelivery(WebhookReceiver(name: spec.name, url: url, bearerToken: token, caFile: ca, timeout: timeout), transport: transport)
-            case .alertmanager(let urls): alertmanagers[spec.name] = AlertmanagerReceiver(name: spec.name, urls: urls, caFile: ca, timeout: timeout, transport: transport)
+            case .webhook(let hook): receivers[spec.name] = HTTPDelivery(WebhookReceiver(name: spec.name, url: hook.url, bearerToken: hook.bearerToken, caFile: ca, timeout: timeout), transport: transport)
+            case .alertmanager(let cluster): alertmanagers[spec.name] = AlertmanagerReceiver(name: spec.name, urls: cluster.urls, caFile: ca, timeout: timeout, transport: transport)
             case .email(let email): receivers[spec.name] = EmailReceiver(name: spec.name, settings: email, caFile: ca, timeout: timeout, format: format)
-            case .slack(let url): receivers[spec.name] = HTTPDelivery(SlackReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format), transport: transport)
-            case .discord(let url): receivers[spec.name] = HTTPDelivery(DiscordReceiver(name: spec.name, webhookURL: url, caFile: ca, timeout: timeout, format: format), transport: transport)
-            case .matrix(let homeserver, let room, let token):
-                receivers[spec.name] = HTTPDelivery(MatrixReceiver(name: spec.name, homeserver: homeserver, roomID: room, accessToken: token, caFile: ca, timeout: timeout, format: format), transport: transport)
-            case .ntfy(let url, let token, let priority, let tags):
-                receivers[spec.name] = HTTPDelivery(NtfyReceiver(name: spec.name, topicURL: url, token: token, priority: priority, tags: tags, caFile: ca, timeout: timeout, format: format), transport: transport)
-            case .telegram(let token, let chat, let api):
-                receivers[spec.name] = HTTPDelivery(TelegramReceiver(name: spec.name, botToken: token, chatID: chat, apiURL: api, caFile: ca, timeout: timeout, format: format), transport: transport)
-            case .gotify(let url, let token, let priority):
-                receivers[spec.name] = HTTPDelivery(GotifyReceiver(name: spec.name, url: url, token: token, priority: priority, caFile: ca, timeout: timeout, format: format), transport: transport)
-            case .mastodon(let instance, let token, let to):
-                receivers[spec.name] = HTTPDelivery(MastodonReceiver(name: spec.name, instanceURL: instance, accessToken: token, to: to, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .slack(let hook): receivers[spec.name] = HTTPDelivery(SlackReceiver(name: spec.name, webhookURL: hook.webhookURL, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .discord(let hook): receivers[spec.name] = HTTPDelivery(DiscordReceiver(name: spec.name, webhookURL: hook.webhookURL, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .matrix(let matrix):
+                receivers[spec.name] = HTTPDelivery(MatrixReceiver(name: spec.name, homeserver: matrix.homeserver, roomID: matrix.roomID, accessToken: matrix.accessToken, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .ntfy(let ntfy):
+                receivers[spec.name] = HTTPDelivery(NtfyReceiver(name: spec.name, topicURL: ntfy.topicURL, token: ntfy.token, priority: ntfy.priority, tags: ntfy.tags, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .telegram(let telegram):
+                receivers[spec.name] = HTTPDelivery(TelegramReceiver(name: spec.name, botToken: telegram.botToken, chatID: telegram.chatID, apiURL: telegram.apiURL, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .gotify(let gotify):
+                receivers[spec.name] = HTTPDelivery(GotifyReceiver(name: spec.name, url: gotify.url, token: gotify.token, priority: gotify.priority, caFile: ca, timeout: timeout, format: format), transport: transport)
+            case .mastodon(let message):
+                receivers[spec.name] = HTTPDelivery(MastodonReceiver(name: spec.name, instanceURL: message.instanceURL, accessToken: message.accessToken, to: message.to, caFile: ca, timeout: timeout, format: format), transport: transport)
             }
-            policyReceivers.append(NotificationPolicy.ReceiverSettings(name: spec.name, sendResolved: spec.sendResolved, maxPerHour: spec.maxPerHour,
-                                                                       giveUpAfter: spec.giveUpAfter.seconds, isAlertmanager: alertmanagers[spec.name] != nil))
         }
         if settings.receivers.isEmpty {
-            receivers[logReceiverName] = LogReceiver(logger: logger, format: MessageFormat(host: host))
-            policyReceivers.append(NotificationPolicy.ReceiverSettings(name: logReceiverName))
+            receivers[NotificationPolicy.logReceiverName] = LogReceiver(logger: logger, format: MessageFormat(host: host))
         }
-        var windows: [(schedule: CronSchedule, duration: Double, reason: String)] = []
-        for window in settings.maintenanceWindows {
-            if let schedule = try? CronSchedule(window.cron) { windows.append((schedule, window.duration.seconds, window.reason)) }
-        }
-        let policySettings = NotificationPolicy.Settings(receivers: policyReceivers, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
-                                                         groupBy: settings.groupBy, groupWait: settings.groupWait.seconds,
-                                                         groupInterval: settings.groupInterval.seconds, repeatInterval: settings.repeatInterval.seconds,
-                                                         windows: windows)
-        return (policySettings, receivers, alertmanagers)
+        return (receivers, alertmanagers)
     }
 
     /// A reload: new receivers and routes; queued notifications of receivers that remain stay.
     public func replaceSettings(_ settings: AlertSettings) {
-        let (policySettings, receivers, alertmanagers) = Self.build(settings, logger: logger, transport: transport)
+        let (receivers, alertmanagers) = Self.receivers(settings, logger: logger, transport: transport)
         state.withLock { state in
-            state.policy.replaceSettings(policySettings)
+            state.policy.replaceSettings(settings)
             state.receivers = receivers
             state.alertmanagers = alertmanagers
         }
@@ -404,7 +390,7 @@ public final class Notifier: Service, Sendable {
 
 /// The receiver when none is configured: one log line per notification.
 struct LogReceiver: NotificationReceiver {
-    let name = Notifier.logReceiverName
+    let name = NotificationPolicy.logReceiverName
     let logger: Logger
     let format: MessageFormat
 

@@ -61,7 +61,7 @@ public final class RestartService: Service, Sendable {
         self.stateStore = stateStore
         self.logger = logger
         self.announce = announce
-        var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
+        var policy = RestartPolicy(targets: targets, startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
         if let saved = stateStore?.section("restarts") { policy.restore(saved) }
         var initial = State(policy: policy, restarters: Self.restarters(targets, procRoot: procRoot), drains: Self.drains(targets))
         if case .object(let entries)? = stateStore?.section("restarts_quieted") {
@@ -70,27 +70,6 @@ public final class RestartService: Service, Sendable {
             }
         }
         state = Mutex(initial)
-    }
-
-    static func target(_ spec: RestartTargetSpec) -> RestartTarget {
-        var target = RestartTarget(name: spec.name, group: spec.group)
-        target.maxAge = spec.maxAge?.seconds
-        target.jitter = spec.jitter.seconds
-        switch spec.maxMemory {
-        case .bytes(let bytes)?: target.maxMemory = .bytes(bytes)
-        case .percentOfMemory(let percent)?: target.maxMemory = .fractionOfTotal(percent / 100)
-        case nil: break
-        }
-        target.memoryKind = spec.memoryKind == "rss" ? .rss : .pss
-        target.sustainedSamples = spec.sustainedSamples
-        target.onAlerts = spec.onAlerts
-        target.minUptime = spec.minUptime.seconds
-        target.healthTimeout = spec.healthTimeout.seconds
-        target.budget = spec.budget
-        target.budgetWindow = spec.budgetWindow.seconds
-        target.dryRun = spec.dryRun
-        target.ownerUID = spec.owner?.uid
-        return target
     }
 
     static func drains(_ targets: [RestartTargetSpec]) -> [String: Duration] {
@@ -115,7 +94,7 @@ public final class RestartService: Service, Sendable {
     public func replaceTargets(_ targets: [RestartTargetSpec], startedAt: Double) {
         state.withLock { state in
             let saved = state.policy.savedState()
-            var policy = RestartPolicy(targets: targets.map(Self.target), startedAt: startedAt, quietStart: 0)
+            var policy = RestartPolicy(targets: targets, startedAt: startedAt, quietStart: 0)
             policy.restore(saved)
             // A reload is how an admin says "try again" to a stopped target (docs/restarts.md).
             policy.resumeStoppedTargets()
@@ -140,7 +119,7 @@ public final class RestartService: Service, Sendable {
                 // policy says now, if the very process is still there.
                 state.resumeQuieted = false
                 for (target, process) in state.quieted.sorted(by: { $0.key < $1.key }) {
-                    let owner = state.policy.targets.first(where: { $0.name == target })?.ownerUID
+                    let owner = state.policy.targets.first(where: { $0.name == target })?.owner?.uid
                     guard state.restarters[target] != nil,
                           let current = snapshot.views.processes?.first(where: { $0.pid == process.pid && Swift.abs($0.startTime - process.startTime) < 0.5 }),
                           owner == nil || current.ownerUID == owner,

@@ -83,24 +83,24 @@ public struct WebConfig: Sendable, Equatable {
                 throw http2.error("HTTP/2 is not served by mastiff (HTTP/1.1 only): remove http2 or set it to false")
             }
             if let headers = httpMap["headers"] {
-                for (name, value) in try pairs(headers) {
-                    guard let canonical = allowedHeaders.first(where: { $0.lowercased() == name.text.lowercased() }) else {
-                        throw name.error("header '\(name.text)' cannot be set (allowed: \(allowedHeaders.joined(separator: ", ")))")
+                for (nameNode, valueNode, name, value) in try headers.stringPairs("name: value pairs") {
+                    guard let canonical = allowedHeaders.first(where: { $0.lowercased() == name.lowercased() }) else {
+                        throw nameNode.error("header '\(name)' cannot be set (allowed: \(allowedHeaders.joined(separator: ", ")))")
                     }
-                    guard !value.text.contains(where: { $0.isNewline || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true }) else {
-                        throw value.error("a header value cannot hold control characters")
+                    guard !value.contains(where: { $0.isNewline || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true }) else {
+                        throw valueNode.error("a header value cannot hold control characters")
                     }
-                    config.headers.append(Header(name: canonical, value: value.text))
+                    config.headers.append(Header(name: canonical, value: value))
                 }
             }
         }
         if let users = map["basic_auth_users"] {
-            for (user, hash) in try pairs(users) {
-                guard !user.text.isEmpty, !user.text.contains(":") else { throw user.error("'\(user.text)' is not a user name (not empty, no ':')") }
-                guard BasicAuthenticator.isBcrypt(hash.text) else {
-                    throw hash.error("the password of '\(user.text)' is not a bcrypt hash ($2a$, $2b$ or $2y$: htpasswd -nBC 10 \(user.text))")
+            for (userNode, hashNode, user, hash) in try users.stringPairs("name: value pairs") {
+                guard !user.isEmpty, !user.contains(":") else { throw userNode.error("'\(user)' is not a user name (not empty, no ':')") }
+                guard BasicAuthenticator.isBcrypt(hash) else {
+                    throw hashNode.error("the password of '\(user)' is not a bcrypt hash ($2a$, $2b$ or $2y$: htpasswd -nBC 10 \(user))")
                 }
-                config.basicAuthUsers[user.text] = hash.text
+                config.basicAuthUsers[user] = hash
             }
         }
         return config
@@ -163,26 +163,4 @@ public struct WebConfig: Sendable, Equatable {
         return tls
     }
 
-    /// A mapping's entries with their positions, for keys that are data (user names, headers).
-    private static func pairs(_ node: ConfigNode) throws(ConfigError) -> [(name: Located, value: Located)] {
-        if node.isNull { return [] }
-        guard case .mapping(let entries) = node.node.content else { throw node.error("expected a mapping") }
-        var seen = Set<String>()
-        var result: [(name: Located, value: Located)] = []
-        for entry in entries {
-            guard case .scalar(let key, _) = entry.key.content, case .scalar(let value, _) = entry.value.content else {
-                throw node.error("expected name: value pairs")
-            }
-            let name = Located(text: key, node: ConfigNode(node: entry.key, file: node.file, keyPath: "\(node.keyPath).\(key)"))
-            guard seen.insert(key).inserted else { throw name.error("duplicate key '\(key)'") }
-            result.append((name, Located(text: value, node: ConfigNode(node: entry.value, file: node.file, keyPath: "\(node.keyPath).\(key)"))))
-        }
-        return result
-    }
-
-    private struct Located {
-        var text: String
-        var node: ConfigNode
-        func error(_ message: String) -> ConfigError { node.error(message) }
-    }
 }

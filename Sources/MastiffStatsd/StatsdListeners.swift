@@ -8,28 +8,6 @@ import ServiceLifecycle
 import Synchronization
 
 /// Where and how the statsd bridge listens.
-public struct StatsdListenerSettings: Sendable, Equatable {
-    public var udp: ListenAddress?
-    public var tcp: ListenAddress?
-    /// Path of a Unix datagram socket.
-    public var unixgram: String?
-    /// Longest datagram or TCP line accepted; longer ones are counted as `too_long`.
-    public var maxPacketSize = 65_535
-    /// Kernel receive buffer asked for each datagram socket, so bursts wait in the kernel
-    /// rather than being dropped while a batch is applied.
-    public var receiveBuffer = 4 << 20
-    public var maxTCPConnections = 64
-    /// A TCP connection that sends nothing for this long is closed, so idle clients cannot
-    /// hold every one of the `maxTCPConnections` slots.
-    public var tcpIdleTimeout: Duration = .seconds(300)
-
-    public init(udp: ListenAddress? = nil, tcp: ListenAddress? = nil, unixgram: String? = nil) {
-        self.udp = udp
-        self.tcp = tcp
-        self.unixgram = unixgram
-    }
-}
-
 /// The statsd listeners as one Service: a receive loop per datagram socket (`recvmmsg`, 32
 /// datagrams per call, parsed in place and applied under one lock per batch), and an accept
 /// loop for TCP with a loop per connection. Loops run on `BlockingWork` threads, never on the
@@ -37,7 +15,9 @@ public struct StatsdListenerSettings: Sendable, Equatable {
 /// `statsd_listener_up{transport} 0`; the rest of mastiff runs on.
 public final class StatsdListenerService: Service, Sendable {
     private let bridge: StatsdBridge
-    private let settings: StatsdListenerSettings
+    private let settings: StatsdSettings
+    /// Open TCP connections at most; more are closed at once, so clients cannot exhaust descriptors.
+    static let maxTCPConnections = 64
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let openDescriptors = Mutex<Set<Int32>>([])
@@ -45,7 +25,7 @@ public final class StatsdListenerService: Service, Sendable {
     /// which serves each as a child task (ended by `stop`).
     private let accepted = AsyncStream.makeStream(of: Int32.self)
 
-    public init(bridge: StatsdBridge, settings: StatsdListenerSettings, logger: Logger) {
+    public init(bridge: StatsdBridge, settings: StatsdSettings, logger: Logger) {
         self.bridge = bridge
         self.settings = settings
         self.logger = logger
@@ -195,7 +175,7 @@ public final class StatsdListenerService: Service, Sendable {
             accepted.continuation.finish()
         }
         while !stopping.load(ordering: .relaxed), let connection = SocketCalls.acceptNext(fd) {
-            guard !stopping.load(ordering: .relaxed), bridge.tcpConnection(opened: true, limit: settings.maxTCPConnections) else {
+            guard !stopping.load(ordering: .relaxed), bridge.tcpConnection(opened: true, limit: Self.maxTCPConnections) else {
                 close(connection)
                 continue
             }

@@ -9,15 +9,6 @@ extension StatsdMapping {
     }
 }
 
-extension StatsdListenerSettings {
-    public init(_ settings: StatsdSettings) {
-        self.init(udp: settings.udp, tcp: settings.tcp, unixgram: settings.unixgram)
-        maxPacketSize = settings.maxPacketSize
-        receiveBuffer = settings.receiveBuffer
-        tcpIdleTimeout = settings.tcpIdleTimeout
-    }
-}
-
 extension StatsdBridge {
     public convenience init(settings: StatsdSettings, mapping: StatsdMapping, clock: any WallClock = SystemWallClock()) {
         self.init(mapping: mapping, maxSeries: settings.maxSeries, unmapped: UnmappedNames(rawValue: settings.unmapped) ?? .escape,

@@ -32,7 +32,7 @@ final class RecordingTransport: HTTPTransport {
 
     static func settings() -> AlertSettings {
         var settings = AlertSettings()
-        settings.receivers = [ReceiverSpec(name: "chat", kind: .slack(webhookURL: Secret("https://127.0.0.1:9001/hook")))]
+        settings.receivers = [ReceiverSpec(name: "chat", kind: .slack(.init(webhookURL: Secret("https://127.0.0.1:9001/hook"))))]
         settings.groupWait = .seconds(30)
         return settings
     }

@@ -12,10 +12,25 @@ import Testing
                       annotations: [Label("summary", "\(name) happened")], status: status, startsAt: startsAt, endsAt: endsAt, value: value)
     }
 
-    static func policy(receivers: [NotificationPolicy.ReceiverSettings] = [.init(name: "hook")], routes: [RouteSpec] = [],
-                       groupBy: [String] = ["alertname"], windows: [(schedule: CronSchedule, duration: Double, reason: String)] = []) -> NotificationPolicy {
-        NotificationPolicy(settings: .init(receivers: receivers, routes: routes, groupBy: groupBy, groupWait: 30, groupInterval: 300,
-                                           repeatInterval: 3600, windows: windows))
+    /// A receiver as `alerts.receivers` would give it.
+    static func receiver(_ name: String, maxPerHour: Int = 0, giveUpAfter: Double = 86400, alertmanager: Bool = false) -> ReceiverSpec {
+        var spec = ReceiverSpec(name: name, kind: alertmanager ? .alertmanager(.init(urls: ["http://127.0.0.1:9093"])) : .webhook(.init(url: Secret("http://127.0.0.1:9/hook"))))
+        spec.maxPerHour = maxPerHour
+        spec.giveUpAfter = .milliseconds(Int64(giveUpAfter * 1000))
+        return spec
+    }
+
+    static func policy(receivers: [ReceiverSpec] = [receiver("hook")], routes: [RouteSpec] = [],
+                       groupBy: [String] = ["alertname"], windows: [MaintenanceWindowSpec] = []) -> NotificationPolicy {
+        var settings = AlertSettings()
+        settings.receivers = receivers
+        settings.routes = routes
+        settings.groupBy = groupBy
+        settings.groupWait = .seconds(30)
+        settings.groupInterval = .seconds(300)
+        settings.repeatInterval = .seconds(3600)
+        settings.maintenanceWindows = windows
+        return NotificationPolicy(settings: settings)
     }
 
     /// Runs the policy from `from` to `to` a second at a time with `alerts`, delivering with
@@ -113,7 +128,7 @@ import Testing
     }
 
     @Test func givesUpAfterGiveUpAfter() {
-        var policy = Self.policy(receivers: [.init(name: "hook", giveUpAfter: 120)])
+        var policy = Self.policy(receivers: [Self.receiver("hook", giveUpAfter: 120)])
         _ = Self.run(&policy, [Self.alert("A")], from: 1000, to: 1400) { _ in .retry(reason: "refused", retryAfter: nil) }
         #expect(policy.queue.isEmpty)
         #expect(policy.counters["hook"]?["failed"] == 1)
@@ -135,8 +150,7 @@ import Testing
         var seconds = time_t(1000)
         var parts = tm()
         localtime_r(&seconds, &parts)
-        let schedule = try CronSchedule("\(parts.tm_min) \(parts.tm_hour) * * *")
-        var policy = Self.policy(windows: [(schedule, 3600, "nightly")])
+        var policy = Self.policy(windows: [MaintenanceWindowSpec(cron: "\(parts.tm_min) \(parts.tm_hour) * * *", duration: .seconds(3600), reason: "nightly")])
         #expect(policy.maintenance(at: 1000 + 120).active)
         #expect(!policy.maintenance(at: 1000 + 3700).active)
         #expect(Self.run(&policy, [Self.alert("A")], from: 1100, to: 1200).isEmpty)
@@ -170,7 +184,7 @@ import Testing
     }
 
     @Test func theHourlyLimitDelaysWithoutDropping() {
-        var policy = Self.policy(receivers: [.init(name: "hook", maxPerHour: 1)], groupBy: ["alertname", "i"])
+        var policy = Self.policy(receivers: [Self.receiver("hook", maxPerHour: 1)], groupBy: ["alertname", "i"])
         let sent = Self.run(&policy, [Self.alert("A", [Label("i", "1")]), Self.alert("A", [Label("i", "2")])], from: 1000, to: 1200)
         #expect(sent.count == 1)
         #expect(policy.queue.count == 1, "the second waits for the hour")
@@ -201,7 +215,7 @@ import Testing
 
     @Test(arguments: [Double.infinity, 1e300, 999_999_999, -5, .nan])
     func anyRetryAfterIsCappedAndNeverPastGiveUp(_ hint: Double) {
-        var policy = Fixture.policy(receivers: [.init(name: "hook", giveUpAfter: 600)])
+        var policy = Fixture.policy(receivers: [Fixture.receiver("hook", giveUpAfter: 600)])
         var attempts: [Double] = []
         _ = Fixture.run(&policy, [Fixture.alert("A")], from: 1000, to: 1700) { _ in
             attempts.append(0)
@@ -242,7 +256,7 @@ import Testing
     }
 
     @Test func aNotificationIsGivenUpOnTimeEvenWhileWaitingForItsNextAttempt() {
-        var policy = Fixture.policy(receivers: [.init(name: "hook", giveUpAfter: 120)])
+        var policy = Fixture.policy(receivers: [Fixture.receiver("hook", giveUpAfter: 120)])
         _ = Fixture.run(&policy, [Fixture.alert("A")], from: 1000, to: 1031) { _ in .retry(reason: "refused", retryAfter: 3600) }
         #expect(policy.queue.count == 1)
         _ = Fixture.run(&policy, [Fixture.alert("A")], from: 1032, to: 1150) { _ in .delivered(answer: "ok") }
@@ -252,7 +266,7 @@ import Testing
     }
 
     @Test func alertmanagerPushesBackOffWhileItFails() {
-        var policy = Fixture.policy(receivers: [.init(name: "am", isAlertmanager: true)])
+        var policy = Fixture.policy(receivers: [Fixture.receiver("am", alertmanager: true)])
         policy.observe([Fixture.alert("A")], now: 1000)
         var pushes: [Double] = []
         var time = 1000.0
@@ -303,7 +317,7 @@ import Testing
     /// Item 12: 1,000 alerts with 5 KB annotations pushed the state past 4 MiB, after which
     /// nothing was saved. What the file keeps of an annotation is bounded.
     @Test func aThousandAlertsWithLongAnnotationsFitTheStateFile() {
-        var policy = Fixture.policy(receivers: [.init(name: "hook"), .init(name: "chat")])
+        var policy = Fixture.policy(receivers: [Fixture.receiver("hook"), Fixture.receiver("chat")])
         let description = String(repeating: "a very long description ", count: 220)
         let alerts = (0..<1000).map { index in
             NotifiedAlert(labels: [Label("alertname", "QueueLatency"), Label("queue", "queue-\(index)")].sortedByName(),
@@ -317,7 +331,7 @@ import Testing
         for notification in policy.due(now: 1030) { policy.record(notification.id, .retry(reason: "down", retryAfter: nil), now: 1030, jitter: 0.5) }
         let text = policy.savedState().serialized(indent: false)
         #expect(text.utf8.count < 3 << 20, "\(text.utf8.count) bytes")
-        var restored = Fixture.policy(receivers: [.init(name: "hook"), .init(name: "chat")])
+        var restored = Fixture.policy(receivers: [Fixture.receiver("hook"), Fixture.receiver("chat")])
         #expect(restored.restore(JSONValue.parse(text)!).queued == policy.queue.count)
         let kept = restored.queue.first?.alerts.first?.annotations.value(of: "description") ?? ""
         #expect(kept.utf8.count <= 1024 && kept.hasSuffix("…"))

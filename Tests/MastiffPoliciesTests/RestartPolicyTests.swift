@@ -20,8 +20,8 @@ import Testing
                 totalBytes: 4096 * Double(mib), availableBytes: 2048 * Double(mib), swapTotalBytes: 0, swapFreeBytes: 0)), results: []))
     }
 
-    static func memoryTarget() -> RestartTarget {
-        var target = RestartTarget(name: "sidekiq", group: "sidekiq")
+    static func memoryTarget() -> RestartTargetSpec {
+        var target = RestartTargetSpec(name: "sidekiq", group: "sidekiq", method: .signal(name: "TERM", number: 15))
         target.maxMemory = .bytes(700 * mib)
         return target
     }
@@ -71,7 +71,7 @@ import Testing
 
     @Test func theBudgetStopsAFlappingTarget() {
         var target = Self.memoryTarget()
-        target.minUptime = 0
+        target.minUptime = .zero
         var policy = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
         var pid = 100
         var born = Self.start - 1
@@ -98,8 +98,8 @@ import Testing
     /// replacement; one between a setuid and its exec (no single owner) neither.
     @Test func anotherAccountsProcessIsNeverChosenNorTakenForTheReplacement() {
         var target = Self.memoryTarget()
-        target.ownerUID = 991
-        target.healthTimeout = 120
+        target.owner = ProcessOwner(name: "mastodon", uid: 991)
+        target.healthTimeout = .seconds(120)
         var policy = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
         let old = Self.start - 7200
         let real = Self.process(10, pss: 800 * Self.mib, startedAt: old)
@@ -128,9 +128,9 @@ import Testing
 
     /// max_age with jitter: two processes started together restart at different times.
     @Test func maxAgeWithJitterSpreadsRestarts() {
-        var target = RestartTarget(name: "sidekiq", group: "sidekiq")
-        target.maxAge = 3 * 3600
-        target.jitter = 1800
+        var target = RestartTargetSpec(name: "sidekiq", group: "sidekiq", method: .signal(name: "TERM", number: 15))
+        target.maxAge = .seconds(3 * 3600)
+        target.jitter = .seconds(1800)
         target.budget = 10
         var policy = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
         var processes = [Self.process(10, pss: 100 * Self.mib, startedAt: Self.start), Self.process(20, pss: 100 * Self.mib, startedAt: Self.start)]
@@ -152,7 +152,7 @@ import Testing
     }
 
     @Test func anAlertRestartsTheLargestProcessOncePerEpisode() {
-        var target = RestartTarget(name: "sidekiq", group: "sidekiq")
+        var target = RestartTargetSpec(name: "sidekiq", group: "sidekiq", method: .signal(name: "TERM", number: 15))
         target.onAlerts = ["OOMRisk"]
         var policy = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
         let old = Self.start - 7200
@@ -190,7 +190,7 @@ import Testing
 
     @Test func theBudgetSurvivesARestartOfMastiff() throws {
         var target = Self.memoryTarget()
-        target.minUptime = 0
+        target.minUptime = .zero
         var policy = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
         var pid = 100
         var born = Self.start - 1

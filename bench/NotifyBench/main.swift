@@ -21,8 +21,12 @@ guard CommandLine.arguments.count >= 2 else {
 }
 let directory = CommandLine.arguments[1]
 let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-let settings = NotificationPolicy.Settings(receivers: [.init(name: "hook")], groupBy: ["alertname", "instance"], groupWait: 0, groupInterval: 1,
-                                           repeatInterval: 1e9)
+var settings = AlertSettings()
+settings.receivers = [ReceiverSpec(name: "hook", kind: .webhook(.init(url: Secret("http://127.0.0.1:9/hook"))))]
+settings.groupBy = ["alertname", "instance"]
+settings.groupWait = .zero
+settings.groupInterval = .seconds(1)
+settings.repeatInterval = .seconds(1_000_000_000)
 var policy = NotificationPolicy(settings: settings)
 let description = String(repeating: "Sidekiq's default queue is behind; add threads or processes for this queue, or look for a slow job. ", count: 3)
 func alerts(_ status: NotifiedAlert.Status, at time: Double) -> [NotifiedAlert] {

@@ -15,12 +15,12 @@ func now() -> Double {
 
 let cycles = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 2000 : 2000
 let mib: UInt64 = 1 << 20
-var targets: [RestartTarget] = []
+var targets: [RestartTargetSpec] = []
 for index in 0..<10 {
-    var target = RestartTarget(name: "target\(index)", group: "group\(index)")
+    var target = RestartTargetSpec(name: "target\(index)", group: "group\(index)", method: .signal(name: "TERM", number: 15))
     target.maxMemory = .bytes(700 * mib)
-    target.maxAge = 3 * 3600
-    target.jitter = 1800
+    target.maxAge = .seconds(3 * 3600)
+    target.jitter = .seconds(1800)
     target.onAlerts = ["OOMRisk"]
     // Decisions are made but nothing restarts, so every cycle does the full work.
     target.dryRun = true

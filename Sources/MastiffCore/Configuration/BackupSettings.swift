@@ -103,3 +103,199 @@ public struct JobSpec: Sendable, Equatable {
         self.command = command
     }
 }
+
+extension BackupSettings {
+    /// `backups:`.
+    public static let section = ConfigSection<BackupSettings>([
+        .key("enabled") { settings, node, _ throws(ConfigError) in settings.enabled = try node.bool() },
+        .section("storage", StorageSettings.section, at: \.storage),
+        .key("encryption", nested: encryption.schema) { settings, node, context throws(ConfigError) in
+            try encryption.read(node, into: &settings, context: context)
+        },
+        .key("manifest_key") { settings, node, context throws(ConfigError) in
+            let key = try node.secret(environment: context.environment)
+            guard key.reveal().utf8.count >= 32 else {
+                throw node.error("a manifest key is at least 32 characters (e.g. the 64 hex digits of `openssl rand -hex 32`)")
+            }
+            settings.manifestKey = key
+        },
+        .key("once_per_cluster") { settings, node, _ throws(ConfigError) in settings.oncePerCluster = try node.bool() },
+        .key("time_zone") { settings, node, _ throws(ConfigError) in
+            let text = try node.string()
+            guard text == "local" || text == "UTC" else { throw node.error("expected local (the host's zone, from the service's TZ) or UTC") }
+            settings.utc = text == "UTC"
+        },
+        .section("postgres", PostgresBackupSettings.section, at: \.postgres),
+        .section("redis", RedisBackupSettings.section, at: \.redis),
+        .section("retention", RetentionSettings.section, at: \.retention),
+        .key("drill", nested: DrillSettings.section.schema) { settings, node, context throws(ConfigError) in
+            var drillContext = context
+            drillContext.collectorDSN = settings.postgres.dsn ?? context.collectorDSN
+            try DrillSettings.section.read(node, into: &settings.drill, context: drillContext)
+        },
+    ], check: { settings, map, _ throws(ConfigError) in
+        if settings.enabled, map["storage"] == nil {
+            throw map.owner.error("backups are enabled but have no storage: section (endpoint, bucket, keys)")
+        }
+    })
+
+    /// `backups.encryption`, whose two keys are kept on the settings themselves.
+    static let encryption = ConfigSection<BackupSettings>([
+        .key("recipients") { settings, node, _ throws(ConfigError) in
+            settings.recipients = try node.stringList()
+            for (index, recipient) in settings.recipients.enumerated() where !(recipient.hasPrefix("age1") && recipient.count == 62) {
+                throw node.error("recipient \(index + 1) '\(recipient.prefix(12))…' is not an age X25519 recipient (age1…, 62 characters, as age-keygen -y prints)")
+            }
+        },
+        .key("identity_file") { settings, node, _ throws(ConfigError) in settings.identityFile = try node.absolutePath() },
+    ])
+}
+
+extension BackupSettings.StorageSettings {
+    static let section = ConfigSection<Self>([
+        .key("endpoint", required: true) { storage, node, _ throws(ConfigError) in
+            storage.endpoint = try node.string()
+            guard storage.endpoint.hasPrefix("https://") || storage.endpoint.hasPrefix("http://"), !storage.endpoint.dropFirst(8).contains("/") else {
+                throw node.error("expected the S3 endpoint as scheme://host[:port], e.g. https://s3.eu-central-1.amazonaws.com")
+            }
+        },
+        .key("region") { storage, node, _ throws(ConfigError) in storage.region = try node.string() },
+        .key("bucket", required: true) { storage, node, _ throws(ConfigError) in
+            storage.bucket = try node.string()
+            guard (3...63).contains(storage.bucket.count), storage.bucket.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" || $0 == "." }) else {
+                throw node.error("'\(storage.bucket)' is not a bucket name (3-63 lowercase letters, digits, - and .)")
+            }
+        },
+        .key("prefix") { storage, node, _ throws(ConfigError) in
+            let prefix = try node.string()
+            guard !prefix.hasPrefix("/") else { throw node.error("a key prefix does not start with /") }
+            storage.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        },
+        .key("addressing") { storage, node, _ throws(ConfigError) in
+            let text = try node.string()
+            guard text == "path" || text == "virtual" else { throw node.error("expected path or virtual") }
+            storage.pathStyle = text == "path"
+        },
+        .key("access_key_id", required: true) { storage, node, context throws(ConfigError) in storage.accessKeyID = try node.secret(environment: context.environment) },
+        .key("secret_access_key", required: true) { storage, node, context throws(ConfigError) in
+            storage.secretAccessKey = try node.secret(environment: context.environment)
+        },
+        .key("session_token") { storage, node, context throws(ConfigError) in storage.sessionToken = try node.secret(environment: context.environment) },
+        .key("ca_file") { storage, node, _ throws(ConfigError) in storage.caFile = try node.string() },
+        .key("part_size") { storage, node, _ throws(ConfigError) in
+            guard case .bytes(let bytes) = try node.byteSize(allowPercent: false), bytes >= 5 << 20, bytes <= 5 << 30 else {
+                throw node.error("a part is 5MiB to 5GiB (S3's limits)")
+            }
+            storage.partSize = Int(bytes)
+        },
+        .key("connect_timeout") { storage, node, _ throws(ConfigError) in storage.connectTimeout = try node.duration(atLeast: .seconds(1)) },
+        .key("low_speed_timeout") { storage, node, _ throws(ConfigError) in storage.lowSpeedTimeout = try node.duration(atLeast: .seconds(5)) },
+        .key("attempts") { storage, node, _ throws(ConfigError) in storage.attempts = try node.int(in: 1...20) },
+    ])
+}
+
+extension BackupSettings.PostgresBackupSettings {
+    static let section = ConfigSection<Self>([
+        .key("enabled") { settings, node, _ throws(ConfigError) in settings.enabled = try node.bool() },
+        .key("schedule") { settings, node, _ throws(ConfigError) in settings.schedule = try node.cron() },
+        .key("jitter") { settings, node, _ throws(ConfigError) in settings.jitter = try node.duration() },
+        .key("dsn") { settings, node, context throws(ConfigError) in settings.dsn = try node.secret(environment: context.environment) },
+        .key("compression") { settings, node, _ throws(ConfigError) in
+            let text = try node.string()
+            let method = text.split(separator: ":").first.map(String.init) ?? ""
+            guard Int(text).map({ (0...9).contains($0) }) ?? ["gzip", "lz4", "zstd", "none"].contains(method) else {
+                throw node.error("expected 0-9, gzip[:level], lz4[:level], zstd[:level] or none (pg_dump --compress)")
+            }
+            settings.compression = text
+        },
+        .key("nice") { settings, node, _ throws(ConfigError) in settings.nice = try node.int(in: -20...19) },
+        .key("ionice") { settings, node, _ throws(ConfigError) in
+            let text = try node.string()
+            let parts = text.split(separator: ":")
+            let classes = ["realtime": 1, "best-effort": 2, "idle": 3]
+            guard let first = parts.first, let ioClass = classes[String(first)], parts.count <= 2,
+                  parts.count == 1 || Int(parts[1]).map({ (0...7).contains($0) }) == true else {
+                throw node.error("expected idle, best-effort[:0-7] or realtime[:0-7]")
+            }
+            settings.ioniceClass = ioClass
+            settings.ioniceLevel = parts.count == 2 ? Int(parts[1]) : nil
+        },
+    ])
+}
+
+extension BackupSettings.RedisBackupSettings {
+    static let section = ConfigSection<Self>([
+        .key("enabled") { settings, node, _ throws(ConfigError) in settings.enabled = try node.bool() },
+        .key("schedule") { settings, node, _ throws(ConfigError) in settings.schedule = try node.cron() },
+        .key("jitter") { settings, node, _ throws(ConfigError) in settings.jitter = try node.duration() },
+        .key("url") { settings, node, context throws(ConfigError) in settings.url = try node.redisURL(environment: context.environment) },
+        .key("rdb_path") { settings, node, _ throws(ConfigError) in settings.rdbPath = try node.absolutePath() },
+        .key("bgsave_timeout") { settings, node, _ throws(ConfigError) in settings.bgsaveTimeout = try node.duration(atLeast: .seconds(5)) },
+    ])
+}
+
+extension BackupSettings.RetentionSettings {
+    static let section = ConfigSection<Self>([
+        .key("keep_last") { retention, node, _ throws(ConfigError) in retention.keepLast = try node.int(in: 1...10_000) },
+        .key("daily") { retention, node, _ throws(ConfigError) in retention.daily = try node.int(in: 0...10_000) },
+        .key("weekly") { retention, node, _ throws(ConfigError) in retention.weekly = try node.int(in: 0...10_000) },
+        .key("monthly") { retention, node, _ throws(ConfigError) in retention.monthly = try node.int(in: 0...10_000) },
+    ])
+}
+
+extension BackupSettings.DrillSettings {
+    /// `context.collectorDSN` is the database backed up, which a drill must never drop.
+    static let section = ConfigSection<Self>([
+        .key("schedule") { drill, node, _ throws(ConfigError) in drill.schedule = try node.cron() },
+        .key("dsn") { drill, node, context throws(ConfigError) in drill.dsn = try node.secret(environment: context.environment) },
+        .key("scratch_database") { drill, node, context throws(ConfigError) in
+            let name = try node.string()
+            guard !name.isEmpty, name.count < 64, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw node.error("expected a plain database name (letters, digits, _)")
+            }
+            // Each drill drops its scratch database: never one that holds anything else.
+            let backedUp = context.collectorDSN.flatMap { ConnectionStringParts.database($0.reveal()) }
+            guard name != backedUp, !["postgres", "template0", "template1"].contains(name) else {
+                throw node.error("'\(name)' is \(name == backedUp ? "the database that is backed up" : "one of the server's own databases"); "
+                    + "each drill drops its scratch database, so give it a name of its own (default mastiff_restore_drill)")
+            }
+            drill.scratchDatabase = name
+        },
+    ])
+}
+
+extension JobSpec {
+    /// One item of `jobs:`.
+    static let section = ConfigSection<JobSpec>([
+        .key("name", required: true) { job, node, _ throws(ConfigError) in job.name = try node.identifierName("job") },
+        .key("schedule", required: true) { job, node, _ throws(ConfigError) in job.schedule = try node.cron() },
+        .key("command", required: true) { job, node, _ throws(ConfigError) in
+            job.command = try node.stringList()
+            guard let first = job.command.first, first.hasPrefix("/") else {
+                throw node.error("expected an argv list starting with an absolute path, e.g. [/home/mastodon/live/bin/tootctl, media, remove, --days, \"7\"]")
+            }
+        },
+        .key("user") { job, node, _ throws(ConfigError) in
+            let user = try node.string()
+            guard !user.isEmpty, user.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else { throw node.error("expected a user name") }
+            job.user = user
+        },
+        .key("environment") { job, node, _ throws(ConfigError) in
+            for (keyNode, _, name, value) in try node.stringPairs("NAME: value pairs (plain strings)") {
+                guard !name.isEmpty, !name.contains("=") else { throw keyNode.error("'\(name)' is not an environment variable name") }
+                job.environment[name] = value
+            }
+        },
+        .key("working_directory") { job, node, _ throws(ConfigError) in job.workingDirectory = try node.absolutePath() },
+        .key("timeout") { job, node, _ throws(ConfigError) in job.timeout = try node.duration(atLeast: .seconds(1)) },
+        .key("kill_grace") { job, node, _ throws(ConfigError) in job.killGrace = try node.duration(atLeast: .seconds(1)) },
+        .key("jitter") { job, node, _ throws(ConfigError) in job.jitter = try node.duration() },
+        .key("min_available_memory") { job, node, _ throws(ConfigError) in
+            guard case .bytes(let bytes) = try node.byteSize(allowPercent: false) else { throw node.error("expected a size such as 300MiB") }
+            job.minAvailableMemory = bytes
+        },
+        .key("defer_for") { job, node, _ throws(ConfigError) in job.deferFor = try node.duration() },
+        .key("once_per_cluster") { job, node, _ throws(ConfigError) in job.oncePerCluster = try node.bool() },
+        .key("enabled") { job, node, _ throws(ConfigError) in job.enabled = try node.bool() },
+    ])
+}

@@ -156,7 +156,7 @@ extension NotificationPolicy {
         if case .object(let members)? = state["last_success"] {
             for (name, value) in members { if let time = value.timestamp { lastSuccess[name] = time } }
         }
-        let names = Set(settings.receivers.map(\.name))
+        let names = Set(receivers.map(\.name))
         let before = queue.count
         queue.removeAll { !names.contains($0.receiver) }
         groups = groups.filter { names.contains($0.value.receiver) }

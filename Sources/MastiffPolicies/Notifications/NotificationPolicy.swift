@@ -17,46 +17,18 @@ import MastiffPromQL
 ///
 /// Pure: time, jitter and outcomes come from the caller (the agent's Notifier).
 public struct NotificationPolicy: Sendable {
-    public struct ReceiverSettings: Sendable {
-        public var name: String
-        public var sendResolved: Bool
-        public var maxPerHour: Int
-        public var giveUpAfter: Double
+    /// The receiver notifications go to when the configuration names none: the log.
+    public static let logReceiverName = "log"
+
+    /// What the policy needs of a receiver, read from its `alerts.receivers` entry.
+    struct Receiver: Sendable {
+        var name: String
+        var sendResolved = true
+        var maxPerHour = 0
+        var giveUpAfter: Double = 86400
         /// Alertmanager receivers take every alert as it is, re-sent while firing; they do not
         /// go through groups and the queue.
-        public var isAlertmanager: Bool
-
-        public init(name: String, sendResolved: Bool = true, maxPerHour: Int = 0, giveUpAfter: Double = 86400, isAlertmanager: Bool = false) {
-            self.name = name
-            self.sendResolved = sendResolved
-            self.maxPerHour = maxPerHour
-            self.giveUpAfter = giveUpAfter
-            self.isAlertmanager = isAlertmanager
-        }
-    }
-
-    public struct Settings: Sendable {
-        public var receivers: [ReceiverSettings]
-        public var routes: [RouteSpec]
-        public var defaultReceivers: [String]
-        public var groupBy: [String]
-        public var groupWait: Double
-        public var groupInterval: Double
-        public var repeatInterval: Double
-        public var windows: [(schedule: CronSchedule, duration: Double, reason: String)]
-
-        public init(receivers: [ReceiverSettings], routes: [RouteSpec] = [], defaultReceivers: [String]? = nil, groupBy: [String] = ["alertname"],
-                    groupWait: Double = 30, groupInterval: Double = 300, repeatInterval: Double = 14400,
-                    windows: [(schedule: CronSchedule, duration: Double, reason: String)] = []) {
-            self.receivers = receivers
-            self.routes = routes
-            self.defaultReceivers = defaultReceivers ?? receivers.map(\.name)
-            self.groupBy = groupBy
-            self.groupWait = groupWait
-            self.groupInterval = groupInterval
-            self.repeatInterval = repeatInterval
-            self.windows = windows
-        }
+        var isAlertmanager = false
     }
 
     struct Group: Sendable {
@@ -79,7 +51,14 @@ public struct NotificationPolicy: Sendable {
         case maintenanceEnded
     }
 
-    public internal(set) var settings: Settings
+    /// `alerts:` as configured; what follows is read from it once, not kept as a second shape.
+    public private(set) var settings: AlertSettings
+    /// The configured receivers, or the log when there are none.
+    private(set) var receivers: [Receiver] = []
+    /// Receivers of alerts no route matches: `default_receivers`, else every receiver.
+    private(set) var defaultReceivers: [String] = []
+    /// Maintenance windows whose cron the loader already checked.
+    private var windows: [(schedule: CronSchedule, duration: Double, reason: String)] = []
     var groups: [String: Group] = [:]
     public internal(set) var queue: [Notification] = []
     var inFlight: Set<String> = []
@@ -104,19 +83,35 @@ public struct NotificationPolicy: Sendable {
         groups.mapValues { $0.alerts.mapValues(\.status) }
     }
 
-    public init(settings: Settings) {
+    public init(settings: AlertSettings) {
         self.settings = settings
+        apply(settings)
+    }
+
+    private mutating func apply(_ settings: AlertSettings) {
+        self.settings = settings
+        receivers = settings.receivers.map { spec in
+            var isAlertmanager = false
+            if case .alertmanager = spec.kind { isAlertmanager = true }
+            return Receiver(name: spec.name, sendResolved: spec.sendResolved, maxPerHour: spec.maxPerHour, giveUpAfter: spec.giveUpAfter.seconds,
+                            isAlertmanager: isAlertmanager)
+        }
+        if receivers.isEmpty { receivers = [Receiver(name: Self.logReceiverName)] }
+        defaultReceivers = settings.defaultReceivers ?? receivers.map(\.name)
+        windows = settings.maintenanceWindows.compactMap { window in
+            (try? CronSchedule(window.cron)).map { ($0, window.duration.seconds, window.reason) }
+        }
     }
 
     /// A reload's settings: groups and queued notifications of receivers that still exist stay.
-    public mutating func replaceSettings(_ settings: Settings) {
-        let names = Set(settings.receivers.map(\.name))
-        self.settings = settings
+    public mutating func replaceSettings(_ settings: AlertSettings) {
+        apply(settings)
+        let names = Set(receivers.map(\.name))
         groups = groups.filter { names.contains($0.value.receiver) }
         queue.removeAll { !names.contains($0.receiver) }
     }
 
-    private func receiver(_ name: String) -> ReceiverSettings? { settings.receivers.first { $0.name == name } }
+    private func receiver(_ name: String) -> Receiver? { receivers.first { $0.name == name } }
 
     public mutating func takeEvents() -> [Event] {
         defer { events = [] }
@@ -128,7 +123,7 @@ public struct NotificationPolicy: Sendable {
     /// Whether notifications are held now, and why.
     public func maintenance(at now: Double) -> (active: Bool, reason: String, until: Double?) {
         if let manual = manualMaintenance, now < manual.until { return (true, manual.reason, manual.until) }
-        for window in settings.windows {
+        for window in windows {
             if let start = window.schedule.windowStart(containing: now, duration: window.duration) {
                 return (true, window.reason, start + window.duration)
             }
@@ -178,10 +173,10 @@ public struct NotificationPolicy: Sendable {
         silences.removeAll { $0.endsAt < now - 86400 }
         let silenced = Set(alerts.filter { alert in activeSilences(at: now).contains { $0.matches(alert.labels) } }.map(\.fingerprint))
         current = alerts.filter { !silenced.contains($0.fingerprint) }
-        let alertmanagers = Set(settings.receivers.filter(\.isAlertmanager).map(\.name))
+        let alertmanagers = Set(self.receivers.filter(\.isAlertmanager).map(\.name))
         var present: [String: Set<String>] = [:]
         for alert in current {
-            let receivers = RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
+            let receivers = RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: defaultReceivers,
                                                     alertmanagers: alertmanagers)
             for name in receivers where !alertmanagers.contains(name) {
                 let (key, labels) = groupKey(alert.labels)
@@ -224,14 +219,14 @@ public struct NotificationPolicy: Sendable {
         if maintenance.active { return }
         for id in groups.keys.sorted() {
             var group = groups[id]!
-            let dueAt = group.lastFlush.map { $0 + settings.groupInterval } ?? group.createdAt + settings.groupWait
+            let dueAt = group.lastFlush.map { $0 + settings.groupInterval.seconds } ?? group.createdAt + settings.groupWait.seconds
             guard now >= dueAt else { continue }
             let firing = group.alerts.values.filter { $0.status == .firing }
             let resolved = group.alerts.values.filter { $0.status == .resolved }
             let sendResolved = receiver(group.receiver)?.sendResolved ?? true
             let newFiring = firing.filter { !group.notifiedFiring.contains($0.fingerprint) }
             let resolvedNotices = sendResolved ? resolved.filter { group.notifiedFiring.contains($0.fingerprint) } : []
-            let repeatDue = !firing.isEmpty && (group.lastNotification.map { now - $0 >= settings.repeatInterval } ?? true)
+            let repeatDue = !firing.isEmpty && (group.lastNotification.map { now - $0 >= settings.repeatInterval.seconds } ?? true)
             let announcedGone = !group.notifiedFiring.isSubset(of: Set(firing.map(\.fingerprint)))
             if !newFiring.isEmpty || !resolvedNotices.isEmpty || repeatDue || (announcedGone && !firing.isEmpty) {
                 let alerts = firing.sorted { $0.labels.promQLText < $1.labels.promQLText } + resolvedNotices.sorted { $0.labels.promQLText < $1.labels.promQLText }
@@ -252,8 +247,8 @@ public struct NotificationPolicy: Sendable {
     /// A one-off notice (a restart carried out), routed like an alert but not grouped: each
     /// receiver gets it once, through the queue (so it is retried and survives restarts).
     public mutating func announce(_ alert: NotifiedAlert, now: Double) {
-        let alertmanagers = Set(settings.receivers.filter(\.isAlertmanager).map(\.name))
-        for name in RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
+        let alertmanagers = Set(self.receivers.filter(\.isAlertmanager).map(\.name))
+        for name in RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: defaultReceivers,
                                             alertmanagers: alertmanagers) where !alertmanagers.contains(name) {
             sequence += 1
             queue.append(Notification(id: "n\(sequence)", receiver: name, groupKey: "{notice}", groupLabels: [Label("alertname", alert.name)],
@@ -355,8 +350,8 @@ public struct NotificationPolicy: Sendable {
     /// (Alertmanager keeps no state of its own across its restarts).
     public func alertmanagerAlerts(for receiver: String, now: Double) -> [NotifiedAlert] {
         current.filter { alert in
-            let receivers = RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: settings.defaultReceivers,
-                                                    alertmanagers: Set(settings.receivers.filter(\.isAlertmanager).map(\.name)))
+            let receivers = RouteMatching.receivers(for: alert.labels, routes: settings.routes, defaultReceivers: defaultReceivers,
+                                                    alertmanagers: Set(self.receivers.filter(\.isAlertmanager).map(\.name)))
             guard receivers.contains(receiver) else { return false }
             return alert.status == .firing || (alert.endsAt.map { now - $0 <= 300 } ?? false)
         }
@@ -377,7 +372,7 @@ public struct NotificationPolicy: Sendable {
     public mutating func alertmanagerPushes(now: Double) -> [(receiver: String, alerts: [NotifiedAlert])] {
         if maintenance(at: now).active { return [] }
         var pushes: [(receiver: String, alerts: [NotifiedAlert])] = []
-        for receiver in settings.receivers where receiver.isAlertmanager {
+        for receiver in receivers where receiver.isAlertmanager {
             var cadence = alertmanagerCadence[receiver.name] ?? AlertmanagerCadence()
             guard !cadence.pushing else { continue }
             let alerts = alertmanagerAlerts(for: receiver.name, now: now)
@@ -424,7 +419,7 @@ public struct NotificationPolicy: Sendable {
 
     /// When something is next due: a group's flush or a queued notification's next attempt.
     public func nextDue() -> Double? {
-        let flushes = groups.values.map { group in group.lastFlush.map { $0 + settings.groupInterval } ?? group.createdAt + settings.groupWait }
+        let flushes = groups.values.map { group in group.lastFlush.map { $0 + settings.groupInterval.seconds } ?? group.createdAt + settings.groupWait.seconds }
         let attempts = queue.filter { !inFlight.contains($0.id) }.map(\.nextAttemptAt)
         let pushes = alertmanagerCadence.values.compactMap { $0.pushing ? nil : $0.retryAt }
         return (flushes + attempts + pushes).min()

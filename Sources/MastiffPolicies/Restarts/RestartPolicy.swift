@@ -1,49 +1,5 @@
 import MastiffCore
 
-/// One restart target: the processes of a group, what makes one due for a restart, and the
-/// guards around it (issue 11; docs/adr/0014-restart-policy.md). The method (systemd,
-/// supervisord, Docker, signal, command) belongs to the executor, not to the decision.
-public struct RestartTarget: Sendable, Equatable {
-    public enum MemoryLimit: Sendable, Equatable {
-        case bytes(UInt64)
-        /// A fraction of MemTotal (0.25 for 25 %).
-        case fractionOfTotal(Double)
-    }
-
-    public enum MemoryKind: String, Sendable, Equatable { case pss, rss }
-
-    public var name: String
-    /// The process group (collectors.processes) whose processes this target restarts.
-    public var group: String
-    /// Restart a process older than this (seconds since it started, from /proc), plus a
-    /// per-process jitter below `jitter`, so that several never restart together.
-    public var maxAge: Double?
-    public var jitter: Double = 0
-    public var maxMemory: MemoryLimit?
-    public var memoryKind: MemoryKind = .pss
-    /// Samples in a row over `maxMemory` before a restart.
-    public var sustainedSamples = 3
-    /// Restart the largest eligible process when one of these alerts starts firing.
-    public var onAlerts: [String] = []
-    /// A process younger than this is not restarted for memory or an alert.
-    public var minUptime: Double = 600
-    /// After a restart, a new process must appear in the group within this; else the target stops.
-    public var healthTimeout: Double = 300
-    /// At most `budget` restarts per `budgetWindow` seconds.
-    public var budget = 3
-    public var budgetWindow: Double = 3600
-    /// Decide and log, do not restart.
-    public var dryRun = false
-    /// Only processes running as this uid count (chosen, watched, or taken for the replacement);
-    /// nil: any, for a method that checks itself what the process belongs to.
-    public var ownerUID: UInt32?
-
-    public init(name: String, group: String) {
-        self.name = name
-        self.group = group
-    }
-}
-
 /// Why a process is restarted.
 public enum RestartReason: String, Sendable, Equatable {
     case age = "max_age", memory = "max_memory", alert = "on_alert"
@@ -121,7 +77,7 @@ public struct RestartPolicy: Policy {
         var decided: Set<ProcessKey> = []
     }
 
-    public private(set) var targets: [RestartTarget]
+    public private(set) var targets: [RestartTargetSpec]
     var states: [String: TargetState] = [:]
     /// Alerts firing now (set by the caller before `observe`); an alert starts an episode once.
     public var firingAlerts: Set<String> = []
@@ -131,7 +87,7 @@ public struct RestartPolicy: Policy {
     public private(set) var events: [RestartEvent] = []
 
     /// `startedAt`: when mastiff started; decisions begin `quietStart` seconds later.
-    public init(targets: [RestartTarget], startedAt: Double, quietStart: Double = 60) {
+    public init(targets: [RestartTargetSpec], startedAt: Double, quietStart: Double = 60) {
         self.targets = targets
         quietUntil = startedAt + quietStart
     }
@@ -144,14 +100,14 @@ public struct RestartPolicy: Policy {
     static func key(_ pid: Int, _ startTime: Double) -> ProcessKey { ProcessKey(pid, startTime) }
 
     /// A per-process offset in [0, jitter): stable for the process, different between processes.
-    static func jitter(_ target: RestartTarget, pid: Int, startTime: Double) -> Double {
-        guard target.jitter > 0 else { return 0 }
-        return Double(FNV1a.hash("\(target.name)/\(pid)/\(Int(startTime))") % 1_000_000) / 1_000_000 * target.jitter
+    static func jitter(_ target: RestartTargetSpec, pid: Int, startTime: Double) -> Double {
+        guard target.jitter > .zero else { return 0 }
+        return Double(FNV1a.hash("\(target.name)/\(pid)/\(Int(startTime))") % 1_000_000) / 1_000_000 * target.jitter.seconds
     }
 
     public func budgetRemaining(_ target: String, now: Double) -> Int {
         guard let spec = targets.first(where: { $0.name == target }) else { return 0 }
-        let used = (states[target]?.restarts ?? []).filter { $0 > now - spec.budgetWindow }.count
+        let used = (states[target]?.restarts ?? []).filter { $0 > now - spec.budgetWindow.seconds }.count
         return max(0, spec.budget - used)
     }
 
@@ -177,14 +133,14 @@ public struct RestartPolicy: Policy {
             defer { states[target.name] = state }
             // A command line is no identity: another account's process titled like the group's
             // is neither restarted nor taken for the replacement of a restarted one.
-            let members = (byGroup[target.group] ?? []).filter { target.ownerUID == nil || $0.ownerUID == target.ownerUID }
+            let members = (byGroup[target.group] ?? []).filter { target.owner == nil || $0.ownerUID == target.owner?.uid }
             // Rolling: wait for the restarted process to be replaced before anything else.
             if let inFlight = state.inFlight {
                 if let replacement = members.first(where: { $0.startTime >= inFlight.startedAt - 1 && Self.key($0.pid, $0.startTime) != Self.key(inFlight.pid, inFlight.startTime) }) {
                     let memory = target.memoryKind == .pss ? (replacement.proportionalBytes ?? replacement.residentBytes) : replacement.residentBytes
                     events.append(.healthy(target: target.name, pid: replacement.pid, after: now - inFlight.startedAt, memory: memory))
                     state.inFlight = nil
-                } else if now - inFlight.startedAt > target.healthTimeout {
+                } else if now - inFlight.startedAt > target.healthTimeout.seconds {
                     events.append(.healthTimeout(target: target.name, pid: inFlight.pid))
                     state.inFlight = nil
                     state.halted = true
@@ -205,7 +161,7 @@ public struct RestartPolicy: Policy {
                 let ceiling: UInt64
                 switch limit {
                 case .bytes(let bytes): ceiling = bytes
-                case .fractionOfTotal(let fraction): ceiling = UInt64(max(0, memoryTotal * fraction))
+                case .percentOfMemory(let percent): ceiling = UInt64(max(0, memoryTotal * percent / 100))
                 }
                 if ceiling > 0 && used > ceiling {
                     state.over[key, default: 0] += 1
@@ -217,7 +173,7 @@ public struct RestartPolicy: Policy {
             state.over = state.over.filter { present.contains($0.key) }
             state.decided = state.decided.filter { present.contains($0) }
             guard !state.halted, !maintenance, now >= quietUntil else { continue }
-            state.restarts = state.restarts.filter { $0 > now - target.budgetWindow }
+            state.restarts = state.restarts.filter { $0 > now - target.budgetWindow.seconds }
             if state.restarts.count >= target.budget {
                 if !state.exhaustedAnnounced {
                     events.append(.budgetExhausted(target: target.name))
@@ -226,7 +182,7 @@ public struct RestartPolicy: Policy {
                 continue
             }
             state.exhaustedAnnounced = false
-            let eligible = members.filter { now - $0.startTime >= target.minUptime && !state.decided.contains(Self.key($0.pid, $0.startTime)) }
+            let eligible = members.filter { now - $0.startTime >= target.minUptime.seconds && !state.decided.contains(Self.key($0.pid, $0.startTime)) }
             func memory(_ process: ProcessSample) -> UInt64 {
                 target.memoryKind == .pss ? (process.proportionalBytes ?? process.residentBytes) : process.residentBytes
             }
@@ -237,7 +193,7 @@ public struct RestartPolicy: Policy {
                 newlyHandled.insert(alert)
             } else if let worst = overMemory.filter({ entry in eligible.contains { $0.pid == entry.0.pid } }).max(by: { $0.1 < $1.1 }) {
                 chosen = (worst.0, .memory, "\(target.memoryKind.rawValue.uppercased()) \(ByteSize.format(worst.1)) over \(ByteSize.format(worst.2)) for \(target.sustainedSamples) samples")
-            } else if let maxAge = target.maxAge,
+            } else if let maxAge = target.maxAge?.seconds,
                       let oldest = members.filter({ now - $0.startTime >= maxAge + Self.jitter(target, pid: $0.pid, startTime: $0.startTime)
                           && !state.decided.contains(Self.key($0.pid, $0.startTime)) }).min(by: { $0.startTime < $1.startTime }) {
                 chosen = (oldest, .age, "running for \(DurationParser.format(.seconds(Int64(now - oldest.startTime)))), max_age \(DurationParser.format(.seconds(Int64(maxAge))))")
