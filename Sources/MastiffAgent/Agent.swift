@@ -1,5 +1,6 @@
 import Logging
 import MastiffCore
+import MastiffExecutors
 import MastiffPolicies
 import MastiffServer
 import MastiffStatsd
@@ -60,7 +61,8 @@ public struct Agent: Sendable {
         let maintenance = MaintenanceState()
         let notifier = Notifier(settings: config.alerts, stateStore: stateStore, logger: logger, clock: clock, maintenanceState: maintenance)
         let restarts = RestartService(targets: config.restarts, stateStore: stateStore, logger: logger, startedAt: now,
-                                      samplingInterval: config.sampling.interval, procRoot: procRoot) { action, what, succeeded in
+                                      samplingInterval: config.sampling.interval, procRoot: procRoot,
+                                      restarters: { Agent.restarters(for: $0, procRoot: procRoot) }) { action, what, succeeded in
             let memory = action.memoryBefore.map { ", \(ByteSize.format($0)) before" } ?? ""
             notifier.announce(labels: [Label("alertname", "MastiffRestart"), Label("target", action.target), Label("reason", action.reason.rawValue)],
                               summary: succeeded ? "Restarted \(action.target) (pid \(action.pid)): \(action.detail)" : "Restart of \(action.target) (pid \(action.pid)) failed",
@@ -146,5 +148,22 @@ public struct Agent: Sendable {
     /// The rule groups the configuration names (built-in and rule_files), validated.
     public static func loadRules(_ config: MastiffConfig) throws(ConfigError) -> [RuleGroup] {
         try RuleLoading.load(config.alerts)
+    }
+}
+
+extension Agent {
+    /// Each restart target's restarter, by the method its configuration names.
+    public static func restarters(for targets: [RestartTargetSpec], procRoot: String = "/proc") -> [String: any Restarter] {
+        var result: [String: any Restarter] = [:]
+        for spec in targets {
+            switch spec.method {
+            case .signal(let name, let number): result[spec.name] = SignalRestarter(name: name, number: number, procRoot: procRoot)
+            case .command(let argv, let timeout): result[spec.name] = CommandRestarter(argv: argv, timeout: timeout)
+            case .supervisord(let url, let program): result[spec.name] = SupervisordRestarter(url: url, program: program, procRoot: procRoot)
+            case .systemd(let unit): result[spec.name] = SystemdRestarter(unit: unit, procRoot: procRoot)
+            case .docker(let socket): result[spec.name] = DockerRestarter(socket: socket, procRoot: procRoot)
+            }
+        }
+        return result
     }
 }

@@ -54,16 +54,23 @@ public final class RestartService: Service, Sendable {
     /// Each restart carried out or failed, as a notice for the receivers.
     private let announce: (@Sendable (RestartAction, String, Bool) -> Void)?
 
+    /// Builds each target's restarter; the composition root gives the real ones
+    /// (`Agent.restarters`), tests recording ones.
+    public typealias RestarterFactory = @Sendable ([RestartTargetSpec]) -> [String: any Restarter]
+
+    private let makeRestarters: RestarterFactory
+
     /// `samplingInterval`: decisions start four samples after mastiff does (a minute at 15 s).
     public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double, samplingInterval: Duration = .seconds(15),
-                procRoot: String = "/proc", announce: (@Sendable (RestartAction, String, Bool) -> Void)? = nil) {
+                procRoot: String = "/proc", restarters: @escaping RestarterFactory, announce: (@Sendable (RestartAction, String, Bool) -> Void)? = nil) {
         self.procRoot = procRoot
         self.stateStore = stateStore
         self.logger = logger
         self.announce = announce
+        self.makeRestarters = restarters
         var policy = RestartPolicy(targets: targets, startedAt: startedAt, quietStart: 4 * samplingInterval.seconds)
         if let saved = stateStore?.section("restarts") { policy.restore(saved) }
-        var initial = State(policy: policy, restarters: Self.restarters(targets, procRoot: procRoot), drains: Self.drains(targets))
+        var initial = State(policy: policy, restarters: restarters(targets), drains: Self.drains(targets))
         if case .object(let entries)? = stateStore?.section("restarts_quieted") {
             for (target, entry) in entries {
                 if let pid = entry["pid"]?.integer, pid > 0, let startTime = entry["start_time"]?.timestamp { initial.quieted[target] = (pid, startTime) }
@@ -76,20 +83,6 @@ public final class RestartService: Service, Sendable {
         Dictionary(uniqueKeysWithValues: targets.filter(\.gracefulSidekiq).map { ($0.name, $0.drainTimeout) })
     }
 
-    static func restarters(_ targets: [RestartTargetSpec], procRoot: String = "/proc") -> [String: any Restarter] {
-        var result: [String: any Restarter] = [:]
-        for spec in targets {
-            switch spec.method {
-            case .signal(let name, let number): result[spec.name] = SignalRestarter(name: name, number: number, procRoot: procRoot)
-            case .command(let argv, let timeout): result[spec.name] = CommandRestarter(argv: argv, timeout: timeout)
-            case .supervisord(let url, let program): result[spec.name] = SupervisordRestarter(url: url, program: program, procRoot: procRoot)
-            case .systemd(let unit): result[spec.name] = SystemdRestarter(unit: unit, procRoot: procRoot)
-            case .docker(let socket): result[spec.name] = DockerRestarter(socket: socket, procRoot: procRoot)
-            }
-        }
-        return result
-    }
-
     /// A reload: new targets; the restart history of targets that remain is kept.
     public func replaceTargets(_ targets: [RestartTargetSpec], startedAt: Double) {
         state.withLock { state in
@@ -99,7 +92,7 @@ public final class RestartService: Service, Sendable {
             // A reload is how an admin says "try again" to a stopped target (docs/restarts.md).
             policy.resumeStoppedTargets()
             state.policy = policy
-            state.restarters = Self.restarters(targets, procRoot: procRoot)
+            state.restarters = makeRestarters(targets)
             state.drains = Self.drains(targets)
         }
     }

@@ -247,7 +247,7 @@ import Testing
         let store = StateStore(directory: directory, logger: logger)
         store.update("restarts", .object(["sidekiq": .object(["restarts": .array([]), "halted": .bool(true)])]))
         let targets = [RestartTargetSpec(name: "sidekiq", group: "sidekiq", method: .signal(name: "TERM", number: SIGTERM))]
-        let service = RestartService(targets: targets, stateStore: store, logger: logger, startedAt: 1_800_000_000)
+        let service = RestartService(targets: targets, stateStore: store, logger: logger, startedAt: 1_800_000_000, restarters: { _ in [:] })
         func stopped() -> Double? { sampleValue(service.metrics(now: 1_800_000_000), "mastiff_restart_target_stopped", [Label("target", "sidekiq")]) }
         #expect(stopped() == 1)
         service.replaceTargets(targets, startedAt: 1_800_000_000)
