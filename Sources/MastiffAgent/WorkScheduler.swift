@@ -174,25 +174,24 @@ public final class WorkScheduler: Service, Sendable {
         }
         guard let task = due else { return }
         if case .job(let job) = task.kind {
-            if isPaused() {
-                reschedule(task.name, to: now + 60)
+            switch JobAdmission.decide(job, now: now, paused: isPaused(), availableMemory: availableMemory(), deferredSince: task.deferredSince) {
+            case .start:
+                break
+            case .paused(let retryAt):
+                reschedule(task.name, to: retryAt)
                 return
-            }
-            if let minimum = job.minAvailableMemory, let available = availableMemory(), available < Double(minimum) {
-                let since = task.deferredSince ?? now
-                if now - since >= job.deferFor.seconds {
-                    finish(task, result: "deferred", ok: false, started: now, size: nil,
-                           message: "not started: MemAvailable stayed below \(ByteSize.format(UInt64(minimum))) for \(DurationParser.format(job.deferFor))")
-                    return
-                }
-                if task.deferredSince == nil {
+            case .gaveUp(let message):
+                finish(task, result: "deferred", ok: false, started: now, size: nil, message: message)
+                return
+            case .deferred(let since, let retryAt, let firstTime):
+                if firstTime, let available = availableMemory() {
                     logger.info("job deferred: too little memory available", metadata: ["job": "\(job.name)", "available": "\(ByteSize.format(UInt64(available)))",
-                                                                                      "needed": "\(ByteSize.format(UInt64(minimum)))"])
+                                                                                      "needed": "\(ByteSize.format(job.minAvailableMemory ?? 0))"])
                 }
                 state.withLock { state in
                     if let index = state.tasks.firstIndex(where: { $0.name == task.name }) {
                         state.tasks[index].deferredSince = since
-                        state.tasks[index].next = now + 30
+                        state.tasks[index].next = retryAt
                     }
                 }
                 return
