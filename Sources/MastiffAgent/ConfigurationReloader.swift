@@ -41,7 +41,7 @@ public struct ConfigurationReloader: Service {
         do {
             (newConfig, newMapping) = try Agent.loadConfiguration(facts.source)
             newRules = try Agent.loadRules(newConfig)
-            newWebConfig = try (webConfigPath ?? newConfig.webConfig).map { path throws(ConfigError) in try WebConfig.load(path: path) }
+            newWebConfig = try WebConfig.load(commandLine: webConfigPath, configured: newConfig.webConfig)?.config
         } catch {
             facts.reloadFailed()
             logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])

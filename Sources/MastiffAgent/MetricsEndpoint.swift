@@ -12,7 +12,7 @@ public struct MetricsEndpoint: Sendable {
     /// The families a scrape renders, without the statsd series.
     public func families() async -> [MetricFamily] {
         let snapshot = await sampler.snapshot(maxAge: sampler.interval)
-        return snapshot.families + ownMetrics.families(now: clock.now(), latest: sampler.latest)
+        return snapshot.families + ownMetrics.families(now: clock.now(), latest: snapshot)
     }
 
     /// The exposition. Two families of one name would make the whole exposition invalid, so a

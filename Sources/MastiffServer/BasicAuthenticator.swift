@@ -93,7 +93,7 @@ public final class BasicAuthenticator: Sendable {
 
     /// Whether the `Authorization` header's credentials are a configured user's. Runs bcrypt off
     /// the caller's thread.
-    public func allows(authorization: String?) async -> Bool {
+    func allows(authorization: String?) async -> Bool {
         let users = state.withLock { $0.config?.basicAuthUsers ?? [:] }
         guard !users.isEmpty else { return true }
         guard let (user, password) = Self.credentials(authorization) else { return refuse() }

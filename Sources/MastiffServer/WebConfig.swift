@@ -62,6 +62,13 @@ public struct WebConfig: Sendable, Equatable {
     static let allowedHeaders = ["Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "X-XSS-Protection",
                                  "Content-Security-Policy"]
 
+    /// The web configuration in force: `--web.config.file` when given, else mastiff.yml's
+    /// `web_config`; nil when neither names one.
+    public static func load(commandLine: String?, configured: String?) throws(ConfigError) -> (path: String, config: WebConfig)? {
+        guard let path = commandLine ?? configured else { return nil }
+        return (path, try load(path: path))
+    }
+
     public static func load(path: String) throws(ConfigError) -> WebConfig {
         let text: String
         do {

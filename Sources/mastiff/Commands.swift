@@ -32,7 +32,7 @@ struct Commands {
         let webConfig: WebConfig?
         let tls: TLSServerContext?
         do {
-            webConfig = try (arguments.webConfigFile ?? config.webConfig).map { path throws(ConfigError) in try WebConfig.load(path: path) }
+            webConfig = try WebConfig.load(commandLine: arguments.webConfigFile, configured: config.webConfig)?.config
             tls = try webConfig?.tls.map { settings throws(TLSSetupError) in try TLSServerContext(settings, logger: logger) }
         } catch {
             logger.critical("cannot start: \(error)")
@@ -161,21 +161,20 @@ struct Commands {
         let receivers = config.alerts.receivers.map { "\($0.name) (\($0.kind.typeName))" }
         print("  notifications: \(receivers.isEmpty ? "to the log (no receivers)" : receivers.joined(separator: ", ")); \(config.alerts.routes.count) routes; group_wait \(DurationParser.format(config.alerts.groupWait)), group_interval \(DurationParser.format(config.alerts.groupInterval)), repeat_interval \(DurationParser.format(config.alerts.repeatInterval))\(config.alerts.maintenanceWindows.isEmpty ? "" : "; \(config.alerts.maintenanceWindows.count) maintenance windows")\(config.alerts.heartbeat == nil ? "" : "; heartbeat every \(DurationParser.format(config.alerts.heartbeat!.interval))")")
         print("  alerts: \(ruleList.filter(\.isAlert).count) alerting and \(ruleList.filter { !$0.isAlert }.count) recording rules in \(rules.count) groups from \(files.joined(separator: ", ")); evaluated every \(DurationParser.format(config.alerts.interval ?? config.sampling.interval))\(config.alerts.disable.isEmpty ? "" : "; disabled: \(config.alerts.disable.joined(separator: ", "))")")
-        if let path = arguments.webConfigFile ?? config.webConfig {
-            do {
-                let web = try WebConfig.load(path: path)
+        do {
+            if let (path, web) = try WebConfig.load(commandLine: arguments.webConfigFile, configured: config.webConfig) {
                 var tls = "plain HTTP"
                 if let settings = web.tls {
                     _ = try TLSServerContext(settings, logger: Logger(label: "mastiff"))
                     tls = "TLS from \(settings.certFile)" + (settings.clientAuth == .none ? "" : ", client certificates (\(settings.clientAuth.rawValue))")
                 }
                 print("  web_config: \(path): \(tls); \(web.basicAuthUsers.count) basic auth users (every path but /healthz), \(web.headers.count) headers")
-            } catch {
-                StderrLogHandler.writeToStderr("mastiff: \(error)\n")
-                return 1
+            } else {
+                print("  web_config: none (no authentication: listen on loopback or behind an authenticating proxy)")
             }
-        } else {
-            print("  web_config: none (no authentication: listen on loopback or behind an authenticating proxy)")
+        } catch {
+            StderrLogHandler.writeToStderr("mastiff: \(error)\n")
+            return 1
         }
         return 0
     }
