@@ -7,19 +7,15 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 baseline_commit=${BASELINE_COMMIT:-86f674c}
 swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .build-release --product mastiff
-baseline=.build-baseline-$baseline_commit
-if [[ ! -x $baseline/release/mastiff ]]; then
-  rm -rf "$baseline/src"
-  git worktree add --force --detach "$baseline/src" "$baseline_commit" >/dev/null
-  (cd "$baseline/src" && swift build -c release -Xswiftc -Osize --static-swift-stdlib --scratch-path .. --product mastiff)
-  git worktree remove --force "$baseline/src"
-fi
+# shellcheck source=bench/baseline.sh
+source bench/baseline.sh
+baseline=$(baseline_binary "$baseline_commit")
 services_dir=$(mktemp -d -t mastiff-bench-services.XXXXXX)
 trap 'scripts/services.sh stop "$services_dir"' EXIT
 scripts/services.sh start "$services_dir"
 # shellcheck disable=SC1091
 source "$services_dir/env"
-BASELINE_BINARY="$PWD/$baseline/release/mastiff" python3 bench/architecture.py
+BASELINE_BINARY="$baseline" python3 bench/architecture.py
 lines() { git ls-tree -r --name-only "$1" -- Sources | grep '\.swift$' | while read -r f; do git show "$1:$f"; done | wc -l; }
 tasks() { git grep -c -E '(^|[^.a-zA-Z])Task(<[^>]*>)? *\{' "$1" -- Sources | awk -F: '{ n += $NF } END { print n + 0 }'; }
 echo
