@@ -37,6 +37,11 @@ INPUT = [
     ('neg', "-3.5x12"),
     ('gone', "1 1 1 stale"),
     ('flappy', "1 2 1 2 2 2 3 1 1 1 4 4 4"),
+    # Angles and ratios for the trigonometric functions: small, near the reduction's octant
+    # edges, negative, and huge (Payne-Hanek reduction above 2^29).
+    ('angle{a="small"}', "0.6x12"), ('angle{a="edge"}', "0.7853981633974483x12"), ('angle{a="negative"}', "-2.5x12"),
+    ('angle{a="large"}', "123456.789x12"), ('angle{a="huge"}', "1e+22x12"),
+    ('ratio{r="low"}', "-0.99x12"), ('ratio{r="mid"}', "0.3x12"), ('ratio{r="high"}', "0.75x12"),
 ]
 
 T = "10m30s"
@@ -78,6 +83,15 @@ EXPRESSIONS = [
     ('label_replace(g, "host", "$1:80", "instance", "(.*)")', T), ('label_replace(g, "role", "", "role", "web")', T),
     ('label_replace(g, "x", "$1", "instance", "z(.*)")', T), ('label_join(g, "id", "/", "instance", "role")', T),
     ("sort(g)", T), ("sort_desc(g)", T),
+    # Trigonometry, hyperbolic functions and the exponential family: Go's algorithms, equal to
+    # the last bit (GoMath.swift). atan2 is tested on nameless operands: promtool 2.42 keeps the
+    # left-hand metric name, which Prometheus 2.47 and later drop (EvaluatorTests covers that).
+    ("sin(angle)", T), ("cos(angle)", T), ("tan(angle)", T), ("atan(angle)", T), ("sinh(angle{a!=\"huge\"})", T),
+    ("cosh(angle{a!=\"huge\"})", T), ("tanh(angle)", T), ("asinh(angle)", T), ("acosh(angle{a!=\"negative\"} + 2)", T),
+    ("asin(ratio)", T), ("acos(ratio)", T), ("atanh(ratio)", T), ("deg(angle)", T), ("rad(angle)", T), ("pi()", T),
+    ("exp(angle{a!~\"large|huge\"})", T), ("ln(abs(angle))", T), ("log2(abs(angle))", T), ("log10(abs(angle))", T),
+    ("angle{a=\"small\"} ^ 1.7", T), ("1.5 ^ ratio", T), ("abs(angle) ^ 0.25", T),
+    ("(angle * 1) atan2 2", T), ("-3 atan2 (angle * 1)", T), ("vector(1) atan2 vector(-2)", T), ("0 atan2 -1", T),
     # Calendar fields (UTC) of the evaluation time and of values.
     ("hour()", T), ("minute()", T), ("day_of_week()", T), ("day_of_month()", T), ("day_of_year()", T), ("days_in_month()", T),
     ("month()", T), ("year()", T), ("hour(g * 3600 + 1800)", T), ("day_of_week(g * 86400)", T), ("day_of_year(g * 40 * 86400)", T),

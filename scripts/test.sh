@@ -37,11 +37,12 @@ unit_status=${PIPESTATUS[0]}
 swift test --skip-build --filter IntegrationTests --no-parallel 2>&1 | tee .build/test-integration.log
 integration_status=${PIPESTATUS[0]}
 # The shipped rules through both engines, the same files: promtool's lint and unit tests, then
-# mastiff's own engine; the PromQL corpus must still be what promtool computes; and the rule
+# mastiff's own engine; the PromQL corpus must still be what promtool computes, and the numeric
+# functions equal promtool's to the last bit on 327 arguments each; and the rule
 # files in the community collections' styles (alerts/corpus) must load in both, with the same
 # values where tests give them.
 { promtool check rules alerts/mastiff.rules.yml && promtool test rules alerts/tests/*.yml \
-    && .build/debug/mastiff rules test alerts/tests/*.yml && python3 scripts/promql-corpus.py --check \
+    && .build/debug/mastiff rules test alerts/tests/*.yml && python3 scripts/promql-corpus.py --check && python3 scripts/promql-go-math-oracle.py \
     && promtool check rules alerts/corpus/*.yml && .build/debug/mastiff rules check alerts/corpus/*.yml \
     && promtool test rules alerts/corpus/tests/*.yml && .build/debug/mastiff rules test alerts/corpus/tests/*.yml; } >.build/rules.log 2>&1
 rules_status=$?

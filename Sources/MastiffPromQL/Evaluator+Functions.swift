@@ -30,12 +30,29 @@ extension Evaluator {
         case "abs": return try map { Swift.abs($0) }
         case "ceil": return try map { $0.rounded(.up) }
         case "floor": return try map { $0.rounded(.down) }
-        case "ln": return try map { log($0) }
-        case "log2": return try map { log2($0) }
-        case "log10": return try map { log10($0) }
-        case "exp": return try map { Glibc.exp($0) }
+        case "ln": return try map { GoMath.log($0) }
+        case "log2": return try map { GoMath.log2($0) }
+        case "log10": return try map { GoMath.log10($0) }
+        case "exp": return try map { GoMath.exp($0) }
         case "sqrt": return try map { $0.squareRoot() }
         case "sgn": return try map { $0 < 0 ? -1 : $0 > 0 ? 1 : $0 }
+        case "pi": return .scalar(Double.pi)
+        // Go's algorithms, so that values equal Prometheus's to the last bit (GoMath).
+        case "sin": return try map(GoMath.sin)
+        case "cos": return try map(GoMath.cos)
+        case "tan": return try map(GoMath.tan)
+        case "asin": return try map(GoMath.asin)
+        case "acos": return try map(GoMath.acos)
+        case "atan": return try map(GoMath.atan)
+        case "sinh": return try map(GoMath.sinh)
+        case "cosh": return try map(GoMath.cosh)
+        case "tanh": return try map(GoMath.tanh)
+        case "asinh": return try map(GoMath.asinh)
+        case "acosh": return try map(GoMath.acosh)
+        case "atanh": return try map(GoMath.atanh)
+        // Left to right, as Prometheus writes them: (v·180)/π and (v·π)/180.
+        case "deg": return try map { $0 * 180 / Double.pi }
+        case "rad": return try map { $0 * Double.pi / 180 }
         case "day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month", "year":
             let field = Self.calendarField(function.name)
             guard !arguments.isEmpty else {

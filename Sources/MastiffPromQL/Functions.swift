@@ -29,10 +29,12 @@ public struct Function: Sendable {
         add(Function("predict_linear", [.matrix, .scalar]))
         add(Function("absent", [.vector]))
         add(Function("time", [], returns: .scalar))
+        add(Function("pi", [], returns: .scalar))
         add(Function("timestamp", [.vector]))
         add(Function("vector", [.scalar]))
         add(Function("scalar", [.vector], returns: .scalar))
-        for name in ["abs", "ceil", "floor", "ln", "log2", "log10", "exp", "sqrt", "sgn", "sort", "sort_desc"] {
+        for name in ["abs", "ceil", "floor", "ln", "log2", "log10", "exp", "sqrt", "sgn", "sort", "sort_desc",
+                     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "deg", "rad"] {
             add(Function(name, [.vector]))
         }
         add(Function("round", [.vector, .scalar], optional: 1))
@@ -55,9 +57,6 @@ public struct Function: Sendable {
         "holt_winters", "double_exponential_smoothing", "mad_over_time", "first_over_time", "ts_of_max_over_time",
         "ts_of_min_over_time", "ts_of_last_over_time", "ts_of_first_over_time", "histogram_count", "histogram_sum",
         "histogram_avg", "histogram_fraction", "histogram_stddev", "histogram_stdvar", "sort_by_label", "sort_by_label_desc",
-        // Trigonometry waits for Go's own algorithms: glibc's results differ from Go's math package
-        // in the last bit (cos, acos, atan), and "one rule file, two engines" means equal values.
-        "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "deg", "rad", "pi",
         "info", "limitk", "limit_ratio", "start_timestamp",
     ]
 }

@@ -198,6 +198,7 @@ public struct PromQLParser {
         if token.isKeyword("and") { return .and }
         if token.isKeyword("or") { return .or }
         if token.isKeyword("unless") { return .unless }
+        if token.isKeyword("atan2") { return .atan2 }
         return nil
     }
 
@@ -209,9 +210,6 @@ public struct PromQLParser {
         }
         var lhs = try parseUnary()
         var depth = builtDepth
-        if token.isKeyword("atan2") {
-            throw error("the atan2 operator is outside mastiff's PromQL subset (trigonometry waits for Go's own algorithms: docs/alerting.md)")
-        }
         while let op = binaryOperator(token), op.precedence >= minimumPrecedence {
             let operatorStart = tokenStart
             try advance()

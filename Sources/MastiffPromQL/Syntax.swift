@@ -89,7 +89,7 @@ public struct VectorSelector: Sendable {
 }
 
 public enum BinaryOperator: String, Sendable {
-    case add = "+", subtract = "-", multiply = "*", divide = "/", modulo = "%", power = "^"
+    case add = "+", subtract = "-", multiply = "*", divide = "/", modulo = "%", power = "^", atan2
     case equal = "==", notEqual = "!=", greater = ">", less = "<", greaterOrEqual = ">=", lessOrEqual = "<="
     case and, or, unless
 
@@ -108,7 +108,7 @@ public enum BinaryOperator: String, Sendable {
         case .and, .unless: return 2
         case .equal, .notEqual, .greater, .less, .greaterOrEqual, .lessOrEqual: return 3
         case .add, .subtract: return 4
-        case .multiply, .divide, .modulo: return 5
+        case .multiply, .divide, .modulo, .atan2: return 5
         case .power: return 6
         }
     }

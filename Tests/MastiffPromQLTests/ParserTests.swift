@@ -22,7 +22,7 @@ import Testing
                                          ("x @ 100 @ 200", 8, "may not be set multiple times"), ("sum(x) @ 100", 7, "@ modifier must be preceded"),
                                          ("x[1h:0s]", 1, "step must be greater than 0"), ("x @ foo()", 4, "expected number or start() or end()"),
                                          ("x offset 1m offset 2m", 12, "offset may not be set multiple times"),
-                                         ("x[5m * 2]", 5, "duration arithmetic"), ("(x atan2 y)", 3, "atan2 operator"),
+                                         ("x[5m * 2]", 5, "duration arithmetic"),
                                          ("sum(x", 5, "expected"), ("{a=~\".*\"}", 0, "at least one non-empty matcher"),
                                          ("1 > 2", 2, "bool"), ("rate(x)", 0, "range vector")] {
             do {
