@@ -184,7 +184,7 @@ let package = Package(
         // built `mastiff` binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["mastiff", "MastiffClients", "MastiffCore", "MastiffTestSupport", "MastiffExecutors", "MastiffPolicies"],
+            dependencies: ["mastiff", "MastiffClients", "MastiffCollectors", "MastiffCore", "MastiffTestSupport", "MastiffExecutors", "MastiffPolicies"],
             exclude: ["Fixtures"]
         ),
     ] + (benchmarks ? benchmarkTargets : [])

@@ -80,7 +80,7 @@ public final class CollectorSet: Sendable {
         }
         if settings.redis.enabled {
             add("redis", unchanged: { $0.redis == settings.redis && $0.timeout == settings.timeout }) {
-                RedisCollector(url: settings.redis.url, collectorTimeout: settings.timeout)
+                RedisCollector(url: settings.redis.url, namespace: settings.sidekiq.namespace, collectorTimeout: settings.timeout)
             }
         }
         if !settings.mastodonEndpoints.isEmpty {
@@ -98,7 +98,7 @@ public final class CollectorSet: Sendable {
         if settings.sidekiq.enabled {
             let url = settings.sidekiq.redisURL ?? settings.redis.url
             add("sidekiq", unchanged: { ($0.sidekiq.redisURL ?? $0.redis.url) == url && $0.sidekiq == settings.sidekiq && $0.timeout == settings.timeout }) {
-                SidekiqCollector(url: url, namespace: settings.sidekiq.namespace, collectorTimeout: settings.timeout)
+                SidekiqCollector(url: url, namespace: settings.sidekiq.namespace, collectorTimeout: settings.timeout, stallAfter: settings.sidekiq.stallAfter)
             }
         }
         return collectors

@@ -30,6 +30,7 @@ import Testing
 
         #expect(sampleValue(text, "mastodon_users") == 20)
         #expect(sampleValue(text, "mastodon_users_signed_in_30d") == 12)
+        #expect(sampleValue(text, "mastodon_federation_unavailable_domains") == (try exact("SELECT count(*) FROM unavailable_domains")))
         #expect(sampleValue(text, "mastodon_local_accounts") == 20)
         #expect(sampleValue(text, "mastodon_local_statuses") == (try exact("SELECT count(*) FROM statuses WHERE local")))
         #expect(sampleValue(text, "mastodon_statuses_estimate") == 4000, "ANALYZE makes reltuples exact on a small table")
@@ -51,6 +52,7 @@ import Testing
         let text = try Harness.run(Harness.binary, ["collect", "--once", "--config", config]).stdout
         #expect(sampleValue(text, "postgres_up") == 1)
         #expect(!text.contains("mastodon_users"))
+        #expect(!text.contains("mastodon_federation_unavailable_domains"))
         #expect(sampleValue(text, "mastiff_collector_success{collector=\"postgres\"}") == 1)
     }
 }

@@ -23,7 +23,8 @@ import Testing
             "RedisDown", "RedisPersistenceFailing", "SidekiqDown", "SidekiqQueueLatencyHigh", "SidekiqDeadJobsGrowing",
             "SidekiqRetriesGrowing", "DiskNearlyFull", "DiskFillingUp", "TLSCertificateExpiring", "CollectorFailing",
             "ConfigReloadFailed", "StatsdSeriesLimitReached", "Watchdog", "RestartBudgetExhausted", "RestartTargetStopped",
-            "BackupFailed", "BackupStale", "BackupDrillFailed", "JobFailed",
+            "BackupFailed", "BackupStale", "BackupDrillFailed", "JobFailed", "SidekiqStalled", "SidekiqQueueUnserved",
+            "FederationUnavailableDomainsJump", "FederationDeliveriesFailing",
         ])
         for rule in alerts {
             let severity = rule.labels.first { $0.0 == "severity" }?.1.text

@@ -10,8 +10,12 @@ public final class MastodonDatabaseStats: Sendable {
     static let detection = """
         SELECT (to_regclass('public.users') IS NOT NULL AND to_regclass('public.accounts') IS NOT NULL
                 AND to_regclass('public.account_stats') IS NOT NULL AND to_regclass('public.statuses') IS NOT NULL
-                AND to_regclass('public.media_attachments') IS NOT NULL)::int AS mastodon
+                AND to_regclass('public.media_attachments') IS NOT NULL)::int AS mastodon,
+               (to_regclass('public.unavailable_domains') IS NOT NULL)::int AS federation
         """
+
+    /// Domains Mastodon stopped delivering to (7 days of failures), when the table exists.
+    static let federationQuery = "SELECT count(*) AS unavailable_domains FROM unavailable_domains"
 
     static let batch = """
         SELECT count(*) AS users, count(*) FILTER (WHERE current_sign_in_at > now() - interval '30 days') AS signed_in_30d FROM users;
@@ -77,7 +81,8 @@ public final class MastodonDatabaseStats: Sendable {
     private func refresh(_ connection: PostgresConnection, timeout: Duration) async throws -> [MetricFamily]? {
         let detected = try await connection.query(Self.detection, timeout: timeout)
         guard detected.first?.first == "1" else { return nil }
-        let results = try await connection.execute(Self.batch, timeout: timeout)
+        let federation = detected.first.map { $0.count > 1 && $0[1] == "1" } ?? false
+        let results = try await connection.execute(Self.batch + (federation ? ";\n" + Self.federationQuery : ""), timeout: timeout)
         if let failed = results.first(where: { $0.error != nil }) {
             throw ClientError(.query, system: "postgres", reason: failed.error ?? "")
         }
@@ -88,7 +93,11 @@ public final class MastodonDatabaseStats: Sendable {
 
     /// The batch's results → samples. Pure.
     static func emit(_ results: [PostgresResult], into sink: MetricSink) {
-        guard results.count == 5 else { return }
+        guard results.count == 5 || results.count == 6 else { return }
+        if results.count == 6, let count = results[5].namedRows().first?["unavailable_domains"].flatMap(Double.init) {
+            sink.gauge("mastodon_federation_unavailable_domains",
+                       help: "Domains Mastodon stopped delivering to after 7 days of failures (rows of unavailable_domains).", count)
+        }
         let users = results[0].namedRows().first ?? [:]
         if let count = users["users"].flatMap(Double.init) {
             sink.gauge("mastodon_users", help: "Local user accounts (rows of users).", count)

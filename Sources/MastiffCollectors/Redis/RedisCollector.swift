@@ -1,17 +1,30 @@
 import MastiffClients
 import MastiffCore
+import Synchronization
 
 /// Redis' memory, clients, hit rate, evictions, persistence and keys per database, from one
-/// INFO (default sections) per scrape over a reused hiredis connection. No SCAN, no KEYS.
+/// INFO (default sections) per scrape over a reused hiredis connection; and Mastodon's failing
+/// deliveries, from a SCAN spread over collections (FederationScan). No KEYS.
 public struct RedisCollector: Collector {
     public let name = "redis"
     public var upMetric: (name: String, help: String)? { ("redis_up", Self.upHelp) }
     static let upHelp = "Whether the last scrape of Redis succeeded."
     private let session: ReconnectingSession<RedisConnection>
+    private let federation: FederationState
+    private let clock: any WallClock
 
-    public init(url: RedisURL, collectorTimeout: Duration) {
+    /// The scan's cursor and last pass, carried from one collection to the next.
+    final class FederationState: Sendable {
+        let scan: Mutex<FederationScan>
+        init(_ scan: FederationScan) { self.scan = Mutex(scan) }
+    }
+
+    /// `namespace`: Mastodon's REDIS_NAMESPACE (4.3), which prefixes its keys.
+    public init(url: RedisURL, namespace: String = "", collectorTimeout: Duration, clock: any WallClock = SystemWallClock()) {
         let milliseconds = SourceDeadline.milliseconds(within: collectorTimeout)
         session = ReconnectingSession { try await RedisConnection.connect(url, timeoutMilliseconds: milliseconds) }
+        federation = FederationState(FederationScan(namespace: namespace))
+        self.clock = clock
     }
 
     public func collect(into sink: MetricSink) async throws {
@@ -33,6 +46,38 @@ public struct RedisCollector: Collector {
         }
         reportUp(into: sink)
         RedisMetrics.emit(RedisInfoParser.parse(text), into: sink)
+        await scanFederation(into: sink)
+    }
+
+    /// A few SCAN steps of the pass in progress, then the last complete pass. A failed step is
+    /// counted and the pass starts over; Redis's own metrics above are kept.
+    private func scanFederation(into sink: MetricSink) async {
+        var scan = federation.scan.withLock { $0 }
+        let clock = self.clock
+        do {
+            scan = try await session.withConnection { redis in
+                var scan = scan
+                for _ in 0..<FederationScan.stepsPerCollection {
+                    let reply = try await redis.command(scan.nextCommand)
+                    guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let keyReplies) = parts[1] else {
+                        throw ClientError(.query, system: "redis", reason: "unexpected reply to SCAN")
+                    }
+                    let keys = keyReplies.compactMap(\.text)
+                    let counts = keys.isEmpty ? [] : try await redis.pipeline(keys.map { ["SCARD", $0] })
+                    scan.record(nextCursor: next, counts: zip(keys, counts).map { ($0, $1.number.map { Int($0) }) }, now: clock.now())
+                    if next == "0" { break }
+                }
+                return scan
+            }
+        } catch {
+            sink.recordError(reason: "federation_scan_failed")
+            scan.restart()
+        }
+        federation.scan.withLock { $0 = scan }
+        FederationScan.emit(scan.lastPass, maxHosts: scan.maxHosts, into: sink)
+        if let pass = scan.lastPass {
+            sink.views.federationFailingHosts = pass.worst(10).map { FailingHost(host: $0.host, days: $0.days) }
+        }
     }
 }
 

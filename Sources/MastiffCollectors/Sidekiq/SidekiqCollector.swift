@@ -10,12 +10,17 @@ public struct SidekiqCollector: Collector {
     static let upHelp = "Whether the last read of Sidekiq's data from Redis succeeded."
     private let session: ReconnectingSession<RedisConnection>
     private let prefix: String
+    private let stallAfter: Duration
     private let clock: any WallClock
 
-    public init(url: RedisURL, namespace: String, collectorTimeout: Duration, clock: any WallClock = SystemWallClock()) {
+    /// `stallAfter`: how long a live process may start no job while its queues wait before it
+    /// counts as stalled (`collectors.sidekiq.stall_after`).
+    public init(url: RedisURL, namespace: String, collectorTimeout: Duration, stallAfter: Duration = .seconds(600),
+                clock: any WallClock = SystemWallClock()) {
         let milliseconds = SourceDeadline.milliseconds(within: collectorTimeout)
         session = ReconnectingSession { try await RedisConnection.connect(url, timeoutMilliseconds: milliseconds) }
         prefix = namespace.isEmpty ? "" : namespace + ":"
+        self.stallAfter = stallAfter
         self.clock = clock
     }
 
@@ -30,7 +35,7 @@ public struct SidekiqCollector: Collector {
             return
         }
         reportUp(into: sink)
-        SidekiqMetrics.emit(data, now: now, into: sink)
+        SidekiqMetrics.emit(data, now: now, stallAfter: stallAfter.seconds, into: sink)
         sink.views.sidekiqProcesses = data.processes.map(\.sample)
     }
 
@@ -80,18 +85,19 @@ public struct SidekiqCollector: Collector {
         let offset = 2 * queues.count
         for (index, identity) in identities.enumerated() {
             let fields = replies[offset + 3 * index].optionalStrings
-            if let process = SidekiqParsing.process(identity: identity, fields: fields) {
-                data.processes.append(process)
-            } else {
-                data.malformed += 1
-            }
+            var process = SidekiqParsing.process(identity: identity, fields: fields)
+            if process == nil { data.malformed += 1 }
             let work = replies[offset + 3 * index + 1].strings + replies[offset + 3 * index + 2].strings
             // HGETALL alternates field (thread id) and value (the work JSON).
             for value in stride(from: 1, to: work.count, by: 2) {
                 if let job = SidekiqParsing.work(work[value]) {
                     data.runningJobs.append(.init(queue: job.queue, runAt: job.runAt))
+                    let newest = max(process?.newestJobStart ?? job.runAt, job.runAt)
+                    process?.runningJobs += 1
+                    process?.newestJobStart = newest
                 }
             }
+            if let process { data.processes.append(process) }
         }
         return data
     }
@@ -102,6 +108,12 @@ public struct SidekiqData: Sendable, Equatable {
         public var name: String
         public var size: Double
         public var latency: Double
+
+        public init(name: String, size: Double, latency: Double) {
+            self.name = name
+            self.size = size
+            self.latency = latency
+        }
     }
 
     public struct RunningJob: Sendable, Equatable {
@@ -125,7 +137,7 @@ public struct SidekiqData: Sendable, Equatable {
 
 /// SidekiqData → samples. Pure.
 public enum SidekiqMetrics {
-    public static func emit(_ data: SidekiqData, now: Double, into sink: MetricSink) {
+    public static func emit(_ data: SidekiqData, now: Double, stallAfter: Double = 600, into sink: MetricSink) {
         if data.malformed > 0 { sink.recordError(reason: "malformed", count: data.malformed) }
         sink.declare("sidekiq_queue_size", help: "Jobs waiting in the queue.", type: .gauge)
         sink.declare("sidekiq_queue_latency_seconds", help: "Age of the oldest job waiting in the queue (Mastodon backs off above 5 s for default, 10 s push, 300 s pull).", type: .gauge)
@@ -163,6 +175,20 @@ public enum SidekiqMetrics {
         let longest = Dictionary(grouping: data.runningJobs, by: \.queue).mapValues { jobs in jobs.map { max(0, now - $0.runAt) }.max() ?? 0 }
         for (queue, seconds) in longest.sorted(by: { $0.key < $1.key }) {
             sink.gauge("sidekiq_queue_longest_running_job_seconds", help: "", seconds, labels: [Label("queue", queue)])
+        }
+        // Which queues a live process serves: a queue with jobs and no process is never worked.
+        let live = data.processes.filter { now - $0.beat < 60 && !$0.quiet }
+        sink.declare("sidekiq_queue_processes", help: "Live, not quiet Sidekiq processes (heartbeat within 60 s) that serve the queue, across every host.", type: .gauge)
+        for queue in Set(data.queues.map(\.name) + live.flatMap(\.queues)).sorted() {
+            sink.gauge("sidekiq_queue_processes", help: "", Double(live.filter { $0.queues.contains(queue) }.count), labels: [Label("queue", queue)])
+        }
+        let latency = Dictionary(data.queues.map { ($0.name, $0.latency) }, uniquingKeysWith: max)
+        sink.declare("sidekiq_process_stalled",
+                     help: "1 when a live Sidekiq process started no job for collectors.sidekiq.stall_after while a queue it serves had a job waiting longer.",
+                     type: .gauge)
+        for process in data.processes.sorted(by: { $0.identity < $1.identity }) {
+            let labels = [Label("hostname", process.hostname), Label("pid", process.pid.map(String.init) ?? ""), Label("tag", process.tag)]
+            sink.gauge("sidekiq_process_stalled", help: "", process.isStalled(now: now, stallAfter: stallAfter, queueLatency: latency) ? 1 : 0, labels: labels)
         }
         if let users = data.monthlyActiveUsers {
             sink.gauge("mastodon_monthly_active_users", help: "Distinct users who logged in during the last 30 days (Mastodon's activity:logins HyperLogLogs).", users)

@@ -27,6 +27,33 @@ public enum SidekiqParsing {
         public var beat: Double
         public var pid: Int?
         public var queues: [String] = []
+        /// `tag` from its info (Sidekiq's -g, or the application's directory name).
+        public var tag: String = ""
+        /// Jobs it is running now (`<identity>:work`), and when the newest of them started.
+        public var runningJobs = 0
+        public var newestJobStart: Double?
+
+        public init(identity: String, hostname: String, busy: Double, concurrency: Double, quiet: Bool, rssBytes: Double, beat: Double,
+                    pid: Int? = nil, queues: [String] = [], tag: String = "") {
+            self.identity = identity
+            self.hostname = hostname
+            self.busy = busy
+            self.concurrency = concurrency
+            self.quiet = quiet
+            self.rssBytes = rssBytes
+            self.beat = beat
+            self.pid = pid
+            self.queues = queues
+            self.tag = tag
+        }
+
+        /// Alive (a heartbeat within a minute), not quiet, nothing started for `stallAfter`
+        /// while a queue it serves has a job waiting longer than that: it takes no work.
+        public func isStalled(now: Double, stallAfter: Double, queueLatency: [String: Double]) -> Bool {
+            guard now - beat < 60, !quiet else { return false }
+            if let newest = newestJobStart, now - newest < stallAfter { return false }
+            return queues.contains { (queueLatency[$0] ?? 0) > stallAfter }
+        }
 
         /// What the policies see of it.
         public var sample: SidekiqProcessSample {
@@ -49,7 +76,9 @@ public enum SidekiqParsing {
             rssBytes: (fields[4].flatMap(Double.init) ?? 0) * 1024,
             beat: fields[2].flatMap(Double.init).map(epochSeconds) ?? 0,
             pid: info["pid"]?.double.map { Int($0) },
-            queues: info["queues"]?.array?.compactMap(\.string) ?? [])
+            // Sidekiq 6 repeats a queue once per weight: each queue once.
+            queues: (info["queues"]?.array?.compactMap(\.string) ?? []).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } },
+            tag: info["tag"]?.string ?? "")
     }
 
     /// One entry of `<identity>:work`: the queue and when the job started.

@@ -96,6 +96,9 @@ public struct SidekiqCollectorSettings: Sendable, Equatable {
     public var redisURL: RedisURL?
     /// REDIS_NAMESPACE of Mastodon ≤ 4.3 (keys are prefixed with `<namespace>:`); empty for none.
     public var namespace = ""
+    /// A live process that starts no job for this long while a queue it serves waits longer is
+    /// stalled (`sidekiq_process_stalled`, the SidekiqStalled alert).
+    public var stallAfter: Duration = .seconds(600)
     public init() {}
 }
 
@@ -278,6 +281,7 @@ extension SidekiqCollectorSettings {
         .key("enabled") { settings, node, _ throws(ConfigError) in settings.enabled = try node.bool() },
         .key("redis_url") { settings, node, context throws(ConfigError) in settings.redisURL = try node.redisURL(environment: context.environment) },
         .key("namespace") { settings, node, _ throws(ConfigError) in settings.namespace = try node.string() },
+        .key("stall_after") { settings, node, _ throws(ConfigError) in settings.stallAfter = try node.duration(atLeast: .seconds(60)) },
     ])
 }
 

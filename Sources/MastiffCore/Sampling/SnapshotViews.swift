@@ -6,6 +6,9 @@ public struct SnapshotViews: Sendable, Equatable {
     public var processes: [ProcessSample]?
     public var sidekiqProcesses: [SidekiqProcessSample]?
     public var memory: SystemMemorySample?
+    /// The remote hosts Mastodon failed to deliver to on the most days (the status page's top
+    /// ten: host names are not metric labels).
+    public var federationFailingHosts: [FailingHost]?
 
     public init(processes: [ProcessSample]? = nil, sidekiqProcesses: [SidekiqProcessSample]? = nil, memory: SystemMemorySample? = nil) {
         self.processes = processes
@@ -18,6 +21,17 @@ public struct SnapshotViews: Sendable, Equatable {
         if let processes = other.processes { self.processes = processes }
         if let sidekiq = other.sidekiqProcesses { sidekiqProcesses = sidekiq }
         if let memory = other.memory { self.memory = memory }
+        if let hosts = other.federationFailingHosts { federationFailingHosts = hosts }
+    }
+}
+
+/// A remote host and the number of distinct days deliveries to it failed.
+public struct FailingHost: Sendable, Equatable {
+    public var host: String
+    public var days: Int
+    public init(host: String, days: Int) {
+        self.host = host
+        self.days = days
     }
 }
 

@@ -171,6 +171,26 @@ groups:
           description: "Jobs in {{ $labels.queue }} wait {{ $value | humanizeDuration }} before they run; users notice (posts arrive late, notifications lag). Add Sidekiq threads or processes for this queue, or look for a slow job (sidekiq_queue_longest_running_job_seconds)."
           runbook_url: "docs/alerting.md#sidekiqqueuelatencyhigh"
 
+      - alert: SidekiqStalled
+        expr: sidekiq_process_stalled == 1
+        for: 2m
+        labels:
+          severity: warning
+        annotations:
+          summary: "Sidekiq process {{ $labels.pid }} on {{ $labels.hostname }} is alive but takes no work"
+          description: "It sends heartbeats, yet started no job for collectors.sidekiq.stall_after while a queue it serves has waited longer: its threads are stuck (a hung network call, a deadlock). Look at its threads (`kill -TTIN <pid>` writes a dump to its log) and restart it; a restart target with on_alert: [SidekiqStalled] does that by itself."
+          runbook_url: "docs/alerting.md#sidekiqstalled"
+
+      - alert: SidekiqQueueUnserved
+        expr: sidekiq_queue_size > 0 and on(queue) sidekiq_queue_processes == 0 and on() sidekiq_up == 1
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "Sidekiq's {{ $labels.queue }} queue has {{ $value }} jobs and no process serves it"
+          description: "No live Sidekiq process lists {{ $labels.queue }} among its queues, so its jobs never run. A -q list in a unit file replaces config/sidekiq.yml's queues: add {{ $labels.queue }} to one process (ingress carries inbound federation; scheduler needs exactly one process)."
+          runbook_url: "docs/alerting.md#sidekiqqueueunserved"
+
       - alert: SidekiqDeadJobsGrowing
         expr: delta(sidekiq_dead_jobs[1h]) > 10
         labels:
@@ -189,6 +209,25 @@ groups:
           summary: "Sidekiq's retry set holds {{ $value }} jobs and is growing"
           description: "Deliveries to unreachable servers retry for days, so some retries are normal; a steadily growing set means a failing dependency. Look at the Sidekiq web UI's Retries tab for the common error."
           runbook_url: "docs/alerting.md#sidekiqretriesgrowing"
+
+      - alert: FederationUnavailableDomainsJump
+        expr: delta(mastodon_federation_unavailable_domains[1h]) >= 20
+        labels:
+          severity: warning
+        annotations:
+          summary: "Mastodon gave up on {{ $value | printf \"%.0f\" }} more domains in the last hour"
+          description: "Domains land in unavailable_domains after 7 days of failed deliveries; many at once means deliveries from here have been failing for a week (outbound network, DNS, a proxy or a firewall), not that those servers died. Compare with mastodon_federation_failing_hosts and try `curl -v https://<one of them>/` from this host."
+          runbook_url: "docs/alerting.md#federationunavailabledomainsjump"
+
+      - alert: FederationDeliveriesFailing
+        expr: sum(mastodon_federation_failing_hosts{days=~"[3-6]"}) > 50
+        for: 1h
+        labels:
+          severity: warning
+        annotations:
+          summary: "Deliveries to {{ $value }} servers have failed on 3 or more days"
+          description: "Remote servers do die, but this many failing at once for days points at this side: outbound network, DNS resolution or a blocked port 443. The status page lists the hosts failing longest; Mastodon stops delivering to each at 7 days."
+          runbook_url: "docs/alerting.md#federationdeliveriesfailing"
 
       - alert: PostgresDown
         expr: postgres_up == 0

@@ -79,4 +79,13 @@ INSERT INTO media_attachments (status_id, account_id, file_file_size, remote_url
   SELECT i, CASE WHEN i % 3 = 0 THEN 1 ELSE 30 END, 1000 + i,
          CASE WHEN i % 3 = 0 THEN '' ELSE 'https://remote.example/media/' || i END, 'image/png'
   FROM generate_series(1, :statuses / 10) i;
+-- Domains Mastodon stopped delivering to (DeliveryFailureTracker: 7 days of failures).
+CREATE TABLE unavailable_domains (
+  id bigserial PRIMARY KEY,
+  domain character varying DEFAULT '' NOT NULL,
+  created_at timestamp NOT NULL DEFAULT now(),
+  updated_at timestamp NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX index_unavailable_domains_on_domain ON unavailable_domains (domain);
+INSERT INTO unavailable_domains (domain) SELECT 'gone' || i || '.example' FROM generate_series(1, 7) i;
 ANALYZE;
