@@ -98,6 +98,20 @@ public enum StatusPage {
             html += "</tbody></table></section>\n"
         }
 
+        if let federation = report.federation {
+            html += "<section id=\"federation\"><h2>Federation</h2><p><span class=\"figure\">\(integer(federation.failingHosts))</span> servers with failed deliveries"
+            if let unavailable = federation.unavailableDomains { html += "; \(integer(unavailable)) domains given up on (7 days of failures)" }
+            html += "</p>"
+            if !federation.worst.isEmpty {
+                html += "<table><thead><tr><th>Failing longest</th><th class=\"num\">Days</th></tr></thead><tbody>"
+                for host in federation.worst {
+                    html += "<tr><td>\(escape(host.host))</td><td class=\"num\">\(host.days)</td></tr>"
+                }
+                html += "</tbody></table>"
+            }
+            html += "</section>\n"
+        }
+
         if let postgres = report.postgres {
             html += "<section id=\"postgres\"><h2>PostgreSQL</h2><p><span class=\"figure\" id=\"pg-connections\">\(integer(postgres.connections))</span> connections"
             if let maximum = postgres.maxConnections, maximum > 0 {

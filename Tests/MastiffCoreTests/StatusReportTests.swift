@@ -129,3 +129,27 @@ import Testing
         #expect(!json.serialized().contains("hunter2"))
     }
 }
+
+/// The federation part: shown only when the Redis collector found Mastodon's records, with the
+/// hosts failing longest from the view (never from labels) and the domains given up on.
+@Suite struct StatusReportFederationTests {
+    @Test func federationComesFromTheViewAndTheFamilies() throws {
+        var inputs = StatusReportTests.inputs()
+        #expect(StatusReport.build(inputs).federation == nil, "no scan yet: no section")
+        inputs.views.federationFailingHosts = [FailingHost(host: "gone.example", days: 9), FailingHost(host: "slow.example", days: 2)]
+        inputs.families.append(MetricFamily(name: "mastodon_federation_failing_hosts", help: "", type: .gauge,
+                                            samples: [Sample(labels: [Label("days", "2")], value: 4), Sample(labels: [Label("days", "7")], value: 1)]))
+        inputs.families.append(MetricFamily(name: "mastodon_federation_unavailable_domains", help: "", type: .gauge, samples: [Sample(labels: [], value: 31)]))
+        let report = StatusReport.build(inputs)
+        let federation = try #require(report.federation)
+        #expect(federation.failingHosts == 5 && federation.unavailableDomains == 31)
+        #expect(federation.worst.map(\.host) == ["gone.example", "slow.example"])
+        guard case .object(let json)? = report.json["federation"] else {
+            Issue.record("no federation in the JSON")
+            return
+        }
+        #expect(json["unavailable_domains"] == .number(31))
+        #expect(json["failing_longest"] == .array([.object(["host": .string("gone.example"), "days": .number(9)]),
+                                                   .object(["host": .string("slow.example"), "days": .number(2)])]))
+    }
+}

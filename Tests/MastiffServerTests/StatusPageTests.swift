@@ -19,6 +19,8 @@ import Testing
                               pressureTrend: nil)
         report.queues = [.init(name: "pull", size: 1500, latencySeconds: 4000, latencyTrend: nil)]
         report.postgres = .init(connections: 92, maxConnections: 100, trend: nil)
+        // A remote host's name comes from whoever runs that server.
+        report.federation = .init(unavailableDomains: 12, failingHosts: 40, worst: [FailingHost(host: "evil<img onerror=alert(1)>.example", days: 6)])
         report.backups = [.init(target: "postgres", lastSuccess: now - 7200, sizeBytes: 1_288_490_189, lastRunSuccessful: false)]
         report.restarts = [.init(time: now - 60, target: "sidekiq", pid: 4242, reason: "memory", result: "restarted")]
         return report
@@ -28,6 +30,8 @@ import Testing
         let html = StatusPage.render(Self.report())
         #expect(html.hasPrefix("<!doctype html>"))
         #expect(html.contains("1 alert firing; 1 of 2 checks failing"))
+        #expect(html.contains("40</span> servers with failed deliveries; 12 domains given up on"))
+        #expect(html.contains("evil&lt;img onerror=alert(1)&gt;.example") && !html.contains("<img"))
         #expect(html.contains("<strong>MastodonDown</strong>"))
         #expect(html.contains("web &amp; API &lt;down&gt;"))
         #expect(!html.contains("<script"), "a probe name is text, not markup")

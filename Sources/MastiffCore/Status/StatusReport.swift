@@ -111,6 +111,20 @@ public struct StatusReport: Sendable, Equatable {
         }
     }
 
+    /// Mastodon's outbound federation: domains given up on, and the hosts failing longest.
+    public struct Federation: Sendable, Equatable {
+        public var unavailableDomains: Double?
+        /// Hosts with failed deliveries on at least one day (from the last complete scan).
+        public var failingHosts: Double
+        public var worst: [FailingHost]
+
+        public init(unavailableDomains: Double?, failingHosts: Double, worst: [FailingHost]) {
+            self.unavailableDomains = unavailableDomains
+            self.failingHosts = failingHosts
+            self.worst = worst
+        }
+    }
+
     public struct Backup: Sendable, Equatable {
         public var target: String
         /// nil when no backup of the target has succeeded yet.
@@ -168,6 +182,7 @@ public struct StatusReport: Sendable, Equatable {
     public var groups: [ProcessGroup] = []
     public var queues: [Queue] = []
     public var postgres: Postgres?
+    public var federation: Federation?
     public var backups: [Backup] = []
     public var restarts: [Restart] = []
     public var jobs: [Job] = []
@@ -302,6 +317,11 @@ extension StatusReport {
                                        maxConnections: samples["postgres_max_connections"]?.first?.value,
                                        trend: trend(.postgresConnections, sum: true))
         }
+        if let worst = inputs.views.federationFailingHosts {
+            report.federation = Federation(unavailableDomains: samples["mastodon_federation_unavailable_domains"]?.first?.value,
+                                           failingHosts: (samples["mastodon_federation_failing_hosts"] ?? []).reduce(0) { $0 + $1.value },
+                                           worst: worst)
+        }
         report.backups = inputs.backups
         report.jobs = inputs.jobs
         // The newest first; the page has room for ten.
@@ -392,6 +412,12 @@ extension StatusReport {
         if let postgres {
             object["postgres"] = .object(["connections": .number(postgres.connections), "max_connections": optional(postgres.maxConnections),
                                           "trend": trendJSON(postgres.trend)])
+        }
+        if let federation {
+            object["federation"] = .object([
+                "unavailable_domains": optional(federation.unavailableDomains), "failing_hosts": .number(federation.failingHosts),
+                "failing_longest": .array(federation.worst.map { .object(["host": .string($0.host), "days": .number(Double($0.days))]) }),
+            ])
         }
         if let instance { object["instance"] = .string(instance) }
         return object
