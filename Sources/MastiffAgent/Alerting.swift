@@ -395,14 +395,24 @@ public struct AlertingOutcome: Sendable {
     public var notifiable: [NotifiedAlert]
     /// Names of the alerts firing now (restart targets' on_alert).
     public var firing: Set<String>
+    /// The processes firing alerts name with a `pid` label, and the `hostname` beside it (a
+    /// Sidekiq's host): what on_alert restarts rather than the largest process.
+    public var namedProcesses: [String: [(hostname: String?, pid: Int)]]
 
-    public init(notifiable: [NotifiedAlert] = [], firing: Set<String> = []) {
+    public init(notifiable: [NotifiedAlert] = [], firing: Set<String> = [], namedProcesses: [String: [(hostname: String?, pid: Int)]] = [:]) {
         self.notifiable = notifiable
         self.firing = firing
+        self.namedProcesses = namedProcesses
     }
 
     init(_ alerts: [Alert]) {
         firing = Set(alerts.filter { $0.state == .firing }.map(\.rule))
+        var named: [String: [(hostname: String?, pid: Int)]] = [:]
+        for alert in alerts where alert.state == .firing {
+            guard let pid = alert.labels.value(of: "pid").flatMap(Int.init), pid > 0 else { continue }
+            named[alert.rule, default: []].append((alert.labels.value(of: "hostname"), pid))
+        }
+        namedProcesses = named
         notifiable = alerts.compactMap { alert -> NotifiedAlert? in
             switch alert.state {
             case .pending: return nil

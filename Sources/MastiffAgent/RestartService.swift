@@ -59,10 +59,14 @@ public final class RestartService: Service, Sendable {
     public typealias RestarterFactory = @Sendable ([RestartTargetSpec]) -> [String: any Restarter]
 
     private let makeRestarters: RestarterFactory
+    /// This host's name as Sidekiq reports it (gethostname), to tell its processes from others'.
+    private let hostName: String
 
     /// `samplingInterval`: decisions start four samples after mastiff does (a minute at 15 s).
     public init(targets: [RestartTargetSpec], stateStore: StateStore?, logger: Logger, startedAt: Double, samplingInterval: Duration = .seconds(15),
-                procRoot: String = "/proc", restarters: @escaping RestarterFactory, announce: (@Sendable (RestartAction, String, Bool) -> Void)? = nil) {
+                procRoot: String = "/proc", hostName: String = HostName.current, restarters: @escaping RestarterFactory,
+                announce: (@Sendable (RestartAction, String, Bool) -> Void)? = nil) {
+        self.hostName = hostName
         self.procRoot = procRoot
         self.stateStore = stateStore
         self.logger = logger
@@ -97,7 +101,12 @@ public final class RestartService: Service, Sendable {
         }
     }
 
-    public func observe(_ snapshot: Snapshot, firingAlerts: Set<String>, maintenance: Bool) {
+    /// `namedProcesses`: the processes firing alerts name (`pid`, `hostname` labels); those of
+    /// this host are what an on_alert target restarts, so a stalled Sidekiq on another host never
+    /// restarts one here that happens to share its pid.
+    public func observe(_ snapshot: Snapshot, firingAlerts: Set<String>, namedProcesses: [String: [(hostname: String?, pid: Int)]] = [:],
+                        maintenance: Bool) {
+        let localHost = hostName
         let now = snapshot.time
         var droppedQuieted = false
         let (actions, events, restarters, drains) = state.withLock { state -> ([RestartAction], [RestartEvent], [String: any Restarter], [String: Duration]) in
@@ -105,6 +114,9 @@ public final class RestartService: Service, Sendable {
                 state.sidekiqBusy = Dictionary(sidekiq.compactMap { process in process.pid.map { ($0, process.busy) } }, uniquingKeysWith: { $0 + $1 })
             }
             state.policy.firingAlerts = firingAlerts
+            state.policy.alertedPIDs = namedProcesses.mapValues { processes in
+                Set(processes.filter { $0.hostname == nil || $0.hostname == localHost }.map(\.pid))
+            }
             state.policy.maintenance = maintenance
             var actions = state.policy.observe(snapshot, now: now)
             if state.resumeQuieted {

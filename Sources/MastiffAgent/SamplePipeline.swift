@@ -19,7 +19,7 @@ struct SamplePipeline: Sendable {
         let interval = configuration.current.alerts.interval
         let outcome = alerting.evaluate(snapshot, defaultIntervalMs: interval.map { Int64($0.seconds * 1000) })
         notifier.observe(outcome.notifiable)
-        restarts.observe(snapshot, firingAlerts: outcome.firing, maintenance: maintenance.isActive)
+        restarts.observe(snapshot, firingAlerts: outcome.firing, namedProcesses: outcome.namedProcesses, maintenance: maintenance.isActive)
         work.observe(snapshot)
     }
 }

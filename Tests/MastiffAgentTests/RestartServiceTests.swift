@@ -141,6 +141,24 @@ import Testing
         #expect(service.recentRestarts().isEmpty)
     }
 
+    /// An on_alert restart takes the process the alert names, when it is on this host.
+    @Test func anAlertNamingAProcessOfAnotherHostRestartsNothingHere() async {
+        let restarter = RecordingRestarter()
+        var target = RestartTargetSpec(name: "sidekiq", group: "sidekiq", method: .signal(name: "TERM", number: 15))
+        target.onAlerts = ["SidekiqStalled"]
+        let (logger, _) = RecordingLogHandler.logger()
+        let service = RestartService(targets: [target], stateStore: nil, logger: logger, startedAt: Self.now - 3600, hostName: "app1",
+                                     restarters: { _ in ["sidekiq": restarter] })
+        await Self.whileRunning(service) {
+            service.observe(Self.snapshot(), firingAlerts: ["SidekiqStalled"], namedProcesses: ["SidekiqStalled": [("app2", 4242)]], maintenance: false)
+            try? await Task.sleep(for: .milliseconds(200))
+            #expect(restarter.calls.withLock { $0.isEmpty }, "pid 4242 on app2 is not this host's process 4242")
+            service.observe(Self.snapshot(at: Self.now + 15), firingAlerts: ["SidekiqStalled"], namedProcesses: ["SidekiqStalled": [("app1", 4242)]],
+                            maintenance: false)
+            #expect(await Self.eventually { restarter.calls.withLock { $0.map { $0.pid } } == [4242] })
+        }
+    }
+
     /// A restart in progress is a child task of the service: a stop cancels it and `run`
     /// returns, instead of leaving it running on its own.
     @Test func aStopEndsARestartInProgress() async {

@@ -166,6 +166,26 @@ import Testing
         #expect(later.isEmpty, "one restart per firing episode")
     }
 
+    /// SidekiqStalled names its process (`pid`): that one is restarted, not the largest; and a
+    /// pid that is not one of the target's processes (another host's Sidekiq) restarts nothing.
+    @Test func anAlertThatNamesAProcessRestartsThatOne() {
+        var target = RestartTargetSpec(name: "sidekiq", group: "sidekiq", method: .signal(name: "TERM", number: 15))
+        target.onAlerts = ["SidekiqStalled"]
+        let old = Self.start - 7200
+        let processes = [Self.process(10, pss: 300 * Self.mib, startedAt: old), Self.process(20, pss: 600 * Self.mib, startedAt: old)]
+        var policy = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
+        policy.firingAlerts = ["SidekiqStalled"]
+        policy.alertedPIDs = ["SidekiqStalled": [10]]
+        let actions = policy.observe(Self.snapshot(processes), now: Self.start)
+        #expect(actions.map(\.pid) == [10])
+        #expect(actions.first?.detail == "SidekiqStalled names pid 10")
+
+        var elsewhere = RestartPolicy(targets: [target], startedAt: Self.start - 3600)
+        elsewhere.firingAlerts = ["SidekiqStalled"]
+        elsewhere.alertedPIDs = ["SidekiqStalled": [4242]]
+        #expect(elsewhere.observe(Self.snapshot(processes), now: Self.start).isEmpty, "not this host's process: nothing to restart")
+    }
+
     @Test func maintenanceQuietStartAndHealthTimeoutHold() {
         let old = Self.start - 7200
         let over = [Self.process(10, pss: 800 * Self.mib, startedAt: old)]

@@ -81,6 +81,9 @@ public struct RestartPolicy: Policy {
     var states: [String: TargetState] = [:]
     /// Alerts firing now (set by the caller before `observe`); an alert starts an episode once.
     public var firingAlerts: Set<String> = []
+    /// Per firing alert, the pids of this host its instances name (a `pid` label): an on_alert
+    /// restart takes one of those, and none at all when they are not the target's processes.
+    public var alertedPIDs: [String: Set<Int>] = [:]
     var handledAlerts: Set<String> = []
     public var maintenance = false
     public let quietUntil: Double
@@ -187,8 +190,12 @@ public struct RestartPolicy: Policy {
                 target.memoryKind == .pss ? (process.proportionalBytes ?? process.residentBytes) : process.residentBytes
             }
             var chosen: (ProcessSample, RestartReason, String)?
-            if let alert = target.onAlerts.first(where: { firingAlerts.contains($0) && !handledAlerts.contains($0) }),
-               let largest = eligible.max(by: { memory($0) < memory($1) }) {
+            let alert = target.onAlerts.first { firingAlerts.contains($0) && !handledAlerts.contains($0) }
+            let named = alert.flatMap { alertedPIDs[$0] } ?? []
+            if let alert, !named.isEmpty, let process = eligible.filter({ named.contains($0.pid) }).max(by: { memory($0) < memory($1) }) {
+                chosen = (process, .alert, "\(alert) names pid \(process.pid)")
+                newlyHandled.insert(alert)
+            } else if let alert, named.isEmpty, let largest = eligible.max(by: { memory($0) < memory($1) }) {
                 chosen = (largest, .alert, "\(alert) is firing; largest \(target.memoryKind.rawValue.uppercased()) \(ByteSize.format(memory(largest)))")
                 newlyHandled.insert(alert)
             } else if let worst = overMemory.filter({ entry in eligible.contains { $0.pid == entry.0.pid } }).max(by: { $0.1 < $1.1 }) {
