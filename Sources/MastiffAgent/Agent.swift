@@ -110,7 +110,12 @@ public struct Agent: Sendable {
         let server = HTTPServer(
             address: config.listen,
             endpoints: HTTPEndpoints(metrics: { await metrics.scrape() }, health: { status.health() }, status: { status.document().serialized() },
-                                     page: { StatusPage.render(status.report()) }),
+                                     page: { StatusPage.render(status.report()) },
+                                     deepHealth: {
+                                         let health = status.instanceHealth()
+                                         return (health.healthy, health.text, health.json.serialized())
+                                     },
+                                     deepHealthIsOpen: { [configuration] in configuration.current.instance.healthOpen }),
             logger: logger,
             eventLoopGroup: eventLoopGroup,
             authenticator: authenticator,

@@ -71,6 +71,14 @@ public struct AgentStatus: Sendable {
         return (true, "ok\n")
     }
 
+    /// /health/deep and /api/v1/health: Mastodon's parts from the last sample, which must be at
+    /// most three sampling intervals (plus the collectors' timeout) old, as for /healthz.
+    public func instanceHealth() -> InstanceHealth {
+        let latest = sampler.latest
+        let allowed = 3 * sampler.interval.seconds + configuration.current.collectors.timeout.seconds
+        return InstanceHealth.evaluate(families: latest?.families ?? [], sampledAt: latest?.time, now: clock.now(), maxAge: allowed)
+    }
+
     /// `/api/v1/status`: the agent's status (what `mastiff status` shows) and the status page's
     /// report, in one object.
     public func document() -> JSONValue {

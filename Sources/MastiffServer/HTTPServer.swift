@@ -21,14 +21,23 @@ public struct HTTPEndpoints: Sendable {
     public var status: (@Sendable () async -> String)?
     /// /: the status page's HTML; without it, / links to the other endpoints.
     public var page: (@Sendable () async -> String)?
+    /// /health/deep (text) and /api/v1/health (JSON): whether Mastodon works, for uptime
+    /// checkers; 503 when it does not.
+    public var deepHealth: (@Sendable () -> (healthy: Bool, text: String, json: String))?
+    /// Whether those two answer without the web configuration's credentials (asked at each request).
+    public var deepHealthIsOpen: @Sendable () -> Bool
 
     public init(metrics: @escaping @Sendable () async -> String,
                 health: @escaping @Sendable () -> (healthy: Bool, body: String) = { (true, "ok\n") },
-                status: (@Sendable () async -> String)? = nil, page: (@Sendable () async -> String)? = nil) {
+                status: (@Sendable () async -> String)? = nil, page: (@Sendable () async -> String)? = nil,
+                deepHealth: (@Sendable () -> (healthy: Bool, text: String, json: String))? = nil,
+                deepHealthIsOpen: @escaping @Sendable () -> Bool = { false }) {
         self.metrics = metrics
         self.health = health
         self.status = status
         self.page = page
+        self.deepHealth = deepHealth
+        self.deepHealthIsOpen = deepHealthIsOpen
     }
 }
 
@@ -197,7 +206,10 @@ public final class HTTPServer: Service, Sendable {
         }
         // Every path but /healthz (a liveness check must work without secrets) needs the web
         // configuration's credentials when it names users; the answer never says what was wrong.
-        if path != "/healthz", let authenticator, authenticator.requiresCredentials {
+        // The deep health URLs are open too when the admin says so (instance.health_open).
+        let deepHealthPaths: Set<String> = ["/health/deep", "/api/v1/health"]
+        let open = path == "/healthz" || (deepHealthPaths.contains(path) && endpoints.deepHealth != nil && endpoints.deepHealthIsOpen())
+        if !open, let authenticator, authenticator.requiresCredentials {
             switch await authenticator.check(authorization: request.headers["Authorization"].first, client: client) {
             case .allowed:
                 break
@@ -226,6 +238,14 @@ public final class HTTPServer: Service, Sendable {
             let body = await endpoints.status!() + "\n"
             try await respond(outbound, request, status: .ok, body: body, keepAlive: keepAlive,
                               extraHeaders: [("Content-Type", "application/json")])
+        case "/health/deep" where endpoints.deepHealth != nil:
+            let health = endpoints.deepHealth!()
+            try await respond(outbound, request, status: health.healthy ? .ok : .serviceUnavailable, body: health.text, keepAlive: keepAlive,
+                              extraHeaders: [("Cache-Control", "no-store")])
+        case "/api/v1/health" where endpoints.deepHealth != nil:
+            let health = endpoints.deepHealth!()
+            try await respond(outbound, request, status: health.healthy ? .ok : .serviceUnavailable, body: health.json + "\n", keepAlive: keepAlive,
+                              extraHeaders: [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
         case "/healthz":
             let health = endpoints.health()
             try await respond(outbound, request, status: health.healthy ? .ok : .serviceUnavailable, body: health.body, keepAlive: keepAlive)

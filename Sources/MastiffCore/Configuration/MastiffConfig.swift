@@ -50,6 +50,9 @@ public struct InstanceSettings: Sendable, Equatable {
     public var url: String?
     /// Mastodon's environment file, which `mastiff doctor` reads (never printed).
     public var envFile = "/home/mastodon/live/.env.production"
+    /// /health/deep and /api/v1/health answer without the web configuration's credentials, for
+    /// uptime checkers that cannot send them; they say only which parts fail.
+    public var healthOpen = false
     public init() {}
 }
 
@@ -129,5 +132,6 @@ extension InstanceSettings {
     static let section = ConfigSection<InstanceSettings>([
         .key("url") { instance, node, _ throws(ConfigError) in instance.url = try node.httpURL() },
         .key("env_file") { instance, node, _ throws(ConfigError) in instance.envFile = try node.absolutePath() ?? instance.envFile },
+        .key("health_open") { instance, node, _ throws(ConfigError) in instance.healthOpen = try node.bool() },
     ])
 }
