@@ -39,6 +39,9 @@ let benchmarkTargets: [Target] = [
             path: "bench/StatusPageBench"
         ),
 
+        // The federation scan's cost per collection on a Redis of many keys (bench/mastodon-health.sh).
+        .executableTarget(name: "mastodon-health-bench", dependencies: ["MastiffCollectors", "MastiffCore"], path: "bench/MastodonHealthBench"),
+
         // One restart-policy cycle over 500 processes (bench/restarts.sh).
         .executableTarget(name: "restart-bench", dependencies: ["MastiffPolicies", "MastiffCore"], path: "bench/RestartBench"),
 ]

@@ -71,6 +71,8 @@ smoke status-page .build/bench-status-page-smoke.log env BENCH_BUILD_DIR=.build/
 smoke doctor .build/bench-doctor-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_PROCESSES=50 bash bench/doctor.sh
 smoke backups .build/bench-backups-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_DB_MB=60 bash bench/backups.sh
 smoke tls .build/bench-tls-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_SCRAPES=5 bash bench/tls.sh
+smoke mastodon-health .build/bench-mastodon-health-smoke.log \
+  env BENCH_BUILD_DIR=.build/debug BENCH_KEYS=50000 BENCH_PASSES=1 BENCH_REQUESTS=100 bash bench/mastodon-health.sh
 # The Debian package, from a release build as the README makes it, installed, initialised,
 # upgraded and purged in a fresh Debian 12 tree (scripts/package-test.sh).
 package_status=0
