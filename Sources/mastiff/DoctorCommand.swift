@@ -54,6 +54,11 @@ struct DoctorCommand {
             } else {
                 facts.env = DotEnv.parse(text)
             }
+            // config/sidekiq.yml beside the environment file: the queues Mastodon expects served.
+            let directory = config.instance.envFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            if let yaml = try? FileSystemAccess.readRegularFile(directory + "/config/sidekiq.yml", limit: 1 << 16) {
+                facts.configuredSidekiqQueues = DoctorChecks.configuredQueues(sidekiqYAML: yaml)
+            }
         } catch {
             facts.envProblem = error.description
         }

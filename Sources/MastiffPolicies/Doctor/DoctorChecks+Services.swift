@@ -110,6 +110,47 @@ extension DoctorChecks {
                                  : "one process runs the scheduler; more run each scheduled job more than once")
     }
 
+    /// Every queue of Mastodon's config/sidekiq.yml is served by a live process somewhere in the
+    /// cluster (from Redis; else this host's command lines). A `-q` list replaces the file's
+    /// queues, and a unit file that forgot `ingress` stops inbound federation without an error.
+    static func sidekiqQueueTopology(_ facts: DoctorFacts) -> DoctorFinding? {
+        let fromRedis = facts.sidekiqQueues
+        let local = facts.processes.filter(\.isSidekiq)
+        guard fromRedis?.isEmpty == false || !local.isEmpty else { return nil }
+        let expected = facts.configuredSidekiqQueues ?? ["default", "push", "ingress", "mailers", "pull", "scheduler"]
+        let served = Set((fromRedis ?? local.map(queues)).flatMap { $0 })
+        let missing = expected.filter { !served.contains($0) }
+        let source = fromRedis != nil ? "the Sidekiq processes in Redis (all hosts)" : "this host's Sidekiq processes (Redis not read)"
+        let file = facts.configuredSidekiqQueues != nil ? "config/sidekiq.yml's" : "Mastodon's"
+        guard !missing.isEmpty else {
+            return DoctorFinding("sidekiq-queues", .ok, measured: "\(source) serve every one of \(file) \(expected.count) queues", recommended: "every queue served",
+                                 why: "a queue no process serves never runs its jobs")
+        }
+        let narrowed = local.filter { process in process.cmdline.contains("-q") || process.cmdline.contains("--queue") }
+            .filter { process in missing.contains { !queues(process).contains($0) } }
+            .map { "pid \($0.pid) (\(queues($0).joined(separator: ", ")))" }
+        var why = "jobs in \(missing.joined(separator: ", ")) never run"
+        if missing.contains("ingress") { why += "; ingress carries inbound federation (posts, follows and replies from other servers)" }
+        if !narrowed.isEmpty { why += ". A -q list replaces config/sidekiq.yml's queues: \(narrowed.joined(separator: "; ")) lists only those" }
+        return DoctorFinding("sidekiq-queues", .fail, measured: "\(source) serve none of \(missing.joined(separator: ", "))",
+                             recommended: "add \(missing.joined(separator: ", ")) to one process's -q list, or start one without -q", why: why)
+    }
+
+    /// The `:queues:` of config/sidekiq.yml (`- [default, 8]` or `- default`), in order.
+    public static func configuredQueues(sidekiqYAML text: String) -> [String]? {
+        guard let root = try? YAMLNode.parse(text), case .mapping(let entries) = root.content,
+              let queues = entries.first(where: { if case .scalar(let key, _) = $0.key.content { return key == ":queues" || key == "queues" }; return false }),
+              case .sequence(let items) = queues.value.content else { return nil }
+        let names = items.compactMap { item -> String? in
+            switch item.content {
+            case .scalar(let name, _): return name
+            case .sequence(let pair): if case .scalar(let name, _)? = pair.first?.content { return name } else { return nil }
+            case .mapping: return nil
+            }
+        }
+        return names.isEmpty ? nil : names
+    }
+
     static func redisPersistence(_ facts: DoctorFacts) -> DoctorFinding? {
         guard let redis = facts.redisPersistence else { return nil }
         let save = redis["save"] ?? ""

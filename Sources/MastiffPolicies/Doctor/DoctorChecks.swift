@@ -59,6 +59,8 @@ public struct DoctorFacts: Sendable, Equatable {
     public var redisPersistence: [String: String]?
     /// The queues of every Sidekiq process in Redis's processes set (all hosts), when read.
     public var sidekiqQueues: [[String]]?
+    /// The queues of the installation's config/sidekiq.yml, when it could be read.
+    public var configuredSidekiqQueues: [String]?
     /// systemd unit files that start Sidekiq.
     public var sidekiqUnits: [UnitFile] = []
 
@@ -113,7 +115,7 @@ public struct DoctorFinding: Sendable, Equatable {
 /// The checks, each a pure function of the facts; nil when it does not apply (nothing to judge).
 public enum DoctorChecks {
     public static func run(_ facts: DoctorFacts) -> [DoctorFinding] {
-        [envFile, pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, postgresMemory, openFiles, scheduler, logLevel,
+        [envFile, pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, postgresMemory, openFiles, scheduler, sidekiqQueueTopology, logLevel,
          mediaCleanup, backup, redisPersistence, swap, sidekiqStopTimeout, mediaBucket, headroom, elasticsearchHeap]
             .compactMap { $0(facts) }
     }
