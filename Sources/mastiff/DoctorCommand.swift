@@ -20,9 +20,12 @@ struct DoctorCommand {
     /// Crontabs: files, or directories whose files are read (root's and users').
     var cronPaths = Self.cronPaths
     static let cronPaths = ["/etc/crontab", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly", "/var/spool/cron/crontabs"]
+    /// `--upgrade-to`: the upgrade preflight's findings instead of the host's.
+    var upgradeTo: String?
 
     func run() async -> Int32 {
-        let findings = DoctorChecks.run(await gather())
+        let facts = await gather()
+        let findings = upgradeTo.flatMap { UpgradePreflight.run(facts, target: $0) } ?? DoctorChecks.run(facts)
         if json {
             print(JSONValue.array(findings.map { finding in
                 .object(["check": .string(finding.check), "level": .string(finding.level.rawValue), "measured": .string(finding.measured),
@@ -59,6 +62,9 @@ struct DoctorCommand {
             if let yaml = try? FileSystemAccess.readRegularFile(directory + "/config/sidekiq.yml", limit: 1 << 16) {
                 facts.configuredSidekiqQueues = DoctorChecks.configuredQueues(sidekiqYAML: yaml)
             }
+            if let text = try? FileSystemAccess.readRegularFile(directory + "/lib/mastodon/version.rb", limit: 64 << 10) {
+                facts.mastodonVersion = MastodonInstallation.version(fromVersionFile: text)
+            }
         } catch {
             facts.envProblem = error.description
         }
@@ -66,6 +72,17 @@ struct DoctorCommand {
         if config.collectors.postgres.enabled,
            let connection = try? await PostgresConnection.connect(config.collectors.postgres.dsn, timeoutSeconds: 3) {
             if let value = try? await connection.query("SHOW max_connections").first?[0] { facts.postgresMaxConnections = Int(value) }
+            if let value = try? await connection.query("SHOW server_version_num").first?[0] { facts.postgresVersionNumber = Int(value) }
+            let largest = "SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 2 DESC LIMIT 1"
+            if let row = try? await connection.query(largest).first, row.count == 2, let name = row[0], let bytes = row[1].flatMap({ UInt64($0) }) {
+                facts.largestTable = DoctorFacts.Table(name: name, bytes: bytes)
+            }
+            // Readable by superusers and pg_read_all_settings; the free space then comes from statvfs.
+            if let directory = try? await connection.query("SHOW data_directory").first?[0],
+               let usage = try? StatvfsFilesystemStatter().usage(of: directory) {
+                facts.postgresDataFreeBytes = UInt64(max(0, usage.available))
+            }
             let settings = "SELECT name, setting, coalesce(unit, '') FROM pg_settings"
                 + " WHERE name IN ('shared_buffers', 'effective_cache_size', 'work_mem', 'maintenance_work_mem')"
             for row in (try? await connection.query(settings)) ?? [] {
@@ -79,7 +96,13 @@ struct DoctorCommand {
                 facts.mediaCacheRetentionDays = Int(String(value.dropFirst(3).filter(\.isNumber)))
             }
         }
-        if config.collectors.redis.enabled { facts.redisPersistence = await Self.redisPersistence(config.collectors.redis.url) }
+        if config.collectors.redis.enabled {
+            facts.redisPersistence = await Self.redisPersistence(config.collectors.redis.url)
+            if let redis = try? await RedisConnection.connect(config.collectors.redis.url, timeoutMilliseconds: 3000),
+               case .string(let info)? = try? await redis.command(["INFO", "server"]) {
+                facts.redisVersion = RedisInfoParser.parse(info)["redis_version"]
+            }
+        }
         if config.collectors.sidekiq.enabled {
             let sidekiq = SidekiqCollector(url: config.collectors.sidekiq.redisURL ?? config.collectors.redis.url,
                                            namespace: config.collectors.sidekiq.namespace, collectorTimeout: .seconds(5))

@@ -47,7 +47,8 @@ enum Mastiff {
             guard let (config, _) = commands.loadConfig() else { exit(1) }
             status = await DoctorCommand(config: config, procRoot: arguments.procRoot, json: arguments.json,
                                    systemdDirectories: arguments.systemdDirectories.isEmpty ? DoctorCommand.systemdDirectories : arguments.systemdDirectories,
-                                   cronPaths: arguments.cronPaths.isEmpty ? DoctorCommand.cronPaths : arguments.cronPaths).run()
+                                   cronPaths: arguments.cronPaths.isEmpty ? DoctorCommand.cronPaths : arguments.cronPaths,
+                                   upgradeTo: arguments.upgradeTo).run()
         case .`init`:
             status = await InitCommand(arguments: arguments).run()
         case .version:

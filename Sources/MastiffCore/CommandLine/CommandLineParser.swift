@@ -28,6 +28,8 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var systemdDirectories: [String] = []
     /// `doctor --cron-dir`: crontabs (files or directories) to read instead of the system's.
     public var cronPaths: [String] = []
+    /// `doctor --upgrade-to 4.4`: check what that Mastodon release enforces.
+    public var upgradeTo: String?
     public var once = false
     /// `--web.config.file` on `run`: the web configuration, over mastiff.yml's web_config.
     public var webConfigFile: String?
@@ -145,6 +147,12 @@ public enum CommandLineParser {
                 result.systemdDirectories.append(try value())
             case "--cron-dir" where result.command == .doctor:
                 result.cronPaths.append(try value())
+            case "--upgrade-to" where result.command == .doctor:
+                let release = try value()
+                guard ["4.3", "4.4", "4.5"].contains(release) else {
+                    throw UsageError(message: "--upgrade-to takes a Mastodon release mastiff knows: 4.3, 4.4 or 4.5 (got '\(release)')")
+                }
+                result.upgradeTo = release
             case "--once" where result.command == .collect:
                 result.once = true
             case "--json" where [.status, .alerts, .maintenance, .silence, .restarts, .backup, .doctor].contains(result.command):
@@ -325,9 +333,15 @@ public enum CommandLineParser {
             finding as ok / warn / fail with the measured value, the recommendation and why.
             Exit 0 without a fail, 1 otherwise.
 
-            USAGE: mastiff doctor [--json] [--systemd-dir DIR]... [--cron-dir PATH]... [--config PATH]
+            With --upgrade-to 4.3|4.4|4.5, checks instead what that release enforces before you
+            upgrade: PostgreSQL's and Redis's versions, REDIS_NAMESPACE (4.4 refuses it), the
+            ACTIVE_RECORD_ENCRYPTION_* keys, free space for PostgreSQL against its largest table,
+            a PostgreSQL backup younger than 24 h, one release at a time. Exit 1 on a blocker.
+
+            USAGE: mastiff doctor [--json] [--upgrade-to RELEASE] [--systemd-dir DIR]... [--cron-dir PATH]... [--config PATH]
 
             OPTIONS:
+                  --upgrade-to RELEASE  check an upgrade to Mastodon 4.3, 4.4 or 4.5 instead
                   --systemd-dir DIR   read unit files here instead of /etc/systemd/system,
                                       /lib/systemd/system and /usr/lib/systemd/system
                   --cron-dir PATH     read crontabs here (a file or a directory) instead of

@@ -61,6 +61,22 @@ public struct DoctorFacts: Sendable, Equatable {
     public var sidekiqQueues: [[String]]?
     /// The queues of the installation's config/sidekiq.yml, when it could be read.
     public var configuredSidekiqQueues: [String]?
+    /// For `--upgrade-to`: Mastodon's version (lib/mastodon/version.rb), PostgreSQL's
+    /// server_version_num, Redis's version, the largest table and the free space where
+    /// PostgreSQL keeps its data (when its data_directory may be read).
+    public var mastodonVersion: String?
+    public var postgresVersionNumber: Int?
+    public var redisVersion: String?
+    public var largestTable: Table?
+    public struct Table: Sendable, Equatable {
+        public var name: String
+        public var bytes: UInt64
+        public init(name: String, bytes: UInt64) {
+            self.name = name
+            self.bytes = bytes
+        }
+    }
+    public var postgresDataFreeBytes: UInt64?
     /// systemd unit files that start Sidekiq.
     public var sidekiqUnits: [UnitFile] = []
 
