@@ -110,6 +110,15 @@ DASHBOARDS = {
          [(f'topk(10, sum by (controller) (rate(mastodon_ruby_http_requests_total{{{I}}}[$__rate_interval])))', "{{controller}}")], "timeseries"),
         ("Streaming clients", "none", [(f'sum by (type) (mastodon_streaming_connected_clients{{{I}}})', "{{type}}")], "timeseries"),
         ("Streaming messages sent per second", "ops", [(f'sum by (type) (rate(mastodon_streaming_messages_sent_total{{{I}}}[$__rate_interval]))', "{{type}}")], "timeseries"),
+        # Mastodon 4.4+'s own exporter (MASTODON_PROMETHEUS_EXPORTER_ENABLED), through collectors.mastodon_endpoints.
+        ("Puma requests waiting for a thread (Mastodon 4.4+ exporter)", "short", [
+            (f'max by (source) (mastodon_puma_request_backlog{{{I}}})', "{{source}} backlog"),
+            (f'sum by (source) (mastodon_puma_thread_pool_capacity{{{I}}})', "{{source}} idle threads")], "timeseries"),
+        ("Database connections waited for, by process type (Mastodon 4.4+ exporter)", "short", [
+            (f'sum by (type) (mastodon_active_record_connection_pool_waiting{{{I}}})', "{{type}} waiting"),
+            (f'sum by (type) (mastodon_active_record_connection_pool_busy{{{I}}}) / sum by (type) (mastodon_active_record_connection_pool_size{{{I}}})', "{{type}} pool in use")], "timeseries"),
+        ("Sidekiq threads busy of concurrency, by process (Mastodon 4.4+ exporter)", "percentunit", [
+            (f'sum by (hostname, tag) (mastodon_sidekiq_process_busy{{{I}}}) / sum by (hostname, tag) (mastodon_sidekiq_process_concurrency{{{I}}})', "{{hostname}} {{tag}}")], "timeseries"),
     ]),
     "mastiff-processes": ("Processes and memory (mastiff)", [
         ("PSS by group", "bytes", [(f'process_group_proportional_memory_bytes{{{I}}}', "{{group}}")], "timeseries"),

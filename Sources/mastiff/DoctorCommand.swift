@@ -22,6 +22,9 @@ struct DoctorCommand {
     static let cronPaths = ["/etc/crontab", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly", "/var/spool/cron/crontabs"]
     /// `--upgrade-to`: the upgrade preflight's findings instead of the host's.
     var upgradeTo: String?
+    /// nginx's configuration directories (`--nginx-dir` replaces them).
+    var nginxDirectories = Self.nginxDirectories
+    static let nginxDirectories = ["/etc/nginx/sites-enabled", "/etc/nginx/conf.d"]
 
     func run() async -> Int32 {
         let facts = await gather()
@@ -110,6 +113,7 @@ struct DoctorCommand {
             facts.sidekiqQueues = collection.views.sidekiqProcesses?.map(\.queues)
         }
         facts.sidekiqUnits = Self.sidekiqUnits(in: systemdDirectories)
+        facts.nginxConfigs = Self.nginxConfigs(in: nginxDirectories)
         facts.cronTootctlLines = Self.cronTootctlLines(cronPaths)
         if let env = facts.env, env["S3_ENABLED"] == "true" { facts.mediaBucket = await Self.mediaBucket(env) }
         if config.backups.enabled, let plan = try? BackupPlan(config: config) {
@@ -132,6 +136,18 @@ struct DoctorCommand {
             }
         }
         return fields
+    }
+
+    /// nginx's site and conf.d files; nil when none could be read.
+    static func nginxConfigs(in directories: [String]) -> [DoctorFacts.UnitFile]? {
+        var configs: [DoctorFacts.UnitFile] = []
+        for directory in directories {
+            for name in ((try? FileSystemAccess.listDirectory(directory)) ?? []).sorted() {
+                guard let text = try? FileSystemAccess.readRegularFile(directory + "/" + name, limit: 1 << 20) else { continue }
+                configs.append(DoctorFacts.UnitFile(path: directory + "/" + name, text: text))
+            }
+        }
+        return configs.isEmpty ? nil : configs
     }
 
     /// Units whose ExecStart runs Sidekiq, with their drop-ins appended (a later setting wins).

@@ -48,7 +48,8 @@ enum Mastiff {
             status = await DoctorCommand(config: config, procRoot: arguments.procRoot, json: arguments.json,
                                    systemdDirectories: arguments.systemdDirectories.isEmpty ? DoctorCommand.systemdDirectories : arguments.systemdDirectories,
                                    cronPaths: arguments.cronPaths.isEmpty ? DoctorCommand.cronPaths : arguments.cronPaths,
-                                   upgradeTo: arguments.upgradeTo).run()
+                                   upgradeTo: arguments.upgradeTo,
+                                   nginxDirectories: arguments.nginxDirectories.isEmpty ? DoctorCommand.nginxDirectories : arguments.nginxDirectories).run()
         case .`init`:
             status = await InitCommand(arguments: arguments).run()
         case .version:

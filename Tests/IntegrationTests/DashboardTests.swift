@@ -106,7 +106,7 @@ import Testing
             "sidekiq": "{redis_url: \"redis://127.0.0.1:\(redisPort)/6\"}",
             "probes": "[{name: web, url: \"http://127.0.0.1:\(web.port)/health\", body_contains: OK, timeout: 1s}]",
             "pgbouncer": "{dsn: \"host=127.0.0.1 port=\(bouncer.port) dbname=pgbouncer user=stats\"}",
-            "mastodon_endpoints": "[{name: streaming, url: \"http://127.0.0.1:\(endpoints.port)/streaming-4.3.prom\"}, {name: web, url: \"http://127.0.0.1:\(endpoints.port)/prometheus-exporter-web.prom\"}]",
+            "mastodon_endpoints": "[{name: streaming, url: \"http://127.0.0.1:\(endpoints.port)/streaming-4.3.prom\"}, {name: web, url: \"http://127.0.0.1:\(endpoints.port)/prometheus-exporter-web.prom\"}, {name: exporter, url: \"http://127.0.0.1:\(endpoints.port)/prometheus-exporter-4.4.prom\"}]",
         ], "sampling: {interval: 1s}\nstatsd: {udp: 127.0.0.1:0, tcp: 127.0.0.1:0}\n"
             + (try BackupAgentTests.backupsSection(prefix: prefix, schedule: "@yearly", database: "dashboards"))
             + "jobs:\n  - {name: cleanup, schedule: \"@yearly\", command: [/bin/true]}\n"

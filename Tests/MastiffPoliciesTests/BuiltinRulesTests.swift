@@ -24,7 +24,7 @@ import Testing
             "SidekiqRetriesGrowing", "DiskNearlyFull", "DiskFillingUp", "TLSCertificateExpiring", "CollectorFailing",
             "ConfigReloadFailed", "StatsdSeriesLimitReached", "Watchdog", "RestartBudgetExhausted", "RestartTargetStopped",
             "BackupFailed", "BackupStale", "BackupDrillFailed", "JobFailed", "SidekiqStalled", "SidekiqQueueUnserved",
-            "FederationUnavailableDomainsJump", "FederationDeliveriesFailing",
+            "FederationUnavailableDomainsJump", "FederationDeliveriesFailing", "PumaRequestBacklog", "DatabasePoolExhausted",
         ])
         for rule in alerts {
             let severity = rule.labels.first { $0.0 == "severity" }?.1.text

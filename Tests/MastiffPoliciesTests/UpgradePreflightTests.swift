@@ -73,3 +73,29 @@ import Testing
         #expect(unknown["upgrade-backup"] == .fail, "no backup is a blocker, whatever else is unknown")
     }
 }
+
+/// doctor's `mastodon-exporter`: Mastodon 4.4's own metrics, and whether its web series fill.
+@Suite struct MastodonExporterCheckTests {
+    static func finding(_ env: [String: String], version: String = "4.4.2", nginx: [String]? = nil) -> DoctorFinding? {
+        var facts = DoctorFacts()
+        facts.env = env
+        facts.mastodonVersion = version
+        facts.nginxConfigs = nginx.map { $0.enumerated().map { DoctorFacts.UnitFile(path: "/etc/nginx/sites-enabled/\($0.offset)", text: $0.element) } }
+        return DoctorChecks.run(facts).first { $0.check == "mastodon-exporter" }
+    }
+
+    @Test func offOnA44InstallationIsAWarningAndNothingBefore44() {
+        #expect(Self.finding([:])?.level == .warn)
+        #expect(Self.finding([:], version: "4.3.9") == nil)
+    }
+
+    @Test func webSeriesStayEmptyWithoutDetailedMetricsOrXRequestStart() {
+        let on = ["MASTODON_PROMETHEUS_EXPORTER_ENABLED": "true"]
+        let empty = Self.finding(on, nginx: ["location @proxy {\n  proxy_pass http://backend;\n}"])
+        #expect(empty?.level == .warn && empty?.why.contains("the web series stay empty") == true)
+        #expect(empty?.measured == "exporter on, web detailed metrics off, Sidekiq detailed metrics off, nginx does not send X-Request-Start")
+        #expect(Self.finding(on, nginx: ["proxy_set_header X-Request-Start \"t=${msec}\";"])?.level == .ok)
+        #expect(Self.finding(on.merging(["MASTODON_PROMETHEUS_EXPORTER_WEB_DETAILED_METRICS": "true"]) { $1 }, nginx: ["server {}"])?.level == .ok)
+        #expect(Self.finding(on)?.measured.hasSuffix("nginx's configuration not read") == true)
+    }
+}

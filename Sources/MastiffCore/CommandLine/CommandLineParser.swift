@@ -30,6 +30,8 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var cronPaths: [String] = []
     /// `doctor --upgrade-to 4.4`: check what that Mastodon release enforces.
     public var upgradeTo: String?
+    /// `doctor --nginx-dir`: nginx configuration directories instead of sites-enabled and conf.d.
+    public var nginxDirectories: [String] = []
     public var once = false
     /// `--web.config.file` on `run`: the web configuration, over mastiff.yml's web_config.
     public var webConfigFile: String?
@@ -147,6 +149,8 @@ public enum CommandLineParser {
                 result.systemdDirectories.append(try value())
             case "--cron-dir" where result.command == .doctor:
                 result.cronPaths.append(try value())
+            case "--nginx-dir" where result.command == .doctor:
+                result.nginxDirectories.append(try value())
             case "--upgrade-to" where result.command == .doctor:
                 let release = try value()
                 guard ["4.3", "4.4", "4.5"].contains(release) else {
@@ -338,10 +342,12 @@ public enum CommandLineParser {
             ACTIVE_RECORD_ENCRYPTION_* keys, free space for PostgreSQL against its largest table,
             a PostgreSQL backup younger than 24 h, one release at a time. Exit 1 on a blocker.
 
-            USAGE: mastiff doctor [--json] [--upgrade-to RELEASE] [--systemd-dir DIR]... [--cron-dir PATH]... [--config PATH]
+            USAGE: mastiff doctor [--json] [--upgrade-to RELEASE] [--systemd-dir DIR]... [--cron-dir PATH]... [--nginx-dir DIR]... [--config PATH]
 
             OPTIONS:
                   --upgrade-to RELEASE  check an upgrade to Mastodon 4.3, 4.4 or 4.5 instead
+                  --nginx-dir DIR     read nginx's configuration here instead of
+                                      /etc/nginx/sites-enabled and /etc/nginx/conf.d
                   --systemd-dir DIR   read unit files here instead of /etc/systemd/system,
                                       /lib/systemd/system and /usr/lib/systemd/system
                   --cron-dir PATH     read crontabs here (a file or a directory) instead of

@@ -210,6 +210,26 @@ groups:
           description: "Deliveries to unreachable servers retry for days, so some retries are normal; a steadily growing set means a failing dependency. Look at the Sidekiq web UI's Retries tab for the common error."
           runbook_url: "docs/alerting.md#sidekiqretriesgrowing"
 
+      - alert: PumaRequestBacklog
+        expr: max by (source) (mastodon_puma_request_backlog) > 5
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $value }} web requests wait for a Puma thread ({{ $labels.source }})"
+          description: "Every Puma thread is busy and requests queue before Rails sees them: pages load slowly or time out at nginx. Add workers (WEB_CONCURRENCY) or threads (MAX_THREADS, with DB_POOL to match) if memory allows, or look for slow requests. From Mastodon 4.4's exporter."
+          runbook_url: "docs/alerting.md#pumarequestbacklog"
+
+      - alert: DatabasePoolExhausted
+        expr: sum by (source, type) (mastodon_active_record_connection_pool_waiting) > 0
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $labels.type }} threads wait for a database connection ({{ $value }} waiting)"
+          description: "The ActiveRecord pool has fewer connections than threads that want one, so work waits (and fails after 5 s with ConnectionTimeoutError). DB_POOL must be at least the threads of each process: MAX_THREADS for Puma, Sidekiq's -c. From Mastodon 4.4's exporter."
+          runbook_url: "docs/alerting.md#databasepoolexhausted"
+
       - alert: FederationUnavailableDomainsJump
         expr: delta(mastodon_federation_unavailable_domains[1h]) >= 20
         labels:

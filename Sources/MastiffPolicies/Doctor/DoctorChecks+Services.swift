@@ -136,6 +136,37 @@ extension DoctorChecks {
                              recommended: "add \(missing.joined(separator: ", ")) to one process's -q list, or start one without -q", why: why)
     }
 
+    /// Mastodon 4.4's own metrics: the exporter on, and whether its web series can fill. Without
+    /// `MASTODON_PROMETHEUS_EXPORTER_WEB_DETAILED_METRICS` only the request queue time is
+    /// recorded, and that needs nginx to send `X-Request-Start`: with neither, the web metrics
+    /// stay empty.
+    static func mastodonExporter(_ facts: DoctorFacts) -> DoctorFinding? {
+        guard let env = facts.env else { return nil }
+        let version = facts.mastodonVersion.map(UpgradePreflight.numbers) ?? []
+        let enabled = env["MASTODON_PROMETHEUS_EXPORTER_ENABLED"] == "true"
+        guard enabled || !version.lexicographicallyPrecedes([4, 4]) && !version.isEmpty else { return nil }
+        guard enabled else {
+            return DoctorFinding("mastodon-exporter", .warn, measured: "MASTODON_PROMETHEUS_EXPORTER_ENABLED is not true",
+                                 recommended: "enable it, run bin/prometheus_exporter and list it in collectors.mastodon_endpoints",
+                                 why: "Mastodon 4.4 reports Puma's backlog, the database pools and Sidekiq's processes itself (PumaRequestBacklog, DatabasePoolExhausted)")
+        }
+        let webDetailed = env["MASTODON_PROMETHEUS_EXPORTER_WEB_DETAILED_METRICS"] == "true"
+        let sidekiqDetailed = env["MASTODON_PROMETHEUS_EXPORTER_SIDEKIQ_DETAILED_METRICS"] == "true"
+        let requestStart = facts.nginxConfigs.map { configs in configs.contains { $0.text.lowercased().contains("x-request-start") } }
+        var measured = ["exporter on", "web detailed metrics \(webDetailed ? "on" : "off")", "Sidekiq detailed metrics \(sidekiqDetailed ? "on" : "off")"]
+        switch requestStart {
+        case true?: measured.append("nginx sends X-Request-Start")
+        case false?: measured.append("nginx does not send X-Request-Start")
+        case nil: measured.append("nginx's configuration not read")
+        }
+        if !webDetailed && requestStart == false {
+            return DoctorFinding("mastodon-exporter", .warn, measured: measured.joined(separator: ", "),
+                                 recommended: "`proxy_set_header X-Request-Start \"t=${msec}\";` in nginx's Mastodon site, or WEB_DETAILED_METRICS=true",
+                                 why: "without detailed web metrics only the request queue time is recorded, and it needs X-Request-Start: the web series stay empty")
+        }
+        return DoctorFinding("mastodon-exporter", .ok, measured: measured.joined(separator: ", "), recommended: "exporter on", why: "")
+    }
+
     /// The `:queues:` of config/sidekiq.yml (`- [default, 8]` or `- default`), in order.
     public static func configuredQueues(sidekiqYAML text: String) -> [String]? {
         guard let root = try? YAMLNode.parse(text), case .mapping(let entries) = root.content,

@@ -77,6 +77,8 @@ public struct DoctorFacts: Sendable, Equatable {
         }
     }
     public var postgresDataFreeBytes: UInt64?
+    /// nginx's site configurations (sites-enabled, conf.d), nil when none could be read.
+    public var nginxConfigs: [UnitFile]?
     /// systemd unit files that start Sidekiq.
     public var sidekiqUnits: [UnitFile] = []
 
@@ -131,7 +133,7 @@ public struct DoctorFinding: Sendable, Equatable {
 /// The checks, each a pure function of the facts; nil when it does not apply (nothing to judge).
 public enum DoctorChecks {
     public static func run(_ facts: DoctorFacts) -> [DoctorFinding] {
-        [envFile, pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, postgresMemory, openFiles, scheduler, sidekiqQueueTopology, logLevel,
+        [envFile, pumaMemory, sidekiqConcurrency, databasePool, allocator, connections, postgresMemory, openFiles, scheduler, sidekiqQueueTopology, mastodonExporter, logLevel,
          mediaCleanup, backup, redisPersistence, swap, sidekiqStopTimeout, mediaBucket, headroom, elasticsearchHeap]
             .compactMap { $0(facts) }
     }
