@@ -7,7 +7,7 @@ import Testing
 @Suite struct FederationScanTests {
     @Test func aPassSpansStepsAndOnlyACompletePassIsExported() {
         var scan = FederationScan(namespace: "")
-        #expect(scan.nextCommand == ["SCAN", "0", "MATCH", "exhausted_deliveries:*", "COUNT", "5000"])
+        #expect(scan.nextCommand == ["SCAN", "0", "MATCH", "exhausted_deliveries:*", "COUNT", "1000"])
         scan.record(nextCursor: "1234", counts: [("exhausted_deliveries:a.example", 3), ("exhausted_deliveries:b.example", 7)], now: 10)
         #expect(scan.lastPass == nil, "a pass in progress exports nothing")
         #expect(scan.nextCommand[1] == "1234")

@@ -33,9 +33,13 @@ public struct FederationScan: Sendable, Equatable {
 
     public static let keyName = "exhausted_deliveries:"
     /// Keys Redis looks at per SCAN step (its COUNT hint).
-    public static let keysPerStep = 5000
-    /// SCAN steps per collection: with `keysPerStep`, 20,000 keys a collection.
-    public static let stepsPerCollection = 4
+    public static let keysPerStep = 1000
+    /// A collection takes SCAN steps until this much time is spent (or the pass ends): Redis
+    /// walks about a million keys a second, so on a Redis of a million keys a pass spans about
+    /// 200 collections, and on a small one it ends in the first.
+    public static let timePerCollection: Duration = .milliseconds(4)
+    /// And never more steps than this, whatever the clock says.
+    public static let maxStepsPerCollection = 100
 
     /// `<namespace>:exhausted_deliveries:` (REDIS_NAMESPACE of Mastodon ≤ 4.3), else the bare name.
     public let keyPrefix: String

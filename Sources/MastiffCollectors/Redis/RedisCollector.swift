@@ -49,7 +49,8 @@ public struct RedisCollector: Collector {
         await scanFederation(into: sink)
     }
 
-    /// A few SCAN steps of the pass in progress, then the last complete pass. A failed step is
+    /// SCAN steps of the pass in progress for at most `FederationScan.timePerCollection`, then
+    /// the last complete pass. A failed step is
     /// counted and the pass starts over; Redis's own metrics above are kept.
     private func scanFederation(into sink: MetricSink) async {
         var scan = federation.scan.withLock { $0 }
@@ -57,7 +58,8 @@ public struct RedisCollector: Collector {
         do {
             scan = try await session.withConnection { redis in
                 var scan = scan
-                for _ in 0..<FederationScan.stepsPerCollection {
+                let started = ContinuousClock.now
+                for _ in 0..<FederationScan.maxStepsPerCollection {
                     let reply = try await redis.command(scan.nextCommand)
                     guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let keyReplies) = parts[1] else {
                         throw ClientError(.query, system: "redis", reason: "unexpected reply to SCAN")
@@ -65,7 +67,7 @@ public struct RedisCollector: Collector {
                     let keys = keyReplies.compactMap(\.text)
                     let counts = keys.isEmpty ? [] : try await redis.pipeline(keys.map { ["SCARD", $0] })
                     scan.record(nextCursor: next, counts: zip(keys, counts).map { ($0, $1.number.map { Int($0) }) }, now: clock.now())
-                    if next == "0" { break }
+                    if next == "0" || ContinuousClock.now - started >= FederationScan.timePerCollection { break }
                 }
                 return scan
             }
