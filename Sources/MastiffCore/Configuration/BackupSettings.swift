@@ -15,6 +15,7 @@ public struct BackupSettings: Sendable, Equatable {
     public var utc = false
     public var postgres = PostgresBackupSettings()
     public var redis = RedisBackupSettings()
+    public var files = FilesBackupSettings()
     public var retention = RetentionSettings()
     public var drill = DrillSettings()
 
@@ -57,6 +58,17 @@ public struct BackupSettings: Sendable, Equatable {
         /// The RDB file; nil: asked from Redis (CONFIG GET dir and dbfilename).
         public var rdbPath: String?
         public var bgsaveTimeout: Duration = .seconds(600)
+        public init() {}
+    }
+
+    /// The instance's files that exist nowhere else: `.env.production` (its secrets and keys) by
+    /// default, plus any paths listed. Always encrypted.
+    public struct FilesBackupSettings: Sendable, Equatable {
+        public var enabled = false
+        public var schedule = "@daily"
+        public var jitter: Duration = .zero
+        /// Files and directories (recursively) to archive; empty: `instance.env_file`.
+        public var paths: [String] = []
         public init() {}
     }
 
@@ -127,6 +139,7 @@ extension BackupSettings {
         },
         .section("postgres", PostgresBackupSettings.section, at: \.postgres),
         .section("redis", RedisBackupSettings.section, at: \.redis),
+        .section("files", FilesBackupSettings.section, at: \.files),
         .section("retention", RetentionSettings.section, at: \.retention),
         .key("drill", nested: DrillSettings.section.schema) { settings, node, context throws(ConfigError) in
             var drillContext = context
@@ -136,6 +149,10 @@ extension BackupSettings {
     ], check: { settings, map, _ throws(ConfigError) in
         if settings.enabled, map["storage"] == nil {
             throw map.owner.error("backups are enabled but have no storage: section (endpoint, bucket, keys)")
+        }
+        // These are the instance's keys: never stored in a bucket in the clear.
+        if settings.files.enabled, settings.recipients.isEmpty, let files = map["files"] {
+            throw files.error("a files backup holds the instance's secrets and is always encrypted: set backups.encryption.recipients")
         }
     })
 
@@ -231,6 +248,20 @@ extension BackupSettings.RedisBackupSettings {
         .key("url") { settings, node, context throws(ConfigError) in settings.url = try node.redisURL(environment: context.environment) },
         .key("rdb_path") { settings, node, _ throws(ConfigError) in settings.rdbPath = try node.absolutePath() },
         .key("bgsave_timeout") { settings, node, _ throws(ConfigError) in settings.bgsaveTimeout = try node.duration(atLeast: .seconds(5)) },
+    ])
+}
+
+extension BackupSettings.FilesBackupSettings {
+    static let section = ConfigSection<Self>([
+        .key("enabled") { settings, node, _ throws(ConfigError) in settings.enabled = try node.bool() },
+        .key("schedule") { settings, node, _ throws(ConfigError) in settings.schedule = try node.cron() },
+        .key("jitter") { settings, node, _ throws(ConfigError) in settings.jitter = try node.duration() },
+        .key("paths") { settings, node, _ throws(ConfigError) in
+            for item in try node.list() {
+                guard let path = try item.absolutePath(), path != "/" else { throw item.error("'/' is the whole host: list what to keep") }
+                settings.paths.append(path)
+            }
+        },
     ])
 }
 
