@@ -11,6 +11,8 @@ public struct BackupPlan: Sendable {
     public let recipients: [AgeRecipient]
     public let postgresDSN: Secret
     public let redisURL: RedisURL
+    /// What a files backup archives: backups.files.paths, else instance.env_file.
+    public let filesPaths: [String]
     public let host: String
 
     public init(config: MastiffConfig) throws(BackupError) {
@@ -38,6 +40,7 @@ public struct BackupPlan: Sendable {
         self.recipients = recipients
         postgresDSN = settings.postgres.dsn ?? config.collectors.postgres.dsn
         redisURL = settings.redis.url ?? config.collectors.redis.url
+        filesPaths = settings.files.paths.isEmpty ? [config.instance.envFile] : settings.files.paths
         host = HostName.short
     }
 
@@ -101,6 +104,11 @@ public struct BackupPlan: Sendable {
                                  recipients: recipients, host: host, mastiffVersion: MastiffVersion.current)
         backup.bgsaveTimeout = settings.redis.bgsaveTimeout
         return backup
+    }
+
+    public func filesBackup() -> FilesBackup {
+        FilesBackup(storage: storage, paths: filesPaths, partSize: settings.storage.partSize, recipients: recipients, host: host,
+                    mastiffVersion: MastiffVersion.current)
     }
 
     public func restorer(dsn: Secret? = nil) throws(BackupError) -> PostgresRestore {

@@ -105,6 +105,7 @@ public final class WorkScheduler: Service, Sendable {
             let once = config.backups.oncePerCluster
             if config.backups.postgres.enabled { add("backup/postgres", .backup("postgres"), config.backups.postgres.schedule, config.backups.postgres.jitter, once) }
             if config.backups.redis.enabled { add("backup/redis", .backup("redis"), config.backups.redis.schedule, config.backups.redis.jitter, once) }
+            if config.backups.files.enabled { add("backup/files", .backup("files"), config.backups.files.schedule, config.backups.files.jitter, once) }
             if let drill = config.backups.drill.schedule { add("drill", .drill, drill, .zero, once) }
         }
         for job in config.jobs where job.enabled { add("job/\(job.name)", .job(job), job.schedule, job.jitter, job.oncePerCluster) }
@@ -317,7 +318,8 @@ public final class WorkScheduler: Service, Sendable {
             switch target {
             case "postgres": manifest = try await plan.postgresBackup().run(progress: progress)
             case "redis": manifest = try await plan.redisBackup().run(progress: progress)
-            default: throw BackupError("unknown backup target '\(target)' (postgres or redis)")
+            case "files": manifest = try await plan.filesBackup().run(progress: progress)
+            default: throw BackupError("unknown backup target '\(target)' (postgres, redis or files)")
             }
             let seconds = manifest.finishedAt - manifest.startedAt
             logger.info("backup done", metadata: ["target": "\(target)", "key": "\(manifest.dataKey)", "bytes": "\(manifest.bytes)",
@@ -427,7 +429,7 @@ public final class WorkScheduler: Service, Sendable {
     public func request(target: String) -> JSONValue {
         guard config.backups.enabled else { return ControlSocketService.error("backups are not enabled in this agent's configuration (backups.enabled)") }
         if let planError { return ControlSocketService.error(planError) }
-        guard target == "postgres" || target == "redis" else { return ControlSocketService.error("unknown target '\(target)' (postgres or redis)") }
+        guard ["postgres", "redis", "files"].contains(target) else { return ControlSocketService.error("unknown target '\(target)' (postgres, redis or files)") }
         let name = "backup/\(target)"
         state.withLock { state in
             state.finished[name] = nil

@@ -82,7 +82,11 @@ struct BackupCommand {
             }
             tasks.addTask {
                 do {
-                    return .success(target == "postgres" ? try await plan.postgresBackup().run(progress: progress) : try await plan.redisBackup().run(progress: progress))
+                    switch target {
+                    case "postgres": return .success(try await plan.postgresBackup().run(progress: progress))
+                    case "redis": return .success(try await plan.redisBackup().run(progress: progress))
+                    default: return .success(try await plan.filesBackup().run(progress: progress))
+                    }
                 } catch {
                     return .failure(error)
                 }
@@ -161,7 +165,7 @@ struct BackupCommand {
     }
 
     func prune(_ plan: BackupPlan) async throws -> Int32 {
-        for target in arguments.target.map({ [$0] }) ?? ["postgres", "redis"] {
+        for target in arguments.target.map({ [$0] }) ?? ["postgres", "redis", "files"] {
             let decision = try await plan.prune(target: target, dryRun: arguments.dryRun)
             if decision.keep.isEmpty && decision.delete.isEmpty { continue }
             print("\(target): keeping \(decision.keep.count), \(arguments.dryRun ? "would delete" : "deleted") \(decision.delete.count)")
@@ -204,6 +208,13 @@ struct BackupCommand {
     }
 
     func restore(_ plan: BackupPlan) async throws -> Int32 {
+        if let directory = arguments.to {
+            let manifest = try await plan.storage.find(arguments.files[0], target: "files")
+            warnIfUnsigned(manifest)
+            let entries = try await FilesRestore(reader: try restorer(plan).reader).restore(manifest, to: directory)
+            print("restored \(manifest.dataKey) into \(directory) (\(entries) top-level entries); copy what you need from there")
+            return 0
+        }
         let manifest = try await plan.storage.find(arguments.files[0], target: "postgres")
         warnIfUnsigned(manifest)
         let database = arguments.into!

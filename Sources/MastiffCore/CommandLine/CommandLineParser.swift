@@ -54,6 +54,8 @@ public struct CommandLineArguments: Sendable, Equatable {
     public var target: String?
     /// `backup restore --into DB`.
     public var into: String?
+    /// `backup restore --to DIR`: a files backup, unpacked there.
+    public var to: String?
     /// `backup restore --jobs N`.
     public var jobs = 1
     /// `backup restore --force`, `backup prune --dry-run`, `backup run --standalone`.
@@ -169,10 +171,12 @@ public enum CommandLineParser {
                 result.receiver = try value()
             case "--target" where result.command == .backup:
                 let target = try value()
-                guard target == "postgres" || target == "redis" else { throw UsageError(message: "--target is postgres or redis") }
+                guard ["postgres", "redis", "files"].contains(target) else { throw UsageError(message: "--target is postgres, redis or files") }
                 result.target = target
             case "--into" where result.command == .backup:
                 result.into = try value()
+            case "--to" where result.command == .backup:
+                result.to = try value()
             case "--jobs" where result.command == .backup:
                 let text = try value()
                 guard let jobs = Int(text), (1...64).contains(jobs) else { throw UsageError(message: "--jobs needs a number from 1 to 64") }
@@ -210,8 +214,8 @@ public enum CommandLineParser {
                 throw UsageError(message: "'silence expire' needs one silence ID (see silence list)")
             case (.alerts, "test"?) where result.receiver == nil:
                 throw UsageError(message: "'alerts test' needs --receiver NAME")
-            case (.backup, "restore"?) where result.files.count != 1 || result.into == nil:
-                throw UsageError(message: "'backup restore' needs a backup and a database, e.g. backup restore latest --into mastodon_restored")
+            case (.backup, "restore"?) where result.files.count != 1 || (result.into == nil) == (result.to == nil):
+                throw UsageError(message: "'backup restore' needs a backup and either a database (--into mastodon_restored) or, for a files backup, a directory (--to /root/restored)")
             case (.backup, "verify"?) where result.files.count != 1, (.backup, "drill"?) where result.files.count > 1:
                 throw UsageError(message: "'backup \(result.subcommand!)' takes one backup: a key from backup list, or latest")
             default: break
@@ -370,6 +374,8 @@ public enum CommandLineParser {
                                                      monthly); --dry-run shows what would go
               backup verify KEY|latest               read it back: size, SHA-256, decryption,
                                                      pg_restore --list
+              backup restore KEY|latest --to DIR     unpack a files backup into DIR (new or empty);
+                                                     latest is the newest files backup
               backup restore KEY|latest --into DB [--jobs N] [--force]
                                                      create DB and restore into it (a non-empty DB
                                                      needs --force); --jobs > 1 spools to /var/tmp

@@ -146,10 +146,10 @@ public struct BackupManifest: Sendable, Equatable {
             verifiedAt = try time("verified_at")
             guard verifiedAt! >= finishedAt, verifiedAt! <= now + allowedSkew else { throw problem("verified_at is out of order") }
         }
-        var manifest = BackupManifest(target: try string("target", ["postgres", "redis"]), dataKey: dataKey, bytes: try whole("bytes", 0...maxBytes),
+        var manifest = BackupManifest(target: try string("target", ["postgres", "redis", "files"]), dataKey: dataKey, bytes: try whole("bytes", 0...maxBytes),
                                       sha256: sha256, encryption: try string("encryption", ["none", "age-x25519"]), database: try string("database"),
                                       serverVersion: try string("server_version"), toolVersion: try string("tool_version"),
-                                      format: try string("format", ["pg_dump-custom", "rdb"]), startedAt: startedAt, finishedAt: finishedAt,
+                                      format: try string("format", ["pg_dump-custom", "rdb", "tar"]), startedAt: startedAt, finishedAt: finishedAt,
                                       partSize: try whole("part_size", 0...(5 << 30)), parts: try whole("parts", 0...10_000), host: try string("host"),
                                       mastiffVersion: try string("mastiff_version"), verifiedAt: verifiedAt)
         if let counts = value["row_counts"] {
