@@ -346,10 +346,10 @@ public final class Notifier: Service, Sendable {
         return state.withLock { state in
             let maintenance = state.policy.maintenance(at: now)
             var receivers: [String: JSONValue] = [:]
-            for receiver in state.policy.settings.receivers {
-                var entry: [String: JSONValue] = ["queued": .number(Double(state.policy.queueLength(receiver.name)))]
-                if let time = state.policy.lastSuccess[receiver.name] { entry["last_success"] = .number(time) }
-                receivers[receiver.name] = .object(entry)
+            for name in state.policy.receiverNames {
+                var entry: [String: JSONValue] = ["queued": .number(Double(state.policy.queueLength(name)))]
+                if let time = state.policy.lastSuccess[name] { entry["last_success"] = .number(time) }
+                receivers[name] = .object(entry)
             }
             return .object(["receivers": .object(receivers), "maintenance": .bool(maintenance.active),
                             "silences": .number(Double(state.policy.activeSilences(at: now).count))])
@@ -362,7 +362,7 @@ public final class Notifier: Service, Sendable {
     public func metrics() -> [MetricFamily] {
         let now = clock.now()
         return state.withLock { state in
-            let names = state.policy.settings.receivers.map(\.name)
+            let names = state.policy.receiverNames
             var totals: [Sample] = []
             var lengths: [Sample] = []
             var successes: [Sample] = []

@@ -78,8 +78,13 @@ struct DoctorCommand {
             if let value = try? await connection.query("SHOW server_version_num").first?[0] { facts.postgresVersionNumber = Int(value) }
             let largest = "SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 2 DESC LIMIT 1"
-            if let row = try? await connection.query(largest).first, row.count == 2, let name = row[0], let bytes = row[1].flatMap({ UInt64($0) }) {
-                facts.largestTable = DoctorFacts.Table(name: name, bytes: bytes)
+            if let rows = try? await connection.query(largest) {
+                if let row = rows.first, row.count == 2, let name = row[0], let bytes = row[1].flatMap({ UInt64($0) }) {
+                    facts.largestTable = DoctorFacts.Table(name: name, bytes: bytes)
+                } else if rows.isEmpty {
+                    // A database without tables of its own (not Mastodon's yet): nothing to rewrite.
+                    facts.largestTable = DoctorFacts.Table(name: "(no table)", bytes: 0)
+                }
             }
             // Readable by superusers and pg_read_all_settings; the free space then comes from statvfs.
             if let directory = try? await connection.query("SHOW data_directory").first?[0],

@@ -136,27 +136,14 @@ import Testing
 }
 
 /// `mastiff doctor --upgrade-to` on an installation with real PostgreSQL and Redis: what blocks
-/// Mastodon 4.4 is named, what passes says what it measured, and no secret is printed.
+/// Mastodon 4.5 is named, what passes says what it measured, and no secret is printed.
 @Suite struct UpgradePreflightIntegrationTests {
     @Test func aBlockedUpgradeIsNamedAndExitsOne() throws {
         let live = try Harness.temporaryDirectory().appendingPathComponent("live")
         try FileManager.default.createDirectory(at: live.appendingPathComponent("lib/mastodon"), withIntermediateDirectories: true)
-        try """
-            module Mastodon
-              module Version
-                module_function
-                def major
-                  4
-                end
-                def minor
-                  3
-                end
-                def patch
-                  2
-                end
-              end
-            end
-            """.write(to: live.appendingPathComponent("lib/mastodon/version.rb"), atomically: true, encoding: .utf8)
+        // Mastodon 4.4.3's version file (the fixture installation's), upgrading to 4.5.
+        try FileManager.default.copyItem(atPath: Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/installations/4.4/live/lib/mastodon/version.rb",
+                                         toPath: live.appendingPathComponent("lib/mastodon/version.rb").path)
         let envFile = live.appendingPathComponent(".env.production").path
         try """
             REDIS_NAMESPACE=social
@@ -167,11 +154,11 @@ import Testing
             "postgres": "{dsn: \"\(try Harness.environment("MASTIFF_TEST_PG_DSN"))\"}",
             "redis": "{url: \"redis://127.0.0.1:\(try Harness.environment("MASTIFF_TEST_REDIS_PORT"))/0\"}",
         ], "statsd: {enabled: false}\ninstance: {env_file: \(envFile)}\n")
-        let result = try Harness.run(Harness.binary, ["doctor", "--upgrade-to", "4.4", "--json", "--config", config])
+        let result = try Harness.run(Harness.binary, ["doctor", "--upgrade-to", "4.5", "--json", "--config", config])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         let findings = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: String]] ?? []
         let byCheck = Dictionary(findings.map { ($0["check"] ?? "", $0) }, uniquingKeysWith: { a, _ in a })
-        #expect(byCheck["upgrade-version"]?["measured"] == "Mastodon 4.3.2 → 4.4")
+        #expect(byCheck["upgrade-version"]?["measured"] == "Mastodon 4.4.3 → 4.5")
         #expect(byCheck["upgrade-postgres"]?["level"] == "ok" && byCheck["upgrade-postgres"]?["measured"]?.hasPrefix("PostgreSQL 1") == true)
         #expect(byCheck["upgrade-redis"]?["level"] == "ok" && byCheck["upgrade-redis"]?["measured"]?.hasPrefix("Redis 7.") == true)
         #expect(byCheck["upgrade-redis-namespace"]?["level"] == "fail")
@@ -180,7 +167,7 @@ import Testing
         #expect(byCheck["upgrade-backup"]?["level"] == "fail")
         #expect(!result.stdout.contains("never-printed") && !result.stdout.contains("=social"))
 
-        let text = try Harness.run(Harness.binary, ["doctor", "--upgrade-to", "4.4", "--config", config])
+        let text = try Harness.run(Harness.binary, ["doctor", "--upgrade-to", "4.5", "--config", config])
         #expect(text.stdout.contains("FAIL  upgrade-redis-namespace: REDIS_NAMESPACE is set"), "\(text.stdout)")
         let unknown = try Harness.run(Harness.binary, ["doctor", "--upgrade-to", "5.0", "--config", config])
         #expect(unknown.status == 2 && unknown.stderr.contains("--upgrade-to takes a Mastodon release mastiff knows: 4.3, 4.4 or 4.5 (got '5.0')"),

@@ -43,8 +43,8 @@ import Testing
         (["run", "--config"], "--config needs a value"),
         (["run", "--config", "--log-level"], "--config needs a value"),
         (["help", "nope"], "unknown command 'nope' (commands: run, check-config, collect, status, rules, alerts, maintenance, silence, restarts, backup, doctor, init, version)"),
-        (["backup", "restore", "latest"], "'backup restore' needs a backup and a database, e.g. backup restore latest --into mastodon_restored"),
-        (["backup", "run", "--target", "mysql"], "--target is postgres or redis"),
+        (["backup", "restore", "latest"], "'backup restore' needs a backup and either a database (--into mastodon_restored) or, for a files backup, a directory (--to /root/restored)"),
+        (["backup", "run", "--target", "mysql"], "--target is postgres, redis or files"),
         (["backup", "verify"], "'backup verify' takes one backup: a key from backup list, or latest"),
         (["backup", "restore", "latest", "--into", "x", "--jobs", "0"], "--jobs needs a number from 1 to 64"),
     ])

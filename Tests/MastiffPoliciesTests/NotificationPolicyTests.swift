@@ -33,6 +33,12 @@ import Testing
         return NotificationPolicy(settings: settings)
     }
 
+    /// With no receiver configured, notifications go to the log, which metrics and status list.
+    @Test func withoutReceiversTheLogIsTheReceiver() {
+        #expect(NotificationPolicy(settings: AlertSettings()).receiverNames == [NotificationPolicy.logReceiverName])
+        #expect(Self.policy(receivers: [Self.receiver("hook"), Self.receiver("chat")]).receiverNames == ["hook", "chat"])
+    }
+
     /// Runs the policy from `from` to `to` a second at a time with `alerts`, delivering with
     /// `outcome`; returns what was delivered.
     static func run(_ policy: inout NotificationPolicy, _ alerts: [NotifiedAlert], from: Double, to: Double,

@@ -55,6 +55,8 @@ public struct NotificationPolicy: Sendable {
     public private(set) var settings: AlertSettings
     /// The configured receivers, or the log when there are none.
     private(set) var receivers: [Receiver] = []
+    /// Their names, in configuration order: what metrics and `mastiff status` list.
+    public var receiverNames: [String] { receivers.map(\.name) }
     /// Receivers of alerts no route matches: `default_receivers`, else every receiver.
     private(set) var defaultReceivers: [String] = []
     /// Maintenance windows whose cron the loader already checked.
