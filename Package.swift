@@ -9,6 +9,8 @@ import PackageDescription
 // The benchmark executables (bench/*.sh) build only when MASTIFF_BENCHMARKS=1: a plain
 // `swift build` builds mastiff and its tests, nothing else.
 let benchmarks = ProcessInfo.processInfo.environment["MASTIFF_BENCHMARKS"] == "1"
+// The libFuzzer driver builds only when MASTIFF_FUZZ=1 (scripts/fuzz.sh, with -sanitize=fuzzer).
+let fuzzing = ProcessInfo.processInfo.environment["MASTIFF_FUZZ"] == "1"
 
 let benchmarkTargets: [Target] = [
         // CPU per statsd line inside mastiff (bench/statsd.sh runs it in release mode).
@@ -190,5 +192,10 @@ let package = Package(
             dependencies: ["mastiff", "MastiffClients", "MastiffCollectors", "MastiffCore", "MastiffTestSupport", "MastiffExecutors", "MastiffPolicies"],
             exclude: ["Fixtures"]
         ),
+        // Every parser that takes input from outside, as one function each: what the fuzzer
+        // drives and what the regression tests replay (Fuzz/Regressions).
+        .target(name: "MastiffFuzzEntries", dependencies: ["MastiffCore", "MastiffStatsd", "MastiffPromQL", "MastiffPolicies"], path: "Fuzz/Entries"),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["MastiffFuzzEntries", "MastiffTestSupport"]),
     ] + (benchmarks ? benchmarkTargets : [])
+      + (fuzzing ? [.executableTarget(name: "mastiff-fuzz", dependencies: ["MastiffFuzzEntries"], path: "Fuzz/Driver")] : [])
 )

@@ -73,6 +73,14 @@ smoke backups .build/bench-backups-smoke.log env BENCH_BUILD_DIR=.build/debug BE
 smoke tls .build/bench-tls-smoke.log env BENCH_BUILD_DIR=.build/debug BENCH_SCRAPES=5 bash bench/tls.sh
 smoke mastodon-health .build/bench-mastodon-health-smoke.log \
   env BENCH_BUILD_DIR=.build/debug BENCH_KEYS=50000 BENCH_PASSES=1 BENCH_REQUESTS=100 bash bench/mastodon-health.sh
+# Every parser that takes outside input under libFuzzer and AddressSanitizer, 20 s each (the
+# long run is bench/fuzz.sh); a crash fails the run and keeps its input in .build-fuzz/crashes/.
+fuzz_status=0
+if scripts/fuzz.sh 20 >.build/fuzz.log 2>&1; then
+  echo "fuzzing: no crash ($(grep 'total executions' .build/fuzz.log))"
+else
+  echo "fuzzing failed:"; tail -30 .build/fuzz.log; fuzz_status=1
+fi
 # The Debian package, from a release build as the README makes it, installed, initialised,
 # upgraded and purged in a fresh Debian 12 tree (scripts/package-test.sh).
 package_status=0
@@ -91,6 +99,6 @@ failures() { grep -Ec '^✘ Test .* failed after' "$1" || true; }
 total=$(( $(count .build/test-unit.log) + $(count .build/test-integration.log) ))
 failed=$(( $(failures .build/test-unit.log) + $(failures .build/test-integration.log) ))
 echo "$((total - failed)) passed, $failed failed"
-if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 || $rules_status -ne 0 || $host_status -ne 0 || $package_status -ne 0 ]]; then
+if [[ $unit_status -ne 0 || $integration_status -ne 0 || $bench_status -ne 0 || $rules_status -ne 0 || $host_status -ne 0 || $package_status -ne 0 || $fuzz_status -ne 0 ]]; then
   exit 1
 fi
