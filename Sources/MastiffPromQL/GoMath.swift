@@ -198,7 +198,7 @@ enum GoMath {
         } else if x < 1.0 / Double(1 << 28) {
             temp = x
         } else {
-            temp = Glibc.log1p(x + x * x / (1 + (1 + x * x).squareRoot()))
+            temp = log1p(x + x * x / (1 + (1 + x * x).squareRoot()))
         }
         return argument < 0 ? -temp : temp
     }
@@ -209,7 +209,7 @@ enum GoMath {
         if x >= Double(1 << 28) { return log(x) + ln2 }
         if x > 2 { return log(2 * x - 1 / (x + (x * x - 1).squareRoot())) }
         let t = x - 1
-        return Glibc.log1p(t + (2 * t + t * t).squareRoot())
+        return log1p(t + (2 * t + t * t).squareRoot())
     }
 
     static func atanh(_ argument: Double) -> Double {
@@ -222,9 +222,9 @@ enum GoMath {
             temp = x
         } else if x < 0.5 {
             temp = x + x
-            temp = 0.5 * Glibc.log1p(temp + temp * x / (1 - x))
+            temp = 0.5 * log1p(temp + temp * x / (1 - x))
         } else {
-            temp = 0.5 * Glibc.log1p((x + x) / (1 - x))
+            temp = 0.5 * log1p((x + x) / (1 - x))
         }
         return argument < 0 ? -temp : temp
     }
@@ -309,6 +309,76 @@ enum GoMath {
         let r = t1 + t2
         let hfsq = 0.5 * f * f
         return k * ln2Hi - ((hfsq - (s * (hfsq + r) + ln2Lo * k)) - f)
+    }
+
+    /// ln(1 + x) as Go computes it (FreeBSD's s_log1p.c): accurate for x near 0. glibc's log1p
+    /// differs from it in the last bit for some arguments.
+    static func log1p(_ x: Double) -> Double {
+        let sqrt2M1 = 4.142135623730950488017e-01, sqrt2HalfM1 = -2.928932188134524755992e-01
+        let small = 1.0 / Double(1 << 29), tiny = 1.0 / Double(1 << 54), two53 = Double(1 << 53)
+        let ln2Hi = 6.93147180369123816490e-01, ln2Lo = 1.90821492927058770002e-10
+        let lp = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
+                  1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01)
+        if x < -1 || x.isNaN { return .nan }
+        if x == -1 { return -.infinity }
+        if x == .infinity { return .infinity }
+        let absx = Swift.abs(x)
+        var f = 0.0
+        var iu: UInt64 = 0
+        var k = 1
+        if absx < sqrt2M1 {
+            if absx < small {
+                if absx < tiny { return x }
+                return x - x * x * 0.5
+            }
+            if x > sqrt2HalfM1 {
+                k = 0
+                f = x
+                iu = 1
+            }
+        }
+        var c = 0.0
+        if k != 0 {
+            var u: Double
+            if absx < two53 {
+                u = 1.0 + x
+                iu = u.bitPattern
+                k = Int(Int64(bitPattern: (iu >> 52) &- 1023))
+                c = k > 0 ? 1.0 - (u - x) : x - (u - 1.0)
+                c /= u
+            } else {
+                u = x
+                iu = u.bitPattern
+                k = Int(Int64(bitPattern: (iu >> 52) &- 1023))
+                c = 0
+            }
+            iu &= 0x000F_FFFF_FFFF_FFFF
+            if iu < 0x0006_A09E_667F_3BCD {
+                u = Double(bitPattern: iu | 0x3FF0_0000_0000_0000)
+            } else {
+                k += 1
+                u = Double(bitPattern: iu | 0x3FE0_0000_0000_0000)
+                iu = (0x0010_0000_0000_0000 - iu) >> 2
+            }
+            f = u - 1.0
+        }
+        let hfsq = 0.5 * f * f
+        let kk = Double(k)
+        if iu == 0 {
+            if f == 0 {
+                if k == 0 { return 0 }
+                c += kk * ln2Lo
+                return kk * ln2Hi + c
+            }
+            let r = hfsq * (1.0 - 0.66666666666666666 * f)
+            if k == 0 { return f - r }
+            return kk * ln2Hi - ((r - (kk * ln2Lo + c)) - f)
+        }
+        let s = f / (2.0 + f)
+        let z = s * s
+        let r = z * (lp.0 + z * (lp.1 + z * (lp.2 + z * (lp.3 + z * (lp.4 + z * (lp.5 + z * lp.6))))))
+        if k == 0 { return f - (hfsq - s * (hfsq + r)) }
+        return kk * ln2Hi - ((hfsq - (s * (hfsq + r) + (kk * ln2Lo + c))) - f)
     }
 
     /// log₂ x: exact for powers of two, else ln(frac)·(1/ln 2) + exponent.
