@@ -105,11 +105,7 @@ struct DoctorCommand {
             }
         }
         if config.collectors.redis.enabled {
-            facts.redisPersistence = await Self.redisPersistence(config.collectors.redis.url)
-            if let redis = try? await RedisConnection.connect(config.collectors.redis.url, timeoutMilliseconds: 3000),
-               case .string(let info)? = try? await redis.command(["INFO", "server"]) {
-                facts.redisVersion = RedisInfoParser.parse(info)["redis_version"]
-            }
+            (facts.redisPersistence, facts.redisVersion) = await Self.redisFacts(config.collectors.redis.url)
         }
         if config.collectors.sidekiq.enabled {
             let sidekiq = SidekiqCollector(url: config.collectors.sidekiq.redisURL ?? config.collectors.redis.url,
@@ -130,17 +126,20 @@ struct DoctorCommand {
         return facts
     }
 
-    /// INFO persistence, and the save and appendonly settings (CONFIG may be renamed: then only INFO).
-    static func redisPersistence(_ url: RedisURL) async -> [String: String]? {
-        guard let redis = try? await RedisConnection.connect(url, timeoutMilliseconds: 3000),
-              case .string(let info)? = try? await redis.command(["INFO", "persistence"]) else { return nil }
+    /// Over one connection: INFO persistence with the save and appendonly settings (CONFIG may
+    /// be renamed: then only INFO), and the server's version (INFO server).
+    static func redisFacts(_ url: RedisURL) async -> (persistence: [String: String]?, version: String?) {
+        guard let redis = try? await RedisConnection.connect(url, timeoutMilliseconds: 3000) else { return (nil, nil) }
+        var version: String?
+        if case .string(let info)? = try? await redis.command(["INFO", "server"]) { version = RedisInfoParser.parse(info)["redis_version"] }
+        guard case .string(let info)? = try? await redis.command(["INFO", "persistence"]) else { return (nil, version) }
         var fields = RedisInfoParser.parse(info)
         for name in ["save", "appendonly"] {
             if case .array(let pair)? = try? await redis.command(["CONFIG", "GET", name]), pair.count == 2, case .string(let value) = pair[1] {
                 fields[name] = value
             }
         }
-        return fields
+        return (fields, version)
     }
 
     /// nginx's site and conf.d files; nil when none could be read.
