@@ -58,11 +58,15 @@ public struct AgentStatus: Sendable {
         return .object(object)
     }
 
+    /// How old the last sample may be before it says nothing: three sampling intervals plus the
+    /// collectors' timeout (/healthz and the deep health URLs).
+    private var sampleAllowance: Double { 3 * sampler.interval.seconds + configuration.current.collectors.timeout.seconds }
+
     /// /healthz: unhealthy when the sampler has not completed a sample for three intervals
     /// (plus the collectors' timeout): mastiff then watches nothing, whatever else still answers.
     public func health() -> (healthy: Bool, body: String) {
         let now = clock.now()
-        let allowed = 3 * sampler.interval.seconds + configuration.current.collectors.timeout.seconds
+        let allowed = sampleAllowance
         let latest = sampler.latest
         let age = now - (latest?.time ?? facts.startTime)
         guard age <= allowed else {
@@ -75,8 +79,7 @@ public struct AgentStatus: Sendable {
     /// most three sampling intervals (plus the collectors' timeout) old, as for /healthz.
     public func instanceHealth() -> InstanceHealth {
         let latest = sampler.latest
-        let allowed = 3 * sampler.interval.seconds + configuration.current.collectors.timeout.seconds
-        return InstanceHealth.evaluate(families: latest?.families ?? [], sampledAt: latest?.time, now: clock.now(), maxAge: allowed)
+        return InstanceHealth.evaluate(families: latest?.families ?? [], sampledAt: latest?.time, now: clock.now(), maxAge: sampleAllowance)
     }
 
     /// `/api/v1/status`: the agent's status (what `mastiff status` shows) and the status page's

@@ -196,6 +196,9 @@ public final class HTTPServer: Service, Sendable {
         }
     }
 
+    /// Whether Mastodon works (`deepHealth`), as text and JSON; open when the admin says so.
+    static let deepHealthPaths: Set<String> = ["/health/deep", "/api/v1/health"]
+
     private func handle(_ request: HTTPRequestHead, _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
                         keepAlive: Bool, client: String) async throws {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
@@ -207,8 +210,7 @@ public final class HTTPServer: Service, Sendable {
         // Every path but /healthz (a liveness check must work without secrets) needs the web
         // configuration's credentials when it names users; the answer never says what was wrong.
         // The deep health URLs are open too when the admin says so (instance.health_open).
-        let deepHealthPaths: Set<String> = ["/health/deep", "/api/v1/health"]
-        let open = path == "/healthz" || (deepHealthPaths.contains(path) && endpoints.deepHealth != nil && endpoints.deepHealthIsOpen())
+        let open = path == "/healthz" || (Self.deepHealthPaths.contains(path) && endpoints.deepHealth != nil && endpoints.deepHealthIsOpen())
         if !open, let authenticator, authenticator.requiresCredentials {
             switch await authenticator.check(authorization: request.headers["Authorization"].first, client: client) {
             case .allowed:
