@@ -70,7 +70,7 @@ enum Harness {
 
     /// Runs a command to completion, feeding `input` to its stdin.
     static func run(_ executable: String, _ arguments: [String], input: String? = nil,
-                    environment: [String: String]? = nil) throws -> Result {
+                    environment: [String: String]? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -91,8 +91,20 @@ enum Harness {
         try stdin.fileHandleForWriting.close()
         process.waitUntilExit()
         group.wait()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                      stderr: String(decoding: err, as: UTF8.self))
+        let result = Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                            stderr: String(decoding: err, as: UTF8.self))
+        if executable == binary { scanForSecrets(result, arguments: arguments, environment: environment ?? [:], sourceLocation: sourceLocation) }
+        return result
+    }
+
+    /// What any mastiff command printed, searched for every secret of the configuration it was
+    /// given (and of the test services): every integration test that runs the CLI is scanned.
+    private static func scanForSecrets(_ result: Result, arguments: [String], environment: [String: String], sourceLocation: SourceLocation) {
+        let configPath = arguments.firstIndex(of: "--config").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+            ?? environment["MASTIFF_CONFIG"]
+        var scan = configPath.flatMap { SecretScan.ofConfiguration(at: $0, environment: environment) } ?? SecretScan.ofTestServices()
+        scan.add("mastiff \(arguments.first ?? "")", result)
+        scan.recordLeaks("a secret in the output of mastiff \(arguments.joined(separator: " "))", sourceLocation: sourceLocation)
     }
 
     /// Runs a command that leaves servers behind (pg_ctl start, services.sh) and returns its
@@ -179,7 +191,17 @@ final class RunningMastiff {
     let logPath: String
     private(set) var port = 0
 
-    init(arguments: [String], environment: [String: String] = [:]) throws {
+    /// The secrets of this agent's configuration, searched for in everything it wrote when it is
+    /// released (`SecretScan`): every integration test that runs an agent is scanned.
+    private var secretScan: SecretScan
+
+    /// Where the test started it: a leak is reported there.
+    private let startedAt: SourceLocation
+
+    init(arguments: [String], environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        startedAt = sourceLocation
+        let configPath = arguments.firstIndex(of: "--config").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+        secretScan = configPath.flatMap { SecretScan.ofConfiguration(at: $0, environment: environment) } ?? SecretScan.ofTestServices()
         let directory = try Harness.temporaryDirectory()
         logPath = directory.appendingPathComponent("stderr.log").path
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -197,9 +219,18 @@ final class RunningMastiff {
 
     deinit {
         if process.isRunning {
+            // What it serves and the command lines of it and its children, while it still
+            // runs; curl, since a deinit cannot await.
+            for path in ["/metrics", "/api/v1/status", "/", "/healthz", "/health/deep"] {
+                if let result = try? Harness.run("/usr/bin/curl", ["-s", "--max-time", "2", baseURL + path]) { secretScan.add(path, result.stdout) }
+            }
+            secretScan.addCommandLines(under: process.processIdentifier)
             process.terminate()
             process.waitUntilExit()
         }
+        secretScan.add("mastiff's log", log)
+        if let stateFile = secretScan.stateFile { secretScan.add(file: stateFile) }
+        secretScan.recordLeaks("a secret in what the agent on port \(port) wrote", sourceLocation: startedAt)
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

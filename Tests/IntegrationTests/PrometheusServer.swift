@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A real Prometheus (Debian's `prometheus`) scraping one target every second, on a free
 /// loopback port with its own storage: the oracle for what Prometheus accepts, which promtool

@@ -1,5 +1,7 @@
 import Foundation
 import MastiffClients
+import MastiffCore
+import Testing
 
 /// What mastiff wrote, searched for the secrets a test configured: logs, CLI output, /metrics,
 /// the status endpoints, state files, and every command line on the host (what any local user
@@ -23,6 +25,39 @@ struct SecretScan {
         return SecretScan(secrets)
     }
 
+    /// Every secret a configuration file holds, found the way mastiff finds them: the file is loaded
+    /// with the loader and every `Secret` in the result is taken (a connection string gives its
+    /// passwords, not its host or user). Nil when the file does not load (a test of a broken file).
+    static func ofConfiguration(at path: String, environment: [String: String] = [:]) -> SecretScan? {
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        guard let config = try? ConfigLoader.load(.file(path), environment: { merged[$0] }) else { return nil }
+        var scan = ofTestServices()
+        scan.stateFile = config.stateDirectory + "/" + StateStore.fileName
+        var found: [String] = []
+        collectSecrets(in: config, depth: 0, into: &found)
+        for value in Set(found) {
+            let looksLikeConnectionString = value.hasPrefix("postgres") || ["host=", "dbname=", "user=", "port="].contains { value.contains($0) }
+            for secret in looksLikeConnectionString ? ConnectionStringSecrets.values(in: value) : [value] where secret.count >= 6 {
+                scan.add(secret: secret, as: "a configured secret (\(secret.count) characters)")
+            }
+        }
+        return scan
+    }
+
+    private static func collectSecrets(in value: Any, depth: Int, into found: inout [String]) {
+        if let secret = value as? Secret { found.append(secret.reveal()); return }
+        guard depth < 16 else { return }
+        for child in Mirror(reflecting: value).children { collectSecrets(in: child.value, depth: depth + 1, into: &found) }
+    }
+
+    /// The agent's state file, when the scan came from a configuration.
+    private(set) var stateFile: String?
+
+    /// Records every leak as a test issue naming where it was found.
+    func recordLeaks(_ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        for leak in leaks() { Issue.record("\(what): \(leak)", sourceLocation: sourceLocation) }
+    }
+
     mutating func add(secret value: String, as name: String) {
         precondition(value.count >= 6, "\(name): a secret this short would match by chance")
         var forms = [value]
@@ -36,6 +71,7 @@ struct SecretScan {
                 if !forms.contains(inner) { forms.append(inner) }
             }
         }
+        guard !secrets.contains(where: { $0.forms == forms }) else { return }
         secrets.append((name, forms))
     }
 
@@ -51,9 +87,27 @@ struct SecretScan {
         if let data = FileManager.default.contents(atPath: path) { add(path, String(decoding: data, as: UTF8.self)) }
     }
 
-    /// Every process's command line now, as any local user reads them.
-    mutating func addCommandLines() {
-        for pid in ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []) where pid.allSatisfy(\.isNumber) {
+    /// Every process's command line now, as any local user reads them; with `root`, only that
+    /// process's and its descendants' (a test's own fixtures may carry a secret as an argument).
+    mutating func addCommandLines(under root: pid_t? = nil) {
+        var parents: [pid_t: pid_t] = [:]
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+        for pid in pids {
+            // The parent is the second field after the command name, which may hold ") ".
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { continue }
+            parents[pid] = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap { pid_t($0) }
+        }
+        func isUnderRoot(_ pid: pid_t) -> Bool {
+            guard let root else { return true }
+            var current: pid_t? = pid
+            for _ in 0..<64 {
+                guard let this = current, this > 1 else { return false }
+                if this == root { return true }
+                current = parents[this]
+            }
+            return false
+        }
+        for pid in pids where isUnderRoot(pid) {
             guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { continue }
             add("the command line of pid \(pid)", String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " "))
         }
@@ -84,8 +138,6 @@ struct SecretScan {
         return found
     }
 }
-
-import Testing
 
 /// The scan itself: a scan that finds nothing proves nothing unless it finds what is there.
 @Suite struct SecretScanTests {

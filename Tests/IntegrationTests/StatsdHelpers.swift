@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A UDP socket on loopback for sending statsd lines (or, bound, for occupying a port).
 final class StatsdSender {
