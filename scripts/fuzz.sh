@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (Fuzz/Entries: statsd datagrams, statsd mapping files, mastiff.yml,
-# PromQL, rule files, templates, Prometheus text, JSON and dotenv) under libFuzzer with
+# PromQL, rule files, templates, Prometheus text, JSON and dotenv; S3's answers, Redis INFO and
+# Sidekiq's records, age files, backup manifests, the state file, HTTP requests) under libFuzzer with
 # AddressSanitizer for SECONDS each (default 30), starting from Fuzz/Corpus, the repository's own
 # files of each kind and Fuzz/Regressions. Prints executions and coverage per target; a crash,
 # or hang fails the run, and its input is kept in .build-fuzz/crashes/ (check it in under

@@ -17,6 +17,12 @@ public enum FuzzEntries {
         "template": template,
         "exposition": exposition,
         "json": json,
+        "s3-answer": s3Answer,
+        "redis-answer": redisAnswer,
+        "age-file": ageFile,
+        "manifest": manifest,
+        "state-file": stateFile,
+        "http-request": httpRequest,
     ]
 
     /// statsd datagrams, as any local process may send them: the line parser on the raw bytes, then

@@ -115,7 +115,7 @@ public final class BasicAuthenticator: Sendable {
     }
 
     /// `Basic base64(user:password)`; nil when absent or malformed.
-    static func credentials(_ header: String?) -> (String, String)? {
+    public static func credentials(_ header: String?) -> (String, String)? {
         guard let header, header.count > 6, header.prefix(6).lowercased() == "basic " else { return nil }
         guard let bytes = Base64.decode(header.dropFirst(6).trimmingWhitespace) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)

@@ -92,8 +92,7 @@ public final class HTTPServer: Service, Sendable {
     public var port: Int? { boundPort.withLock { $0 } }
 
     public func run() async throws {
-        let idleTimeout = limits.idleTimeout
-        let headerTimeout = limits.headerTimeout
+        let limits = limits
         let tls = tls
         let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
@@ -103,12 +102,7 @@ public final class HTTPServer: Service, Sendable {
                 .childChannelOption(.maxMessagesPerRead, value: 1)
                 .bind(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        // TLS first: the deadline and HTTP handlers see the decrypted bytes.
-                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context())) }
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                        try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
-                        try channel.pipeline.syncOperations.addHandler(HeaderDeadlineHandler(timeout: headerTimeout))
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try Self.configureConnection(channel, limits: limits, tls: tls?.context())
                         return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -124,7 +118,6 @@ public final class HTTPServer: Service, Sendable {
         logger.info("listening", metadata: ["http.address": "\(address.host):\(server.channel.localAddress?.port ?? address.port)"])
 
         let connections = connections
-        let limits = limits
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await withThrowingDiscardingTaskGroup { group in
@@ -152,6 +145,23 @@ public final class HTTPServer: Service, Sendable {
             server.channel.close(promise: nil)
             connections.closeAll()
         }
+    }
+
+    /// The handlers of one connection, up to the HTTP request parts: TLS first (the deadline and
+    /// HTTP handlers see the decrypted bytes), the idle and header deadlines, NIO's HTTP codec.
+    /// Called on the channel's event loop; the "http-request" fuzz target drives the same pipeline.
+    public static func configureConnection(_ channel: any Channel, limits: HTTPLimits, tls: NIOSSLContext?) throws {
+        let handlers = channel.pipeline.syncOperations
+        if let tls { try handlers.addHandler(NIOSSLServerHandler(context: tls)) }
+        try handlers.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
+        try handlers.addHandler(CloseOnIdleHandler())
+        try handlers.addHandler(HeaderDeadlineHandler(timeout: limits.headerTimeout))
+        try handlers.configureHTTPServerPipeline(withErrorHandling: true)
+    }
+
+    /// The path of a request target, without its query.
+    public static func path(of uri: String) -> String {
+        uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
@@ -201,7 +211,7 @@ public final class HTTPServer: Service, Sendable {
 
     private func handle(_ request: HTTPRequestHead, _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
                         keepAlive: Bool, client: String) async throws {
-        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        let path = Self.path(of: request.uri)
         guard request.method == .GET || request.method == .HEAD else {
             try await respond(outbound, request, status: .methodNotAllowed, body: "only GET and HEAD are supported\n",
                               keepAlive: keepAlive, extraHeaders: [("Allow", "GET, HEAD")])

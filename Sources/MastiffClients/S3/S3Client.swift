@@ -137,10 +137,7 @@ public struct S3Client: Sendable {
         let response = try await request("CompleteMultipartUpload", "POST", key: key, query: [("uploadId", uploadID)],
                                          headers: [("content-type", "application/xml")], body: PartBuffer(Array(xml.utf8)))
         // S3 may answer 200 with an <Error> body when the completion failed late.
-        if let code = XMLText.values("Code", in: response.text).first, response.text.contains("<Error>") {
-            throw S3Error(status: response.status, code: code, message: XMLText.values("Message", in: response.text).first ?? "",
-                          operation: "CompleteMultipartUpload")
-        }
+        if response.text.contains("<Error>") { throw Self.error(in: response.text, status: response.status, operation: "CompleteMultipartUpload") }
     }
 
     /// Abort; an upload that is already gone (NoSuchUpload) counts as aborted.
@@ -158,18 +155,12 @@ public struct S3Client: Sendable {
         while true {
             let response = try await request("ListMultipartUploads", "GET", key: nil, query: [("uploads", ""), ("prefix", prefix)] + markers)
             try pages.page(response.text, root: "ListMultipartUploadsResult")
-            for element in XMLText.elements("Upload", in: response.text) {
-                let key = XMLText.values("Key", in: element).first ?? ""
-                guard key.hasPrefix(prefix) else { continue }
-                uploads.append(S3MultipartUpload(key: key, uploadID: XMLText.values("UploadId", in: element).first ?? "",
-                                                 initiated: XMLText.values("Initiated", in: element).first ?? ""))
-            }
+            let page = Self.uploadsPage(response.text, prefix: prefix)
+            uploads += page.uploads
             try pages.count(uploads.count)
-            guard XMLText.values("IsTruncated", in: response.text).first == "true",
-                  let nextKey = XMLText.values("NextKeyMarker", in: response.text).first else { break }
-            let nextUpload = XMLText.values("NextUploadIdMarker", in: response.text).first ?? ""
-            try pages.next(nextKey + "\u{0}" + nextUpload)
-            markers = [("key-marker", nextKey), ("upload-id-marker", nextUpload)]
+            guard let next = page.next else { break }
+            try pages.next(next.key + "\u{0}" + next.uploadID)
+            markers = [("key-marker", next.key), ("upload-id-marker", next.uploadID)]
         }
         return uploads
     }
@@ -184,18 +175,46 @@ public struct S3Client: Sendable {
             if let token { query.append(("continuation-token", token)) }
             let response = try await request("ListObjectsV2", "GET", key: nil, query: query)
             try pages.page(response.text, root: "ListBucketResult")
-            for element in XMLText.elements("Contents", in: response.text) {
-                let key = XMLText.values("Key", in: element).first ?? ""
-                // A key outside the prefix asked for is not this listing's.
-                guard key.hasPrefix(prefix) else { continue }
-                objects.append(S3Object(key: key, size: Int(XMLText.values("Size", in: element).first ?? "") ?? 0,
-                                        lastModified: XMLText.values("LastModified", in: element).first ?? ""))
-            }
+            let page = Self.objectsPage(response.text, prefix: prefix)
+            objects += page.objects
             try pages.count(objects.count)
-            token = XMLText.values("IsTruncated", in: response.text).first == "true" ? XMLText.values("NextContinuationToken", in: response.text).first : nil
+            token = page.continuation
             if let token { try pages.next(token) }
         } while token != nil
         return objects
+    }
+
+    /// One page of ListObjectsV2: the objects under `prefix` (a key outside the prefix asked for
+    /// is not this listing's) and the continuation token when the listing goes on.
+    public static func objectsPage(_ text: String, prefix: String) -> (objects: [S3Object], continuation: String?) {
+        var objects: [S3Object] = []
+        for element in XMLText.elements("Contents", in: text) {
+            let key = XMLText.values("Key", in: element).first ?? ""
+            guard key.hasPrefix(prefix) else { continue }
+            objects.append(S3Object(key: key, size: Int(XMLText.values("Size", in: element).first ?? "") ?? 0,
+                                    lastModified: XMLText.values("LastModified", in: element).first ?? ""))
+        }
+        let continuation = XMLText.values("IsTruncated", in: text).first == "true" ? XMLText.values("NextContinuationToken", in: text).first : nil
+        return (objects, continuation)
+    }
+
+    /// One page of ListMultipartUploads: the uploads under `prefix` and the markers of the next page.
+    public static func uploadsPage(_ text: String, prefix: String) -> (uploads: [S3MultipartUpload], next: (key: String, uploadID: String)?) {
+        var uploads: [S3MultipartUpload] = []
+        for element in XMLText.elements("Upload", in: text) {
+            let key = XMLText.values("Key", in: element).first ?? ""
+            guard key.hasPrefix(prefix) else { continue }
+            uploads.append(S3MultipartUpload(key: key, uploadID: XMLText.values("UploadId", in: element).first ?? "",
+                                             initiated: XMLText.values("Initiated", in: element).first ?? ""))
+        }
+        guard XMLText.values("IsTruncated", in: text).first == "true", let nextKey = XMLText.values("NextKeyMarker", in: text).first else { return (uploads, nil) }
+        return (uploads, (nextKey, XMLText.values("NextUploadIdMarker", in: text).first ?? ""))
+    }
+
+    /// The error an answer outside 2xx carries: its XML Code and Message, when it has them.
+    public static func error(in text: String, status: Int, operation: String) -> S3Error {
+        S3Error(status: status, code: XMLText.values("Code", in: text).first ?? "", message: XMLText.values("Message", in: text).first ?? "",
+                operation: operation)
     }
 
     /// The checks every page of a listing passes: the answer is the listing asked for, its
@@ -390,11 +409,7 @@ public struct S3Client: Sendable {
             throw S3Error(status: 0, code: "", message: "\(error)", operation: operation)
         }
         let response = try result.get()
-        guard (200..<300).contains(response.status) else {
-            let text = response.text
-            throw S3Error(status: response.status, code: XMLText.values("Code", in: text).first ?? "",
-                          message: XMLText.values("Message", in: text).first ?? "", operation: operation)
-        }
+        guard (200..<300).contains(response.status) else { throw Self.error(in: response.text, status: response.status, operation: operation) }
         return response
     }
 }
