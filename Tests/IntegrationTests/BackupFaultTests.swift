@@ -85,6 +85,45 @@ import Testing
         #expect(elapsed >= 3 && elapsed < 30, "took \(elapsed) s")
     }
 
+    /// pg_dump SIGKILLed mid-dump (what the OOM killer does): with a part stalled in flight so
+    /// that the dump is surely mid-way, pg_dump is killed. The backup fails naming the signal and
+    /// its likely sender, the multipart upload is aborted, and no manifest is written.
+    @Test func pgDumpKilledMidDumpFailsNamingTheSignalAndAbortsTheUpload() async throws {
+        let dsn = try Self.dsn()
+        let proxy = try FaultProxy(mode: "stall", faults: 1, stallSeconds: 60)
+        let storage = try Self.storage(through: proxy, lowSpeedSeconds: 3)
+        let backup = Task { try await PostgresBackup(storage: storage, conninfo: Secret(dsn), partSize: 5 << 20, host: "test-host", mastiffVersion: "test").run() }
+        // pg_dump, a child of this test process, once it has written more than a part.
+        var pgDump: pid_t?
+        for _ in 0..<200 where pgDump == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            pgDump = Self.child(named: "pg_dump", writtenAtLeast: 6 << 20)
+        }
+        let pid = try #require(pgDump, "pg_dump did not start or write a part")
+        kill(pid, SIGKILL)
+        let result = await backup.result
+        guard case .failure(let error) = result else { Issue.record("the backup succeeded with pg_dump killed"); return }
+        #expect("\(error)".contains("pg_dump was killed by signal 9 (SIGKILL: the kernel's OOM killer"), "\(error)")
+        #expect(try await storage.client.listMultipartUploads(prefix: storage.prefix).isEmpty, "the upload is aborted")
+        #expect(try await storage.manifests().manifests.isEmpty)
+    }
+
+    /// A process this test started (directly or through nice/ionice) whose name is `name` and
+    /// that has written at least `bytes`.
+    static func child(named name: String, writtenAtLeast bytes: Int) -> pid_t? {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let parent = stat.split(separator: ")").last?.split(separator: " ").dropFirst(1).first.flatMap({ pid_t($0) }),
+                  parent == getpid() else { continue }
+            let io = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
+            let written = io.split(separator: "\n").first { $0.hasPrefix("wchar:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            if written >= bytes { return pid }
+        }
+        return nil
+    }
+
     /// Every part reset: the agent gives up after its attempts, aborts the upload, writes no
     /// manifest, and BackupFailed fires; the error names the cause and no secret.
     @Test func givingUpAbortsAndBackupFailedFires() async throws {

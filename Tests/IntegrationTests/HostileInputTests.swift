@@ -1,5 +1,6 @@
 import Foundation
 import MastiffClients
+import MastiffCore
 import MastiffTestSupport
 import Testing
 
@@ -80,6 +81,31 @@ import Testing
         // And a stop does not wait for the hung delivery either: the notification stays queued.
         mastiff.signal(SIGTERM)
         #expect(mastiff.waitForExit(timeout: 5) == 0, "\(mastiff.log)")
+    }
+
+    /// A receiver that answers, but slowly (5 s, within its 20 s timeout): it gets the
+    /// notification once (a slow answer is no failure to retry), and the other receiver does not
+    /// wait for it.
+    @Test func aSlowReceiverIsDeliveredOnceAndDelaysNoOther() async throws {
+        let slow = try Server(statuses: "slow:5")
+        let healthy = try Server()
+        let config = try Self.config("""
+        receivers:
+          - {name: slow, webhook: {url: "\(slow.url)/hook"}, timeout: 20s}
+          - {name: healthy, webhook: {url: "\(healthy.url)/hook"}}
+        group_wait: 1s
+        """)
+        let started = Date()
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        try await healthy.waitFor(within: 8) { !$0.isEmpty }
+        let delivered = try #require(healthy.requests().first?["time"] as? Double)
+        #expect(delivered - started.timeIntervalSince1970 < 5, "the healthy receiver does not wait for the slow one")
+        try await slow.waitFor(within: 15) { !$0.isEmpty }
+        #expect(try await mastiff.reaches(#"mastiff_notifications_total{receiver="slow",result="sent"}"#, 1, within: 15))
+        try await Task.sleep(for: .seconds(3))
+        #expect(slow.requests().count == 1, "one request, not retried")
+        let metrics = try await mastiff.metrics(sampledAfter: Date())
+        #expect(sampleValue(metrics.text, #"mastiff_notifications_total{receiver="slow",result="retried"}"#) == 0)
     }
 
     /// Item 10: a 2xx with a body over 64 KiB was taken for a transport error and sent again
@@ -356,7 +382,19 @@ import Testing
         #expect(on.stdout.contains("maintenance: on"), "the change itself holds: \(on.stdout)")
         let silence = try NotificationIntegrationTests.cli(config, ["silence", "add", "alertname=X", "--for", "1h"])
         #expect(silence.status == 1 && silence.stderr.contains("will not survive a restart"), "\(silence.stderr)")
-        _ = mastiff
+        // The agent runs on and counts the failures; the state file written before the disk
+        // filled is still whole (a write goes to a new file that replaces it only when complete).
+        let failing = try await mastiff.metrics(sampledAfter: Date()).text
+        #expect((sampleValue(failing, "mastiff_state_write_failures_total") ?? 0) >= 1)
+        #expect(mastiff.process.isRunning)
+        let saved = try String(contentsOfFile: directory + "/state.json", encoding: .utf8)
+        #expect(JSONValue.parse(saved)?["sections"]?["agent"] != nil, "the earlier state file is intact: \(saved.prefix(200))")
+        // Space again: the next change is saved, the silence with it.
+        unlink(directory + "/filler")
+        let again = try NotificationIntegrationTests.cli(config, ["maintenance", "on", "--for", "1h"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        let written = try String(contentsOfFile: directory + "/state.json", encoding: .utf8)
+        #expect(written.contains("\"silences\":[{"), "the silence added while the disk was full is saved now: \(written.prefix(400))")
     }
 }
 

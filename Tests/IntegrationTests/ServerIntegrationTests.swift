@@ -66,6 +66,39 @@ import Testing
         #expect(try await client.get(mastiff.baseURL + "/nope").status == 404)
     }
 
+    /// A thousand clients asking for /metrics at once (a misconfigured scraper fleet, a load
+    /// test): every one is answered or closed, none is left hanging, and afterwards the agent is
+    /// alive, answers the next scrape lint-clean, and holds no more descriptors or threads than
+    /// before (at most 64 connections are ever open).
+    @Test func aThousandConcurrentMetricsClientsLeaveTheAgentAsItWas() async throws {
+        let config = try Harness.writeConfig("listen: 127.0.0.1:0\nstatsd: {enabled: false}\nsampling: {interval: 1s}\n")
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        _ = try await mastiff.metrics(sampledAfter: Date())
+        let pid = mastiff.process.processIdentifier
+        func counts() -> (fds: Int, threads: Int) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1,
+             (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? -1)
+        }
+        let before = counts()
+        let result = try Harness.run("/usr/bin/python3", [Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/http/many_clients.py",
+                                                          String(mastiff.port), "1000", "/metrics", "60"])
+        let summary = try #require(JSONValue.parse(result.stdout), "\(result.stdout)\(result.stderr)")
+        let answered = summary["answered"]?.integer ?? 0, refused = summary["refused"]?.integer ?? 0
+        #expect(summary["unfinished"]?.integer == 0, "no client left hanging: \(result.stdout)")
+        #expect(answered + refused == 1000 && answered >= 64, "\(result.stdout)")
+        #expect(mastiff.process.isRunning)
+        let after = try await mastiff.metrics(sampledAfter: Date())
+        #expect(try Harness.promtoolProblems(after.text) == "")
+        // The connections close on the agent's side within a moment of the clients'.
+        var now = counts()
+        for _ in 0..<50 where now.fds > before.fds + 2 || now.threads > before.threads {
+            try await Task.sleep(for: .milliseconds(100))
+            now = counts()
+        }
+        #expect(now.fds <= before.fds + 2, "descriptors \(before.fds) before, \(now.fds) after")
+        #expect(now.threads <= before.threads, "threads \(before.threads) before, \(now.threads) after")
+    }
+
     @Test func methodAndBodyLimits() throws {
         let config = try Harness.writeConfig("listen: 127.0.0.1:0\n")
         let mastiff = try RunningMastiff(arguments: ["--config", config])

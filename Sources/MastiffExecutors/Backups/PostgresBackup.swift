@@ -131,7 +131,10 @@ public struct PostgresBackup: Sendable {
                 let source: ByteSource = recipients.isEmpty ? dump : try AgeEncryptingSource(dump, recipients: recipients)
                 result = try await upload.run(read: { try source.read(into: $0) }, progress: progress, beforeCommit: {
                     let code = await child.wait()
-                    guard code == 0 else { throw BackupError("pg_dump exited with status \(code): \(scrub(child.stderrText.trimmingWhitespace))") }
+                    guard code == 0 else {
+                        let stderr = scrub(child.stderrText.trimmingWhitespace)
+                        throw BackupError("pg_dump \(ChildProcess.describe(exitCode: code))" + (stderr.isEmpty ? "" : ": \(stderr)") + "; the upload is aborted")
+                    }
                 })
             } catch {
                 child.signal(SIGTERM)

@@ -22,8 +22,7 @@ public struct JobRunner: Sendable {
         public var summary: String {
             if stoppedAtShutdown { return "stopped after \(Int(saturating: seconds)) s because mastiff was stopping" }
             if timedOut { return "timed out after \(Int(saturating: seconds)) s and was stopped" }
-            if exitCode > 128 { return "killed by signal \(exitCode - 128)" }
-            return exitCode == 0 ? "succeeded in \(Int(saturating: seconds)) s" : "exited with status \(exitCode)"
+            return exitCode == 0 ? "succeeded in \(Int(saturating: seconds)) s" : ChildProcess.describe(exitCode: exitCode)
         }
     }
 

@@ -164,6 +164,18 @@ public final class ChildProcess: @unchecked Sendable {
         return found
     }
 
+    /// How a child ended, for a message: "exited with status 2", or "was killed by signal 9
+    /// (SIGKILL…)" for `wait()`'s 128 + the signal's number. SIGKILL is named with its likeliest
+    /// sender, the kernel's OOM killer, since that is what an admin then has to look at.
+    public static func describe(exitCode code: Int32) -> String {
+        guard code > 128, code < 128 + 65 else { return "exited with status \(code)" }
+        let number = code - 128
+        let known: [Int32: String] = [SIGKILL: "SIGKILL: the kernel's OOM killer sends it when memory runs out (journalctl -k, dmesg)",
+                                      SIGTERM: "SIGTERM", SIGINT: "SIGINT", SIGSEGV: "SIGSEGV: it crashed", SIGABRT: "SIGABRT: it aborted",
+                                      SIGBUS: "SIGBUS", SIGPIPE: "SIGPIPE", SIGHUP: "SIGHUP", SIGQUIT: "SIGQUIT"]
+        return "was killed by signal \(number)" + (known[number].map { " (\($0))" } ?? "")
+    }
+
     /// Waits for the exit: the exit code, or 128 + the signal's number when killed by one.
     public func wait() async -> Int32 {
         if let status = exitStatus.withLock({ $0 }) { return status }

@@ -57,7 +57,7 @@ public struct CommandRestarter: Restarter {
             return .failure(RestartFailure("\(arguments.joined(separator: " ")) did not finish within \(DurationParser.format(timeout)); killed"))
         }
         return code == 0 ? .success("ran \(arguments.joined(separator: " "))")
-            : .failure(RestartFailure("\(arguments.joined(separator: " ")) exited with status \(code)"
+            : .failure(RestartFailure("\(arguments.joined(separator: " ")) \(ChildProcess.describe(exitCode: code))"
                 + (child.stderrText.isEmpty ? "" : ": " + String(child.stderrText.trimmingWhitespace.suffix(300)).escapingControlCharacters)))
     }
 }

@@ -6,6 +6,7 @@ A 429 answer carries Retry-After: 1. The hostile answers of the defect tests:
     429:VALUE   429 with Retry-After: VALUE (inf, 1e300, 999999999, …)
     200:big     200 with a 256 KiB body
     hang        read the request, never answer (until the server is stopped)
+    slow:SECONDS  answer 200, after SECONDS
 """
 import http.server
 import json
@@ -30,10 +31,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 handle.write(json.dumps({"time": time.time(), "method": self.command, "path": self.path,
                                          "headers": {k.lower(): v for k, v in self.headers.items()},
                                          "header_names": [k.lower() for k in self.headers.keys()],
-                                         "body": body, "status": 0 if script == "hang" else int(script.partition(":")[0]), "script": script}) + "\n")
+                                         "body": body, "status": 0 if script == "hang" else 200 if script.startswith("slow:") else int(script.partition(":")[0]), "script": script}) + "\n")
         if script == "hang":
             time.sleep(3600)
             return
+        if script.startswith("slow:"):
+            time.sleep(float(script.partition(":")[2]))
+            script = "200"
         status, _, extra = script.partition(":")
         status = int(status)
         answer = b'{"ok":true}' if status < 300 else b'{"error":"scripted failure"}'
