@@ -150,6 +150,30 @@ import Testing
         _ = try Harness.psql(["-c", "DROP DATABASE untrusted_good_source WITH (FORCE)"])
     }
 
+    /// A restore with --jobs spooling to a full TMPDIR (a 64 KiB tmpfs, filled): it fails naming
+    /// the spool file and the full disk, the target database is as it was, the fresh database is
+    /// dropped and the spool removed.
+    @Test func aRestoreSpoolingToAFullDiskLeavesTheTargetAsItWas() async throws {
+        let storage = try BackupIntegrationTests.storage()
+        let manifest = try await Self.backup("untrusted_full_source", rows: 3000, storage: storage)
+        _ = try BackupIntegrationTests.database("untrusted_full_target", "CREATE TABLE old (id int); INSERT INTO old VALUES (42);")
+        let spool = try Harness.temporaryDirectory().path
+        #expect(mount("tmpfs", spool, "tmpfs", 0, "size=64k,mode=0700") == 0, "mounting needs root: \(String(cString: strerror(errno)))")
+        defer { umount2(spool, Int32(MNT_DETACH)) }
+        let filler = open(spool + "/filler", O_WRONLY | O_CREAT, 0o600)
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        while zeros.withUnsafeBytes({ write(filler, $0.baseAddress, $0.count) }) > 0 {}
+        close(filler)
+        await #expect { try await Self.restorer(storage).restore(manifest, into: "untrusted_full_target", jobs: 2, force: true, spoolDirectory: spool) } throws: {
+            "\($0)".contains(spool) && "\($0)".contains("No space left on device")
+        }
+        #expect(try Harness.psql(database: "untrusted_full_target", ["-c", "SELECT id FROM old"]) == "42")
+        #expect(try Harness.psql(["-c", "SELECT count(*) FROM pg_database WHERE datname LIKE 'mastiff_restore_%'"]) == "0")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == ["filler"])
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_full_target WITH (FORCE)"])
+        _ = try Harness.psql(["-c", "DROP DATABASE untrusted_full_source WITH (FORCE)"])
+    }
+
     /// Item 6: drill.scratch_database could name the live database, which the drill dropped.
     @Test func theDrillsScratchDatabaseIsNeverOneThatHoldsAnythingElse() async throws {
         let live = try Self.config(prefix: "x/", database: "mastodon_live", extra: "  drill: {scratch_database: mastodon_live}\n")

@@ -160,7 +160,7 @@ public struct PostgresRestore: Sendable {
                 let child: ChildProcess
                 do { child = try ChildProcess(argv, options: options) } catch { throw BackupError(error.description) }
                 let code = await child.wait()
-                guard code == 0 else { throw BackupError("pg_restore failed (status \(code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
+                guard code == 0 else { throw BackupError("pg_restore \(ChildProcess.describe(exitCode: code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
             } else {
                 options.pipeStdin = true
                 let child: ChildProcess
@@ -168,7 +168,7 @@ public struct PostgresRestore: Sendable {
                 // Throws when the object differs from the manifest, after pg_restore saw all of it.
                 try await feed(manifest, to: child)
                 let code = await child.wait()
-                guard code == 0 else { throw BackupError("pg_restore failed (status \(code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
+                guard code == 0 else { throw BackupError("pg_restore \(ChildProcess.describe(exitCode: code)): \(child.stderrText.trimmingWhitespace.suffix(1000))") }
             }
             // Checked and complete: the fresh database takes the target's place.
             if tables != nil { try await dropDatabase(database) }
