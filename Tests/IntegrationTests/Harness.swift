@@ -165,6 +165,22 @@ enum Harness {
         return false
     }
 
+    /// A tmpfs of `size` (e.g. "64k") mounted over `path`, 0700, for the full-disk tests (root
+    /// only). The caller unmounts it: `umount2(path, MNT_DETACH)`.
+    static func mountSmallDisk(at path: String, size: String) throws {
+        guard mount("tmpfs", path, "tmpfs", 0, "size=\(size),mode=0700") == 0 else {
+            throw HarnessError("cannot mount a tmpfs at \(path) (the full-disk tests run as root): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Fills the filesystem of `directory` with a file named `filler`, until a write fails.
+    static func fill(_ directory: String) {
+        let filler = open(directory + "/filler", O_WRONLY | O_CREAT, 0o600)
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        while zeros.withUnsafeBytes({ write(filler, $0.baseAddress, $0.count) }) > 0 {}
+        close(filler)
+    }
+
     static func which(_ tool: String) throws -> String {
         for directory in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin", "/sbin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") {
             return "\(directory)/\(tool)"

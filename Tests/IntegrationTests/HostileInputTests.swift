@@ -64,20 +64,9 @@ import Testing
     /// Item 8: a receiver that never answers (timeout 20 s) delayed every other receiver's
     /// notification by its whole timeout. Receivers deliver independently.
     @Test func aHungReceiverDelaysNoOther() async throws {
-        let hung = try Server(statuses: "hang")
-        let healthy = try Server()
-        let config = try Self.config("""
-        receivers:
-          - {name: hung, webhook: {url: "\(hung.url)/hook"}, timeout: 20s}
-          - {name: healthy, webhook: {url: "\(healthy.url)/hook"}}
-        group_wait: 1s
-        """)
-        let started = Date()
-        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        let (hung, mastiff, healthyDelay) = try await Self.beside(Server(statuses: "hang"))
         try await hung.waitFor(within: 15) { !$0.isEmpty }
-        try await healthy.waitFor(within: 8) { !$0.isEmpty }
-        let delivered = try #require(healthy.requests().first?["time"] as? Double)
-        #expect(delivered - started.timeIntervalSince1970 < 8, "the healthy receiver does not wait for the hung one's 20 s")
+        #expect(healthyDelay < 8, "the healthy receiver does not wait for the hung one's 20 s")
         // And a stop does not wait for the hung delivery either: the notification stays queued.
         mastiff.signal(SIGTERM)
         #expect(mastiff.waitForExit(timeout: 5) == 0, "\(mastiff.log)")
@@ -87,11 +76,23 @@ import Testing
     /// notification once (a slow answer is no failure to retry), and the other receiver does not
     /// wait for it.
     @Test func aSlowReceiverIsDeliveredOnceAndDelaysNoOther() async throws {
-        let slow = try Server(statuses: "slow:5")
+        let (slow, mastiff, healthyDelay) = try await Self.beside(Server(statuses: "slow:5"))
+        #expect(healthyDelay < 5, "the healthy receiver does not wait for the slow one")
+        try await slow.waitFor(within: 15) { !$0.isEmpty }
+        #expect(try await mastiff.reaches(#"mastiff_notifications_total{receiver="troubled",result="sent"}"#, 1, within: 15))
+        try await Task.sleep(for: .seconds(3))
+        #expect(slow.requests().count == 1, "one request, not retried")
+        let metrics = try await mastiff.metrics(sampledAfter: Date())
+        #expect(sampleValue(metrics.text, #"mastiff_notifications_total{receiver="troubled",result="retried"}"#) == 0)
+    }
+
+    /// An agent notifying `troubled` (timeout 20 s) and a healthy receiver; returns once the
+    /// healthy one has its notification, with the seconds that took from the agent's start.
+    static func beside(_ troubled: Server) async throws -> (Server, RunningMastiff, Double) {
         let healthy = try Server()
         let config = try Self.config("""
         receivers:
-          - {name: slow, webhook: {url: "\(slow.url)/hook"}, timeout: 20s}
+          - {name: troubled, webhook: {url: "\(troubled.url)/hook"}, timeout: 20s}
           - {name: healthy, webhook: {url: "\(healthy.url)/hook"}}
         group_wait: 1s
         """)
@@ -99,13 +100,7 @@ import Testing
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         try await healthy.waitFor(within: 8) { !$0.isEmpty }
         let delivered = try #require(healthy.requests().first?["time"] as? Double)
-        #expect(delivered - started.timeIntervalSince1970 < 5, "the healthy receiver does not wait for the slow one")
-        try await slow.waitFor(within: 15) { !$0.isEmpty }
-        #expect(try await mastiff.reaches(#"mastiff_notifications_total{receiver="slow",result="sent"}"#, 1, within: 15))
-        try await Task.sleep(for: .seconds(3))
-        #expect(slow.requests().count == 1, "one request, not retried")
-        let metrics = try await mastiff.metrics(sampledAfter: Date())
-        #expect(sampleValue(metrics.text, #"mastiff_notifications_total{receiver="slow",result="retried"}"#) == 0)
+        return (troubled, mastiff, delivered - started.timeIntervalSince1970)
     }
 
     /// Item 10: a 2xx with a body over 64 KiB was taken for a transport error and sent again
@@ -368,14 +363,11 @@ import Testing
         let directory = try Self.stateDirectory(of: config)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // The disk fills up under the running agent.
-        #expect(mount("tmpfs", directory, "tmpfs", 0, "size=256k,mode=0700") == 0, "mounting needs root: \(String(cString: strerror(errno)))")
+        try Harness.mountSmallDisk(at: directory, size: "256k")
         defer { umount2(directory, Int32(MNT_DETACH)) }
         let mastiff = try RunningMastiff(arguments: ["--config", config])
         try await Task.sleep(for: .seconds(1))
-        let filler = open(directory + "/filler", O_WRONLY | O_CREAT, 0o600)
-        let zeros = [UInt8](repeating: 0, count: 4096)
-        while zeros.withUnsafeBytes({ write(filler, $0.baseAddress, $0.count) }) > 0 {}
-        close(filler)
+        Harness.fill(directory)
         let on = try NotificationIntegrationTests.cli(config, ["maintenance", "on", "--for", "1h"])
         #expect(on.status == 1, "\(on.stdout)\(on.stderr)")
         #expect(on.stderr.contains("could not be written to the state file") && on.stderr.contains("will not survive a restart"), "\(on.stderr)")

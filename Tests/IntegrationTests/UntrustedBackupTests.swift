@@ -158,12 +158,9 @@ import Testing
         let manifest = try await Self.backup("untrusted_full_source", rows: 3000, storage: storage)
         _ = try BackupIntegrationTests.database("untrusted_full_target", "CREATE TABLE old (id int); INSERT INTO old VALUES (42);")
         let spool = try Harness.temporaryDirectory().path
-        #expect(mount("tmpfs", spool, "tmpfs", 0, "size=64k,mode=0700") == 0, "mounting needs root: \(String(cString: strerror(errno)))")
+        try Harness.mountSmallDisk(at: spool, size: "64k")
         defer { umount2(spool, Int32(MNT_DETACH)) }
-        let filler = open(spool + "/filler", O_WRONLY | O_CREAT, 0o600)
-        let zeros = [UInt8](repeating: 0, count: 4096)
-        while zeros.withUnsafeBytes({ write(filler, $0.baseAddress, $0.count) }) > 0 {}
-        close(filler)
+        Harness.fill(spool)
         await #expect { try await Self.restorer(storage).restore(manifest, into: "untrusted_full_target", jobs: 2, force: true, spoolDirectory: spool) } throws: {
             "\($0)".contains(spool) && "\($0)".contains("No space left on device")
         }
