@@ -195,7 +195,7 @@ let package = Package(
         // Every parser that takes input from outside, as one function each: what the fuzzer
         // drives and what the regression tests replay (Fuzz/Regressions).
         .target(name: "MastiffFuzzEntries", dependencies: ["MastiffCore", "MastiffStatsd", "MastiffPromQL", "MastiffPolicies", "MastiffClients", "MastiffCollectors",
-                                                  "MastiffServer", .product(name: "NIOEmbedded", package: "swift-nio"),
+                                                  "MastiffServer", "MastiffAgent", .product(name: "NIOEmbedded", package: "swift-nio"),
                                                   .product(name: "NIOHTTP1", package: "swift-nio")], path: "Fuzz/Entries"),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["MastiffFuzzEntries", "MastiffTestSupport", "MastiffCore", "MastiffClients", "MastiffPolicies"]),
     ] + (benchmarks ? benchmarkTargets : [])

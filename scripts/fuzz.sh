@@ -42,7 +42,10 @@ for target in "${targets[@]}"; do
   log=$work/$target.log
   # -detect_leaks=0: LeakSanitizer takes the Swift runtime's metadata caches for leaks; memory
   # growth is what bench/soak.sh measures.
-  if ASAN_OPTIONS=detect_leaks=0 MASTIFF_FUZZ_TARGET=$target "$binary" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -detect_leaks=0 \
+  # A dictionary of the format's tokens, where one helps (Fuzz/Dictionaries).
+  dictionary=()
+  [[ -f Fuzz/Dictionaries/$target.dict ]] && dictionary=(-dict="Fuzz/Dictionaries/$target.dict")
+  if ASAN_OPTIONS=detect_leaks=0 MASTIFF_FUZZ_TARGET=$target "$binary" "$corpus" "${dictionary[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -detect_leaks=0 \
       -artifact_prefix="$work/$target-" -print_final_stats=1 >"$log" 2>&1; then
     executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)

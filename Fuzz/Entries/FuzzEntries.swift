@@ -23,6 +23,7 @@ public enum FuzzEntries {
         "manifest": manifest,
         "state-file": stateFile,
         "http-request": httpRequest,
+        "control-request": controlRequest,
     ]
 
     /// statsd datagrams, as any local process may send them: the line parser on the raw bytes, then

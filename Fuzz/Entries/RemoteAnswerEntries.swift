@@ -1,3 +1,4 @@
+import MastiffAgent
 import MastiffClients
 import MastiffCollectors
 import MastiffCore
@@ -81,6 +82,24 @@ extension FuzzEntries {
             for target in stateSettings.restarts { _ = restarts.budgetRemaining(target.name, now: now) }
             _ = restarts.savedState().serialized()
         }
+    }
+
+    /// A control-socket request (any local user in the socket's group may send one): its JSON,
+    /// the matchers and length of a silence checked as the agent checks them (regexes through
+    /// RE2), and the silence then added to a policy and matched against an alert.
+    static func controlRequest(_ bytes: UnsafeRawBufferPointer) {
+        guard let request = JSONValue.parse(String(decoding: bytes, as: UTF8.self)), request["command"]?.string != nil else { return }
+        let matchers = (request["matchers"]?.array ?? []).compactMap { $0.string.flatMap(ControlCommands.parseMatcher) }
+        let seconds = request["seconds"].flatMap(ControlCommands.holdSeconds) ?? 60
+        var policy = NotificationPolicy(settings: stateSettings.alerts)
+        let now = 1_796_458_420.0
+        if !matchers.isEmpty {
+            _ = policy.addSilence(matchers: matchers, startsAt: now, endsAt: now + seconds, comment: request["comment"]?.string ?? "")
+        }
+        policy.observe([NotifiedAlert(labels: [Label("alertname", "SidekiqRetriesGrowing"), Label("queue", "push")], annotations: [], status: .firing,
+                                      startsAt: now - 60, endsAt: nil, value: 1)], now: now)
+        _ = policy.activeSilences(at: now)
+        _ = policy.savedState().serialized()
     }
 
     /// An HTTP request as a client sends it, through the server's own pipeline (header deadline,

@@ -53,13 +53,13 @@ public struct ControlCommands: Sendable {
     static let holdSecondsProblem = "'seconds' must be a number of seconds above 0 and at most ten years"
 
     /// A maintenance's or a silence's length from a control request: a number in (0, ten years].
-    static func holdSeconds(_ value: JSONValue) -> Double? {
+    public static func holdSeconds(_ value: JSONValue) -> Double? {
         guard case .number(let seconds) = value, seconds.isFinite, seconds > 0, seconds <= maxHoldSeconds else { return nil }
         return seconds
     }
 
     /// `label=value` or `label=~regex`; the name as Alertmanager takes it (`[a-zA-Z_][a-zA-Z0-9_]*`).
-    static func parseMatcher(_ text: String) -> RouteMatcher? {
+    public static func parseMatcher(_ text: String) -> RouteMatcher? {
         guard let equals = text.firstIndex(of: "=") else { return nil }
         let name = String(text[..<equals])
         var value = text[text.index(after: equals)...]
