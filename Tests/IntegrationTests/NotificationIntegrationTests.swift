@@ -91,19 +91,45 @@ import Testing
 
     // MARK: - Alertmanager
 
-    @Test func alertmanagerReceivesFiringThenResolved() async throws {
+    /// A private Alertmanager (no cluster) that sends everything to `hook`; returns its pid and port.
+    static func alertmanager(notifying hook: RecordingServer) throws -> (pid: pid_t, port: Int) {
         let alertmanager = try Harness.which("prometheus-alertmanager")
-        let hook = try RecordingServer()
         let directory = try Harness.temporaryDirectory().path
-        let amPort = try AlertingIntegrationTests.HealthServer.freePort()
+        let port = try AlertingIntegrationTests.HealthServer.freePort()
         try """
         route: {receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 1s, repeat_interval: 1h}
         receivers:
           - name: hook
             webhook_configs: [{url: "\(hook.url)/am", send_resolved: true}]
         """.write(toFile: directory + "/alertmanager.yml", atomically: true, encoding: .utf8)
-        let am = try Harness.spawn(alertmanager, ["--config.file=\(directory)/alertmanager.yml", "--storage.path=\(directory)/data",
-                                                  "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address="], log: directory + "/am.log")
+        let pid = try Harness.spawn(alertmanager, ["--config.file=\(directory)/alertmanager.yml", "--storage.path=\(directory)/data",
+                                                   "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address="], log: directory + "/am.log")
+        return (pid, port)
+    }
+
+    /// Of two Alertmanager URLs, the first hangs (a member of the cluster that is down without
+    /// refusing connections): the second still gets the alert at once, since every URL is posted
+    /// to at the same time.
+    @Test func anAlertmanagerThatHangsDelaysNoOtherMemberOfItsCluster() async throws {
+        let hook = try RecordingServer()
+        let (am, amPort) = try Self.alertmanager(notifying: hook)
+        defer { kill(am, SIGTERM) }
+        let hung = try RecordingServer(statuses: "hang")
+        let config = try Self.config(rules: try Self.rules(Self.alwaysOn), alerts: """
+            receivers:
+              - {name: am, timeout: 30s, alertmanager: {urls: ["\(hung.url)", "http://127.0.0.1:\(amPort)"]}}
+            """)
+        let started = Date()
+        let mastiff = try RunningMastiff(arguments: ["--config", config])
+        try await hook.waitFor(within: 20) { requests in requests.contains { RecordingServer.body($0)["status"] as? String == "firing" } }
+        #expect(Date().timeIntervalSince(started) < 15, "the working member did not wait for the hung one's 30 s")
+        #expect(!hung.requests().isEmpty, "the hung member was posted to as well")
+        _ = mastiff
+    }
+
+    @Test func alertmanagerReceivesFiringThenResolved() async throws {
+        let hook = try RecordingServer()
+        let (am, amPort) = try Self.alertmanager(notifying: hook)
         defer { kill(am, SIGTERM) }
         let target = try AlertingIntegrationTests.HealthServer()
         let rules = try Self.rules("""

@@ -36,12 +36,18 @@ public struct AlertmanagerReceiver: Sendable {
         })
     }
 
+    /// Posts to every URL at once (Alertmanager's advice for a cluster: each instance gets every
+    /// alert and the cluster deduplicates), so a member that hangs delays no other.
     public func push(_ alerts: [NotifiedAlert], now: Double) async -> DeliveryResult {
         let body = Self.payload(alerts, now: now, externalURL: externalURL)
-        var outcomes: [DeliveryResult] = []
-        for url in urls {
-            outcomes.append(await ReceiverHTTP.send(ReceiverHTTP.jsonRequest(body, to: url + "/api/v2/alerts", caFile: caFile), timeout: timeout,
-                                                    transport: transport))
+        let outcomes = await withTaskGroup(of: DeliveryResult.self) { group in
+            for url in urls {
+                group.addTask {
+                    await ReceiverHTTP.send(ReceiverHTTP.jsonRequest(body, to: url + "/api/v2/alerts", caFile: caFile), timeout: timeout,
+                                            transport: transport)
+                }
+            }
+            return await group.reduce(into: [DeliveryResult]()) { $0.append($1) }
         }
         if let delivered = outcomes.first(where: { if case .delivered = $0 { return true } else { return false } }) { return delivered }
         return outcomes.first { if case .failed = $0 { return true } else { return false } } ?? outcomes.first ?? .failed(reason: "no Alertmanager URL")
