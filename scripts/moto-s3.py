@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Starts moto's S3 server on loopback with SigV4 signature checks enforced, for tests and the demo.
 
-  moto-s3.py PORT DIR   → prints shell `export` lines (endpoint, bucket, keys) and leaves the
-                          server running (pid in DIR/moto.pid, log in DIR/moto.log)
+  moto-s3.py PORT DIR [ADDRESS]   → prints shell `export` lines (endpoint, bucket, keys) and
+                          leaves the server running (pid in DIR/moto.pid, log in DIR/moto.log);
+                          ADDRESS (default 127.0.0.1) is where it listens
 
 moto checks no signature by default. It checks them once /moto-api/reset-auth has been given 0,
 against IAM users' access keys and policies, so a user, a key and an allow-all policy are made
@@ -11,9 +12,10 @@ first (policy-facts.md §4.4). After that a wrongly signed request gets 403 Sign
 import json, os, subprocess, sys, time, urllib.request
 
 port, directory = sys.argv[1], sys.argv[2]
-endpoint = f"http://127.0.0.1:{port}"
+address = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
+endpoint = f"http://{address}:{port}"
 log = open(os.path.join(directory, "moto.log"), "w")
-server = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", port], stdout=log, stderr=subprocess.STDOUT,
+server = subprocess.Popen(["moto_server", "-H", address, "-p", port], stdout=log, stderr=subprocess.STDOUT,
                           start_new_session=True)
 open(os.path.join(directory, "moto.pid"), "w").write(str(server.pid))
 for _ in range(200):

@@ -214,15 +214,17 @@ final class RunningMastiff {
     /// Where the test started it: a leak is reported there.
     private let startedAt: SourceLocation
 
-    init(arguments: [String], environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// `wrapper`: a command that runs the rest (MultiHostTests: `in-host HOST`, which enters a
+    /// host's network namespace and execs, so the pid is still mastiff's).
+    init(arguments: [String], environment: [String: String] = [:], wrapper: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
         startedAt = sourceLocation
         let configPath = arguments.firstIndex(of: "--config").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         secretScan = configPath.flatMap { SecretScan.ofConfiguration(at: $0, environment: environment) } ?? SecretScan.ofTestServices()
         let directory = try Harness.temporaryDirectory()
         logPath = directory.appendingPathComponent("stderr.log").path
         FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Harness.binary)
-        process.arguments = ["run"] + arguments
+        process.executableURL = URL(fileURLWithPath: wrapper.first ?? Harness.binary)
+        process.arguments = (wrapper.isEmpty ? [] : Array(wrapper.dropFirst()) + [Harness.binary]) + ["run"] + arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "JOURNAL_STREAM")
         env.merge(environment) { _, new in new }

@@ -1,0 +1,179 @@
+import Foundation
+import MastiffCore
+import Testing
+
+/// Several hosts (issue 28): a chaos.social-shaped cluster in network namespaces
+/// (Fixtures/cluster/cluster.sh) — "db" with PostgreSQL, "app" with Redis, a Sidekiq and a web
+/// stand-in, "worker" with a second Sidekiq, each with its own agent, and "mon" with one
+/// Prometheus scraping every agent over the bridge and two Alertmanagers in one cluster that
+/// every agent pushes to. Everything crosses a real (virtual) network; nothing leaves the
+/// namespaces the test made. Root only (ip netns).
+@Suite(.serialized) struct MultiHostTests {
+    static let fixture = Harness.packageRoot + "/Tests/IntegrationTests/Fixtures/cluster/cluster.sh"
+
+    final class Cluster {
+        let directory: String
+        let environment: [String: String]
+
+        init() throws {
+            directory = try Harness.temporaryDirectory().path + "/cluster"
+            let status = try Harness.runLeavingServers("/bin/bash", [MultiHostTests.fixture, "start", directory], log: directory + ".log")
+            guard status == 0 else {
+                let log = (try? String(contentsOfFile: directory + ".log", encoding: .utf8)) ?? ""
+                _ = try? Harness.runLeavingServers("/bin/bash", [MultiHostTests.fixture, "stop", directory], log: directory + ".stop.log")
+                throw HarnessError("cluster.sh start failed: \(log)")
+            }
+            var environment: [String: String] = [:]
+            for line in try String(contentsOfFile: directory + "/env", encoding: .utf8).split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                environment[String(line[..<equals].dropFirst("export ".count))] = String(line[line.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+            }
+            self.environment = environment
+        }
+
+        deinit { _ = try? Harness.runLeavingServers("/bin/bash", [MultiHostTests.fixture, "stop", directory], log: directory + ".stop.log") }
+
+        subscript(name: String) -> String { environment[name] ?? "" }
+
+        /// A command run on a host (in its namespace, under its name).
+        func run(on host: String, _ arguments: [String]) throws -> Harness.Result {
+            try Harness.run(directory + "/in-host", [host] + arguments)
+        }
+
+        /// An instant query to the cluster's Prometheus: each series' labels and value.
+        func query(_ promql: String) throws -> [(labels: [String: String], value: Double)] {
+            let result = try run(on: "mon", ["curl", "-s", "--max-time", "5", "-G", "--data-urlencode", "query=\(promql)", self["CLUSTER_PROMETHEUS"] + "/api/v1/query"])
+            guard let answer = JSONValue.parse(result.stdout), case .array(let series)? = answer["data"]?["result"] else { return [] }
+            return series.map { item in
+                var labels: [String: String] = [:]
+                if case .object(let members)? = item["metric"] { for (name, value) in members { labels[name] = value.string ?? "" } }
+                return (labels, Double(item["value"]?.array?.last?.string ?? "") ?? .nan)
+            }
+        }
+
+        /// Waits up to `seconds` for `condition` on a query's answer.
+        func waitFor(_ promql: String, within seconds: Double, _ condition: ([(labels: [String: String], value: Double)]) -> Bool) async throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if condition(try query(promql)) { return true }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            return false
+        }
+
+        /// One host's agent: listening on every address of its namespace, pushing to both
+        /// Alertmanagers, with the cluster's backup and a once-per-cluster job every minute.
+        func agent(_ host: String, collectors: String) throws -> RunningMastiff {
+            let state = directory + "/agent-" + host
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            let alertmanagers = self["CLUSTER_ALERTMANAGERS"].split(separator: " ").map { "\"\($0)\"" }.joined(separator: ", ")
+            let config = state + "/mastiff.yml"
+            try """
+            listen: 0.0.0.0:9815
+            web_config: \(self["CLUSTER_WEB_CONFIG"])
+            state_dir: \(state)/state
+            control_socket: \(state)/control.sock
+            sampling: {interval: 1s}
+            statsd: {enabled: false}
+            collectors:
+            \(collectors)
+            alerts:
+              receivers: [{name: am, alertmanager: {urls: [\(alertmanagers)]}}]
+            backups:
+              enabled: true
+              time_zone: UTC
+              manifest_key: cluster-manifest-key-0123456789abcdef
+              storage:
+                endpoint: \(self["MASTIFF_TEST_S3_ENDPOINT"])
+                bucket: \(self["MASTIFF_TEST_S3_BUCKET"])
+                prefix: cluster/
+                access_key_id: \(self["MASTIFF_TEST_S3_ACCESS_KEY"])
+                secret_access_key: "\(self["MASTIFF_TEST_S3_SECRET_KEY"])"
+              postgres: {schedule: "* * * * *", nice: 0}
+              redis: {enabled: false}
+            jobs:
+              - {name: cleanup, schedule: "* * * * *", once_per_cluster: true,
+                 command: [/bin/sh, -c, "echo \\"$(hostname) $(date -u +%H%M)\\" >> \(directory)/job-runs; sleep 3"]}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            return try RunningMastiff(arguments: ["--config", config], wrapper: [directory + "/in-host", host])
+        }
+    }
+
+    @Test func aClusterOfThreeHostsIsWatchedAsOne() async throws {
+        let started = Date()
+        let cluster = try Cluster()
+        let dsn = cluster["CLUSTER_PG_DSN"], redis = cluster["CLUSTER_REDIS_URL"]
+        let db = try cluster.agent("db", collectors: """
+              postgres: {dsn: "\(dsn)"}
+              redis: {enabled: false}
+              sidekiq: {enabled: false}
+            """)
+        let app = try cluster.agent("app", collectors: """
+              postgres: {dsn: "\(dsn)"}
+              redis: {url: "\(redis)"}
+              probes: [{name: web, url: "\(cluster["CLUSTER_WEB_URL"])"}]
+            """)
+        let worker = try cluster.agent("worker", collectors: """
+              postgres: {enabled: false, dsn: "\(dsn)"}
+              redis: {enabled: false, url: "\(redis)"}
+              sidekiq: {redis_url: "\(redis)"}
+            """)
+
+        // Prometheus scrapes every agent over the bridge (HTTPS, basic auth), and every collector
+        // succeeds from its own host.
+        #expect(try await cluster.waitFor("up", within: 20) { $0.count == 3 && $0.allSatisfy { $0.value == 1 } }, "\((try? cluster.query("up")) ?? [])")
+        #expect(try await cluster.waitFor("mastiff_collector_success", within: 20) { series in
+            Set(series.map { $0.labels["host"] ?? "" }) == ["db", "app", "worker"] && series.allSatisfy { $0.value == 1 }
+        }, "\((try? cluster.query("mastiff_collector_success != 1")) ?? [])")
+        #expect(try await cluster.waitFor("probe_success{host=\"app\"}", within: 10) { $0.first?.value == 1 })
+        // The worker's agent sees both Sidekiq processes, the app's and its own, through Redis,
+        // and the queue topology counts both as serving the push queue.
+        #expect(try await cluster.waitFor("sidekiq_processes{host=\"worker\"}", within: 10) { series in
+            Set(series.compactMap { $0.labels["hostname"] }) == ["app", "worker"] && series.allSatisfy { $0.value == 1 }
+        }, "\((try? cluster.query("sidekiq_processes")) ?? [])")
+        #expect(try await cluster.waitFor("sidekiq_queue_processes{host=\"worker\",queue=\"push\"}", within: 10) { $0.first?.value == 2 },
+                "\((try? cluster.query("sidekiq_queue_processes")) ?? [])")
+
+        // The backup and the job all three run every minute happen once per slot: the cluster
+        // lock is a PostgreSQL advisory lock taken over the network.
+        let now = Date().timeIntervalSince1970
+        let slot = (now / 60).rounded(.down) * 60 + 60
+        try await Task.sleep(for: .seconds(slot + 15 - now))
+        let listing = try cluster.run(on: "app", [Harness.binary, "backup", "list", "--json", "--config", cluster.directory + "/agent-app/mastiff.yml"])
+        let manifests = JSONValue.parse(listing.stdout)?.array ?? []
+        let formatter = DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmm"
+        let slotStamp = formatter.string(from: Date(timeIntervalSince1970: slot))
+        let inSlot = manifests.filter { ($0["data_key"]?.string ?? "").contains(slotStamp) }
+        #expect(inSlot.count == 1, "one backup for the slot \(slotStamp): \(listing.stdout)\(listing.stderr)")
+        let runs = ((try? String(contentsOfFile: cluster.directory + "/job-runs", encoding: .utf8)) ?? "").split(separator: "\n")
+        let runsPerSlot = Dictionary(grouping: runs) { $0.split(separator: " ").last ?? "" }
+        #expect(!runs.isEmpty && runsPerSlot.values.allSatisfy { $0.count == 1 }, "the job ran once per slot: \(runs)")
+
+        // PostgreSQL stops: the two agents that watch it fire PostgresDown (after its 1 m), both
+        // Alertmanagers get both alerts, and the webhook behind them hears of it once.
+        let stop = try Harness.run("/usr/sbin/runuser", ["-u", "postgres", "--", cluster["CLUSTER_PG_BIN"] + "/pg_ctl", "-D", cluster.directory + "/pg/data", "-m", "fast", "-w", "stop"])
+        #expect(stop.status == 0, "\(stop.stderr)")
+        let hook = NotificationIntegrationTests.RecordingServer.self
+        func postgresDown() -> Int {
+            let text = (try? String(contentsOfFile: cluster["CLUSTER_WEBHOOK_LOG"], encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").filter { line in
+                guard let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return false }
+                return ((hook.body(request)["alerts"] as? [[String: Any]]) ?? []).contains { ($0["labels"] as? [String: String])?["alertname"] == "PostgresDown" }
+            }.count
+        }
+        let deadline = Date().addingTimeInterval(100)
+        while postgresDown() == 0, Date() < deadline { try await Task.sleep(for: .seconds(1)) }
+        try await Task.sleep(for: .seconds(8))
+        #expect(postgresDown() == 1, "PostgresDown reached the webhook once: \(postgresDown())")
+
+        // An agent stopped is `up 0` in Prometheus.
+        worker.signal(SIGTERM)
+        #expect(worker.waitForExit(timeout: 10) == 0)
+        #expect(try await cluster.waitFor("up{host=\"worker\"}", within: 10) { $0.first?.value == 0 })
+        _ = (db, app)
+        let seconds = Date().timeIntervalSince(started)
+        print("multi-host test wall time: \(Int(seconds)) s (target <= 180 s)")
+    }
+}
