@@ -79,6 +79,7 @@ import Testing
             \(collectors)
             alerts:
               receivers: [{name: am, alertmanager: {urls: [\(alertmanagers)]}}]
+              heartbeat: {url: "\(self["CLUSTER_HEARTBEAT_URL"])/\(host)", interval: 5s}
             backups:
               enabled: true
               time_zone: UTC
@@ -168,10 +169,19 @@ import Testing
         try await Task.sleep(for: .seconds(8))
         #expect(postgresDown() == 1, "PostgresDown reached the webhook once: \(postgresDown())")
 
-        // An agent stopped is `up 0` in Prometheus.
+        // An agent stopped is `up 0` in Prometheus, and its heartbeats stop (what a dead man's
+        // switch such as healthchecks.io then reports) while the other agents' go on.
+        func heartbeats(_ host: String) -> Int {
+            let text = (try? String(contentsOfFile: cluster["CLUSTER_HEARTBEAT_LOG"], encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").filter { $0.contains("\"path\": \"/\(host)\"") }.count
+        }
+        #expect(heartbeats("worker") > 0 && heartbeats("app") > 0)
         worker.signal(SIGTERM)
         #expect(worker.waitForExit(timeout: 10) == 0)
         #expect(try await cluster.waitFor("up{host=\"worker\"}", within: 10) { $0.first?.value == 0 })
+        let (workerBefore, appBefore) = (heartbeats("worker"), heartbeats("app"))
+        try await Task.sleep(for: .seconds(11))
+        #expect(heartbeats("worker") == workerBefore && heartbeats("app") > appBefore, "worker \(workerBefore) → \(heartbeats("worker")), app \(appBefore) → \(heartbeats("app"))")
         _ = (db, app)
         let seconds = Date().timeIntervalSince(started)
         print("multi-host test wall time: \(Int(seconds)) s (target <= 180 s)")

@@ -14,7 +14,8 @@
 #   mon     Prometheus (10.77.0.4:9090, scraping :9815 of db, app and worker every second over
 #           HTTPS with basic auth, DIR/web-config.yml being the agents' web configuration, labelled
 #           host=…), two Alertmanagers in one cluster (:9093 and :9095, mesh on :9094 and :9096)
-#           notifying a recording webhook on the mon's loopback, and moto's S3 on :9000
+#           notifying a recording webhook on the mon's loopback, a recorder of the agents'
+#           heartbeats on 10.77.0.4:8081, and moto's S3 on :9000
 # The agents themselves are started by the test (`in_host` below, through DIR/in-host).
 set -euo pipefail
 command=${1:?usage: cluster.sh start|stop DIR}
@@ -115,6 +116,9 @@ CONF
   mkdir -p "$dir/moto"
   in_host mon python3 "$root/scripts/moto-s3.py" 9000 "$dir/moto" 10.77.0.4 >"$dir/moto.env"
   background mon "$dir/webhook.server.log" python3 "$root/Tests/IntegrationTests/Fixtures/notifications/recording_server.py" 8080 "$dir/webhook.log"
+  # The agents' heartbeat target (a dead man's switch, as healthchecks.io would be), on the bridge.
+  background mon "$dir/heartbeats.server.log" env RECORDING_SERVER_ADDRESS=10.77.0.4 \
+    python3 "$root/Tests/IntegrationTests/Fixtures/notifications/recording_server.py" 8081 "$dir/heartbeats.log"
   cat >"$dir/alertmanager.yml" <<YAML
 route: {receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 5s, repeat_interval: 1h}
 receivers:
@@ -166,6 +170,8 @@ export CLUSTER_PROMETHEUS='http://10.77.0.4:9090'
 export CLUSTER_ALERTMANAGERS='http://10.77.0.4:9093 http://10.77.0.4:9095'
 export CLUSTER_WEBHOOK_LOG='$dir/webhook.log'
 export CLUSTER_WEB_CONFIG='$dir/web-config.yml'
+export CLUSTER_HEARTBEAT_URL='http://10.77.0.4:8081'
+export CLUSTER_HEARTBEAT_LOG='$dir/heartbeats.log'
 ENV
   cat "$dir/moto.env" >>"$dir/env"
 }

@@ -10,6 +10,7 @@ A 429 answer carries Retry-After: 1. The hostile answers of the defect tests:
 """
 import http.server
 import json
+import os
 import sys
 import threading
 import time
@@ -57,4 +58,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+# RECORDING_SERVER_ADDRESS: where to listen (default 127.0.0.1; the multi-host test's is on its bridge).
+http.server.ThreadingHTTPServer((os.environ.get("RECORDING_SERVER_ADDRESS", "127.0.0.1"), port), Handler).serve_forever()
