@@ -271,7 +271,7 @@ public final class Alerting: Sendable {
 
     /// What the alerts are now: those to notify and the names of those firing.
     public func outcome() -> AlertingOutcome {
-        state.withLock { AlertingOutcome($0.engine.activeAlerts) }
+        state.withLock { AlertingOutcome($0.engine.activeAlerts, externalLabels: $0.engine.externalLabels) }
     }
 
     /// Pending and firing alerts, for `mastiff alerts list` and the status; `deliveries` says
@@ -405,7 +405,11 @@ public struct AlertingOutcome: Sendable {
         self.namedProcesses = namedProcesses
     }
 
-    init(_ alerts: [Alert]) {
+    /// `externalLabels` go on every notified alert that has no label of the same name, as
+    /// Prometheus attaches its external labels to the alerts it sends to Alertmanager: with
+    /// `alerts.external_labels: {host: web-1}` on each agent, alerts of different hosts stay apart
+    /// in Alertmanager, routes and silences can match the host, and messages name it.
+    init(_ alerts: [Alert], externalLabels: Labels = []) {
         firing = Set(alerts.filter { $0.state == .firing }.map(\.rule))
         var named: [String: [(hostname: String?, pid: Int)]] = [:]
         for alert in alerts where alert.state == .firing {
@@ -413,14 +417,18 @@ public struct AlertingOutcome: Sendable {
             named[alert.rule, default: []].append((alert.labels.value(of: "hostname"), pid))
         }
         namedProcesses = named
+        func labels(_ alert: Alert) -> Labels {
+            let missing = externalLabels.filter { alert.labels.value(of: $0.name) == nil }
+            return missing.isEmpty ? alert.labels : (alert.labels + missing).sortedByName()
+        }
         notifiable = alerts.compactMap { alert -> NotifiedAlert? in
             switch alert.state {
             case .pending: return nil
             case .firing:
-                return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .firing, startsAt: Double(alert.activeAt) / 1000,
+                return NotifiedAlert(labels: labels(alert), annotations: alert.annotations, status: .firing, startsAt: Double(alert.activeAt) / 1000,
                                      endsAt: nil, value: alert.value)
             case .inactive:
-                return NotifiedAlert(labels: alert.labels, annotations: alert.annotations, status: .resolved, startsAt: Double(alert.activeAt) / 1000,
+                return NotifiedAlert(labels: labels(alert), annotations: alert.annotations, status: .resolved, startsAt: Double(alert.activeAt) / 1000,
                                      endsAt: alert.resolvedAt.map { Double($0) / 1000 }, value: alert.value)
             }
         }

@@ -63,7 +63,7 @@ import Testing
 
         /// One host's agent: listening on every address of its namespace, pushing to both
         /// Alertmanagers, with the cluster's backup and a once-per-cluster job every minute.
-        func agent(_ host: String, collectors: String) throws -> RunningMastiff {
+        func agent(_ host: String, collectors: String, externalLabels: String = "{}") throws -> RunningMastiff {
             let state = directory + "/agent-" + host
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let alertmanagers = self["CLUSTER_ALERTMANAGERS"].split(separator: " ").map { "\"\($0)\"" }.joined(separator: ", ")
@@ -80,6 +80,7 @@ import Testing
             alerts:
               receivers: [{name: am, alertmanager: {urls: [\(alertmanagers)]}}]
               heartbeat: {url: "\(self["CLUSTER_HEARTBEAT_URL"])/\(host)", interval: 5s}
+              external_labels: \(externalLabels)
             backups:
               enabled: true
               time_zone: UTC
@@ -118,7 +119,7 @@ import Testing
               postgres: {enabled: false, dsn: "\(dsn)"}
               redis: {enabled: false, url: "\(redis)"}
               sidekiq: {redis_url: "\(redis)"}
-            """)
+            """, externalLabels: "{host: worker}")
 
         // Prometheus scrapes every agent over the bridge (HTTPS, basic auth), and every collector
         // succeeds from its own host.
@@ -134,6 +135,21 @@ import Testing
         }, "\((try? cluster.query("sidekiq_processes")) ?? [])")
         #expect(try await cluster.waitFor("sidekiq_queue_processes{host=\"worker\",queue=\"push\"}", within: 10) { $0.first?.value == 2 },
                 "\((try? cluster.query("sidekiq_queue_processes")) ?? [])")
+
+        // Alerts reach both Alertmanagers. The worker's carry its external label, as
+        // Prometheus's alerts carry theirs, so its Watchdog stays apart from the one the db and
+        // app agents (no external labels, the same labels) share.
+        func watchdogHosts() throws -> [String] {
+            let answer = try cluster.run(on: "mon", ["curl", "-s", "-G", "--data-urlencode", "filter=alertname=\"Watchdog\"",
+                                                     "http://10.77.0.4:9095/api/v2/alerts"])
+            return (JSONValue.parse(answer.stdout)?.array ?? []).map { $0["labels"]?["host"]?.string ?? "-" }.sorted()
+        }
+        var hosts = try watchdogHosts()
+        for _ in 0..<30 where hosts != ["-", "worker"] {
+            try await Task.sleep(for: .milliseconds(500))
+            hosts = try watchdogHosts()
+        }
+        #expect(hosts == ["-", "worker"])
 
         // The backup and the job all three run every minute happen once per slot: the cluster
         // lock is a PostgreSQL advisory lock taken over the network.
