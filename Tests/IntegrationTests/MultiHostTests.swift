@@ -72,7 +72,7 @@ import Testing
             listen: 0.0.0.0:9815
             web_config: \(self["CLUSTER_WEB_CONFIG"])
             state_dir: \(state)/state
-            control_socket: \(state)/control.sock
+            control_socket: ""
             sampling: {interval: 1s}
             statsd: {enabled: false}
             collectors:

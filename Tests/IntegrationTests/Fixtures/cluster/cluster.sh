@@ -83,21 +83,26 @@ SCRIPT
   # db: PostgreSQL.
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  mkdir -p "$dir/pg" "$dir/pgsock"
-  chown postgres:postgres "$dir/pg" "$dir/pgsock"
+  # The socket's directory is short, under /tmp: a Unix socket's path holds at most 107 bytes, and
+  # DIR under CI's TMPDIR is longer than that.
+  local sockets
+  sockets=$(mktemp -d /tmp/mst-pg.XXXXXX)
+  echo "$sockets" >"$dir/pgsock-dir"
+  mkdir -p "$dir/pg"
+  chown postgres:postgres "$dir/pg" "$sockets"
   runuser -u postgres -- "$bin/initdb" -D "$dir/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 >"$dir/pg/initdb.log" 2>&1
   cat >>"$dir/pg/data/postgresql.conf" <<CONF
 listen_addresses = '10.77.0.1'
 port = 5432
-unix_socket_directories = '$dir/pgsock'
+unix_socket_directories = '$sockets'
 fsync = off
 shared_buffers = 32MB
 CONF
   echo "host all all 10.77.0.0/24 scram-sha-256" >>"$dir/pg/data/pg_hba.conf"
   in_host db runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 start >/dev/null
-  runuser -u postgres -- "$bin/psql" -h "$dir/pgsock" -p 5432 -U postgres -qAt -c "ALTER USER postgres PASSWORD '$password'" >/dev/null
-  runuser -u postgres -- "$bin/psql" -h "$dir/pgsock" -p 5432 -U postgres -qAt -c "CREATE DATABASE mastodon_production" >/dev/null
-  runuser -u postgres -- "$bin/psql" -h "$dir/pgsock" -p 5432 -U postgres -d mastodon_production -qAt \
+  runuser -u postgres -- "$bin/psql" -h "$sockets" -p 5432 -U postgres -qAt -c "ALTER USER postgres PASSWORD '$password'" >/dev/null
+  runuser -u postgres -- "$bin/psql" -h "$sockets" -p 5432 -U postgres -qAt -c "CREATE DATABASE mastodon_production" >/dev/null
+  runuser -u postgres -- "$bin/psql" -h "$sockets" -p 5432 -U postgres -d mastodon_production -qAt \
     -c "CREATE TABLE statuses AS SELECT g AS id, md5(g::text) AS text FROM generate_series(1, 20000) g" >/dev/null
 
   # app: Redis, a Sidekiq, the web stand-in; worker: a second Sidekiq.
@@ -194,6 +199,7 @@ stop() {
     for pid in $(ip netns pids "$id-$host" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
   done
   for host in "${hosts[@]}" sw; do ip netns del "$id-$host" 2>/dev/null || true; done
+  if [[ -f "$dir/pgsock-dir" ]]; then rm -rf "$(cat "$dir/pgsock-dir")"; fi
 }
 
 case "$command" in
