@@ -66,7 +66,7 @@ public struct RedisCollector: Collector {
                     }
                     let keys = keyReplies.compactMap(\.text)
                     let counts = keys.isEmpty ? [] : try await redis.pipeline(keys.map { ["SCARD", $0] })
-                    scan.record(nextCursor: next, counts: zip(keys, counts).map { ($0, $1.number.map { Int($0) }) }, now: clock.now())
+                    scan.record(nextCursor: next, counts: zip(keys, counts).map { ($0, $1.number.map { Int(saturating: $0) }) }, now: clock.now())
                     if next == "0" || ContinuousClock.now - started >= FederationScan.timePerCollection { break }
                 }
                 return scan

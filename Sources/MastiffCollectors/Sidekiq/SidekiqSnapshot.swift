@@ -57,8 +57,8 @@ public enum SidekiqParsing {
 
         /// What the policies see of it.
         public var sample: SidekiqProcessSample {
-            SidekiqProcessSample(identity: identity, hostname: hostname, pid: pid, queues: queues, busy: Int(busy),
-                                 concurrency: Int(concurrency), quiet: quiet, lastBeat: beat)
+            SidekiqProcessSample(identity: identity, hostname: hostname, pid: pid, queues: queues, busy: Int(saturating: busy),
+                                 concurrency: Int(saturating: concurrency), quiet: quiet, lastBeat: beat)
         }
     }
 
@@ -75,7 +75,8 @@ public enum SidekiqParsing {
             quiet: fields[3] == "true",
             rssBytes: (fields[4].flatMap(Double.init) ?? 0) * 1024,
             beat: fields[2].flatMap(Double.init).map(epochSeconds) ?? 0,
-            pid: info["pid"]?.double.map { Int($0) },
+            // Whatever can write to Redis wrote this: a pid that is no positive whole number is none.
+            pid: info["pid"]?.double.flatMap { Int(exactWhole: $0) }.flatMap { $0 > 0 ? $0 : nil },
             // Sidekiq 6 repeats a queue once per weight: each queue once.
             queues: (info["queues"]?.array?.compactMap(\.string) ?? []).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } },
             tag: info["tag"]?.string ?? "")
