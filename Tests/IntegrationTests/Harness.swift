@@ -100,9 +100,7 @@ enum Harness {
     /// What any mastiff command printed, searched for every secret of the configuration it was
     /// given (and of the test services): every integration test that runs the CLI is scanned.
     private static func scanForSecrets(_ result: Result, arguments: [String], environment: [String: String], sourceLocation: SourceLocation) {
-        let configPath = arguments.firstIndex(of: "--config").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
-            ?? environment["MASTIFF_CONFIG"]
-        var scan = configPath.flatMap { SecretScan.ofConfiguration(at: $0, environment: environment) } ?? SecretScan.ofTestServices()
+        var scan = SecretScan.ofCommand(arguments, environment: environment)
         scan.add("mastiff \(arguments.first ?? "")", result)
         scan.recordLeaks("a secret in the output of mastiff \(arguments.joined(separator: " "))", sourceLocation: sourceLocation)
     }
@@ -218,8 +216,7 @@ final class RunningMastiff {
     /// host's network namespace and execs, so the pid is still mastiff's).
     init(arguments: [String], environment: [String: String] = [:], wrapper: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
         startedAt = sourceLocation
-        let configPath = arguments.firstIndex(of: "--config").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
-        secretScan = configPath.flatMap { SecretScan.ofConfiguration(at: $0, environment: environment) } ?? SecretScan.ofTestServices()
+        secretScan = SecretScan.ofCommand(arguments, environment: environment)
         let directory = try Harness.temporaryDirectory()
         logPath = directory.appendingPathComponent("stderr.log").path
         FileManager.default.createFile(atPath: logPath, contents: nil)

@@ -44,6 +44,14 @@ struct SecretScan {
         return scan
     }
 
+    /// The secrets of a mastiff command line: of the configuration its `--config` (or
+    /// MASTIFF_CONFIG) names, else of the test services alone.
+    static func ofCommand(_ arguments: [String], environment: [String: String]) -> SecretScan {
+        let path = arguments.firstIndex(of: "--config").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+            ?? environment["MASTIFF_CONFIG"]
+        return path.flatMap { ofConfiguration(at: $0, environment: environment) } ?? ofTestServices()
+    }
+
     private static func collectSecrets(in value: Any, depth: Int, into found: inout [String]) {
         if let secret = value as? Secret { found.append(secret.reveal()); return }
         guard depth < 16 else { return }

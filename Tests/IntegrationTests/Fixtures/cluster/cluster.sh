@@ -27,17 +27,15 @@ password=cluster-pg-Passw0rd
 redis_password=cluster-redis-Passw0rd
 scrape_password=cluster-scrape-Passw0rd
 
-in_host() {  # in_host HOST COMMAND…: COMMAND in HOST's namespace, under HOST's name
-  local host=$1
-  shift
-  ip netns exec "$(cat "$dir/id")-$host" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
+in_host() {  # in_host HOST COMMAND…: COMMAND in HOST's namespace, under HOST's name (DIR/in-host)
+  "$dir/in-host" "$@"
 }
 
 background() {  # background HOST LOG COMMAND…: started and left running, its pid recorded
-  local host=$1 log=$2
-  shift 2
-  # Not through in_host: a backgrounded function is a subshell, whose pid is not the command's.
-  ip netns exec "$(cat "$dir/id")-$host" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$host" "$@" >"$log" 2>&1 &
+  local log=$2
+  set -- "$1" "${@:3}"
+  # DIR/in-host execs all the way down, so $! is the command's own pid.
+  "$dir/in-host" "$@" >"$log" 2>&1 &
   echo $! >>"$dir/pids"
 }
 
