@@ -41,3 +41,15 @@ static inline int mastiff_pidfd_open(int pid) {
 static inline int mastiff_pidfd_send_signal(int fd, int signal) {
     return (int)syscall(SYS_pidfd_send_signal, fd, signal, (void *)0, 0);
 }
+
+// posix_spawn_file_actions_addclosefrom_np (glibc 2.34), likewise declared only under
+// _GNU_SOURCE: a child closes every descriptor from 3 up, so it never inherits one of mastiff's
+// that lacks close-on-exec (SwiftNIO's listening socket, an epoll instance, whatever mastiff was
+// itself started with). A job or pg_dump left running after mastiff died would otherwise hold
+// the /metrics port, and the agent could not start again.
+#include <spawn.h>
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+static inline int mastiff_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

@@ -1,4 +1,5 @@
 import Foundation
+import MastiffAgent
 import MastiffClients
 import MastiffCore
 import MastiffExecutors
@@ -160,5 +161,62 @@ import Testing
         let manifests = try await storage.manifests().manifests
         #expect(manifests.count == 1, "the slot's backup was made after the recheck: \(agent.log.suffix(1500))")
         _ = try Harness.psql(["-c", "DROP DATABASE backup_recheck WITH (FORCE)"])
+    }
+
+    /// An agent SIGKILLed mid-backup (the OOM killer) where nothing stops the service's whole
+    /// cgroup (supervisor, a container without an init) leaves its pg_dump running. The pg_dump
+    /// used to hold the agent's listening socket (every child inherited it), so the agent could
+    /// not start again on its port until the dump ended. It now starts at once.
+    @Test func anAgentKilledMidBackupStartsAgainOnItsPortWhileItsPgDumpLingers() async throws {
+        _ = try BackupIntegrationTests.database("backup_orphan", "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+        defer { _ = try? Harness.psql(["-c", "DROP DATABASE backup_orphan WITH (FORCE)"]) }
+        let directory = try Harness.temporaryDirectory().path
+        // A migration holds the table, so the dump waits behind it.
+        let migration = try Harness.spawn(try Harness.which("psql"), [
+            "-h", try Harness.environment("MASTIFF_TEST_PG_SOCKET_DIR"), "-p", try Harness.environment("MASTIFF_TEST_PG_PORT"), "-U", "postgres", "-d", "backup_orphan",
+            "-c", "SET client_connection_check_interval = '1s'", "-c", "BEGIN", "-c", "LOCK TABLE t IN ACCESS EXCLUSIVE MODE", "-c", "SELECT pg_sleep(600)",
+        ], log: directory + "/migration.log")
+        func endMigration() {
+            kill(migration, SIGKILL)
+            var status: Int32 = 0
+            waitpid(migration, &status, 0)
+        }
+        var pgDump: pid_t?
+        defer {
+            endMigration()
+            if let pgDump { kill(pgDump, SIGKILL) }
+        }
+        let port = try AlertingIntegrationTests.HealthServer.freePort()
+        let config = try Harness.writeConfig("""
+            listen: 127.0.0.1:\(port)
+            state_dir: \(directory)/state
+            control_socket: \(directory)/control.sock
+            collectors: {processes: {enabled: false}, postgres: {enabled: false}, redis: {enabled: false}, sidekiq: {enabled: false}}
+            statsd: {enabled: false}
+
+            """ + (try Self.backupsSection(prefix: "orphan-\(UUID().uuidString.prefix(8))/", schedule: "0 0 1 1 *", database: "backup_orphan")))
+        let agent = try RunningMastiff(arguments: ["--config", config])
+        let queued = try ControlClient.request(.object(["command": .string("backup_run"), "target": .string("postgres")]), socket: directory + "/control.sock")
+        #expect(queued["ok"] != .bool(false), "\(queued)")
+        // Its pg_dump, waiting for the table.
+        let agentPID = agent.process.processIdentifier
+        for _ in 0..<100 where pgDump == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            pgDump = Harness.children(of: agentPID).first { Harness.command(of: $0) == "pg_dump" }
+        }
+        let dump = try #require(pgDump, "the agent's pg_dump did not start: \(agent.log)")
+        agent.signal(SIGKILL)
+        #expect(Harness.isRunning(dump), "the pg_dump outlives its agent")
+        let again = try? RunningMastiff(arguments: ["--config", config])
+        #expect(again?.port == port, "the agent is back on its port while the old pg_dump still waits")
+        #expect(Harness.isRunning(dump))
+        // The migration ends; the orphan finds its reader gone and exits, without a manifest.
+        endMigration()
+        let gone = Date().addingTimeInterval(20)
+        while Harness.isRunning(dump), Date() < gone { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(!Harness.isRunning(dump), "the orphaned pg_dump exited once the table was free")
+        // Until here: releasing the first agent waits for its exit, which Foundation's Process
+        // sees only once every holder of the descriptor it watches has gone.
+        withExtendedLifetime(agent) {}
     }
 }

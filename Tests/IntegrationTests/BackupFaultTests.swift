@@ -111,12 +111,7 @@ import Testing
     /// A process this test started (directly or through nice/ionice) whose name is `name` and
     /// that has written at least `bytes`.
     static func child(named name: String, writtenAtLeast bytes: Int) -> pid_t? {
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
-                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
-                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let parent = stat.split(separator: ")").last?.split(separator: " ").dropFirst(1).first.flatMap({ pid_t($0) }),
-                  parent == getpid() else { continue }
+        for pid in Harness.children(of: getpid()) where Harness.command(of: pid) == name {
             let io = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
             let written = io.split(separator: "\n").first { $0.hasPrefix("wchar:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
             if written >= bytes { return pid }

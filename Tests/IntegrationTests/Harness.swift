@@ -179,6 +179,34 @@ enum Harness {
         close(filler)
     }
 
+    /// Every process's pid now.
+    static func processes() -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+    }
+
+    /// A process's parent, from /proc/PID/stat: the second field after the command name, which
+    /// may itself hold ") ".
+    static func parent(of pid: pid_t) -> pid_t? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap { pid_t($0) }
+    }
+
+    /// Whether a process runs (a zombie, dead and not yet reaped by its parent, does not).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        return !["Z", "X"].contains(stat[stat.index(after: close)...].split(separator: " ").first ?? "")
+    }
+
+    /// A process's command name (/proc/PID/comm), if it still runs.
+    static func command(of pid: pid_t) -> String? {
+        (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The processes whose parent is `pid`.
+    static func children(of pid: pid_t) -> [pid_t] {
+        processes().filter { parent(of: $0) == pid }
+    }
+
     static func which(_ tool: String) throws -> String {
         for directory in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin", "/sbin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") {
             return "\(directory)/\(tool)"

@@ -98,13 +98,9 @@ struct SecretScan {
     /// Every process's command line now, as any local user reads them; with `root`, only that
     /// process's and its descendants' (a test's own fixtures may carry a secret as an argument).
     mutating func addCommandLines(under root: pid_t? = nil) {
+        let pids = Harness.processes()
         var parents: [pid_t: pid_t] = [:]
-        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
-        for pid in pids {
-            // The parent is the second field after the command name, which may hold ") ".
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { continue }
-            parents[pid] = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap { pid_t($0) }
-        }
+        for pid in pids { parents[pid] = Harness.parent(of: pid) }
         func isUnderRoot(_ pid: pid_t) -> Bool {
             guard let root else { return true }
             var current: pid_t? = pid

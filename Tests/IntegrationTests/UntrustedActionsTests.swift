@@ -100,6 +100,21 @@ import Testing
         #expect(Self.processes(containing: marker) == 0, "nothing of the job is left: \(Self.commandLines().filter { $0.contains(marker) })")
     }
 
+    /// A child inherited every descriptor of mastiff's without close-on-exec: SwiftNIO's
+    /// listening socket among them (a job left running after mastiff died then held the /metrics
+    /// port). A job now has its three standard descriptors and nothing else.
+    @Test func aJobInheritsNoDescriptorOfMastiffs() async throws {
+        // A listening socket without close-on-exec, as SwiftNIO's is.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(listener >= 3 && fcntl(listener, F_GETFD) & FD_CLOEXEC == 0)
+        defer { close(listener) }
+        // The shell's descriptors, listed by a child of it (`; true` keeps sh from exec'ing ls).
+        let job = JobSpec(name: "fds", schedule: "@daily", command: ["/bin/sh", "-c", "ls -1 /proc/$$/fd; true"])
+        let outcome = try await JobRunner().run(job)
+        let descriptors = outcome.output.split(separator: "\n").map(String.init).sorted()
+        #expect(descriptors == ["0", "1", "2"], "the job's descriptors: \(outcome.output)")
+    }
+
     /// Item 18: doctor said nothing when the env file was unreadable, a FIFO, a directory, too
     /// large or binary. Each is a finding naming the file and why.
     @Test func doctorSaysWhyItCannotReadTheEnvFile() throws {

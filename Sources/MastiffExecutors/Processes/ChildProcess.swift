@@ -1,12 +1,14 @@
+import CSocketShim
 import Glibc
 import MastiffClients
 import MastiffCore
 import Synchronization
 
 /// A child process for backups and jobs: argv without a shell, its own process group (so a
-/// timeout stops everything it started), a clean signal mask, stdout as a pipe to read or
-/// /dev/null, stdin as a pipe to write or /dev/null, and stderr kept in memory up to a bound
-/// (the last `stderrLimit` bytes, which hold the error).
+/// timeout stops everything it started), a clean signal mask, no descriptor of mastiff's but
+/// the three it is given, stdout as a pipe to read or /dev/null, stdin as a pipe to write or
+/// /dev/null, and stderr kept in memory up to a bound (the last `stderrLimit` bytes, which hold
+/// the error).
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     /// The read end of the child's stdout, when captured. Closed by `close()` or deinit.
@@ -62,6 +64,8 @@ public final class ChildProcess: @unchecked Sendable {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         }
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        // Last: the dups above read the pipes' ends, which this closes in the child.
+        mastiff_spawn_close_from(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
