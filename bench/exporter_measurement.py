@@ -56,11 +56,55 @@ def memory_kib(pid):
 def write_mastiff_config(workdir, name, port, collectors, sampling="1s", statsd=True):
     """Writes {workdir}/{name}.yml for one benchmark agent: warnings only, its own state
     directory and control socket, `collectors` (YAML lines under `collectors:`), the sampling
-    interval (None: the default 15 s). Returns the path."""
+    interval (None: the default 15 s), statsd on its default address (True), off (False) or on
+    the address given. Returns the path."""
     path = f"{workdir}/{name}.yml"
     with open(path, "w") as f:
         f.write(f"listen: 127.0.0.1:{port}\nlog: {{level: warning}}\n"
                 + (f"sampling: {{interval: {sampling}}}\n" if sampling else "")
-                + ("" if statsd else "statsd: {enabled: false}\n")
+                + ("" if statsd is True else f"statsd: {{udp: \"{statsd}\"}}\n" if statsd else "statsd: {enabled: false}\n")
                 + f"state_dir: {workdir}/{name}-state\ncontrol_socket: {workdir}/{name}.sock\ncollectors:\n{collectors}")
     return path
+
+
+def process_tree(pid):
+    """pid and every process below it (through /proc/PID/task/TID/children)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    queue.extend(int(child) for child in f.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def tree_cpu_seconds(pid):
+    """utime + stime of a process and its live descendants, plus what its reaped children used
+    (cutime + cstime), so that a plugin that ran and exited in between is counted."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+            if member == pid:
+                total += (int(fields[13]) + int(fields[14])) / TICKS
+        except OSError:
+            continue
+    return total
+
+
+def tree_memory_kib(pid):
+    """memory_kib summed over a process and its descendants (Netdata runs as several)."""
+    total = {"rss": 0, "pss": 0, "private": 0}
+    for member in process_tree(pid):
+        try:
+            for key, value in memory_kib(member).items():
+                total[key] += value
+        except OSError:
+            continue
+    return total
