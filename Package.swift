@@ -155,12 +155,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            exclude: ["exported-symbols.map"],
+            exclude: ["exported-symbols.map", "symbol-order.txt"],
             linkerSettings: [
                 .unsafeFlags(
                     ["-use-ld=lld",
                      "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/mastiff/exported-symbols.map",
-                     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+                     "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                     "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/mastiff/symbol-order.txt",
+                     "-Xlinker", "--no-warn-symbol-ordering"],
                     .when(platforms: [.linux], configuration: .release)),
             ]
         ),

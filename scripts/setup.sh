@@ -22,7 +22,8 @@ if [[ "$mode" != "--demo" ]]; then
 fi
 if [[ "$mode" == "--bench" ]]; then
   packages+=(prometheus-node-exporter prometheus-process-exporter prometheus-postgres-exporter prometheus-redis-exporter
-             netdata)                                            # bench/peers.sh: the all-in-one peer
+             netdata                                             # bench/peers.sh: the all-in-one peer
+             valgrind)                                           # scripts/symbol-order.sh: the profile
 fi
 
 missing=()
