@@ -69,3 +69,5 @@ for name, _ in executed.most_common():
     print(name)
 ' >Sources/mastiff/symbol-order.txt
 echo "symbol-order: $(wc -l <Sources/mastiff/symbol-order.txt) functions in Sources/mastiff/symbol-order.txt" >&2
+# SwiftPM does not track the ordering file: make the next release build link again.
+rm -f .build-release/release/mastiff
