@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 
-from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up, write_mastiff_config
+from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, services_env, wait_until_up, write_mastiff_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -30,12 +30,7 @@ SCRAPES = int(os.environ.get("BENCH_SCRAPES", "100"))
 # by the interval (1 s here) so that each one costs a collection, as a scrape did before.
 SPACING = float(os.environ.get("BENCH_SPACING", "1"))
 STATUSES = int(os.environ.get("BENCH_STATUSES", "1000000"))
-ENV = {}
-with open(os.environ["MASTIFF_BENCH_SERVICES_ENV"]) as f:
-    for line in f:
-        if line.startswith("export "):
-            key, value = line[len("export "):].strip().split("=", 1)
-            ENV[key] = value.strip("'")
+ENV = services_env()
 PG_PORT, SOCKET, PG_BIN = ENV["MASTIFF_TEST_PG_PORT"], ENV["MASTIFF_TEST_PG_SOCKET_DIR"], ENV["MASTIFF_TEST_PG_BIN"]
 REDIS_PORT = ENV["MASTIFF_TEST_REDIS_PORT"]
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"

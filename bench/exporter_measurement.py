@@ -1,6 +1,7 @@
 """Helpers shared by the benchmarks: ports, per-process CPU time, scrapes."""
 import os
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -108,3 +109,32 @@ def tree_memory_kib(pid):
         except OSError:
             continue
     return total
+
+
+def services_env():
+    """The variables scripts/services.sh exported for the benchmark's services (the env file
+    named by MASTIFF_BENCH_SERVICES_ENV)."""
+    values = {}
+    with open(os.environ["MASTIFF_BENCH_SERVICES_ENV"]) as f:
+        for line in f:
+            if line.startswith("export "):
+                key, value = line[len("export "):].strip().split("=", 1)
+                values[key] = value.strip("'")
+    return values
+
+
+def process_count():
+    return sum(1 for name in os.listdir("/proc") if name.isdigit())
+
+
+def mastodon_shaped_processes(target):
+    """Processes shaped like a Mastodon host's, so the default groups have members (four titled
+    like Puma and Sidekiq), then sleeping ones until the host has `target`. Returns them, for
+    the caller to terminate."""
+    children = []
+    for title in ["puma 6.4.2 (tcp://127.0.0.1:3000) [live]", "puma: cluster worker 0: 1 [live]",
+                  "puma: cluster worker 1: 1 [live]", "sidekiq 6.5.12 live [0 of 25 busy]"]:
+        children.append(subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 3600']))
+    while process_count() < target:
+        children.append(subprocess.Popen(["sleep", "3600"]))
+    return children

@@ -21,7 +21,8 @@ import tempfile
 import time
 import urllib.request
 
-from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, wait_until_up, write_mastiff_config
+from exporter_measurement import (cpu_seconds, free_port, mastodon_shaped_processes, memory_kib, process_count, scrape, wait_until_up,
+                                  write_mastiff_config)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -33,19 +34,9 @@ TARGET_PROCESSES = int(os.environ.get("BENCH_PROCESSES", "150"))
 SPACING = float(os.environ.get("BENCH_SPACING", "1"))
 
 
-def process_count():
-    return sum(1 for name in os.listdir("/proc") if name.isdigit())
-
-
 def main():
     workdir = tempfile.mkdtemp(prefix="mastiff-bench-")
-    children = []
-    # Processes shaped like a Mastodon host's, so the default groups have members.
-    for title in ["puma 6.4.2 (tcp://127.0.0.1:3000) [live]", "puma: cluster worker 0: 1 [live]",
-                  "puma: cluster worker 1: 1 [live]", "sidekiq 6.5.12 live [0 of 25 busy]"]:
-        children.append(subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 3600']))
-    while process_count() < TARGET_PROCESSES:
-        children.append(subprocess.Popen(["sleep", "3600"]))
+    children = mastodon_shaped_processes(TARGET_PROCESSES)
     time.sleep(0.5)
     processes_seen = process_count()
 

@@ -26,12 +26,11 @@ Prints a Markdown section; bench/peers.sh puts it into docs/benchmarks.md.
 import datetime
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
-from exporter_measurement import (cpu_seconds, free_port, memory_kib, scrape, tree_cpu_seconds, tree_memory_kib,
-                                  wait_until_up, write_mastiff_config)
+from exporter_measurement import (cpu_seconds, free_port, mastodon_shaped_processes, memory_kib, process_count, scrape,
+                                  services_env, tree_cpu_seconds, tree_memory_kib, wait_until_up, write_mastiff_config)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -39,12 +38,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "60"))
 IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_SECONDS", "120"))
 STATUSES = int(os.environ.get("BENCH_STATUSES", "200000"))
 TARGET_PROCESSES = int(os.environ.get("BENCH_PROCESSES", "150"))
-ENV = {}
-with open(os.environ["MASTIFF_BENCH_SERVICES_ENV"]) as f:
-    for line in f:
-        if line.startswith("export "):
-            key, value = line[len("export "):].strip().split("=", 1)
-            ENV[key] = value.strip("'")
+ENV = services_env()
 PG_PORT, SOCKET, PG_BIN = ENV["MASTIFF_TEST_PG_PORT"], ENV["MASTIFF_TEST_PG_SOCKET_DIR"], ENV["MASTIFF_TEST_PG_BIN"]
 REDIS_URL = f"redis://127.0.0.1:{ENV['MASTIFF_TEST_REDIS_PORT']}/0"
 FOUR_PEERS = ["node_exporter", "process_exporter", "postgres_exporter", "redis_exporter"]
@@ -53,10 +47,6 @@ FOUR_PEERS = ["node_exporter", "process_exporter", "postgres_exporter", "redis_e
 def psql(sql, database="postgres"):
     return subprocess.run([f"{PG_BIN}/psql", "-h", SOCKET, "-p", PG_PORT, "-U", "postgres", "-d", database, "-qAt", "-c", sql],
                           check=True, capture_output=True, text=True).stdout.strip()
-
-
-def process_count():
-    return sum(1 for name in os.listdir("/proc") if name.isdigit())
 
 
 class Exporter:
@@ -159,12 +149,7 @@ def window(exporters, rounds, spacing):
 
 def main():
     workdir = tempfile.mkdtemp(prefix="mastiff-bench-peers-")
-    children = []
-    for title in ["puma 6.4.2 (tcp://127.0.0.1:3000) [live]", "puma: cluster worker 0: 1 [live]",
-                  "puma: cluster worker 1: 1 [live]", "sidekiq 6.5.12 live [0 of 25 busy]"]:
-        children.append(subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 3600']))
-    while process_count() < TARGET_PROCESSES:
-        children.append(subprocess.Popen(["sleep", "3600"]))
+    children = mastodon_shaped_processes(TARGET_PROCESSES)
 
     psql("DROP DATABASE IF EXISTS mastodon_bench")
     psql("CREATE DATABASE mastodon_bench")
