@@ -187,6 +187,7 @@ import Testing
             if let pgDump { kill(pgDump, SIGKILL) }
         }
         let port = try AlertingIntegrationTests.HealthServer.freePort()
+        let prefix = "orphan-\(UUID().uuidString.prefix(8))/"
         let config = try Harness.writeConfig("""
             listen: 127.0.0.1:\(port)
             state_dir: \(directory)/state
@@ -194,7 +195,7 @@ import Testing
             collectors: {processes: {enabled: false}, postgres: {enabled: false}, redis: {enabled: false}, sidekiq: {enabled: false}}
             statsd: {enabled: false}
 
-            """ + (try Self.backupsSection(prefix: "orphan-\(UUID().uuidString.prefix(8))/", schedule: "0 0 1 1 *", database: "backup_orphan")))
+            """ + (try Self.backupsSection(prefix: prefix, schedule: "0 0 1 1 *", database: "backup_orphan")))
         let agent = try RunningMastiff(arguments: ["--config", config])
         let queued = try ControlClient.request(.object(["command": .string("backup_run"), "target": .string("postgres")]), socket: directory + "/control.sock")
         #expect(queued["ok"] != .bool(false), "\(queued)")
@@ -215,6 +216,7 @@ import Testing
         let gone = Date().addingTimeInterval(20)
         while Harness.isRunning(dump), Date() < gone { try await Task.sleep(for: .milliseconds(200)) }
         #expect(!Harness.isRunning(dump), "the orphaned pg_dump exited once the table was free")
+        #expect(try await BackupIntegrationTests.storage(prefix).manifests().manifests.isEmpty, "the orphan made no manifest")
         // Until here: releasing the first agent waits for its exit, which Foundation's Process
         // sees only once every holder of the descriptor it watches has gone.
         withExtendedLifetime(agent) {}
