@@ -199,12 +199,16 @@ import Testing
         let agent = try RunningMastiff(arguments: ["--config", config])
         let queued = try ControlClient.request(.object(["command": .string("backup_run"), "target": .string("postgres")]), socket: directory + "/control.sock")
         #expect(queued["ok"] != .bool(false), "\(queued)")
-        // Its pg_dump, waiting for the table.
-        let agentPID = agent.process.processIdentifier
-        for _ in 0..<100 where pgDump == nil {
+        // Its pg_dump, waiting for the table: a backend of pg_dump's waiting on a lock, so past
+        // importing the agent's snapshot (a pg_dump killed with its agent before that exits on
+        // its own, as the snapshot goes with the agent's session).
+        var waiting = false
+        for _ in 0..<100 where !waiting {
             try await Task.sleep(for: .milliseconds(100))
-            pgDump = Harness.children(of: agentPID).first { Harness.command(of: $0) == "pg_dump" }
+            waiting = (try? Harness.psql(["-c", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'"])) == "1"
         }
+        #expect(waiting, "the agent's pg_dump is not waiting for the table: \(agent.log)")
+        pgDump = Harness.children(of: agent.process.processIdentifier).first { Harness.command(of: $0) == "pg_dump" }
         let dump = try #require(pgDump, "the agent's pg_dump did not start: \(agent.log)")
         agent.signal(SIGKILL)
         #expect(Harness.isRunning(dump), "the pg_dump outlives its agent")
