@@ -184,17 +184,22 @@ enum Harness {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
     }
 
-    /// A process's parent, from /proc/PID/stat: the second field after the command name, which
-    /// may itself hold ") ".
-    static func parent(of pid: pid_t) -> pid_t? {
+    /// The fields of /proc/PID/stat after the command name (which may itself hold ") "): the
+    /// state first, then the parent.
+    private static func statFields(of pid: pid_t) -> [Substring]? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap { pid_t($0) }
+        return stat[stat.index(after: close)...].split(separator: " ")
+    }
+
+    /// A process's parent.
+    static func parent(of pid: pid_t) -> pid_t? {
+        statFields(of: pid)?.dropFirst().first.flatMap { pid_t($0) }
     }
 
     /// Whether a process runs (a zombie, dead and not yet reaped by its parent, does not).
     static func isRunning(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
-        return !["Z", "X"].contains(stat[stat.index(after: close)...].split(separator: " ").first ?? "")
+        guard let state = statFields(of: pid)?.first else { return false }
+        return !["Z", "X"].contains(state)
     }
 
     /// A process's command name (/proc/PID/comm), if it still runs.

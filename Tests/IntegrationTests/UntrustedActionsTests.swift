@@ -12,7 +12,7 @@ import Testing
 @Suite(.serialized) struct UntrustedActionsTests {
     /// Every process's command line on this host, as any local user sees it in `ps`.
     static func commandLines() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
+        Harness.processes().compactMap { pid in
             (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map { String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\0", with: " ") }
         }
     }
