@@ -21,7 +21,8 @@ import tempfile
 import time
 import urllib.request
 
-from exporter_measurement import cpu_seconds, free_port, memory_kib, scrape, services_env, wait_until_up, write_mastiff_config
+from exporter_measurement import (cpu_seconds, free_port, mastodon_bench_database, memory_kib, psql as psql_on, scrape, services_env,
+                                  wait_until_up, working_sidekiq, write_mastiff_config)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -37,8 +38,7 @@ REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 
 def psql(sql, database="postgres"):
-    return subprocess.run([f"{PG_BIN}/psql", "-h", SOCKET, "-p", PG_PORT, "-U", "postgres", "-d", database, "-qAt", "-c", sql],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    return psql_on(ENV, sql, database)
 
 
 def backend_pid(user):
@@ -62,21 +62,10 @@ def measure(name, process, url, user):
 
 def main():
     workdir = tempfile.mkdtemp(prefix="mastiff-bench-ds-")
-    psql("DROP DATABASE IF EXISTS mastodon_bench")
-    psql("CREATE DATABASE mastodon_bench")
     started = time.monotonic()
-    subprocess.run([f"{PG_BIN}/psql", "-h", SOCKET, "-p", PG_PORT, "-U", "postgres", "-d", "mastodon_bench", "-q",
-                    "-v", f"statuses={STATUSES}", "-f", f"{ROOT}/Tests/IntegrationTests/Fixtures/mastodon/schema.sql"],
-                   check=True, capture_output=True)
+    mastodon_bench_database(ENV, STATUSES, ["mastiff_bench", "pgexporter_bench"])
     print(f"# fixture: {STATUSES} statuses loaded in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    for role in ["mastiff_bench", "pgexporter_bench"]:
-        psql(f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; GRANT pg_monitor TO {role}; GRANT pg_read_all_data TO {role}")
-
-    sidekiq_env = dict(os.environ, REDIS_URL=REDIS_URL)
-    fixtures = f"{ROOT}/Tests/IntegrationTests/Fixtures/sidekiq"
-    sidekiq = subprocess.Popen(["sidekiq", "-r", f"{fixtures}/jobs.rb", "-c", "3", "-q", "default", "-q", "push"],
-                               env=sidekiq_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["ruby", f"{fixtures}/enqueue.rb"], env=sidekiq_env, check=True, capture_output=True)
+    sidekiq = working_sidekiq(REDIS_URL)
     time.sleep(3)
 
     dsn = f"host={SOCKET} port={PG_PORT} dbname=mastodon_bench user=mastiff_bench"

@@ -138,3 +138,35 @@ def mastodon_shaped_processes(target):
     while process_count() < target:
         children.append(subprocess.Popen(["sleep", "3600"]))
     return children
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def psql(env, sql, database="postgres"):
+    """One statement as postgres on the benchmark's PostgreSQL (`env`: services_env())."""
+    return subprocess.run([f"{env['MASTIFF_TEST_PG_BIN']}/psql", "-h", env["MASTIFF_TEST_PG_SOCKET_DIR"], "-p", env["MASTIFF_TEST_PG_PORT"],
+                           "-U", "postgres", "-d", database, "-qAt", "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def mastodon_bench_database(env, statuses, roles):
+    """mastodon_bench, created anew with Mastodon's tables and `statuses` statuses, and a
+    monitoring login role for each name in `roles`."""
+    psql(env, "DROP DATABASE IF EXISTS mastodon_bench")
+    psql(env, "CREATE DATABASE mastodon_bench")
+    subprocess.run([f"{env['MASTIFF_TEST_PG_BIN']}/psql", "-h", env["MASTIFF_TEST_PG_SOCKET_DIR"], "-p", env["MASTIFF_TEST_PG_PORT"],
+                    "-U", "postgres", "-d", "mastodon_bench", "-q", "-v", f"statuses={statuses}",
+                    "-f", f"{ROOT}/Tests/IntegrationTests/Fixtures/mastodon/schema.sql"], check=True, capture_output=True)
+    for role in roles:
+        psql(env, f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; GRANT pg_monitor TO {role}; GRANT pg_read_all_data TO {role}")
+
+
+def working_sidekiq(redis_url):
+    """A real Sidekiq on Mastodon's queues with jobs enqueued; returns it, for the caller to
+    terminate."""
+    env = dict(os.environ, REDIS_URL=redis_url)
+    fixtures = f"{ROOT}/Tests/IntegrationTests/Fixtures/sidekiq"
+    sidekiq = subprocess.Popen(["sidekiq", "-r", f"{fixtures}/jobs.rb", "-c", "3", "-q", "default", "-q", "push"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["ruby", f"{fixtures}/enqueue.rb"], env=env, check=True, capture_output=True)
+    return sidekiq

@@ -29,8 +29,9 @@ import subprocess
 import tempfile
 import time
 
-from exporter_measurement import (cpu_seconds, free_port, mastodon_shaped_processes, memory_kib, process_count, scrape,
-                                  services_env, tree_cpu_seconds, tree_memory_kib, wait_until_up, write_mastiff_config)
+from exporter_measurement import (cpu_seconds, free_port, mastodon_bench_database, mastodon_shaped_processes, memory_kib, process_count,
+                                  scrape, services_env, tree_cpu_seconds, tree_memory_kib, wait_until_up, working_sidekiq,
+                                  write_mastiff_config)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASTIFF = os.environ.get("MASTIFF_RELEASE_BINARY", f"{ROOT}/.build-release/release/mastiff")
@@ -39,21 +40,17 @@ IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_SECONDS", "120"))
 STATUSES = int(os.environ.get("BENCH_STATUSES", "200000"))
 TARGET_PROCESSES = int(os.environ.get("BENCH_PROCESSES", "150"))
 ENV = services_env()
-PG_PORT, SOCKET, PG_BIN = ENV["MASTIFF_TEST_PG_PORT"], ENV["MASTIFF_TEST_PG_SOCKET_DIR"], ENV["MASTIFF_TEST_PG_BIN"]
+PG_PORT, SOCKET = ENV["MASTIFF_TEST_PG_PORT"], ENV["MASTIFF_TEST_PG_SOCKET_DIR"]
 REDIS_URL = f"redis://127.0.0.1:{ENV['MASTIFF_TEST_REDIS_PORT']}/0"
 FOUR_PEERS = ["node_exporter", "process_exporter", "postgres_exporter", "redis_exporter"]
-
-
-def psql(sql, database="postgres"):
-    return subprocess.run([f"{PG_BIN}/psql", "-h", SOCKET, "-p", PG_PORT, "-U", "postgres", "-d", database, "-qAt", "-c", sql],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 class Exporter:
     """One process (or, for Netdata, a tree) under measurement, with the URL it is scraped at."""
 
-    def __init__(self, name, argv, url=None, env=None, tree=False):
-        self.name, self.url, self.tree = name, url, tree
+    def __init__(self, name, argv, url=None, env=None, tree=False, health=None):
+        # health: where it answers once up, when it is not scraped (Netdata).
+        self.name, self.url, self.tree, self.health = name, url, tree, health or url
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def cpu(self):
@@ -75,7 +72,7 @@ def netdata(workdir):
     """Netdata on Debian's default configuration, moved to a private port and directories (its
     statsd listener stays on its default 8125, as installed; if that port is taken it goes without)."""
     base = f"{workdir}/netdata"
-    for sub in ["etc", "cache", "lib", "log", "run"]:
+    for sub in ["etc", "cache", "lib", "log"]:
         os.makedirs(f"{base}/{sub}", exist_ok=True)
     subprocess.run(["cp", "-r", "/etc/netdata/.", f"{base}/etc/"], check=True)
     # Nothing leaves this host: no anonymous statistics.
@@ -86,9 +83,8 @@ def netdata(workdir):
                 f"\tlib = {base}/lib\n\tlog = {base}/log\n\thome = {base}/lib\n[web]\n\tbind to = 127.0.0.1:{port}\n")
     subprocess.run(["chown", "-R", "netdata:netdata", base], check=True)
     os.chmod(workdir, 0o755)
-    exporter = Exporter("Netdata 1.37", ["netdata", "-D", "-c", f"{base}/etc/netdata.conf"], tree=True)
-    exporter.health = f"http://127.0.0.1:{port}/api/v1/info"
-    return exporter
+    return Exporter("Netdata 1.37", ["netdata", "-D", "-c", f"{base}/etc/netdata.conf"], tree=True,
+                    health=f"http://127.0.0.1:{port}/api/v1/info")
 
 
 def start_peers(workdir, dsn_peer):
@@ -126,8 +122,7 @@ def mastiff(workdir, name, collectors, sampling):
 
 def wait_for(exporters):
     for exporter in exporters:
-        url = getattr(exporter, "health", None) or exporter.url
-        wait_until_up(url, exporter.process)
+        wait_until_up(exporter.health, exporter.process)
         if exporter.url:
             for _ in range(3):
                 scrape(exporter.url)
@@ -151,18 +146,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="mastiff-bench-peers-")
     children = mastodon_shaped_processes(TARGET_PROCESSES)
 
-    psql("DROP DATABASE IF EXISTS mastodon_bench")
-    psql("CREATE DATABASE mastodon_bench")
-    subprocess.run([f"{PG_BIN}/psql", "-h", SOCKET, "-p", PG_PORT, "-U", "postgres", "-d", "mastodon_bench", "-q",
-                    "-v", f"statuses={STATUSES}", "-f", f"{ROOT}/Tests/IntegrationTests/Fixtures/mastodon/schema.sql"],
-                   check=True, capture_output=True)
-    for role in ["mastiff_bench", "pgexporter_bench"]:
-        psql(f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; GRANT pg_monitor TO {role}; GRANT pg_read_all_data TO {role}")
-    sidekiq_env = dict(os.environ, REDIS_URL=REDIS_URL)
-    fixtures = f"{ROOT}/Tests/IntegrationTests/Fixtures/sidekiq"
-    children.append(subprocess.Popen(["sidekiq", "-r", f"{fixtures}/jobs.rb", "-c", "3", "-q", "default", "-q", "push"],
-                                     env=sidekiq_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    subprocess.run(["ruby", f"{fixtures}/enqueue.rb"], env=sidekiq_env, check=True, capture_output=True)
+    mastodon_bench_database(ENV, STATUSES, ["mastiff_bench", "pgexporter_bench"])
+    children.append(working_sidekiq(REDIS_URL))
     time.sleep(3)
 
     dsn = f"host={SOCKET} port={PG_PORT} dbname=mastodon_bench user=mastiff_bench"
