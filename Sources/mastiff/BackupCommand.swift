@@ -102,7 +102,7 @@ struct BackupCommand {
         if interactive { print("") }
         do {
             let manifest = try outcome.get()
-            print("done: \(manifest.dataKey), \(ByteSize.format(UInt64(manifest.bytes))) in \(manifest.parts) parts, \(Int(saturating: manifest.finishedAt - manifest.startedAt)) s, sha256 \(manifest.sha256)")
+            print("done: \(manifest.dataKey), \(ByteSize.format(UInt64(manifest.bytes))) in \(manifest.parts) parts of \(ByteSize.format(UInt64(manifest.partSize))), \(Int(saturating: manifest.finishedAt - manifest.startedAt)) s, sha256 \(manifest.sha256)")
             let decision = try await plan.prune(target: target, dryRun: false)
             for deleted in decision.delete { print("retention: deleted \(deleted.dataKey)") }
             return 0

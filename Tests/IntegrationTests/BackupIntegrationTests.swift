@@ -109,9 +109,27 @@ import Testing
         #expect(try await storage.client.list(prefix: storage.prefix).isEmpty)
     }
 
+    /// A source longer than S3's part limit allows (lowered to 2 here, 10,000 in life) stops
+    /// with an error that names the limit and the setting, and leaves nothing behind.
+    @Test func aSourceBeyondThePartLimitFailsByNameAndLeavesNothing() async throws {
+        let storage = try Self.storage()
+        let source = MemorySource([UInt8](repeating: 2, count: 12 * 1024 * 1024))
+        let upload = StreamUpload(client: storage.client, key: storage.prefix + "too-long.bin", partSize: 5 * 1024 * 1024, maximumParts: 2)
+        do {
+            _ = try await upload.run(read: { try source.read(into: $0) })
+            Issue.record("a third part was accepted")
+        } catch {
+            #expect("\(error)".contains("outgrew the 2 parts S3 allows, at 5MiB each"), "\(error)")
+            #expect("\(error)".contains("backups.storage.part_size"), "\(error)")
+        }
+        #expect(try await storage.client.listMultipartUploads(prefix: storage.prefix).isEmpty)
+        #expect(try await storage.client.list(prefix: storage.prefix).isEmpty)
+    }
+
     /// The issue's main check: a PostgreSQL database of more than 200 MB backed up, listed and
     /// downloaded by awscli (SHA-256 equal to the manifest's), restored into a new database:
-    /// equal row counts and per-table checksums.
+    /// equal row counts and per-table checksums. Its parts are sized from the database: S3's
+    /// smallest, 5 MiB, as 10,000 of them hold far more than twice it.
     @Test func largeDatabaseBackupAndRestore() async throws {
         let dsn = try Self.database("backup_source", """
             CREATE TABLE accounts (id bigint PRIMARY KEY, username text, created_at timestamptz);
@@ -124,11 +142,12 @@ import Testing
         let size = Int(try Harness.psql(database: "backup_source", ["-c", "SELECT pg_database_size('backup_source')"])) ?? 0
         #expect(size > 200_000_000, "the source database is only \(size) bytes")
         let storage = try Self.storage()
-        let backup = PostgresBackup(storage: storage, conninfo: Secret(dsn), partSize: 16 << 20, host: "test-host", mastiffVersion: "test")
+        let backup = PostgresBackup(storage: storage, conninfo: Secret(dsn), partSize: nil, host: "test-host", mastiffVersion: "test")
         let manifest = try await backup.run()
         #expect(manifest.rowCounts["public.statuses"] == 1_300_000)
         #expect(manifest.rowCounts["public.accounts"] == 50000)
-        #expect(manifest.parts == (manifest.bytes + (16 << 20) - 1) / (16 << 20))
+        #expect(manifest.partSize == 5 << 20)
+        #expect(manifest.parts == (manifest.bytes + (5 << 20) - 1) / (5 << 20))
         #expect(manifest.toolVersion.hasPrefix("15."))
 
         let listed = try Self.aws(["s3", "ls", "--recursive", "s3://mastiff-backups/\(storage.prefix)"])

@@ -54,6 +54,14 @@ import Testing
 
     /// Secrets under alerts come from the environment the loader is given, like every other
     /// section's (they used to read the process environment whatever the caller passed).
+    /// Parts are sized from the database unless a size is given; `auto` says so explicitly.
+    @Test func partSizeIsAutomaticUnlessGiven() throws {
+        let storage = "backups:\n  storage: {endpoint: 'http://127.0.0.1:9', bucket: backups, access_key_id: a, secret_access_key: s"
+        #expect(try Self.parse(storage + "}\n").backups.storage.partSize == nil)
+        #expect(try Self.parse(storage + ", part_size: auto}\n").backups.storage.partSize == nil)
+        #expect(try Self.parse(storage + ", part_size: 64MiB}\n").backups.storage.partSize == 64 << 20)
+    }
+
     @Test func alertSecretsComeFromTheGivenEnvironment() throws {
         let environment: (String) -> String? = { ["HOOK": "https://127.0.0.1:9/from-env", "BEAT": "http://127.0.0.1:9/beat"][$0] }
         let config = try Self.parse("""
@@ -92,6 +100,8 @@ import Testing
         ("restarts:\n  - {name: t, group: sidekiq, signal: TERM}\n", "m.yml:2:5: restarts[0]: a restart target needs a trigger: max_age, max_memory or on_alert"),
         ("backups: {enabled: true}\n", "m.yml:1:10: backups: backups are enabled but have no storage: section"),
         ("backups:\n  encryption: {recipients: [age1short]}\n", "m.yml:2:28: backups.encryption.recipients: recipient 1 'age1short…' is not an age X25519 recipient"),
+        ("backups:\n  storage: {endpoint: 'http://127.0.0.1:9', bucket: backups, access_key_id: a, secret_access_key: s, part_size: 4MiB}\n",
+         "m.yml:2:113: backups.storage.part_size: a part is auto, or 5MiB to 5GiB (S3's limits)"),
         ("backups:\n  drill: {scratch_database: mastodon_production}\n",
          "m.yml:2:29: backups.drill.scratch_database: 'mastodon_production' is the database that is backed up"),
         ("jobs:\n  - {name: j, schedule: '@daily', command: [/bin/true], environment: {A: [1]}}\n",

@@ -29,7 +29,8 @@ public struct BackupSettings: Sendable, Equatable {
         public var secretAccessKey = Secret("")
         public var sessionToken: Secret?
         public var caFile: String?
-        public var partSize = 16 << 20
+        /// nil (`auto`): chosen per backup from the database's size (BackupPartSize).
+        public var partSize: Int?
         public var connectTimeout: Duration = .seconds(10)
         public var lowSpeedTimeout: Duration = .seconds(60)
         public var attempts = 5
@@ -200,8 +201,12 @@ extension BackupSettings.StorageSettings {
         .key("session_token") { storage, node, context throws(ConfigError) in storage.sessionToken = try node.secret(environment: context.environment) },
         .key("ca_file") { storage, node, _ throws(ConfigError) in storage.caFile = try node.string() },
         .key("part_size") { storage, node, _ throws(ConfigError) in
+            if (try? node.string()) == "auto" {
+                storage.partSize = nil
+                return
+            }
             guard case .bytes(let bytes) = try node.byteSize(allowPercent: false), bytes >= 5 << 20, bytes <= 5 << 30 else {
-                throw node.error("a part is 5MiB to 5GiB (S3's limits)")
+                throw node.error("a part is auto, or 5MiB to 5GiB (S3's limits)")
             }
             storage.partSize = Int(bytes)
         },

@@ -10,13 +10,14 @@ import MastiffPolicies
 public struct FilesBackup: Sendable {
     public var storage: BackupStorage
     public var paths: [String]
-    public var partSize: Int
+    /// `backups.storage.part_size`; nil: BackupPartSize.withoutEstimate (the archive's size is not known before it is made).
+    public var partSize: Int?
     public var recipients: [AgeRecipient]
     public var host: String
     public var mastiffVersion: String
     public var wallClock: any WallClock = SystemWallClock()
 
-    public init(storage: BackupStorage, paths: [String], partSize: Int, recipients: [AgeRecipient], host: String, mastiffVersion: String) {
+    public init(storage: BackupStorage, paths: [String], partSize: Int?, recipients: [AgeRecipient], host: String, mastiffVersion: String) {
         self.storage = storage
         self.paths = paths
         self.partSize = partSize
@@ -35,6 +36,7 @@ public struct FilesBackup: Sendable {
         for path in paths where access(path, R_OK) != 0 {
             throw BackupError("cannot read \(path): \(String(cString: strerror(errno))) (mastiff's user must be able to read what backups.files names)")
         }
+        let partSize = BackupPartSize.choose(estimatedBytes: nil, configured: self.partSize)
         let key = storage.dataKey(target: "files", startedAt: startedAt, host: host, extension: "tar.age")
         let result: StreamUpload.Result
         do {

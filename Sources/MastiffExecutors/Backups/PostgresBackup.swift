@@ -34,7 +34,8 @@ public enum PostgresTools {
 public struct PostgresBackup: Sendable {
     public var storage: BackupStorage
     public var conninfo: Secret
-    public var partSize: Int
+    /// `backups.storage.part_size`; nil: chosen from the database's size (BackupPartSize).
+    public var partSize: Int?
     /// pg_dump's -Z: `6`, `gzip:9`, `lz4`, `zstd:3` (lz4 and zstd need pg_dump 16+); nil: pg_dump's default.
     public var compression: String?
     public var nice: Int?
@@ -48,7 +49,7 @@ public struct PostgresBackup: Sendable {
     public var countedTables = 5
     public var wallClock: any WallClock = SystemWallClock()
 
-    public init(storage: BackupStorage, conninfo: Secret, partSize: Int, compression: String? = nil, nice: Int? = nil, ioniceClass: Int? = nil,
+    public init(storage: BackupStorage, conninfo: Secret, partSize: Int?, compression: String? = nil, nice: Int? = nil, ioniceClass: Int? = nil,
                 ioniceLevel: Int? = nil, recipients: [AgeRecipient] = [], host: String, mastiffVersion: String) {
         self.storage = storage
         self.conninfo = conninfo
@@ -73,14 +74,17 @@ public struct PostgresBackup: Sendable {
         let database: String
         let serverVersion: String
         let major: Int
+        let partSize: Int
         do {
             session = try await SnapshotSession.open(conninfo: conninfo, toolsRoot: toolsRoot)
             let row = try await session.query("""
                 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-                SELECT pg_export_snapshot(), current_database(), current_setting('server_version'), current_setting('server_version_num')
+                SELECT pg_export_snapshot(), current_database(), current_setting('server_version'), current_setting('server_version_num'),
+                       pg_database_size(current_database())
                 """, secrets: secrets).last?.split(separator: "|", omittingEmptySubsequences: false).map(String.init) ?? []
-            guard row.count == 4, let number = Int(row[3]) else { throw BackupError("no snapshot from the server") }
+            guard row.count == 5, let number = Int(row[3]) else { throw BackupError("no snapshot from the server") }
             (snapshot, database, serverVersion) = (row[0], row[1], row[2])
+            partSize = BackupPartSize.choose(estimatedBytes: Int(row[4]), configured: self.partSize)
             major = try PostgresTools.choose(serverMajor: number / 10000, installed: PostgresTools.installedMajors(root: toolsRoot)).get()
             if countedTables > 0 {
                 let largest = try await session.query("""
@@ -144,8 +148,10 @@ public struct PostgresBackup: Sendable {
                 let stderr = scrub(child.stderrText.trimmingWhitespace)
                 throw BackupError("upload failed, aborted: \(error)" + (code != 0 && !stderr.isEmpty && code != 128 + SIGTERM ? "; pg_dump: \(stderr)" : ""))
             }
-            return try await commit(key: key, result: result, target: "postgres", database: database, serverVersion: serverVersion,
-                                    toolVersion: toolVersion, format: "pg_dump-custom", startedAt: startedAt, rowCounts: rowCounts)
+            return try await BackupCommit.write(storage: storage, key: key, result: result, target: "postgres", database: database,
+                                                serverVersion: serverVersion, toolVersion: toolVersion, format: "pg_dump-custom", startedAt: startedAt,
+                                                finishedAt: wallClock.now(), partSize: partSize, encrypted: !recipients.isEmpty, host: host,
+                                                mastiffVersion: mastiffVersion, rowCounts: rowCounts)
         }
         let manifest: BackupManifest
         do {
@@ -156,13 +162,6 @@ public struct PostgresBackup: Sendable {
         }
         await session.close()
         return manifest
-    }
-
-    func commit(key: String, result: StreamUpload.Result, target: String, database: String, serverVersion: String, toolVersion: String,
-                format: String, startedAt: Double, rowCounts: [String: Int]) async throws(BackupError) -> BackupManifest {
-        try await BackupCommit.write(storage: storage, key: key, result: result, target: target, database: database, serverVersion: serverVersion,
-                                     toolVersion: toolVersion, format: format, startedAt: startedAt, finishedAt: wallClock.now(), partSize: partSize,
-                                     encrypted: !recipients.isEmpty, host: host, mastiffVersion: mastiffVersion, rowCounts: rowCounts)
     }
 
     static func version(of tool: String) async -> String {

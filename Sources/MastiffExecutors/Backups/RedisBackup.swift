@@ -10,14 +10,15 @@ public struct RedisBackup: Sendable {
     public var storage: BackupStorage
     public var url: RedisURL
     public var rdbPath: String?
-    public var partSize: Int
+    /// `backups.storage.part_size`; nil: chosen from the RDB file's size (BackupPartSize).
+    public var partSize: Int?
     public var recipients: [AgeRecipient]
     public var host: String
     public var mastiffVersion: String
     public var bgsaveTimeout: Duration = .seconds(600)
     public var wallClock: any WallClock = SystemWallClock()
 
-    public init(storage: BackupStorage, url: RedisURL, rdbPath: String? = nil, partSize: Int, recipients: [AgeRecipient] = [], host: String,
+    public init(storage: BackupStorage, url: RedisURL, rdbPath: String? = nil, partSize: Int?, recipients: [AgeRecipient] = [], host: String,
                 mastiffVersion: String) {
         self.storage = storage
         self.url = url
@@ -99,6 +100,8 @@ public struct RedisBackup: Sendable {
                 + "(run mastiff as a user that can read it, e.g. add it to the redis group, or set backups.redis.rdb_path)")
         }
         defer { close(fd) }
+        var status = stat()
+        let partSize = BackupPartSize.choose(estimatedBytes: fstat(fd, &status) == 0 ? Int(status.st_size) : nil, configured: self.partSize)
         let key = storage.dataKey(target: "redis", startedAt: startedAt, host: host, extension: recipients.isEmpty ? "rdb" : "rdb.age")
         let result: StreamUpload.Result
         do {

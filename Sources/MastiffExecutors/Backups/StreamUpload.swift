@@ -1,22 +1,37 @@
 import MastiffClients
 import MastiffCore
+import MastiffPolicies
 import Synchronization
 
 /// Streams a source of unknown length into one S3 object with fixed-size parts: every part but
 /// the last is exactly `partSize` bytes (Cloudflare R2 rejects unequal parts), each sent with
-/// Content-Length and its own SHA-256. Two part buffers: one is read into while the other
-/// uploads, so the upload overlaps the dump and memory is 2 × partSize whatever the size of the
-/// database. A source shorter than one part is sent with a single PUT. On any failure the
-/// multipart upload is aborted, so nothing half-written is left behind.
+/// Content-Length and its own SHA-256. Three part buffers: one is read into while two upload, so
+/// the upload overlaps the dump, a store that takes a while to acknowledge each part (hundreds of
+/// milliseconds is common) does not hold the dump up, and memory is 3 × partSize whatever the
+/// size of the database (BackupPartSize keeps parts small). A source shorter than one part is
+/// sent with a single PUT. On any failure the multipart upload is aborted, so nothing
+/// half-written is left behind.
 public struct StreamUpload: Sendable {
     public var client: S3Client
     public var key: String
     public var partSize: Int
+    /// Parts uploading while the next is read: one more buffer than this is held.
+    public var partsInFlight: Int
+    /// S3's limit; a test sets a lower one to reach it.
+    public var maximumParts: Int
 
-    public init(client: S3Client, key: String, partSize: Int) {
+    public init(client: S3Client, key: String, partSize: Int, partsInFlight: Int = 2, maximumParts: Int = BackupPartSize.maximumParts) {
         self.client = client
         self.key = key
         self.partSize = partSize
+        self.partsInFlight = max(partsInFlight, 1)
+        self.maximumParts = maximumParts
+    }
+
+    struct UploadedPart: Sendable {
+        var number: Int
+        var etag: String
+        var buffer: Int
     }
 
     public struct Result: Sendable, Equatable {
@@ -39,18 +54,19 @@ public struct StreamUpload: Sendable {
     public func run(read: @escaping @Sendable (UnsafeMutableRawBufferPointer) throws -> Int, progress: Progress = Progress(),
                     beforeCommit: @Sendable () async throws -> Void = {}) async throws -> Result {
         let digest = SHA256()
-        let buffers = [PartBuffer(capacity: partSize), PartBuffer(capacity: partSize)]
+        let buffers = (0...partsInFlight).map { _ in PartBuffer(capacity: partSize) }
         var uploadID: String?
         do {
-            // At most one part uploads (a child of this group) while the next one is read, so a
-            // failure or a stop ends both before the multipart upload is aborted.
-            return try await withThrowingTaskGroup(of: (number: Int, etag: String).self) { uploads in
+            // Uploads are children of this group, so a failure or a stop ends them all before the
+            // multipart upload is aborted.
+            return try await withThrowingTaskGroup(of: UploadedPart.self) { uploads in
                 var parts: [(number: Int, etag: String)] = []
-                var partInFlight = false
+                var free = Array(buffers.indices)
                 var number = 0
                 var total = 0
                 while true {
-                    let buffer = buffers[number % 2]
+                    let index = free.removeLast()
+                    let buffer = buffers[index]
                     let atEnd = try await BlockingWork.run { () throws -> Bool in
                         buffer.count = 0
                         while buffer.count < buffer.capacity {
@@ -62,34 +78,36 @@ public struct StreamUpload: Sendable {
                         digest.update(buffer.bytes)
                         return buffer.count < buffer.capacity
                     }
-                    number += 1
                     total += buffer.count
-                    if number == 1 && atEnd {
+                    if number == 0 && atEnd {
                         try await beforeCommit()
                         try await client.put(key: key, body: buffer)
                         progress.state.withLock { $0.parts = 1 }
                         return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: 1)
                     }
-                    if uploadID == nil { uploadID = try await client.createMultipartUpload(key: key) }
-                    if partInFlight {
-                        parts.append(try await uploads.next()!)
-                        partInFlight = false
-                    }
                     // A source that ends exactly on a part boundary leaves an empty last read.
                     if atEnd && buffer.count == 0 { break }
-                    let (id, partNumber) = (uploadID!, parts.count + 1)
+                    number += 1
+                    guard number <= maximumParts else {
+                        throw BackupError("the backup outgrew the \(maximumParts) parts S3 allows, at \(ByteSize.format(UInt64(partSize))) each "
+                            + "(more than \(ByteSize.approximate(Double(total - buffer.count)))): set backups.storage.part_size larger")
+                    }
+                    if uploadID == nil { uploadID = try await client.createMultipartUpload(key: key) }
+                    let (id, partNumber) = (uploadID!, number)
                     let client = self.client, key = self.key
                     uploads.addTask {
                         let etag = try await client.uploadPart(key: key, uploadID: id, number: partNumber, body: buffer)
                         progress.state.withLock { $0.parts += 1 }
-                        return (partNumber, etag)
+                        return UploadedPart(number: partNumber, etag: etag, buffer: index)
                     }
-                    partInFlight = true
-                    if atEnd {
-                        parts.append(try await uploads.next()!)
-                        break
+                    if atEnd { break }
+                    // The next read waits for a buffer only when every one is uploading.
+                    if free.isEmpty, let uploaded = try await uploads.next() {
+                        parts.append((uploaded.number, uploaded.etag))
+                        free.append(uploaded.buffer)
                     }
                 }
+                while let uploaded = try await uploads.next() { parts.append((uploaded.number, uploaded.etag)) }
                 try await beforeCommit()
                 try await client.completeMultipartUpload(key: key, uploadID: uploadID!, parts: parts)
                 return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: parts.count)
@@ -108,3 +126,4 @@ public struct StreamUpload: Sendable {
         }
     }
 }
+
