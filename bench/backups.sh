@@ -5,6 +5,8 @@
 #   bench/backups.sh                  1 GB database, release build
 #   BENCH_DB_MB=5000 bench/backups.sh the 5 GB run
 #   BENCH_DB_MB=60 BENCH_BUILD_DIR=.build/debug bench/backups.sh   (CI's smoke run)
+#   BENCH_STORE_LATENCY_MS=300 bench/backups.sh   a store that takes 300 ms to answer each request
+#                                                  (bench/slow_store.py in front of moto), for both uploaders
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${BENCH_DB_MB:-1000}
@@ -36,6 +38,16 @@ done
 db_bytes=$("${psql[@]}" -d bench -c "SELECT pg_database_size('bench')")
 dsn="host=$MASTIFF_TEST_PG_SOCKET_DIR port=$MASTIFF_TEST_PG_PORT user=postgres dbname=bench"
 pg_dump="$MASTIFF_TEST_PG_BIN/pg_dump"
+endpoint=$MASTIFF_TEST_S3_ENDPOINT
+latency_ms=${BENCH_STORE_LATENCY_MS:-0}
+if ((latency_ms > 0)); then
+  relay_port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+  python3 bench/slow_store.py "$relay_port" "${endpoint##*:}" "$latency_ms" &
+  relay_pid=$!
+  trap 'kill "$relay_pid" 2>/dev/null; bash scripts/services.sh stop "$services" >/dev/null 2>&1 || true' EXIT
+  endpoint=http://127.0.0.1:$relay_port
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$relay_port") 2>/dev/null && break; sleep 0.1; done
+fi
 export AWS_ACCESS_KEY_ID=$MASTIFF_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MASTIFF_TEST_S3_SECRET_KEY AWS_DEFAULT_REGION=us-east-1
 
 cat >"$services/mastiff.yml" <<YAML
@@ -46,7 +58,7 @@ statsd: {enabled: false}
 backups:
   enabled: true
   storage:
-    endpoint: $MASTIFF_TEST_S3_ENDPOINT
+    endpoint: $endpoint
     bucket: $MASTIFF_TEST_S3_BUCKET
     prefix: bench/
     access_key_id: $MASTIFF_TEST_S3_ACCESS_KEY
@@ -59,7 +71,7 @@ YAML
 
 seconds() { local start end; start=$(date +%s.%N); "$@"; end=$(date +%s.%N); python3 -c "print(f'{$end - $start:.2f}')"; }
 dump_only=$(seconds bash -c "'$pg_dump' -Fc '$dsn' >/dev/null")
-dump_aws=$(seconds bash -c "'$pg_dump' -Fc '$dsn' | aws --endpoint-url '$MASTIFF_TEST_S3_ENDPOINT' s3 cp - s3://$MASTIFF_TEST_S3_BUCKET/bench/awscli.pgdump >/dev/null")
+dump_aws=$(seconds bash -c "'$pg_dump' -Fc '$dsn' | aws --endpoint-url '$endpoint' s3 cp - s3://$MASTIFF_TEST_S3_BUCKET/bench/awscli.pgdump >/dev/null")
 # mastiff's own peak (VmHWM of its process, not pg_dump's), read every 50 ms until it exits.
 read -r mastiff_seconds rss_kib < <(python3 - "$mastiff" "$services" <<'PY'
 import subprocess, sys, time
@@ -84,15 +96,21 @@ PY
 )
 dump_bytes=$(grep -o 'done: .*' "$services/run.log" | head -1)
 python3 - "$db_bytes" "$dump_only" "$dump_aws" "$mastiff_seconds" "$rss_kib" "$dump_bytes" <<'PY'
-import re, sys
+import os, re, sys
 db, dump_only, dump_aws, mastiff, rss_kib, done = sys.argv[1:7]
 db, dump_only, dump_aws, mastiff, rss = int(db), float(dump_only), float(dump_aws), float(mastiff), int(rss_kib) / 1024
 # The part size mastiff chose (part_size: auto), from its `done: … in N parts of 5MiB, …` line.
 part = int(re.search(r"parts of (\d+)MiB", done).group(1))
-print(f"database: {db / 1e9:.2f} GB ({db} bytes); {done}")
+latency = int(os.environ.get("BENCH_STORE_LATENCY_MS", "0"))
+print(f"database: {db / 1e9:.2f} GB ({db} bytes); {done}" + (f"; the store answers {latency} ms late" if latency else ""))
 print(f"pg_dump -Fc > /dev/null:            {dump_only:7.2f} s")
 print(f"pg_dump -Fc | aws s3 cp - (moto):   {dump_aws:7.2f} s")
 print(f"mastiff backup run (moto):          {mastiff:7.2f} s  = {mastiff / dump_only:.2f} x pg_dump alone (target <= 1.1), "
       f"{mastiff / dump_aws:.2f} x pg_dump | aws")
+read = re.search(r"read in ([\d.]+) s", done)
+if read:
+    # From the first byte to pg_dump's last: whether the upload kept pace with the dump. What
+    # follows (the last parts, the store's completion, HEAD and the manifest) is the rest.
+    print(f"  of which pg_dump's stream:        {float(read.group(1)):7.2f} s  = {float(read.group(1)) / dump_only:.2f} x pg_dump alone")
 print(f"mastiff peak RSS during the backup: {rss:7.1f} MiB (target <= 2 x {part} MiB part + 20 MiB = {2 * part + 20} MiB)")
 PY

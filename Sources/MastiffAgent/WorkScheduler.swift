@@ -323,7 +323,8 @@ public final class WorkScheduler: Service, Sendable {
             }
             let seconds = manifest.finishedAt - manifest.startedAt
             logger.info("backup done", metadata: ["target": "\(target)", "key": "\(manifest.dataKey)", "bytes": "\(manifest.bytes)",
-                                                  "parts": "\(manifest.parts)", "seconds": "\(Int(seconds))", "sha256": "\(manifest.sha256)"])
+                                                  "parts": "\(manifest.parts)", "part_size": "\(manifest.partSize)", "seconds": "\(Int(seconds))",
+                                                  "read_seconds": "\(progress.readSeconds.map { Int($0.rounded()) } ?? 0)", "sha256": "\(manifest.sha256)"])
             finish(task, result: "success", ok: true, started: started, size: Double(manifest.bytes),
                    message: "\(manifest.dataKey): \(ByteSize.format(UInt64(manifest.bytes))) in \(Int(seconds)) s")
             do {

@@ -102,13 +102,20 @@ struct BackupCommand {
         if interactive { print("") }
         do {
             let manifest = try outcome.get()
-            print("done: \(manifest.dataKey), \(ByteSize.format(UInt64(manifest.bytes))) in \(manifest.parts) parts of \(ByteSize.format(UInt64(manifest.partSize))), \(Int(saturating: manifest.finishedAt - manifest.startedAt)) s, sha256 \(manifest.sha256)")
+            let read = progress.readSeconds.map { " (read in \(Self.seconds($0)))" } ?? ""
+            print("done: \(manifest.dataKey), \(ByteSize.format(UInt64(manifest.bytes))) in \(manifest.parts) parts of \(ByteSize.format(UInt64(manifest.partSize))), "
+                + "\(Self.seconds(manifest.finishedAt - manifest.startedAt))\(read), sha256 \(manifest.sha256)")
             let decision = try await plan.prune(target: target, dryRun: false)
             for deleted in decision.delete { print("retention: deleted \(deleted.dataKey)") }
             return 0
         } catch {
             return fail("backup failed: \(error)")
         }
+    }
+
+    /// Seconds for people, to a tenth: `19.8 s`.
+    static func seconds(_ value: Double) -> String {
+        "\(Double(Int((value * 10).rounded())) / 10) s"
     }
 
     /// Polls the agent until the queued task has finished, showing its progress.

@@ -78,6 +78,9 @@ import Testing
             + "  files: {enabled: true, paths: [\(root.path)/.env.production, \(root.path)/config]}\n")
         let run = try Harness.run(Harness.binary, ["backup", "run", "--target", "files", "--standalone", "--config", config])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        // The summary says the part size used (the configured 5 MiB) and how long reading took.
+        #expect(run.stdout.contains("in 1 parts of 5MiB, "), "\(run.stdout)")
+        #expect(run.stdout.range(of: #"read in \d+\.\d s\)"#, options: .regularExpression) != nil, "\(run.stdout)")
         #expect(!run.stdout.contains("files-backup-secret") && !run.stderr.contains("files-backup-secret"))
         let list = try Harness.run(Harness.binary, ["backup", "list", "--json", "--config", config])
         #expect(list.stdout.contains("\"target\": \"files\"") || list.stdout.contains("\"target\":\"files\""), "\(list.stdout)")

@@ -40,12 +40,15 @@ public struct StreamUpload: Sendable {
         public var parts: Int
     }
 
-    /// Progress as it happens: bytes read from the source, parts uploaded.
+    /// Progress as it happens: bytes read from the source, parts uploaded, and how long the
+    /// source took to its end (the dump's own pace, which the upload should not slow; what
+    /// follows is the last parts, the store's completion and the manifest).
     public final class Progress: Sendable {
-        let state = Mutex<(bytes: Int, parts: Int)>((0, 0))
+        let state = Mutex<(bytes: Int, parts: Int, readSeconds: Double?)>((0, 0, nil))
         public init() {}
         public var bytes: Int { state.withLock { $0.bytes } }
         public var parts: Int { state.withLock { $0.parts } }
+        public var readSeconds: Double? { state.withLock { $0.readSeconds } }
     }
 
     /// `read` fills the buffer it is given and returns how much it wrote (0 at the end); it runs
@@ -54,6 +57,7 @@ public struct StreamUpload: Sendable {
     public func run(read: @escaping @Sendable (UnsafeMutableRawBufferPointer) throws -> Int, progress: Progress = Progress(),
                     beforeCommit: @Sendable () async throws -> Void = {}) async throws -> Result {
         let digest = SHA256()
+        let clock = ContinuousClock(), start = clock.now
         let buffers = (0...partsInFlight).map { _ in PartBuffer(capacity: partSize) }
         var uploadID: String?
         do {
@@ -77,6 +81,10 @@ public struct StreamUpload: Sendable {
                         }
                         digest.update(buffer.bytes)
                         return buffer.count < buffer.capacity
+                    }
+                    if atEnd {
+                        let elapsed = start.duration(to: clock.now)
+                        progress.state.withLock { $0.readSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18 }
                     }
                     total += buffer.count
                     if number == 0 && atEnd {
