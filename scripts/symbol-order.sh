@@ -7,8 +7,11 @@
 # of it is resident as soon as one function on it runs. The profile is valgrind's callgrind over
 # two agents for BENCH_SECONDS (default 60) each — one on the embedded defaults, one with every
 # collector against real PostgreSQL and Redis, sampling every second — while /metrics, the status
-# page and the status API are requested and statsd lines arrive. Run it after changes that move
-# much code; a stale file costs only memory, never correctness (unknown names are ignored).
+# page and the status API are requested and statsd lines arrive. A third profile is
+# `mastiff backup run` (an age-encrypted PostgreSQL backup of a 15 MB table into moto, in
+# 5 MiB parts); the functions only it runs come after the agents', so an agent that never backs
+# up touches no more pages than before. Run it after changes that move much code; a stale file
+# costs only memory, never correctness (unknown names are ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-60}
@@ -45,6 +48,25 @@ for name in defaults full; do
   timeout -s TERM "$((seconds + 20))" valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/$name.callgrind" \
     "$work/mastiff" run --config "$work/$name.yml" >"$work/$name.log" 2>&1 &
 done
+# The backup, one at a time beside the agents: moto and pg_dump are not under valgrind.
+psql=("$MASTIFF_TEST_PG_BIN/psql" -h "$MASTIFF_TEST_PG_SOCKET_DIR" -p "$MASTIFF_TEST_PG_PORT" -U postgres -qAt)
+"${psql[@]}" -d postgres -c "CREATE DATABASE symbol_order"
+"${psql[@]}" -d symbol_order -c "CREATE TABLE statuses AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS text FROM generate_series(1, 150000) g"
+age-keygen -o "$work/age.key" 2>/dev/null
+cat >"$work/backup.yml" <<YAML
+listen: 127.0.0.1:0
+state_dir: $work/backup-state
+control_socket: ""
+statsd: {enabled: false}
+backups:
+  enabled: true
+  storage: {endpoint: "$MASTIFF_TEST_S3_ENDPOINT", bucket: $MASTIFF_TEST_S3_BUCKET, prefix: symbol-order/,
+            access_key_id: $MASTIFF_TEST_S3_ACCESS_KEY, secret_access_key: "$MASTIFF_TEST_S3_SECRET_KEY"}
+  encryption: {recipients: [$(age-keygen -y "$work/age.key")]}
+  postgres: {dsn: "host=$MASTIFF_TEST_PG_SOCKET_DIR port=$MASTIFF_TEST_PG_PORT user=postgres dbname=symbol_order"}
+YAML
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/backup.callgrind" \
+  "$work/mastiff" backup run --standalone --config "$work/backup.yml" >"$work/backup.log" 2>&1 &
 sleep 15
 for _ in $(seq "$seconds"); do
   for p in "$defaults_port" "$full_port"; do
@@ -54,20 +76,31 @@ for _ in $(seq "$seconds"); do
   sleep 1
 done
 wait
-for name in defaults full; do
+for name in defaults full backup; do
   [[ -s "$work/$name.callgrind" ]] || { echo "symbol-order: no profile from the $name agent:" >&2; tail -20 "$work/$name.log" >&2; exit 1; }
 done
-for name in defaults full; do callgrind_annotate --threshold=100 "$work/$name.callgrind"; done | python3 -c '
-import collections, re, sys
-executed = collections.Counter()
-for line in sys.stdin:
-    # "  1,234 ( 0.5%)  ???:SYMBOL [/path/to/mastiff]": functions of the binary itself.
-    match = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*?:(\S+) \[(\S+)\]$", line.rstrip())
-    if match and match.group(3).endswith("/mastiff"):
-        executed[match.group(2)] += int(match.group(1).replace(",", ""))
-for name, _ in executed.most_common():
+grep -q "^done: " "$work/backup.log" || { echo "symbol-order: the profiled backup failed:" >&2; tail -20 "$work/backup.log" >&2; exit 1; }
+python3 - "$work" >Sources/mastiff/symbol-order.txt <<'PY'
+import collections, re, subprocess, sys
+work = sys.argv[1]
+
+def executed(*profiles):
+    counts = collections.Counter()
+    for profile in profiles:
+        report = subprocess.run(["callgrind_annotate", "--threshold=100", f"{work}/{profile}.callgrind"],
+                                capture_output=True, text=True, check=True).stdout
+        for line in report.splitlines():
+            # "  1,234 ( 0.5%)  ???:SYMBOL [/path/to/mastiff]": functions of the binary itself.
+            match = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*?:(\S+) \[(\S+)\]$", line.rstrip())
+            if match and match.group(3).endswith("/mastiff"):
+                counts[match.group(2)] += int(match.group(1).replace(",", ""))
+    return [name for name, _ in counts.most_common()]
+
+agents = executed("defaults", "full")
+seen = set(agents)
+for name in agents + [name for name in executed("backup") if name not in seen]:
     print(name)
-' >Sources/mastiff/symbol-order.txt
+PY
 echo "symbol-order: $(wc -l <Sources/mastiff/symbol-order.txt) functions in Sources/mastiff/symbol-order.txt" >&2
 # SwiftPM does not track the ordering file: make the next release build link again.
 rm -f .build-release/release/mastiff
