@@ -109,6 +109,23 @@ import Testing
         #expect(try await storage.client.list(prefix: storage.prefix).isEmpty)
     }
 
+    /// The third buffer (a second part in flight) is taken only when the store is slower than the
+    /// source: a source producing a part a second against moto, which stores one in well under
+    /// that, holds two buffers; a source as fast as memory, three.
+    @Test func aSecondPartGoesInFlightOnlyWhenTheStoreIsSlowerThanTheDump() async throws {
+        let storage = try Self.storage()
+        let data = [UInt8](repeating: 3, count: 15 * 1024 * 1024 + 1)
+        let paced = MemorySource(data, secondsPerMiB: 0.2)
+        let slowDump = try await StreamUpload(client: storage.client, key: storage.prefix + "paced.bin", partSize: 5 << 20)
+            .run(read: { try paced.read(into: $0) })
+        #expect(slowDump.parts == 4 && slowDump.buffers == 2, "\(slowDump)")
+        let instant = MemorySource(data)
+        let fastDump = try await StreamUpload(client: storage.client, key: storage.prefix + "instant.bin", partSize: 5 << 20)
+            .run(read: { try instant.read(into: $0) })
+        #expect(fastDump.parts == 4 && fastDump.buffers == 3, "\(fastDump)")
+        #expect(fastDump.sha256 == slowDump.sha256)
+    }
+
     /// A source longer than S3's part limit allows (lowered to 2 here, 10,000 in life) stops
     /// with an error that names the limit and the setting, and leaves nothing behind.
     @Test func aSourceBeyondThePartLimitFailsByNameAndLeavesNothing() async throws {
@@ -262,13 +279,17 @@ import Testing
 final class MemorySource: ByteSource, @unchecked Sendable {
     let data: [UInt8]
     let failAfter: Int?
+    /// A dump's pace: each MiB read takes this long (0: as fast as memory).
+    let secondsPerMiB: Double
     var offset = 0
-    init(_ data: [UInt8], failAfter: Int? = nil) {
+    init(_ data: [UInt8], failAfter: Int? = nil, secondsPerMiB: Double = 0) {
         self.data = data
         self.failAfter = failAfter
+        self.secondsPerMiB = secondsPerMiB
     }
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         if let failAfter, offset >= failAfter { throw BackupError("the source broke") }
+        if secondsPerMiB > 0 { usleep(useconds_t(secondsPerMiB * 1_000_000)) }
         let count = min(buffer.count, data.count - offset, 1 << 20)
         data.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
         offset += count

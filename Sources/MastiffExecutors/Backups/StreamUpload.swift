@@ -5,17 +5,19 @@ import Synchronization
 
 /// Streams a source of unknown length into one S3 object with fixed-size parts: every part but
 /// the last is exactly `partSize` bytes (Cloudflare R2 rejects unequal parts), each sent with
-/// Content-Length and its own SHA-256. Three part buffers: one is read into while two upload, so
-/// the upload overlaps the dump, a store that takes a while to acknowledge each part (hundreds of
-/// milliseconds is common) does not hold the dump up, and memory is 3 × partSize whatever the
-/// size of the database (BackupPartSize keeps parts small). A source shorter than one part is
+/// Content-Length and its own SHA-256. One part buffer is read into while another uploads, so the
+/// upload overlaps the dump. A third buffer, and a second part in flight, is added only when the
+/// dump would otherwise wait: when a store takes longer to acknowledge a part (hundreds of
+/// milliseconds is common) than the dump takes to produce one. Memory is 2 × partSize while the
+/// store keeps up and 3 × partSize at most, whatever the size of the database (BackupPartSize
+/// keeps parts small). A source shorter than one part is
 /// sent with a single PUT. On any failure the multipart upload is aborted, so nothing
 /// half-written is left behind.
 public struct StreamUpload: Sendable {
     public var client: S3Client
     public var key: String
     public var partSize: Int
-    /// Parts uploading while the next is read: one more buffer than this is held.
+    /// Parts uploading at most while the next is read: up to one more buffer than this is held.
     public var partsInFlight: Int
     /// S3's limit; a test sets a lower one to reach it.
     public var maximumParts: Int
@@ -28,6 +30,10 @@ public struct StreamUpload: Sendable {
         self.maximumParts = maximumParts
     }
 
+    final class EndedUploads: Sendable {
+        let count = Mutex(0)
+    }
+
     struct UploadedPart: Sendable {
         var number: Int
         var etag: String
@@ -38,6 +44,8 @@ public struct StreamUpload: Sendable {
         public var bytes: Int
         public var sha256: String
         public var parts: Int
+        /// Part buffers held: 2 while the store kept up, 3 when it did not (1 for a single PUT).
+        public var buffers: Int
     }
 
     /// Progress as it happens: bytes read from the source, parts uploaded, and how long the
@@ -58,7 +66,10 @@ public struct StreamUpload: Sendable {
                     beforeCommit: @Sendable () async throws -> Void = {}) async throws -> Result {
         let digest = SHA256()
         let clock = ContinuousClock(), start = clock.now
-        let buffers = (0...partsInFlight).map { _ in PartBuffer(capacity: partSize) }
+        var buffers = [PartBuffer(capacity: partSize)]
+        // Uploads that have ended and are not collected yet: collecting them frees their buffers
+        // without waiting for one that is still running.
+        let ended = EndedUploads()
         var uploadID: String?
         do {
             // Uploads are children of this group, so a failure or a stop ends them all before the
@@ -83,15 +94,15 @@ public struct StreamUpload: Sendable {
                         return buffer.count < buffer.capacity
                     }
                     if atEnd {
-                        let elapsed = start.duration(to: clock.now)
-                        progress.state.withLock { $0.readSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18 }
+                        let elapsed = start.duration(to: clock.now).seconds
+                        progress.state.withLock { $0.readSeconds = elapsed }
                     }
                     total += buffer.count
                     if number == 0 && atEnd {
                         try await beforeCommit()
                         try await client.put(key: key, body: buffer)
                         progress.state.withLock { $0.parts = 1 }
-                        return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: 1)
+                        return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: 1, buffers: buffers.count)
                     }
                     // A source that ends exactly on a part boundary leaves an empty last read.
                     if atEnd && buffer.count == 0 { break }
@@ -104,21 +115,32 @@ public struct StreamUpload: Sendable {
                     let (id, partNumber) = (uploadID!, number)
                     let client = self.client, key = self.key
                     uploads.addTask {
+                        defer { ended.count.withLock { $0 += 1 } }
                         let etag = try await client.uploadPart(key: key, uploadID: id, number: partNumber, body: buffer)
                         progress.state.withLock { $0.parts += 1 }
                         return UploadedPart(number: partNumber, etag: etag, buffer: index)
                     }
                     if atEnd { break }
-                    // The next read waits for a buffer only when every one is uploading.
-                    if free.isEmpty, let uploaded = try await uploads.next() {
+                    func collect() async throws {
+                        guard let uploaded = try await uploads.next() else { return }
+                        ended.count.withLock { $0 -= 1 }
                         parts.append((uploaded.number, uploaded.etag))
                         free.append(uploaded.buffer)
+                    }
+                    while ended.count.withLock({ $0 }) > 0 { try await collect() }
+                    if free.isEmpty {
+                        if buffers.count <= partsInFlight {
+                            buffers.append(PartBuffer(capacity: partSize))
+                            free.append(buffers.count - 1)
+                        } else {
+                            try await collect()
+                        }
                     }
                 }
                 while let uploaded = try await uploads.next() { parts.append((uploaded.number, uploaded.etag)) }
                 try await beforeCommit()
                 try await client.completeMultipartUpload(key: key, uploadID: uploadID!, parts: parts)
-                return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: parts.count)
+                return Result(bytes: total, sha256: Hex.encode(digest.finish()), parts: parts.count, buffers: buffers.count)
             }
         } catch {
             // The group has waited for a part still in flight (a blocking transfer cannot be
