@@ -15,11 +15,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process, from /proc/PID/stat."""
+def cpu_seconds(pid, reaped_children=False):
+    """utime + stime of a process, from /proc/PID/stat; with reaped_children, plus cutime + cstime
+    (what its children that have exited and been waited for used)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICKS
 
 
 def scrape(url):
@@ -89,11 +93,7 @@ def tree_cpu_seconds(pid):
     total = 0.0
     for member in process_tree(pid):
         try:
-            with open(f"/proc/{member}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-            if member == pid:
-                total += (int(fields[13]) + int(fields[14])) / TICKS
+            total += cpu_seconds(member, reaped_children=member == pid)
         except OSError:
             continue
     return total

@@ -140,21 +140,15 @@ import Testing
         let slot = CalendarTime.utc(((Date().timeIntervalSince1970 + 15) / 60).rounded(.up) * 60)
         let backups = try Self.backupsSection(prefix: prefix, schedule: "\(slot.minute) \(slot.hour) * * *", database: "backup_recheck") + "  time_zone: UTC\n"
         let directory = try Harness.temporaryDirectory().path
-        let holder = try Harness.spawn(try Harness.which("psql"), [
-            "-h", try Harness.environment("MASTIFF_TEST_PG_SOCKET_DIR"), "-p", try Harness.environment("MASTIFF_TEST_PG_PORT"), "-U", "postgres", "-d", "backup_recheck",
-            "-c", "SET client_connection_check_interval = '1s'", "-c", "SELECT pg_advisory_lock(hashtext('mastiff:backup/postgres'))", "-c", "SELECT pg_sleep(600)",
-        ], log: directory + "/holder.log")
-        defer {
-            kill(holder, SIGKILL)
-            var status: Int32 = 0
-            waitpid(holder, &status, 0)
-        }
+        let holder = try await Harness.HeldSession(database: "backup_recheck", statements: ["SELECT pg_advisory_lock(hashtext('mastiff:backup/postgres'))"],
+                                                   log: directory + "/holder.log")
+        defer { holder.release() }
         let agent = try RunningMastiff(arguments: ["--config", try Harness.writeConfig(collectors: [:], "sampling: {interval: 1s}\nstatsd: {enabled: false}\n" + backups)])
         let skipped = Date().addingTimeInterval(100)
         while Date() < skipped, !agent.log.contains("will check that the lock holder made this slot's backup") { try await Task.sleep(for: .seconds(1)) }
         #expect(agent.log.contains("skipped: another agent of the cluster holds the lock"), "\(agent.log)")
         // The holder dies without a backup.
-        kill(holder, SIGKILL)
+        holder.release()
         let storage = try BackupIntegrationTests.storage(prefix)
         let made = Date().addingTimeInterval(60)
         while Date() < made, try await storage.manifests().manifests.isEmpty { try await Task.sleep(for: .seconds(1)) }
@@ -172,18 +166,11 @@ import Testing
         defer { _ = try? Harness.psql(["-c", "DROP DATABASE backup_orphan WITH (FORCE)"]) }
         let directory = try Harness.temporaryDirectory().path
         // A migration holds the table, so the dump waits behind it.
-        let migration = try Harness.spawn(try Harness.which("psql"), [
-            "-h", try Harness.environment("MASTIFF_TEST_PG_SOCKET_DIR"), "-p", try Harness.environment("MASTIFF_TEST_PG_PORT"), "-U", "postgres", "-d", "backup_orphan",
-            "-c", "SET client_connection_check_interval = '1s'", "-c", "BEGIN", "-c", "LOCK TABLE t IN ACCESS EXCLUSIVE MODE", "-c", "SELECT pg_sleep(600)",
-        ], log: directory + "/migration.log")
-        func endMigration() {
-            kill(migration, SIGKILL)
-            var status: Int32 = 0
-            waitpid(migration, &status, 0)
-        }
+        let migration = try await Harness.HeldSession(database: "backup_orphan", statements: ["BEGIN", "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"],
+                                                      log: directory + "/migration.log")
         var pgDump: pid_t?
         defer {
-            endMigration()
+            migration.release()
             if let pgDump { kill(pgDump, SIGKILL) }
         }
         let port = try AlertingIntegrationTests.HealthServer.freePort()
@@ -216,7 +203,7 @@ import Testing
         #expect(again?.port == port, "the agent is back on its port while the old pg_dump still waits")
         #expect(Harness.isRunning(dump))
         // The migration ends; the orphan finds its reader gone and exits, without a manifest.
-        endMigration()
+        migration.release()
         let gone = Date().addingTimeInterval(20)
         while Harness.isRunning(dump), Date() < gone { try await Task.sleep(for: .milliseconds(200)) }
         #expect(!Harness.isRunning(dump), "the orphaned pg_dump exited once the table was free")

@@ -36,6 +36,44 @@ enum Harness {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A PostgreSQL session that runs `statements` and then sleeps, holding what they took (a
+    /// table lock in an open transaction, an advisory lock), as a migration or another agent
+    /// would. It is made once the session is in its sleep, so the locks are granted. `release()`
+    /// kills its psql; the server notices within a second (`client_connection_check_interval`)
+    /// and frees what it held.
+    final class HeldSession {
+        let pid: pid_t
+        private var released = false
+
+        init(host: String? = nil, port: String? = nil, database: String, statements: [String], log: String) async throws {
+            let name = "mastiff-test-held-\(UUID().uuidString.prefix(8))"
+            var arguments = ["-h", try host ?? environment("MASTIFF_TEST_PG_SOCKET_DIR"), "-p", try port ?? environment("MASTIFF_TEST_PG_PORT"),
+                             "-U", "postgres", "-d", database,
+                             "-c", "SET application_name = '\(name)'", "-c", "SET client_connection_check_interval = '1s'"]
+            for statement in statements { arguments += ["-c", statement] }
+            pid = try spawn(try which("psql"), arguments + ["-c", "SELECT pg_sleep(600)"], log: log)
+            for _ in 0..<100 {
+                let sleeping = try Harness.psql(host: host, port: port, database: database, ["-c", """
+                    SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND wait_event = 'PgSleep'
+                    """])
+                if sleeping == "1" { return }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            release()
+            throw HarnessError("the session running \(statements) did not reach its sleep in 10 s: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+
+        func release() {
+            guard !released else { return }
+            released = true
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+
+        deinit { release() }
+    }
+
     /// Writes a mastiff.yml into a fresh temporary directory and returns its path.
     static func writeConfig(_ text: String) throws -> String {
         let path = try temporaryDirectory().appendingPathComponent("mastiff.yml").path

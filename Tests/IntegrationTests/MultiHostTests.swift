@@ -61,9 +61,11 @@ import Testing
             return false
         }
 
-        /// One host's agent: listening on every address of its namespace, pushing to both
-        /// Alertmanagers, with the cluster's backup and a once-per-cluster job every minute.
-        func agent(_ host: String, collectors: String, externalLabels: String = "{}") throws -> RunningMastiff {
+        /// One host's agent, with the collectors of its role (MultiHostTests.role): listening on
+        /// every address of its namespace, pushing to both Alertmanagers, with the cluster's
+        /// backup and a once-per-cluster job every minute.
+        func agent(_ host: String) throws -> RunningMastiff {
+            let (collectors, externalLabels) = MultiHostTests.role(host, self)
             let state = directory + "/agent-" + host
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let alertmanagers = self["CLUSTER_ALERTMANAGERS"].split(separator: " ").map { "\"\($0)\"" }.joined(separator: ", ")
@@ -139,29 +141,14 @@ import Testing
         let local = ["-h", sockets, "-p", "5432", "-U", "postgres", "-d", "mastodon_production", "-qAt"]
         let table = try Harness.run(psql, local + ["-c", "CREATE TABLE held_by_a_migration (id int)"])
         #expect(table.status == 0, "\(table.stderr)")
-        let migration = try Harness.spawn(psql, local + ["-c", "SET client_connection_check_interval = '1s'", "-c", "BEGIN",
-                                                          "-c", "LOCK TABLE held_by_a_migration IN ACCESS EXCLUSIVE MODE", "-c", "SELECT pg_sleep(600)"],
-                                          log: cluster.directory + "/migration.log")
-        func endMigration() {
-            kill(migration, SIGKILL)
-            var status: Int32 = 0
-            waitpid(migration, &status, 0)
-        }
-        defer { endMigration() }
-        var locked = false
-        for _ in 0..<50 where !locked {
-            let answer = try Harness.run(psql, local + ["-c", """
-                SELECT count(*) FROM pg_locks WHERE relation = 'held_by_a_migration'::regclass AND mode = 'AccessExclusiveLock' AND granted
-                """])
-            locked = answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
-            if !locked { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(locked, "the migration's lock was not taken")
+        let migration = try await Harness.HeldSession(host: sockets, port: "5432", database: "mastodon_production",
+                                                      statements: ["BEGIN", "LOCK TABLE held_by_a_migration IN ACCESS EXCLUSIVE MODE"],
+                                                      log: cluster.directory + "/migration.log")
+        defer { migration.release() }
 
         var agents: [String: RunningMastiff] = [:]
         for host in ["db", "app", "worker"] {
-            let role = Self.role(host, cluster)
-            agents[host] = try cluster.agent(host, collectors: role.collectors, externalLabels: role.externalLabels)
+            agents[host] = try cluster.agent(host)
         }
         phase("agents started")
 
@@ -214,7 +201,7 @@ import Testing
         phase("\(holder) holds the backup lock; SIGKILLed \(Int(Date().timeIntervalSince1970 - slot)) s into the slot")
         held.signal(SIGKILL)
         #expect(held.waitForExit(timeout: 10) != nil)
-        endMigration()
+        migration.release()
 
         // A host's agent gone is `up 0` in Prometheus, and its heartbeats stop (what a dead man's
         // switch such as healthchecks.io then reports) while the other agents' go on.
@@ -230,8 +217,7 @@ import Testing
                 "\(holder) \(heldBefore) → \(heartbeats(holder)), \(other) \(otherBefore) → \(heartbeats(other))")
         // It comes back (no catch-up run: it never finished a run of its own, and the slot is
         // the others' to recheck).
-        let role = Self.role(holder, cluster)
-        agents[holder] = try cluster.agent(holder, collectors: role.collectors, externalLabels: role.externalLabels)
+        agents[holder] = try cluster.agent(holder)
         phase("\(holder) restarted")
 
         // The killed holder's lock went with its connection: an agent that skipped takes it at
