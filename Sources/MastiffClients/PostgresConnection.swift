@@ -47,6 +47,14 @@ public final class PostgresConnection: @unchecked Sendable {
         // libpq quotes parts of a malformed string back in its errors: clean them by value.
         let secrets = ConnectionStringSecrets.values(in: conninfo.reveal())
         return try await BlockingWork.run {
+            // A server whose socket file is not there cannot answer: say so as libpq would, without
+            // loading libpq and its tree (OpenSSL, Kerberos, LDAP: ~5 MiB) for a collector that
+            // fails every scrape until PostgreSQL is installed or started.
+            if let socket = ConnectionStringParts.onlyUnixSocket(conninfo.reveal(), environment: { getenv($0).map { String(cString: $0) } }),
+               access(socket, F_OK) != 0, errno == ENOENT || errno == ENOTDIR {
+                throw ClientError(.connect, system: "postgres", reason: "connection to server on socket \"\(socket)\" failed: "
+                    + "\(String(cString: strerror(errno)))\n\tIs the server running locally and accepting connections on that socket?", secrets: secrets)
+            }
             // libpq is loaded on first use (CLibPQ/shim.h).
             if let loadError = mastiff_pq_load_error() {
                 throw ClientError(.connect, system: "postgres", reason: "libpq could not be loaded (Debian: libpq5): \(String(cString: loadError))")

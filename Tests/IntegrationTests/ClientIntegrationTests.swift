@@ -16,6 +16,34 @@ import Testing
         #expect(connection.serverVersion >= 120_000)
     }
 
+    /// PostgreSQL configured where no server has a socket (the embedded default on a host
+    /// without PostgreSQL, or one that is stopped): the collector fails with libpq's own words,
+    /// and libpq (with OpenSSL, Kerberos and LDAP behind it) is never loaded for it. An agent
+    /// with a server that answers does load it.
+    @Test func aMissingSocketFailsInLibpqsWordsWithoutLoadingLibpq() async throws {
+        let empty = try Harness.temporaryDirectory().path
+        let psql = try Harness.run(try Harness.which("psql"), ["-h", empty, "-U", "postgres", "-d", "postgres", "-c", "SELECT 1"])
+        let libpqSays = try #require(psql.stderr.split(separator: "\n").first.map { $0.replacingOccurrences(of: "psql: error: ", with: "") })
+        #expect(libpqSays.contains(empty + "/.s.PGSQL.5432"), "\(psql.stderr)")
+
+        // Read whole with cat: Foundation reads a /proc file (size 0) only in part.
+        func mapsLibpq(_ agent: RunningMastiff) throws -> Bool {
+            try Harness.run("/bin/cat", ["/proc/\(agent.process.processIdentifier)/maps"]).stdout.contains("libpq.so")
+        }
+        let down = try RunningMastiff(arguments: ["--config", try Harness.writeConfig(collectors: ["postgres": "{dsn: \"host=\(empty) dbname=postgres user=postgres\"}"],
+                                                                                     "sampling: {interval: 1s}\nstatsd: {enabled: false}\n")])
+        #expect(try await down.reaches("postgres_up", 0))
+        #expect(try await down.reaches("mastiff_collector_success{collector=\"postgres\"}", 0))
+        let escaped = libpqSays.replacingOccurrences(of: "\"", with: "\\\"")
+        #expect(down.log.contains(libpqSays) || down.log.contains(escaped), "libpq says: \(libpqSays)\nmastiff's log:\n\(down.log)")
+        #expect(try !mapsLibpq(down))
+
+        let up = try RunningMastiff(arguments: ["--config", try Harness.writeConfig(collectors: ["postgres": "{dsn: \"\(try Harness.environment("MASTIFF_TEST_PG_DSN"))\"}"],
+                                                                                   "sampling: {interval: 1s}\nstatsd: {enabled: false}\n")])
+        #expect(try await up.reaches("postgres_up", 1))
+        #expect(try mapsLibpq(up))
+    }
+
     @Test func libpqPasswordOverTcpAndAWrongPasswordIsNotLogged() async throws {
         let dsn = try Harness.environment("MASTIFF_TEST_PG_TCP_DSN")
         let password = try Harness.environment("MASTIFF_TEST_PG_PASSWORD")

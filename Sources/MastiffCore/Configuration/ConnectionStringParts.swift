@@ -102,15 +102,37 @@ public enum ConnectionStringParts {
 
     /// libpq's `keyword = value` syntax: values bare or single-quoted with `\'` and `\\`.
     static func keywordValuePairs(_ text: String) -> [(key: String, value: String)] {
+        parseKeywordValues(text).pairs
+    }
+
+    /// The Unix socket a connection string reaches, when that is the only place libpq could go
+    /// with it: exactly one `host`, a directory; a port from the string, PGPORT or 5432; no
+    /// `hostaddr` or `service` (nor PGHOSTADDR, PGSERVICE); only libpq's keywords, well formed.
+    /// nil for anything else (a URI, TCP, several hosts, the host from PGHOST), so a check of
+    /// this path never changes which servers libpq can reach.
+    public static func onlyUnixSocket(_ conninfo: String, environment: (String) -> String?) -> String? {
+        guard !isURI(conninfo), environment("PGSERVICE") == nil, environment("PGHOSTADDR") == nil else { return nil }
+        let (pairs, complete) = parseKeywordValues(conninfo)
+        guard complete, pairs.allSatisfy({ ConnectionStringSecrets.keywords.contains($0.key) }),
+              !pairs.contains(where: { $0.key == "hostaddr" || $0.key == "service" }),
+              let host = pairs.last(where: { $0.key == "host" })?.value, host.hasPrefix("/"), !host.contains(",") else { return nil }
+        let port = pairs.last { $0.key == "port" }?.value ?? environment("PGPORT") ?? "5432"
+        guard !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }), Int(port).map({ (1...65535).contains($0) }) == true else { return nil }
+        return host + (host.hasSuffix("/") ? "" : "/") + ".s.PGSQL." + port
+    }
+
+    /// The pairs, and whether the whole string was read (no word without `=`, no open quote).
+    static func parseKeywordValues(_ text: String) -> (pairs: [(key: String, value: String)], complete: Bool) {
         let characters = Array(text)
         var index = 0
         var pairs: [(key: String, value: String)] = []
+        var complete = true
         while index < characters.count {
             while index < characters.count, characters[index].isWhitespace { index += 1 }
             var key = ""
             while index < characters.count, characters[index] != "=", !characters[index].isWhitespace { key.append(characters[index]); index += 1 }
             while index < characters.count, characters[index].isWhitespace { index += 1 }
-            guard index < characters.count, characters[index] == "=" else { break }
+            guard index < characters.count, characters[index] == "=" else { return (pairs, complete && key.isEmpty) }
             index += 1
             while index < characters.count, characters[index].isWhitespace { index += 1 }
             var value = ""
@@ -121,13 +143,14 @@ public enum ConnectionStringParts {
                     value.append(characters[index])
                     index += 1
                 }
+                guard index < characters.count else { return (pairs, false) }
                 index += 1
             } else {
                 while index < characters.count, !characters[index].isWhitespace { value.append(characters[index]); index += 1 }
             }
-            if !key.isEmpty { pairs.append((key, value)) }
+            if key.isEmpty { complete = false } else { pairs.append((key, value)) }
         }
-        return pairs
+        return (pairs, complete)
     }
 
     /// `keyword='value'` pairs, quoted as libpq reads them.
