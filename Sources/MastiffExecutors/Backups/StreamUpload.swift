@@ -10,14 +10,13 @@ import Synchronization
 /// dump would otherwise wait: when a store takes longer to acknowledge a part (hundreds of
 /// milliseconds is common) than the dump takes to produce one. Memory is 2 × partSize while the
 /// store keeps up and 3 × partSize at most, whatever the size of the database (BackupPartSize
-/// keeps parts small). A source shorter than one part is
-/// sent with a single PUT. On any failure the multipart upload is aborted, so nothing
-/// half-written is left behind.
+/// keeps parts small). A source shorter than one part is sent with a single PUT. On any failure
+/// the multipart upload is aborted, so nothing half-written is left behind.
 public struct StreamUpload: Sendable {
     public var client: S3Client
     public var key: String
     public var partSize: Int
-    /// Parts uploading at most while the next is read: up to one more buffer than this is held.
+    /// At most this many parts upload while the next is read (so at most one more buffer is held).
     public var partsInFlight: Int
     /// S3's limit; a test sets a lower one to reach it.
     public var maximumParts: Int
