@@ -33,7 +33,7 @@ import Testing
         #expect(BackupPartSize.choose(estimatedBytes: nil, configured: 8 * Self.mib) == 8 * Self.mib)
     }
 
-    @Test func withoutAnEstimateTheSizeHoldsAHundredAndSixtyGiB() {
+    @Test func withoutAnEstimatePartsAreSixteenMiB() {
         #expect(BackupPartSize.choose(estimatedBytes: nil, configured: nil) == 16 * Self.mib)
     }
 

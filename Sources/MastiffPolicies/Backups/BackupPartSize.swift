@@ -11,7 +11,7 @@ public enum BackupPartSize {
     /// out indexes and dead rows, so a dump is rarely half of `pg_database_size`; an uncompressed
     /// dump (`compression: 0`) of a database without indexes is about its size, still inside.
     public static let headroom = 2
-    /// Without an estimate (a files backup): 16 MiB, room for 160 GiB.
+    /// Without an estimate (a files backup): 16 MiB, room for 156 GiB (168 GB).
     public static let withoutEstimate = 16 << 20
 
     /// `configured`: `backups.storage.part_size` (nil: automatic). A configured size too small
