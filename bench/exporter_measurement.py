@@ -7,6 +7,7 @@ import time
 import urllib.request
 
 TICKS = os.sysconf("SC_CLK_TCK")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def free_port():
@@ -140,13 +141,15 @@ def mastodon_shaped_processes(target):
     return children
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def psql_command(env, database):
+    """psql as postgres on the benchmark's PostgreSQL (`env`: services_env()), before its options."""
+    return [f"{env['MASTIFF_TEST_PG_BIN']}/psql", "-h", env["MASTIFF_TEST_PG_SOCKET_DIR"], "-p", env["MASTIFF_TEST_PG_PORT"],
+            "-U", "postgres", "-d", database]
 
 
 def psql(env, sql, database="postgres"):
-    """One statement as postgres on the benchmark's PostgreSQL (`env`: services_env())."""
-    return subprocess.run([f"{env['MASTIFF_TEST_PG_BIN']}/psql", "-h", env["MASTIFF_TEST_PG_SOCKET_DIR"], "-p", env["MASTIFF_TEST_PG_PORT"],
-                           "-U", "postgres", "-d", database, "-qAt", "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
+    """One statement; its rows as unaligned text."""
+    return subprocess.run(psql_command(env, database) + ["-qAt", "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def mastodon_bench_database(env, statuses, roles):
@@ -154,9 +157,9 @@ def mastodon_bench_database(env, statuses, roles):
     monitoring login role for each name in `roles`."""
     psql(env, "DROP DATABASE IF EXISTS mastodon_bench")
     psql(env, "CREATE DATABASE mastodon_bench")
-    subprocess.run([f"{env['MASTIFF_TEST_PG_BIN']}/psql", "-h", env["MASTIFF_TEST_PG_SOCKET_DIR"], "-p", env["MASTIFF_TEST_PG_PORT"],
-                    "-U", "postgres", "-d", "mastodon_bench", "-q", "-v", f"statuses={statuses}",
-                    "-f", f"{ROOT}/Tests/IntegrationTests/Fixtures/mastodon/schema.sql"], check=True, capture_output=True)
+    subprocess.run(psql_command(env, "mastodon_bench") + ["-q", "-v", f"statuses={statuses}",
+                                                          "-f", f"{ROOT}/Tests/IntegrationTests/Fixtures/mastodon/schema.sql"],
+                   check=True, capture_output=True)
     for role in roles:
         psql(env, f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; GRANT pg_monitor TO {role}; GRANT pg_read_all_data TO {role}")
 

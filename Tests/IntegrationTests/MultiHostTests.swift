@@ -137,10 +137,7 @@ import Testing
         // A long migration holds a table of the database (ACCESS EXCLUSIVE) from before the agents
         // start: the first slot's pg_dump waits behind it, so its agent is caught mid-backup.
         let sockets = try String(contentsOfFile: cluster.directory + "/pgsock-dir", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let psql = try Harness.which("psql")
-        let local = ["-h", sockets, "-p", "5432", "-U", "postgres", "-d", "mastodon_production", "-qAt"]
-        let table = try Harness.run(psql, local + ["-c", "CREATE TABLE held_by_a_migration (id int)"])
-        #expect(table.status == 0, "\(table.stderr)")
+        _ = try Harness.psql(host: sockets, port: "5432", database: "mastodon_production", ["-c", "CREATE TABLE held_by_a_migration (id int)"])
         let migration = try await Harness.HeldSession(host: sockets, port: "5432", database: "mastodon_production",
                                                       statements: ["BEGIN", "LOCK TABLE held_by_a_migration IN ACCESS EXCLUSIVE MODE"],
                                                       log: cluster.directory + "/migration.log")
